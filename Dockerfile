@@ -1,0 +1,24 @@
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    LITELLM_LOCAL_MODEL_COST_MAP=True \
+    WORKBENCH_DATA_DIR=/data
+
+WORKDIR /app
+
+# The CPU build of torch first, so that nothing in requirements.txt pulls the CUDA packages.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY app.py pyproject.toml ./
+COPY core core
+COPY pages pages
+COPY .streamlit/config.toml .streamlit/config.toml
+
+VOLUME /data
+EXPOSE 8501
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8501/_stcore/health')"
+CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]

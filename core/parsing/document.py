@@ -1,0 +1,51 @@
+"""Assembling parsed parts into one text with sections that keep each part's location."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.records import ParsedDocument, Section
+
+PART_SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a document's text and where it came from."""
+
+    text: str
+    page: int | None = None
+    heading: str | None = None
+
+
+def assemble(
+    filename: str,
+    parts: Iterable[Part],
+    *,
+    title: str | None = None,
+    page_count: int | None = None,
+    warnings: Iterable[str] = (),
+) -> ParsedDocument:
+    """Join non-empty parts with blank lines; each becomes a Section spanning its text."""
+    pieces: list[str] = []
+    sections: list[Section] = []
+    offset = 0
+    for part in parts:
+        text = part.text.strip()
+        if not text:
+            continue
+        if pieces:
+            pieces.append(PART_SEPARATOR)
+            offset += len(PART_SEPARATOR)
+        pieces.append(text)
+        sections.append(Section(start=offset, end=offset + len(text), page=part.page, heading=part.heading))
+        offset += len(text)
+    return ParsedDocument(
+        filename=filename,
+        text="".join(pieces),
+        sections=tuple(sections),
+        title=title,
+        page_count=page_count,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,161 @@
+"""Plain frozen records passed between the layers of the product."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Role(enum.StrEnum):
+    """What a user may do with a store: read < write < owner."""
+
+    READ = "read"
+    WRITE = "write"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        return {"read": 1, "write": 2, "owner": 3}[self.value]
+
+
+class DocumentStatus(enum.StrEnum):
+    """A document's life: processing until every chunk is written, then ready; or failed."""
+
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class IngestStatus(enum.StrEnum):
+    """What happened to one file handed to ingest."""
+
+    WRITTEN = "written"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    is_admin: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    store: str
+    user: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Store:
+    id: str
+    name: str
+    backend: str
+    embedding_model: str
+    embedding_dim: int
+    chunk_size: int
+    chunk_overlap: int
+    owner: str
+    created_at: datetime
+    description: str = ""
+
+    @property
+    def collection(self) -> str:
+        """The backend's table or collection name: stable across renames, unique across re-creations."""
+        return f"store_{self.id}"
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    store_id: str
+    filename: str
+    content_hash: str
+    size_bytes: int
+    status: DocumentStatus
+    created_at: datetime
+    uploaded_by: str
+    chunk_count: int = 0
+    page_count: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A span of parsed text that shares one location: a page, a slide, a heading."""
+
+    start: int
+    end: int
+    page: int | None = None
+    heading: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A file turned into text; `sections` cover `text` in order and carry its locations."""
+
+    filename: str
+    text: str
+    sections: tuple[Section, ...]
+    title: str | None = None
+    page_count: int | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document's parsed text; `text == parsed.text[start:end]`."""
+
+    document_id: str
+    filename: str
+    text: str
+    chunk_index: int
+    start: int
+    end: int
+    page: int | None = None
+    heading: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result, best first; `score` is cosine similarity for vector search."""
+
+    text: str
+    score: float
+    document_id: str
+    filename: str
+    chunk_index: int
+    start: int
+    end: int
+    page: int | None = None
+    heading: str | None = None
+    store: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    filename: str
+    status: IngestStatus
+    chunks: int = 0
+    pages: int | None = None
+    document_id: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    kind: str
+    user: str
+    model: str
+    store: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    ok: bool = True
+    error: str | None = None
+    created_at: datetime | None = None

@@ -1,0 +1,65 @@
+"""The vector-store protocol and the registry of backends, imported lazily by name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from core.config import Settings
+from core.errors import BackendUnavailable
+from core.records import Chunk, Hit
+
+# name -> "module:Class"; a backend module is imported only when a store uses it.
+BACKENDS: dict[str, str] = {
+    "lancedb": "core.stores.lance:LanceStore",
+}
+
+# what to install when a backend's module cannot be imported
+INSTALL_HINTS: dict[str, str] = {
+    "lancedb": "pip install lancedb",
+}
+
+MAX_TOP_K = 50
+
+
+class VectorStore(Protocol):
+    """What every backend does; vectors arrive L2-normalised, scores leave as cosine similarity."""
+
+    def create(self, collection: str, *, dimension: int) -> None:
+        """Create an empty collection (no-op when it already exists with this dimension)."""
+
+    def drop(self, collection: str) -> None:
+        """Remove the collection and everything in it (no-op when it does not exist)."""
+
+    def add(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write chunks with their vectors (one row each), visible to search when this returns."""
+
+    def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
+        """Remove every chunk of these documents."""
+
+    def search(self, collection: str, vector: np.ndarray, *, top_k: int) -> list[Hit]:
+        """The top_k chunks nearest to the vector by cosine similarity, best first."""
+
+    def count(self, collection: str, *, document_id: str | None = None) -> int:
+        """How many chunks the collection (or one document in it) holds."""
+
+
+def open_backend(name: str, settings: Settings) -> VectorStore:
+    """Instantiate the backend registered under `name`."""
+    target = BACKENDS.get(name)
+    if target is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise BackendUnavailable(f"Unknown storage backend '{name}'. Choose one of: {known}.")
+    module_name, class_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = INSTALL_HINTS.get(name, "pip install -r requirements.txt")
+        raise BackendUnavailable(
+            f"The '{name}' backend is not installed ({exc.name} is missing); install it with `{hint}`."
+        ) from exc
+    backend: VectorStore = getattr(module, class_name)(settings)
+    return backend

@@ -1,0 +1,207 @@
+"""The composition root: settings, catalog, backends and models, and the product's operations on them.
+
+The CLI and the Streamlit pages call this and nothing below it. Every operation names the acting
+user; `None` means the built-in admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import llm
+from core.catalog import Catalog
+from core.chunking import check_chunking
+from core.config import Settings, load_settings
+from core.embedding import Embedder, UsageSink, get_embedder
+from core.errors import NotFound, PermissionDenied
+from core.ingest import Ingestor, ProgressSink, Upload, read_uploads
+from core.records import Document, Grant, Hit, IngestResult, Role, Store, UsageEvent, User
+from core.retrieval import SearchOptions, check_embedding, vector_search
+from core.stores import VectorStore, open_backend
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    store: Store
+    documents: int
+    chunks: int
+    role: Role
+
+
+class Workbench:
+    """One per process; shared by every session of the app (it holds no per-user state)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.catalog = Catalog(self.settings.database_url)
+        self.catalog.ensure_user(self.settings.admin_user, is_admin=True)
+        self._backends: dict[str, VectorStore] = {}
+        self._lock = threading.Lock()
+
+    # plumbing
+
+    def backend(self, name: str) -> VectorStore:
+        with self._lock:
+            if name not in self._backends:
+                self._backends[name] = open_backend(name, self.settings)
+            return self._backends[name]
+
+    def user(self, name: str | None) -> User:
+        return self.catalog.get_user(name or self.settings.admin_user)
+
+    def _on_usage(self, embedder: Embedder, *, user: str, store: str) -> UsageSink:
+        """Record each embedding call as a usage event of the user on the store."""
+
+        def record(response: llm.EmbeddingResponse) -> None:
+            self.catalog.record_usage(
+                UsageEvent(
+                    kind="embedding",
+                    user=user,
+                    store=store,
+                    model=embedder.model,
+                    prompt_tokens=response.prompt_tokens,
+                    cost=response.cost,
+                    latency_ms=response.latency_ms,
+                )
+            )
+
+        return record
+
+    # users and grants
+
+    def add_user(self, name: str, *, admin: bool = False, acting: str | None = None) -> User:
+        self._require_admin(acting)
+        return self.catalog.add_user(name, is_admin=admin)
+
+    def grant(self, store_name: str, user_name: str, role: Role, *, acting: str | None = None) -> Grant:
+        store = self.store(store_name, user=acting, role=Role.OWNER)
+        return self.catalog.grant(store, user_name, role)
+
+    def _require_admin(self, acting: str | None) -> None:
+        if not self.user(acting).is_admin:
+            raise PermissionDenied("Only an administrator can manage users.")
+
+    # stores
+
+    def create_store(
+        self,
+        name: str,
+        *,
+        user: str | None = None,
+        backend: str | None = None,
+        embedding: str | None = None,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        description: str = "",
+    ) -> Store:
+        owner = self.user(user)
+        backend_name = backend or self.settings.default_backend
+        vectors = self.backend(backend_name)
+        embedder = get_embedder(embedding or self.settings.default_embedding)
+        size = chunk_size or self.settings.chunk_size
+        overlap = self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
+        check_chunking(size, overlap)
+        store = self.catalog.create_store(
+            name,
+            backend=backend_name,
+            embedding_model=embedder.model,
+            embedding_dim=embedder.dimension,
+            chunk_size=size,
+            chunk_overlap=overlap,
+            owner=owner.name,
+            description=description,
+        )
+        try:
+            vectors.create(store.collection, dimension=store.embedding_dim)
+        except Exception:
+            self.catalog.delete_store(store)
+            raise
+        log.info("created store %s (%s, %s)", name, backend_name, embedder.model)
+        return store
+
+    def store(self, name: str, *, user: str | None = None, role: Role = Role.READ) -> Store:
+        """The store if the user may act on it with `role`; a store the user may not see does not exist for them."""
+        store = self.catalog.get_store(name)
+        have = self.catalog.role_of(self.user(user), store)
+        if have is None:
+            raise NotFound(f"There is no store named '{name}'. Run `python -m core store list` to see the stores.")
+        if have.rank < role.rank:
+            raise PermissionDenied(f"You may only {have.value} '{name}'; ask its owner for {role.value} access.")
+        return store
+
+    def list_stores(self, *, user: str | None = None) -> list[StoreSummary]:
+        acting = self.user(user)
+        summaries = []
+        for store in self.catalog.list_stores():
+            role = self.catalog.role_of(acting, store)
+            if role is not None:
+                documents, chunks = self.catalog.store_stats(store)
+                summaries.append(StoreSummary(store=store, documents=documents, chunks=chunks, role=role))
+        return summaries
+
+    def delete_store(self, name: str, *, user: str | None = None) -> None:
+        store = self.store(name, user=user, role=Role.OWNER)
+        self.backend(store.backend).drop(store.collection)
+        self.catalog.delete_store(store)
+        log.info("deleted store %s", name)
+
+    def documents(self, name: str, *, user: str | None = None) -> list[Document]:
+        return self.catalog.list_documents(self.store(name, user=user))
+
+    # ingest and search
+
+    def ingest(
+        self,
+        name: str,
+        uploads: Sequence[Upload | IngestResult],
+        *,
+        user: str | None = None,
+        on_progress: ProgressSink | None = None,
+    ) -> list[IngestResult]:
+        acting = self.user(user)
+        store = self.store(name, user=acting.name, role=Role.WRITE)
+        embedder = get_embedder(store.embedding_model)
+        ingestor = Ingestor(
+            catalog=self.catalog,
+            backend=self.backend(store.backend),
+            embedder=embedder,
+            store=store,
+            user=acting.name,
+            batch_chunks=self.settings.ingest_batch_chunks,
+            max_bytes=self.settings.max_upload_mb * 2**20,
+            on_usage=self._on_usage(embedder, user=acting.name, store=store.name),
+        )
+        return ingestor.run(uploads, on_progress=on_progress)
+
+    def ingest_paths(self, name: str, paths: Sequence[Path], *, user: str | None = None) -> list[IngestResult]:
+        self.store(name, user=user, role=Role.WRITE)  # fail fast, before reading any file
+        return self.ingest(name, list(read_uploads(paths)), user=user)
+
+    def search(
+        self,
+        name: str,
+        query: str,
+        *,
+        user: str | None = None,
+        options: SearchOptions | None = None,
+        embedding: str | None = None,
+    ) -> list[Hit]:
+        acting = self.user(user)
+        store = self.store(name, user=acting.name)
+        check_embedding(store, embedding)
+        embedder = get_embedder(store.embedding_model)
+        return vector_search(
+            query,
+            store=store,
+            catalog=self.catalog,
+            backend=self.backend(store.backend),
+            embedder=embedder,
+            options=options or SearchOptions(),
+            on_usage=self._on_usage(embedder, user=acting.name, store=store.name),
+        )

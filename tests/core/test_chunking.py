@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.chunking import chunk_document, split_text
+from core.errors import InvalidInput
+from core.parsing.document import Part, assemble
+
+WORDS = st.sampled_from(["alpha", "beta", "gamma.", "delta,", "epsilon;", "\n", "\n\n", "zeta?", "x" * 40, "  "])
+TEXTS = st.lists(WORDS, max_size=300).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXTS, size=st.integers(20, 300), overlap_share=st.floats(0, 0.5))
+def test_chunks_are_exact_slices_within_size_that_cover_all_text(text: str, size: int, overlap_share: float) -> None:
+    overlap = int(size * overlap_share)
+    spans = split_text(text, size=size, overlap=overlap)
+    covered = set()
+    for start, end in spans:
+        piece = text[start:end]
+        assert 0 < len(piece) <= size
+        assert piece == piece.strip()
+        covered.update(range(start, end))
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+    assert [s for s, _ in spans] == sorted(s for s, _ in spans)
+    for (s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+        assert s2 > s1
+        assert e1 - s2 <= overlap  # never more overlap than asked for
+
+
+def test_prefers_paragraph_then_sentence_boundaries() -> None:
+    text = "First paragraph is short.\n\nSecond paragraph has two sentences. It ends here."
+    spans = split_text(text, size=40, overlap=0)
+    assert [text[s:e] for s, e in spans] == [
+        "First paragraph is short.",
+        "Second paragraph has two sentences.",
+        "It ends here.",
+    ]
+
+
+def test_overlap_repeats_the_tail_of_the_previous_chunk() -> None:
+    text = " ".join(f"word{i}" for i in range(200))
+    spans = split_text(text, size=100, overlap=30)
+    assert len(spans) > 5
+    for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+        assert 15 <= e1 - s2 <= 30  # a real overlap, cut at a word boundary
+        assert text[s2 - 1] == " "
+
+
+def test_text_without_separators_is_cut_by_characters() -> None:
+    spans = split_text("x" * 1000, size=300, overlap=0)
+    assert [e - s for s, e in spans] == [300, 300, 300, 100]
+
+
+def test_chunks_never_span_pages_and_keep_page_and_offsets() -> None:
+    parsed = assemble("r.pdf", [Part("a " * 300, page=1), Part("b " * 10, page=2), Part("c " * 300, page=3)])
+    chunks = chunk_document(parsed, document_id="d", size=200, overlap=20)
+    assert {c.page for c in chunks} == {1, 2, 3}
+    for chunk in chunks:
+        assert parsed.text[chunk.start : chunk.end] == chunk.text
+        assert set(chunk.text.split()) == {"abc"[chunk.page - 1]}
+    assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
+
+
+def test_heading_of_the_section_where_a_chunk_starts() -> None:
+    parsed = assemble("n.md", [Part("# Intro\nhello there", heading="Intro"), Part("## Setup\ninstall it", heading="Intro > Setup")])
+    chunks = chunk_document(parsed, document_id="d", size=15, overlap=0)
+    assert [(c.text, c.heading) for c in chunks] == [
+        ("# Intro", "Intro"),
+        ("hello there", "Intro"),
+        ("## Setup", "Intro > Setup"),
+        ("install it", "Intro > Setup"),
+    ]
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(0, 0), (100, 100), (100, -1)])
+def test_impossible_settings_are_refused(size: int, overlap: int) -> None:
+    parsed = assemble("a.txt", [Part("text")])
+    with pytest.raises(InvalidInput):
+        chunk_document(parsed, document_id="d", size=size, overlap=overlap)

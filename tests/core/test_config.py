@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import DEFAULT_CHUNK_SIZE, load_settings
+from core.errors import InvalidInput
+
+
+def test_defaults_put_everything_under_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(env={}, secrets_file=tmp_path / "none.toml")
+    assert settings.data_dir == Path("data")
+    assert settings.database_url == "sqlite:///data/catalog.db"
+    assert settings.lance_uri == "data/lancedb"
+    assert settings.chunk_size == DEFAULT_CHUNK_SIZE == 512
+    assert settings.chunk_overlap == 50
+
+
+def test_environment_wins_over_secrets_file(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('OPENAI_API_KEY = "sk-test"\n[workbench]\nchunk_size = 300\ndata_dir = "/srv/wb"\n')
+    settings = load_settings(env={"WORKBENCH_CHUNK_SIZE": "800"}, secrets_file=secrets)
+    assert settings.chunk_size == 800
+    assert settings.data_dir == Path("/srv/wb")
+    assert settings.database_url == "sqlite:////srv/wb/catalog.db"
+    assert settings.secrets == {"OPENAI_API_KEY": "sk-test"}
+    assert "sk-test" not in repr(settings)
+
+
+def test_database_url_can_point_elsewhere(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://wb@db/workbench"
+    settings = load_settings(env={"WORKBENCH_DATABASE_URL": url}, secrets_file=tmp_path / "none.toml")
+    assert settings.database_url == url
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WORKBENCH_CHUNK_SIZE": "big"}, "WORKBENCH_CHUNK_SIZE must be a whole number"),
+        ({"WORKBENCH_CHUNK_OVERLAP": "600"}, "must be at least 0 and smaller than the chunk size"),
+    ],
+)
+def test_bad_values_get_a_plain_message(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        load_settings(env=env, secrets_file=tmp_path / "none.toml")
+
+
+def test_broken_secrets_file_is_reported(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text("this is = = not toml")
+    with pytest.raises(InvalidInput, match="could not be read"):
+        load_settings(env={}, secrets_file=secrets)
