@@ -93,9 +93,9 @@ def _cost(litellm: Any, response: Any, model: str) -> float:
 def _explain(model: str, exc: Exception) -> str:
     kind = type(exc).__name__
     detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else kind
-    if kind == "AuthenticationError":
+    if kind == "AuthenticationError" or "missing credentials" in str(exc).lower():
         return (
-            f"The provider rejected the API key for '{model}'. Set the provider's key (for example OPENAI_API_KEY) "
+            f"No valid API key for '{model}'. Set the provider's key (for example OPENAI_API_KEY) "
             "in the environment or in .streamlit/secrets.toml."
         )
     if kind in {"APIConnectionError", "Timeout", "ServiceUnavailableError"}:

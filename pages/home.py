@@ -7,7 +7,9 @@ from core.errors import WorkbenchError
 from pages.services import services
 
 st.title("RAG Workbench")
-st.caption("Document stores on this workbench. Create and fill them with `python -m core` for now; upload, search and chat pages are on their way.")
+st.caption(
+    "Document stores on this workbench. Create and fill them with `python -m core` for now; upload, search and chat pages are on their way."
+)
 
 try:
     summaries = services().list_stores()
@@ -16,7 +18,9 @@ except WorkbenchError as exc:
     st.stop()
 
 if not summaries:
-    st.info("No stores yet. Create one with `python -m core store create NAME`, then `python -m core ingest NAME FILES...`.")
+    st.info(
+        "No stores yet. Create one with `python -m core store create NAME`, then `python -m core ingest NAME FILES...`."
+    )
     st.stop()
 
 table = pd.DataFrame(

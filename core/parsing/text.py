@@ -35,7 +35,9 @@ def _guess_decode(filename: str, data: bytes) -> str:
 
     matches = list(from_bytes(data))
     if not matches:
-        raise ParseError(f"{filename} is not a text file (it looks binary: its bytes match no known character encoding).")
+        raise ParseError(
+            f"{filename} is not a text file (it looks binary: its bytes match no known character encoding)."
+        )
     best = matches[0]
     chosen = next((m for m in matches if m.encoding in WESTERN and m.chaos <= best.chaos + WESTERN_MARGIN), best)
     return str(chosen)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +27,7 @@ def test_chunks_are_exact_slices_within_size_that_cover_all_text(text: str, size
         covered.update(range(start, end))
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
     assert [s for s, _ in spans] == sorted(s for s, _ in spans)
-    for (s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+    for (s1, e1), (s2, _) in itertools.pairwise(spans):
         assert s2 > s1
         assert e1 - s2 <= overlap  # never more overlap than asked for
 
@@ -44,7 +46,7 @@ def test_overlap_repeats_the_tail_of_the_previous_chunk() -> None:
     text = " ".join(f"word{i}" for i in range(200))
     spans = split_text(text, size=100, overlap=30)
     assert len(spans) > 5
-    for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+    for (_, e1), (s2, _) in itertools.pairwise(spans):
         assert 15 <= e1 - s2 <= 30  # a real overlap, cut at a word boundary
         assert text[s2 - 1] == " "
 
@@ -65,7 +67,9 @@ def test_chunks_never_span_pages_and_keep_page_and_offsets() -> None:
 
 
 def test_heading_of_the_section_where_a_chunk_starts() -> None:
-    parsed = assemble("n.md", [Part("# Intro\nhello there", heading="Intro"), Part("## Setup\ninstall it", heading="Intro > Setup")])
+    parsed = assemble(
+        "n.md", [Part("# Intro\nhello there", heading="Intro"), Part("## Setup\ninstall it", heading="Intro > Setup")]
+    )
     chunks = chunk_document(parsed, document_id="d", size=15, overlap=0)
     assert [(c.text, c.heading) for c in chunks] == [
         ("# Intro", "Intro"),

@@ -31,7 +31,9 @@ def test_only_llm_module_imports_litellm() -> None:
 
 def test_requirements_pin_exact_versions() -> None:
     lines = [
-        line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line.split("#")[0].strip()
+        line.split("#")[0].strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
     ]
     loose = [line for line in lines if not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[A-Za-z0-9_.+\-]+", line)]
     assert loose == []

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.catalog import Catalog, new_id, now
+from core.errors import AlreadyExists, InvalidInput, NotFound
+from core.records import Document, DocumentStatus, Role, UsageEvent
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    return Catalog(f"sqlite:///{tmp_path / 'sub' / 'catalog.db'}")
+
+
+def store_in(catalog: Catalog, name: str = "kb", owner: str = "admin"):  # type: ignore[no-untyped-def]
+    return catalog.create_store(
+        name,
+        backend="lancedb",
+        embedding_model="local/m",
+        embedding_dim=4,
+        chunk_size=512,
+        chunk_overlap=50,
+        owner=owner,
+    )
+
+
+def document(store_id: str, content_hash: str = "h1", status: DocumentStatus = DocumentStatus.PROCESSING) -> Document:
+    return Document(
+        id=new_id(),
+        store_id=store_id,
+        filename="a.pdf",
+        content_hash=content_hash,
+        size_bytes=10,
+        status=status,
+        created_at=now(),
+        uploaded_by="admin",
+    )
+
+
+def test_schema_is_created_on_first_run_in_a_new_folder(tmp_path: Path, catalog: Catalog) -> None:
+    assert (tmp_path / "sub" / "catalog.db").is_file()
+    assert Catalog(catalog.url).list_stores() == []  # opening again is harmless
+
+
+def test_store_names_are_unique_and_checked(catalog: Catalog) -> None:
+    store = store_in(catalog)
+    assert catalog.get_store("kb") == store
+    with pytest.raises(AlreadyExists, match="'kb' already exists"):
+        store_in(catalog)
+    for bad in ["", " padded ", "a,b", "x" * 121]:
+        with pytest.raises(InvalidInput):
+            store_in(catalog, bad)
+    with pytest.raises(NotFound, match="no store named 'nope'"):
+        catalog.get_store("nope")
+
+
+def test_roles_come_from_admin_flag_ownership_or_grants(catalog: Catalog) -> None:
+    admin = catalog.ensure_user("admin", is_admin=True)
+    alice = catalog.add_user("alice")
+    bob = catalog.add_user("bob")
+    store = store_in(catalog, owner="alice")
+    assert catalog.role_of(admin, store) is Role.OWNER
+    assert catalog.role_of(alice, store) is Role.OWNER
+    assert catalog.role_of(bob, store) is None
+    catalog.grant(store, "bob", Role.READ)
+    assert catalog.role_of(bob, store) is Role.READ
+    catalog.grant(store, "bob", Role.WRITE)
+    assert [(g.user, g.role) for g in catalog.grants_of(store)] == [("bob", Role.WRITE)]
+    catalog.revoke(store, "bob")
+    assert catalog.role_of(bob, store) is None
+    with pytest.raises(NotFound):
+        catalog.grant(store, "carol", Role.READ)
+    with pytest.raises(AlreadyExists):
+        catalog.add_user("bob")
+
+
+def test_document_life_cycle_and_stats(catalog: Catalog) -> None:
+    store = store_in(catalog)
+    first, second = document(store.id, "h1"), document(store.id, "h2")
+    catalog.add_documents([first, second])
+    assert catalog.find_by_hash(store, "h1") is not None  # in progress counts as present
+    assert catalog.ready_ids(store, [first.id, second.id]) == set()
+    catalog.mark_ready({first.id: 7})
+    catalog.mark_failed([second.id], "it broke")
+    assert catalog.ready_ids(store, [first.id, second.id]) == {first.id}
+    assert catalog.find_by_hash(store, "h2") is None  # a failed upload may be retried
+    assert catalog.store_stats(store) == (1, 7)
+    failed = catalog.list_documents(store, status=DocumentStatus.FAILED)
+    assert [(d.id, d.error, d.chunk_count) for d in failed] == [(second.id, "it broke", 0)]
+
+
+def test_deleting_a_store_removes_its_documents_and_grants(catalog: Catalog) -> None:
+    catalog.add_user("bob")
+    store = store_in(catalog)
+    catalog.grant(store, "bob", Role.READ)
+    catalog.add_documents([document(store.id)])
+    catalog.delete_store(store)
+    assert catalog.list_stores() == []
+    assert catalog.list_documents(store) == []
+    assert catalog.grants_of(store) == []
+
+
+def test_usage_events_are_kept(catalog: Catalog) -> None:
+    catalog.record_usage(
+        UsageEvent(kind="embedding", user="alice", store="kb", model="local/m", prompt_tokens=12, latency_ms=3.5)
+    )
+    catalog.record_usage(UsageEvent(kind="embedding", user="bob", model="local/m", ok=False, error="boom"))
+    events = catalog.usage(user="alice")
+    assert [(e.user, e.store, e.prompt_tokens, e.ok) for e in events] == [("alice", "kb", 12, True)]
+    assert events[0].created_at is not None and events[0].created_at.tzinfo is not None
+    assert [e.error for e in catalog.usage()] == [None, "boom"]

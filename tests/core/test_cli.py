@@ -1,0 +1,158 @@
+"""`python -m core`, as admins and our checks use it: output, JSON shape and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from tests.conftest import ROOT, filing_pages, make_docx, make_pdf
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "filing.pdf").write_bytes(make_pdf(filing_pages(5)))
+    (folder / "policy.docx").write_bytes(
+        make_docx(lambda d: (d.add_heading("Travel", 1), d.add_paragraph("Economy class for flights under six hours.")))
+    )
+    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.5\nthis is not a real pdf")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "tool.exe").write_bytes(b"MZ\x90\x00")
+    return folder
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_store_create_list_delete(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("store", "create", "kb")[1] == "Created store 'kb' (lancedb, local/all-minilm-l6-v2, 384 dimensions).\n"
+    code, out, _ = cli("store", "list", "--json")
+    assert code == 0
+    [row] = json.loads(out)
+    assert (row["name"], row["backend"], row["embedding"], row["documents"]) == (
+        "kb",
+        "lancedb",
+        "local/all-minilm-l6-v2",
+        0,
+    )
+    assert cli("store", "create", "kb")[:3:2] == (1, "error: A store named 'kb' already exists; choose another name.\n")
+    assert cli("store", "delete", "kb")[0] == 0
+    assert "No stores yet" in cli("store", "list")[1]
+
+
+def test_ingest_reports_each_file_and_fails_if_any_failed(cli, files: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    code, out, err = cli(
+        "ingest",
+        "kb",
+        str(files / "filing.pdf"),
+        str(files / "corrupt.pdf"),
+        str(files / "empty.txt"),
+        str(files / "tool.exe"),
+    )
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("filing.pdf: ") and "chunks written, 5 pages" in lines[0]
+    assert lines[1].startswith("corrupt.pdf: failed: corrupt.pdf could not be read")
+    assert lines[2] == "empty.txt: failed: empty.txt is empty (0 bytes); there is nothing to read."
+    assert lines[3].startswith("tool.exe: failed: tool.exe: '.exe' files are not supported")
+    assert "1 written, 0 skipped as duplicates, 3 failed" in err
+    code, out, _ = cli("ingest", "kb", str(files / "filing.pdf"))
+    assert code == 0 and out.startswith("filing.pdf: skipped: same content as filing.pdf")
+
+
+def test_search_json_shape_and_pages(cli, files: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    assert cli("ingest", "kb", str(files / "filing.pdf"), str(files / "policy.docx"))[0] == 0
+    code, out, _ = cli("search", "kb", "zebras migrate in July", "--top-k", "3", "--json")
+    hits = json.loads(out)
+    assert code == 0 and len(hits) == 3
+    assert {"text", "score", "filename", "page", "chunk_index"} <= set(hits[0])
+    assert (hits[0]["filename"], hits[0]["page"]) == ("filing.pdf", 3)
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    docx_hit = json.loads(cli("search", "kb", "economy class flights", "--top-k", "1", "--json")[1])[0]
+    assert (docx_hit["filename"], docx_hit["page"]) == ("policy.docx", None)
+    code, out, _ = cli("search", "kb", "zebras")
+    assert code == 0 and out.startswith(" 1. ") and "filing.pdf  p. 3" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["search", "nope", "q"], "error: There is no store named 'nope'."),
+        (["ingest", "nope", "x.txt"], "error: There is no store named 'nope'."),
+        (["search", "kb", "q", "--top-k", "99"], "error: top-k must be between 1 and 50, not 99."),
+        (["search", "kb", "q", "--user", "ghost"], "error: There is no user named 'ghost'."),
+        (
+            ["store", "create", "kb2", "--chunk-size", "10", "--chunk-overlap", "20"],
+            "error: Chunk overlap (20) must be",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_1(cli, argv: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    code, out, err = cli(*argv)
+    assert code == 1 and out == ""
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_missing_file_is_reported_and_others_still_ingest(cli, files: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    code, out, _ = cli("ingest", "kb", str(files / "missing.pdf"), str(files / "policy.docx"))
+    assert code == 1
+    assert "missing.pdf could not be read: it does not exist." in out
+    assert "policy.docx: 1 chunks written" in out
+
+
+def test_users_and_grants(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    assert cli("user", "add", "alice")[1] == "Added user 'alice'.\n"
+    assert cli("store", "list", "--user", "alice")[1].startswith("No stores yet")
+    assert cli("grant", "kb", "alice", "--role", "read")[1] == "'alice' may now read 'kb'.\n"
+    assert "kb" in cli("store", "list", "--user", "alice")[1]
+    assert cli("ingest", "kb", "x.txt", "--user", "alice")[2].startswith("error: You may only read 'kb'")
+
+
+def test_usage_errors_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exit_info:
+        cli("search")
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_python_dash_m_core_end_to_end(tmp_path: Path, files: Path) -> None:
+    """The real command in a fresh process: ingest a PDF and a DOCX, find page 3 first."""
+    env = {**os.environ, "WORKBENCH_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "core", *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    assert run("store", "create", "kb").returncode == 0
+    ingest = run("ingest", "kb", str(files / "filing.pdf"), str(files / "policy.docx"))
+    assert ingest.returncode == 0, ingest.stderr
+    search = run("search", "kb", "Zebras migrate across the Serengeti plains", "--json")
+    assert search.returncode == 0, search.stderr
+    assert (json.loads(search.stdout)[0]["page"]) == 3
+    unknown = run("search", "missing", "q")
+    assert unknown.returncode == 1 and unknown.stderr.strip() == (
+        "error: There is no store named 'missing'. Run `python -m core store list` to see the stores."
+    )

@@ -1,0 +1,124 @@
+"""The contract every vector-store backend passes; a new backend joins by being registered in BACKENDS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from core.config import Settings
+from core.errors import BackendUnavailable, InvalidInput, NotFound
+from core.records import Chunk
+from core.stores import BACKENDS, VectorStore, open_backend
+
+DIM = 8
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, settings: Settings) -> Iterator[VectorStore]:
+    store = open_backend(request.param, settings)
+    store.create("contract", dimension=DIM)
+    yield store
+    store.drop("contract")
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[: len(values)] = values
+    return vector / np.linalg.norm(vector)
+
+
+def chunks_of(document_id: str, count: int, *, page: int | None = 1) -> list[Chunk]:
+    return [
+        Chunk(
+            document_id=document_id,
+            filename=f"{document_id}.pdf",
+            text=f"{document_id} chunk {i} – ünïcödé",
+            chunk_index=i,
+            start=i * 100,
+            end=i * 100 + 42,
+            page=page if page is None else page + i,
+            heading="Section A" if i % 2 else None,
+        )
+        for i in range(count)
+    ]
+
+
+def test_search_on_an_empty_collection_returns_nothing(backend: VectorStore) -> None:
+    assert backend.search("contract", unit(1), top_k=5) == []
+    assert backend.count("contract") == 0
+
+
+def test_written_chunks_are_searchable_at_once_best_first(backend: VectorStore) -> None:
+    chunks = chunks_of("doc", 3)
+    vectors = np.stack([unit(1, 0), unit(1, 1), unit(0, 1)])
+    backend.add("contract", chunks, vectors)
+    hits = backend.search("contract", unit(1, 0.1), top_k=3)  # no flush, no wait: a stale read fails here
+    assert [h.chunk_index for h in hits] == [0, 1, 2]
+    assert hits[0].score == pytest.approx(float(unit(1, 0.1) @ unit(1, 0)), abs=1e-4)
+    assert hits[0].score > hits[1].score > hits[2].score
+
+
+def test_every_field_round_trips(backend: VectorStore) -> None:
+    chunks = chunks_of("doc", 2) + chunks_of("flat", 1, page=None)
+    backend.add("contract", chunks, np.stack([unit(1), unit(0, 1), unit(0, 0, 1)]))
+    hit = backend.search("contract", unit(0, 1), top_k=1)[0]
+    assert (hit.text, hit.document_id, hit.filename, hit.chunk_index, hit.start, hit.end, hit.page, hit.heading) == (
+        "doc chunk 1 – ünïcödé",
+        "doc",
+        "doc.pdf",
+        1,
+        100,
+        142,
+        2,
+        "Section A",
+    )
+    assert backend.search("contract", unit(0, 0, 1), top_k=1)[0].page is None
+
+
+def test_top_k_limits_the_hits(backend: VectorStore) -> None:
+    backend.add("contract", chunks_of("doc", 10), np.stack([unit(1, i) for i in range(10)]))
+    assert len(backend.search("contract", unit(1), top_k=4)) == 4
+    assert len(backend.search("contract", unit(1), top_k=50)) == 10
+
+
+def test_delete_documents_removes_all_their_chunks_only(backend: VectorStore) -> None:
+    backend.add("contract", chunks_of("a", 3) + chunks_of("b", 2), np.stack([unit(1, i) for i in range(5)]))
+    backend.delete_documents("contract", ["a"])
+    assert backend.count("contract") == 2
+    assert backend.count("contract", document_id="a") == 0
+    assert {h.document_id for h in backend.search("contract", unit(1), top_k=10)} == {"b"}
+
+
+def test_vectors_of_the_wrong_size_are_refused(backend: VectorStore) -> None:
+    with pytest.raises(InvalidInput):
+        backend.add("contract", chunks_of("doc", 1), np.ones((1, DIM + 1), dtype=np.float32))
+    with pytest.raises(InvalidInput):
+        backend.add("contract", chunks_of("doc", 2), np.ones((1, DIM), dtype=np.float32))
+
+
+def test_create_and_drop_are_idempotent(backend: VectorStore) -> None:
+    backend.create("contract", dimension=DIM)
+    with pytest.raises(InvalidInput):
+        backend.create("contract", dimension=DIM * 2)
+    backend.drop("other")
+    backend.drop("contract")
+    backend.drop("contract")
+    with pytest.raises(NotFound):
+        backend.search("contract", unit(1), top_k=1)
+    backend.create("contract", dimension=DIM)
+    assert backend.count("contract") == 0
+
+
+def test_collections_are_isolated(backend: VectorStore) -> None:
+    backend.create("second", dimension=DIM)
+    backend.add("second", chunks_of("x", 1), np.stack([unit(1)]))
+    assert backend.count("contract") == 0
+    assert backend.count("second") == 1
+    backend.drop("second")
+
+
+def test_unknown_backend_says_which_exist(settings: Settings) -> None:
+    with pytest.raises(BackendUnavailable, match="Choose one of: lancedb"):
+        open_backend("elastic", settings)
