@@ -37,6 +37,7 @@ stores = sa.Table(
     sa.Column("embedding_dim", sa.Integer, nullable=False),
     sa.Column("chunk_size", sa.Integer, nullable=False),
     sa.Column("chunk_overlap", sa.Integer, nullable=False),
+    sa.Column("chunk_strategy", sa.String(20), nullable=False, default="recursive"),
     sa.Column("owner", sa.String(120), nullable=False),
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -173,6 +174,7 @@ class Catalog:
         chunk_overlap: int,
         owner: str,
         description: str = "",
+        chunk_strategy: str = "recursive",
     ) -> Store:
         _check_name(name, "store")
         store = Store(
@@ -183,6 +185,7 @@ class Catalog:
             embedding_dim=embedding_dim,
             chunk_size=chunk_size,
             chunk_overlap=chunk_overlap,
+            chunk_strategy=chunk_strategy,
             owner=owner,
             description=description,
             created_at=now(),
@@ -246,14 +249,29 @@ class Catalog:
             )
         return _document(row) if row else None
 
-    def mark_ready(self, chunk_counts: dict[str, int]) -> None:
+    def mark_ready(self, chunk_counts: dict[str, int], *, retire: Sequence[str] = ()) -> None:
+        """Make documents ready and, in the same transaction, forget the ones they replace."""
         with self.engine.begin() as conn:
+            if retire:
+                conn.execute(documents.delete().where(documents.c.id.in_(list(retire))))
             for doc_id, count in chunk_counts.items():
                 conn.execute(
                     documents.update()
                     .where(documents.c.id == doc_id)
                     .values(status=DocumentStatus.READY.value, chunk_count=count, error=None, updated_at=now())
                 )
+
+    def find_by_name(self, store: Store, filename: str) -> list[Document]:
+        """Ready documents of the store with this file name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents).where(
+                    documents.c.store_id == store.id,
+                    documents.c.filename == filename,
+                    documents.c.status == DocumentStatus.READY.value,
+                )
+            ).mappings()
+            return [_document(r) for r in rows]
 
     def mark_failed(self, doc_ids: Iterable[str], error: str) -> None:
         with self.engine.begin() as conn:
@@ -375,6 +393,7 @@ def _store_row(store: Store) -> dict[str, object]:
         "embedding_dim": store.embedding_dim,
         "chunk_size": store.chunk_size,
         "chunk_overlap": store.chunk_overlap,
+        "chunk_strategy": store.chunk_strategy,
         "owner": store.owner,
         "description": store.description,
         "created_at": store.created_at,
@@ -390,6 +409,7 @@ def _store(row: RowMapping) -> Store:
         embedding_dim=row["embedding_dim"],
         chunk_size=row["chunk_size"],
         chunk_overlap=row["chunk_overlap"],
+        chunk_strategy=row["chunk_strategy"],
         owner=row["owner"],
         description=row["description"],
         created_at=_utc(row["created_at"]),

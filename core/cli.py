@@ -14,8 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from core.chunking import ChunkSettings, Strategy
 from core.config import load_settings
-from core.errors import WorkbenchError
+from core.errors import InvalidInput, WorkbenchError
+from core.ingest import IngestOptions
+from core.preview import Preview
 from core.records import Hit, IngestResult, IngestStatus, Role
 from core.retrieval import DEFAULT_TOP_K, SearchOptions
 from core.workbench import Workbench
@@ -46,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--backend", help="storage backend (default: lancedb)")
     create.add_argument("--embedding", metavar="MODEL", help="embedding model (default: local/all-minilm-l6-v2)")
-    create.add_argument("--chunk-size", type=int, help="characters per chunk (default: 512)")
-    create.add_argument("--chunk-overlap", type=int, help="characters shared by neighbouring chunks (default: 50)")
+    _chunking_arguments(create, "the store's default")
     create.add_argument("--description", default="")
     store.add_parser("list", parents=[common, as_json], help="list the stores you may see")
     delete = store.add_parser("delete", parents=[common], help="delete a store and everything in it")
@@ -56,6 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", parents=[common, as_json], help="add files (or folders) to a store")
     ingest.add_argument("store")
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _chunking_arguments(ingest, "the store's setting")
+    ingest.add_argument(
+        "--replace", action="store_true", help="a file with the name of a document already in the store replaces it"
+    )
+    ingest.add_argument(
+        "--vision-model",
+        metavar="MODEL",
+        help="LiteLLM vision model that describes images (default: $WORKBENCH_VISION_MODEL)",
+    )
+    ingest.add_argument("--vision-prompt", metavar="TEXT", help="what to ask the vision model about each image")
+
+    show = commands.add_parser(
+        "preview", parents=[common, as_json], help="show how a file would be parsed and chunked, writing nothing"
+    )
+    show.add_argument("file", type=Path)
+    _chunking_arguments(show, "the workbench default")
+    show.add_argument(
+        "--embedding", metavar="MODEL", help="tokenizer for --chunking tokens (default: the default embedding model)"
+    )
 
     search = commands.add_parser("search", parents=[common, as_json], help="search a store")
     search.add_argument("store")
@@ -85,6 +106,29 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("name", metavar="USER")
     grant.add_argument("--role", choices=[r.value for r in Role], default=Role.READ.value)
     return parser
+
+
+def _chunking_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--chunking", choices=[s.value for s in Strategy], help=f"chunking strategy (default: {default})"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, help=f"characters (tokens for --chunking tokens) per chunk (default: {default})"
+    )
+    parser.add_argument(
+        "--chunk-overlap", type=int, help=f"characters (or tokens) neighbouring chunks share (default: {default})"
+    )
+
+
+def _chunking(args: argparse.Namespace, base: ChunkSettings) -> ChunkSettings | None:
+    """The chunk settings the arguments ask for on top of `base`, or None when they ask for nothing."""
+    if args.chunking is None and args.chunk_size is None and args.chunk_overlap is None:
+        return None
+    return ChunkSettings(
+        strategy=Strategy(args.chunking or base.strategy),
+        size=base.size if args.chunk_size is None else args.chunk_size,
+        overlap=base.overlap if args.chunk_overlap is None else args.chunk_overlap,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,8 +161,7 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
                 user=user,
                 backend=args.backend,
                 embedding=args.embedding,
-                chunk_size=args.chunk_size,
-                chunk_overlap=args.chunk_overlap,
+                chunking=_chunking(args, wb.settings.chunking),
                 description=args.description,
             )
             print(
@@ -146,7 +189,16 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
             wb.delete_store(args.name, user=user)
             print(f"Deleted store '{args.name}'.")
         case "ingest", _:
-            results = wb.ingest_paths(args.store, args.files, user=user)
+            store = wb.store(args.store, user=user)
+            acting = wb.user(user).name
+            options = IngestOptions(
+                chunking=_chunking(args, store.chunking),
+                replace=args.replace,
+                parse=wb.parse_options(
+                    user=acting, store=store.name, vision_model=args.vision_model, vision_prompt=args.vision_prompt
+                ),
+            )
+            results = wb.ingest_paths(args.store, args.files, user=user, options=options)
             _print_ingest(results, as_json=args.json)
             return 1 if any(r.status is IngestStatus.FAILED for r in results) else 0
         case "search", _:
@@ -154,6 +206,19 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
                 args.store, args.query, user=user, options=SearchOptions(top_k=args.top_k), embedding=args.embedding
             )
             _print_hits(hits, as_json=args.json)
+        case "preview", _:
+            try:
+                data = args.file.read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"{args.file} could not be read: {exc.strerror or exc}.") from exc
+            result = wb.preview(
+                args.file.name,
+                data,
+                chunking=_chunking(args, wb.settings.chunking) or wb.settings.chunking,
+                embedding=args.embedding,
+                user=user,
+            )
+            _print_preview(result, as_json=args.json)
         case "documents", _:
             documents: list[dict[str, object]] = [
                 {
@@ -192,10 +257,51 @@ def _print_hits(hits: list[Hit], *, as_json: bool) -> None:
         print("No matches.")
         return
     for rank, hit in enumerate(hits, start=1):
-        where = f"p. {hit.page}" if hit.page is not None else (hit.heading or "")
+        where = hit.location or (f"p. {hit.page}" if hit.page is not None else (hit.heading or ""))
         snippet = " ".join(hit.text.split())
         print(f"{rank:>2}. {hit.score:.3f}  {hit.filename}  {where}  (chunk {hit.chunk_index})")
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+def _print_preview(result: Preview, *, as_json: bool) -> None:
+    if as_json:
+        chunks = [
+            {
+                "chunk_index": c.chunk_index,
+                "start": c.start,
+                "end": c.end,
+                "page": c.page,
+                "location": c.location,
+                "heading": c.heading,
+                "text": c.content,
+            }
+            for c in result.chunks
+        ]
+        print(
+            json.dumps(
+                {
+                    "filename": result.parsed.filename,
+                    "pages": result.parsed.page_count,
+                    "characters": len(result.parsed.text),
+                    "warnings": list(result.parsed.warnings),
+                    "chunks": chunks,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    settings = result.settings
+    print(
+        f"{result.parsed.filename}: {len(result.parsed.text):,} characters, {len(result.chunks)} chunks ({settings.strategy.value}, {settings.size}/{settings.overlap} {settings.unit})"
+    )
+    for warning in result.parsed.warnings:
+        print(f"  warning: {warning}")
+    for chunk in result.chunks:
+        snippet = " ".join(chunk.content.split())
+        print(
+            f"#{chunk.chunk_index:<4} {chunk.location or '':<28} {len(chunk.content):>5} chars  {snippet[:80]}{'…' if len(snippet) > 80 else ''}"
+        )
 
 
 def _print_ingest(results: list[IngestResult], *, as_json: bool) -> None:

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.chunking import check_chunking
+from core.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, ChunkSettings
 from core.errors import InvalidInput
+from core.parsing.options import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_RATIO, DEFAULT_VISION_PROMPT
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,13 @@ DEFAULT_SECRETS_FILE = Path(".streamlit/secrets.toml")
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_BACKEND = "lancedb"
 DEFAULT_EMBEDDING = "local/all-minilm-l6-v2"
-DEFAULT_CHUNK_SIZE = 512
-DEFAULT_CHUNK_OVERLAP = 50
+DEFAULT_CHUNK_SIZE = DEFAULT_SIZE
+DEFAULT_CHUNK_OVERLAP = DEFAULT_OVERLAP
 DEFAULT_EMBED_BATCH = 64
 DEFAULT_INGEST_BATCH = 1024
 DEFAULT_ADMIN = "admin"
 DEFAULT_MAX_UPLOAD_MB = 256
+DEFAULT_CHUNK_STRATEGY = "recursive"
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,17 @@ class Settings:
     lance_uri: str = ""
     default_backend: str = DEFAULT_BACKEND
     default_embedding: str = DEFAULT_EMBEDDING
+    chunk_strategy: str = DEFAULT_CHUNK_STRATEGY
     chunk_size: int = DEFAULT_CHUNK_SIZE
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     embed_batch_size: int = DEFAULT_EMBED_BATCH
     ingest_batch_chunks: int = DEFAULT_INGEST_BATCH
     admin_user: str = DEFAULT_ADMIN
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+    max_unzipped_mb: int = DEFAULT_MAX_UNZIPPED_MB
+    max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
+    vision_model: str = ""
+    vision_prompt: str = DEFAULT_VISION_PROMPT
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +58,12 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'catalog.db'}")
         if not self.lance_uri:
             object.__setattr__(self, "lance_uri", str(self.data_dir / "lancedb"))
-        check_chunking(self.chunk_size, self.chunk_overlap)
+        ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]  # validates
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        """The default chunking for new stores."""
+        return ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]
 
 
 def load_settings(

@@ -78,6 +78,11 @@ class LocalSentenceModel:
         tokens = sum(min(n, self.window_tokens) for n in self.token_counts(texts))
         return np.asarray(vectors, dtype=np.float32), tokens
 
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the tokens of a text (no special tokens, no truncation)."""
+        encoded = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return [(int(s), int(e)) for s, e in encoded["offset_mapping"]]
+
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text as the model's tokenizer counts them, before truncation to the window."""
         if not texts:
@@ -135,12 +140,20 @@ class Embedder:
     def embed_query(self, text: str, *, on_usage: UsageSink | None = None) -> np.ndarray:
         return self.embed([text], on_usage=on_usage)[0]
 
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's tokens (remote models: the provider-neutral cl100k tokenizer)."""
+        if self.local:
+            return local_model(self.model).token_spans(text)
+        return llm.token_spans(text)
+
     def overflowing(self, texts: Sequence[str]) -> int:
         """How many texts are longer than the model's window (their ends are not embedded)."""
         if not self.local:
             return 0
         window = LOCAL_MODELS[self.model].window_tokens
-        return sum(1 for n in local_model(self.model).token_counts(texts) if n > window)
+        # a WordPiece token covers at least one character: a text of n characters has at most n + 2 tokens
+        candidates = [t for t in texts if len(t) + 2 > window]
+        return sum(1 for n in local_model(self.model).token_counts(candidates) if n > window)
 
     def _call(self, texts: Sequence[str]) -> llm.EmbeddingResponse:
         if self.local:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from core import parsing
 from core.catalog import Catalog, new_id, now
-from core.chunking import chunk_document
+from core.chunking import ChunkSettings, chunk_document
 from core.embedding import Embedder, UsageSink
 from core.errors import InvalidInput, WorkbenchError
-from core.records import Chunk, Document, DocumentStatus, IngestResult, IngestStatus, Store
+from core.parsing.options import ParseOptions
+from core.records import Chunk, Document, DocumentStatus, IngestResult, IngestStatus, ParsedDocument, Store
 from core.stores import VectorStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,15 @@ class Upload:
     data: bytes
 
 
+@dataclass(frozen=True)
+class IngestOptions:
+    """Per-upload choices over the store's defaults."""
+
+    chunking: ChunkSettings | None = None
+    replace: bool = False  # a new version of a file with the same name replaces the old one
+    parse: ParseOptions = field(default_factory=ParseOptions)
+
+
 @dataclass
 class _Pending:
     """A document whose chunks are being embedded and written."""
@@ -36,6 +46,7 @@ class _Pending:
     index: int
     document: Document
     total: int
+    replaces: tuple[str, ...] = ()
     written: int = 0
     in_catalog: bool = False
     warnings: tuple[str, ...] = ()
@@ -62,6 +73,10 @@ def read_uploads(paths: Iterable[Path]) -> Iterable[Upload | IngestResult]:
             )
 
 
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class Ingestor:
     """Ingests many files into one store; one bad file never stops the others."""
 
@@ -75,7 +90,9 @@ class Ingestor:
         user: str,
         batch_chunks: int,
         max_bytes: int,
+        options: IngestOptions,
         on_usage: UsageSink | None = None,
+        parse: Callable[[str, bytes, str, ParseOptions], ParsedDocument] | None = None,
     ) -> None:
         self.catalog = catalog
         self.backend = backend
@@ -84,7 +101,10 @@ class Ingestor:
         self.user = user
         self.batch_chunks = batch_chunks
         self.max_bytes = max_bytes
+        self.options = options
+        self.chunking = options.chunking or store.chunking
         self.on_usage = on_usage
+        self.parse = parse or (lambda name, data, _hash, opts: parsing.parse(name, data, opts))
 
     def run(
         self, uploads: Sequence[Upload | IngestResult], *, on_progress: ProgressSink | None = None
@@ -96,7 +116,7 @@ class Ingestor:
         seen: dict[str, str] = {}
         for index, upload in enumerate(uploads):
             if on_progress is not None:
-                on_progress(index / max(len(uploads), 1), f"Reading {_name(upload)}")
+                on_progress(index / max(len(uploads), 1), f"Reading {upload.filename}")
             if isinstance(upload, IngestResult):
                 results[index] = upload
                 continue
@@ -113,6 +133,8 @@ class Ingestor:
                 batch.documents[entry.document.id] = entry
                 position += room
                 if len(batch.chunks) >= self.batch_chunks:
+                    if on_progress is not None:
+                        on_progress(index / max(len(uploads), 1), f"Embedding {len(batch.chunks)} chunks")
                     self._flush(batch, results)
                     batch = _Batch()
         self._flush(batch, results)
@@ -136,16 +158,13 @@ class Ingestor:
         """Check, parse and chunk one file; a failure becomes a failed document in the catalog."""
         filename = upload.filename
         if len(upload.data) > self.max_bytes:
-            return self._failed(
-                upload,
-                "",
-                InvalidInput(
-                    f"{filename} is {len(upload.data) / 2**20:.0f} MB, over the {self.max_bytes / 2**20:.0f} MB upload limit."
-                ),
+            too_big = InvalidInput(
+                f"{filename} is {len(upload.data) / 2**20:,.0f} MB, over the {self.max_bytes / 2**20:,.0f} MB upload limit."
             )
-        content_hash = hashlib.sha256(upload.data).hexdigest()
-        existing = self.catalog.find_by_hash(self.store, content_hash)
-        twin = existing.filename if existing else seen.get(content_hash)
+            return self._failed(upload, "", too_big)
+        digest = content_hash(upload.data)
+        existing = self.catalog.find_by_hash(self.store, digest)
+        twin = existing.filename if existing else seen.get(digest)
         if twin is not None:
             return IngestResult(
                 filename=filename,
@@ -153,42 +172,49 @@ class Ingestor:
                 document_id=existing.id if existing else None,
                 error=f"same content as {twin}, already in '{self.store.name}'.",
             )
-        seen[content_hash] = filename
+        seen[digest] = filename
         try:
-            parsed = parsing.parse(filename, upload.data)
+            parsed = self.parse(filename, upload.data, digest, self.options.parse)
+            chunks_of = self.chunking
+            document_id = new_id()
+            chunks = chunk_document(
+                parsed, document_id=document_id, settings=chunks_of, token_spans=self.embedder.token_spans
+            )
         except WorkbenchError as exc:
-            return self._failed(upload, content_hash, exc)
+            return self._failed(upload, digest, exc)
         document = Document(
-            id=new_id(),
+            id=document_id,
             store_id=self.store.id,
             filename=filename,
-            content_hash=content_hash,
+            content_hash=digest,
             size_bytes=len(upload.data),
             status=DocumentStatus.PROCESSING,
             created_at=now(),
             uploaded_by=self.user,
             page_count=parsed.page_count,
         )
-        chunks = chunk_document(
-            parsed, document_id=document.id, size=self.store.chunk_size, overlap=self.store.chunk_overlap
-        )
-        if not chunks:
-            return self._failed(upload, content_hash, InvalidInput(f"{filename} contains no text to index."))
         warnings = list(parsed.warnings)
-        overflowing = self.embedder.overflowing([c.text for c in chunks])
+        overflowing = self.embedder.overflowing([c.content for c in chunks])
         if overflowing:
             warnings.append(
                 f"{overflowing} chunks are longer than the embedding model's {self.embedder.window_tokens}-token window; "
                 "their ends are not embedded (choose a smaller chunk size)."
             )
-        return _Pending(index=index, document=document, total=len(chunks), warnings=tuple(warnings)), chunks
+        namesakes = tuple(d.id for d in self.catalog.find_by_name(self.store, filename))
+        if namesakes and not self.options.replace:
+            warnings.append(f"'{self.store.name}' already had a document named {filename}; both versions are kept.")
+        replaces = namesakes if self.options.replace else ()
+        if replaces:
+            warnings.append(f"Replaces the earlier version of {filename}.")
+        entry = _Pending(index=index, document=document, total=len(chunks), replaces=replaces, warnings=tuple(warnings))
+        return entry, chunks
 
-    def _failed(self, upload: Upload, content_hash: str, exc: WorkbenchError) -> IngestResult:
+    def _failed(self, upload: Upload, digest: str, exc: WorkbenchError) -> IngestResult:
         document = Document(
             id=new_id(),
             store_id=self.store.id,
             filename=upload.filename,
-            content_hash=content_hash,
+            content_hash=digest,
             size_bytes=len(upload.data),
             status=DocumentStatus.FAILED,
             created_at=now(),
@@ -202,7 +228,7 @@ class Ingestor:
         )
 
     def _flush(self, batch: _Batch, results: dict[int, IngestResult]) -> None:
-        """Embed and write one batch; documents whose last chunk is in it become ready."""
+        """Embed and write one batch; documents whose last chunk is in it become ready (and retire what they replace)."""
         entries = [e for e in batch.documents.values() if e.index not in results]  # skip already-failed documents
         live = {e.document.id for e in entries}
         chunks = [c for c in batch.chunks if c.document_id in live]
@@ -213,9 +239,9 @@ class Ingestor:
         for entry in fresh:
             entry.in_catalog = True
         try:
-            vectors = self.embedder.embed([c.text for c in chunks], on_usage=self.on_usage)
+            vectors = self.embedder.embed([c.content for c in chunks], on_usage=self.on_usage)
             self.backend.add(self.store.collection, chunks, vectors)
-        except Exception as exc:
+        except Exception as exc:  # every failure must leave no half document behind
             reason = (
                 str(exc)
                 if isinstance(exc, WorkbenchError)
@@ -237,9 +263,9 @@ class Ingestor:
             return
         for c in chunks:
             batch.documents[c.document_id].written += 1
-        done = {e.document.id: e.total for e in entries if e.written == e.total and e.index not in results}
-        self.catalog.mark_ready(done)
-
-
-def _name(upload: Upload | IngestResult) -> str:
-    return upload.filename
+        done = [e for e in entries if e.written == e.total]
+        retired = [old for e in done for old in e.replaces]
+        # one transaction: the new versions become visible exactly when the old ones disappear
+        self.catalog.mark_ready({e.document.id: e.total for e in done}, retire=retired)
+        if retired:
+            self.backend.delete_documents(self.store.collection, retired)

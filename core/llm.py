@@ -6,10 +6,11 @@ called, logged and costed exactly like a remote provider's.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -75,6 +76,58 @@ def embed(model: str, texts: Sequence[str], *, mock_response: list[float] | None
     cost = _cost(litellm, response, model)
     log.info("embedding %s: %d texts, %d tokens, %.0f ms", model, len(texts), tokens, latency_ms)
     return EmbeddingResponse(vectors=vectors, prompt_tokens=tokens, cost=cost, latency_ms=latency_ms)
+
+
+@dataclass(frozen=True)
+class CompletionResponse:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency_ms: float
+
+
+def describe_image(
+    model: str, prompt: str, image: bytes, mime: str, *, params: Mapping[str, Any] | None = None
+) -> CompletionResponse:
+    """Ask a vision model about one image; `params` are extra LiteLLM arguments (api_base, mock_response, ...)."""
+    litellm = litellm_module()
+    url = f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": prompt}, {"type": "image_url", "image_url": {"url": url}}],
+        }
+    ]
+    started = time.perf_counter()
+    try:
+        response = litellm.completion(model=model, messages=messages, **dict(params or {}))
+    except Exception as exc:  # every provider failure becomes one plain message
+        raise ModelError(_explain(model, exc)) from exc
+    latency_ms = (time.perf_counter() - started) * 1000
+    text = (response.choices[0].message.content or "").strip()
+    if not text:
+        raise ModelError(f"The vision model '{model}' returned an empty description.")
+    usage = getattr(response, "usage", None)
+    log.info("vision %s: %d bytes, %.0f ms", model, len(image), latency_ms)
+    return CompletionResponse(
+        text=text,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost=_cost(litellm, response, model),
+        latency_ms=latency_ms,
+    )
+
+
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of cl100k tokens (LiteLLM's bundled default tokenizer, offline)."""
+    litellm_module()
+    from litellm.litellm_core_utils.default_encoding import encoding
+
+    tokens = encoding.encode(text, disallowed_special=())
+    _, starts = encoding.decode_with_offsets(tokens)
+    ends = [*starts[1:], len(text)]
+    return list(zip(starts, ends, strict=True))
 
 
 def _vector(item: Any) -> Any:

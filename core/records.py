@@ -5,6 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.chunking import ChunkSettings
 
 
 class Role(enum.StrEnum):
@@ -61,6 +65,14 @@ class Store:
     owner: str
     created_at: datetime
     description: str = ""
+    chunk_strategy: str = "recursive"
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        """How this store chunks uploads unless an upload says otherwise."""
+        from core.chunking import ChunkSettings
+
+        return ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]
 
     @property
     def collection(self) -> str:
@@ -85,12 +97,19 @@ class Document:
 
 @dataclass(frozen=True)
 class Section:
-    """A span of parsed text that shares one location: a page, a slide, a heading."""
+    """A span of parsed text that shares one location: a page, a slide, a heading, a table row.
+
+    `context` is text a chunk of this section needs to be read alone (a table's header row);
+    `label` names the location for people ("Sheet 'Q1'", "Slide 3"); `row` is a table row number.
+    """
 
     start: int
     end: int
     page: int | None = None
     heading: str | None = None
+    context: str = ""
+    label: str | None = None
+    row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +126,11 @@ class ParsedDocument:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a document's parsed text; `text == parsed.text[start:end]`."""
+    """A piece of a document's parsed text; `text == parsed.text[start:end]`.
+
+    `content` is what is embedded, stored and shown: the text, after its context (a table's
+    header row) when it has one, so that every chunk reads on its own.
+    """
 
     document_id: str
     filename: str
@@ -117,6 +140,12 @@ class Chunk:
     end: int
     page: int | None = None
     heading: str | None = None
+    context: str = ""
+    location: str | None = None
+
+    @property
+    def content(self) -> str:
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 @dataclass(frozen=True)
@@ -132,6 +161,7 @@ class Hit:
     end: int
     page: int | None = None
     heading: str | None = None
+    location: str | None = None
     store: str | None = None
 
 

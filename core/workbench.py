@@ -14,11 +14,13 @@ from pathlib import Path
 
 from core import llm
 from core.catalog import Catalog
-from core.chunking import check_chunking
+from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
 from core.errors import NotFound, PermissionDenied
-from core.ingest import Ingestor, ProgressSink, Upload, read_uploads
+from core.ingest import IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
+from core.parsing.options import ParseOptions
+from core.preview import ParseCache, Preview, preview
 from core.records import Document, Grant, Hit, IngestResult, Role, Store, UsageEvent, User
 from core.retrieval import SearchOptions, check_embedding, vector_search
 from core.stores import VectorStore, open_backend
@@ -43,6 +45,7 @@ class Workbench:
         self.catalog.ensure_user(self.settings.admin_user, is_admin=True)
         self._backends: dict[str, VectorStore] = {}
         self._lock = threading.Lock()
+        self.parse_cache = ParseCache()
 
     # plumbing
 
@@ -96,24 +99,22 @@ class Workbench:
         user: str | None = None,
         backend: str | None = None,
         embedding: str | None = None,
-        chunk_size: int | None = None,
-        chunk_overlap: int | None = None,
+        chunking: ChunkSettings | None = None,
         description: str = "",
     ) -> Store:
         owner = self.user(user)
         backend_name = backend or self.settings.default_backend
         vectors = self.backend(backend_name)
         embedder = get_embedder(embedding or self.settings.default_embedding)
-        size = chunk_size or self.settings.chunk_size
-        overlap = self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
-        check_chunking(size, overlap)
+        chunking = chunking or self.settings.chunking
         store = self.catalog.create_store(
             name,
             backend=backend_name,
             embedding_model=embedder.model,
             embedding_dim=embedder.dimension,
-            chunk_size=size,
-            chunk_overlap=overlap,
+            chunk_size=chunking.size,
+            chunk_overlap=chunking.overlap,
+            chunk_strategy=chunking.strategy.value,
             owner=owner.name,
             description=description,
         )
@@ -156,17 +157,46 @@ class Workbench:
 
     # ingest and search
 
+    def parse_options(
+        self, *, user: str, store: str | None, vision_model: str | None = None, vision_prompt: str | None = None
+    ) -> ParseOptions:
+        """Parsing choices from the settings, with this upload's overrides; vision calls are recorded as usage."""
+
+        def record(model: str, response: llm.CompletionResponse) -> None:
+            self.catalog.record_usage(
+                UsageEvent(
+                    kind="vision",
+                    user=user,
+                    store=store,
+                    model=model,
+                    prompt_tokens=response.prompt_tokens,
+                    completion_tokens=response.completion_tokens,
+                    cost=response.cost,
+                    latency_ms=response.latency_ms,
+                )
+            )
+
+        return ParseOptions(
+            vision_model=self.settings.vision_model if vision_model is None else vision_model,
+            vision_prompt=vision_prompt or self.settings.vision_prompt,
+            max_unzipped_bytes=self.settings.max_unzipped_mb * 2**20,
+            max_zip_ratio=self.settings.max_zip_ratio,
+            on_usage=record,
+        )
+
     def ingest(
         self,
         name: str,
         uploads: Sequence[Upload | IngestResult],
         *,
         user: str | None = None,
+        options: IngestOptions | None = None,
         on_progress: ProgressSink | None = None,
     ) -> list[IngestResult]:
         acting = self.user(user)
         store = self.store(name, user=acting.name, role=Role.WRITE)
         embedder = get_embedder(store.embedding_model)
+        options = options or IngestOptions(parse=self.parse_options(user=acting.name, store=store.name))
         ingestor = Ingestor(
             catalog=self.catalog,
             backend=self.backend(store.backend),
@@ -175,13 +205,44 @@ class Workbench:
             user=acting.name,
             batch_chunks=self.settings.ingest_batch_chunks,
             max_bytes=self.settings.max_upload_mb * 2**20,
+            options=options,
             on_usage=self._on_usage(embedder, user=acting.name, store=store.name),
+            parse=lambda filename, data, digest, opts: self.parse_cache.parse(
+                filename, data, digest, opts, remember=False
+            )[0],
         )
         return ingestor.run(uploads, on_progress=on_progress)
 
-    def ingest_paths(self, name: str, paths: Sequence[Path], *, user: str | None = None) -> list[IngestResult]:
+    def ingest_paths(
+        self, name: str, paths: Sequence[Path], *, user: str | None = None, options: IngestOptions | None = None
+    ) -> list[IngestResult]:
         self.store(name, user=user, role=Role.WRITE)  # fail fast, before reading any file
-        return self.ingest(name, list(read_uploads(paths)), user=user)
+        return self.ingest(name, list(read_uploads(paths)), user=user, options=options)
+
+    def preview(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        chunking: ChunkSettings,
+        embedding: str | None = None,
+        user: str | None = None,
+        vision_model: str | None = None,
+        vision_prompt: str | None = None,
+    ) -> Preview:
+        """What ingest would make of a file with these settings; nothing is embedded or written."""
+        acting = self.user(user)
+        return preview(
+            filename,
+            data,
+            settings=chunking,
+            embedder=get_embedder(embedding or self.settings.default_embedding),
+            options=self.parse_options(
+                user=acting.name, store=None, vision_model=vision_model, vision_prompt=vision_prompt
+            ),
+            cache=self.parse_cache,
+            max_bytes=self.settings.max_upload_mb * 2**20,
+        )
 
     def search(
         self,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import zipfile
 from collections.abc import Callable
+from io import BytesIO
 from pathlib import PurePath
 
 from core.errors import ParseError, UnsupportedFileType, WorkbenchError
+from core.parsing.options import ParseOptions
 from core.records import ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -22,40 +25,88 @@ PARSERS: dict[str, str] = {
     ".markdown": "core.parsing.text:parse_markdown",
     ".pdf": "core.parsing.pdf:parse_pdf",
     ".docx": "core.parsing.docx:parse_docx",
+    ".xlsx": "core.parsing.tables:parse_xlsx",
+    ".xlsm": "core.parsing.tables:parse_xlsx",
+    ".csv": "core.parsing.tables:parse_csv",
+    ".tsv": "core.parsing.tables:parse_csv",
+    ".pptx": "core.parsing.slides:parse_pptx",
+    ".html": "core.parsing.web:parse_html",
+    ".htm": "core.parsing.web:parse_html",
+    ".eml": "core.parsing.mail:parse_eml",
+    ".msg": "core.parsing.mail:parse_msg",
+    ".json": "core.parsing.structured:parse_json",
 }
+IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".tiff", ".tif")
+ZIPPED = (".docx", ".xlsx", ".xlsm", ".pptx")
 
 
 def supported_extensions() -> list[str]:
-    return sorted(PARSERS)
+    return sorted([*PARSERS, *IMAGES])
 
 
-def parser_for(filename: str) -> Parser:
-    extension = PurePath(filename).suffix.lower()
-    target = PARSERS.get(extension)
-    if target is None:
-        what = f"'{extension}' files" if extension else "files without an extension"
+def extension(filename: str) -> str:
+    return PurePath(filename).suffix.lower()
+
+
+def check_supported(filename: str) -> None:
+    ext = extension(filename)
+    if ext not in PARSERS and ext not in IMAGES:
+        what = f"'{ext}' files" if ext else "files without an extension"
         raise UnsupportedFileType(
             f"{filename}: {what} are not supported. Supported types: {', '.join(supported_extensions())}."
         )
-    module_name, function = target.split(":")
-    parser: Parser = getattr(importlib.import_module(module_name), function)
-    return parser
 
 
-def parse(filename: str, data: bytes) -> ParsedDocument:
+def parse(filename: str, data: bytes, options: ParseOptions | None = None) -> ParsedDocument:
     """Turn a file into text with its locations, or raise a WorkbenchError that names the file and why."""
-    parser = parser_for(filename)
+    options = options or ParseOptions()
+    check_supported(filename)
     if not data:
         raise ParseError(f"{filename} is empty (0 bytes); there is nothing to read.")
+    ext = extension(filename)
     try:
-        parsed = parser(filename, data)
+        if ext in ZIPPED:
+            check_archive(filename, data, options)
+        if ext in IMAGES:
+            from core.parsing.image import parse_image
+
+            parsed = parse_image(filename, data, options)
+        else:
+            module_name, function = PARSERS[ext].split(":")
+            parser: Parser = getattr(importlib.import_module(module_name), function)
+            parsed = parser(filename, data)
     except WorkbenchError:
         raise
+    except RecursionError as exc:
+        raise ParseError(f"{filename} could not be read: it is nested too deeply.") from exc
     except Exception as exc:  # any library failure on hostile input becomes a per-file message
         log.warning("parser failed on %s: %r", filename, exc)
         raise ParseError(
-            f"{filename} could not be read: the file is damaged or not a valid {PurePath(filename).suffix.lower()} file ({type(exc).__name__})."
+            f"{filename} could not be read: the file is damaged or not a valid {ext} file ({type(exc).__name__})."
         ) from exc
     if not parsed.text.strip():
         raise ParseError(f"{filename} contains no text.")
     return parsed
+
+
+def check_archive(filename: str, data: bytes, options: ParseOptions) -> None:
+    """Office files are zip archives: refuse zip bombs before any parser inflates them."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ParseError(
+            f"{filename} could not be read: the file is damaged or not a valid {extension(filename)} file."
+        ) from exc
+    unpacked = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members) or 1
+    if unpacked > options.max_unzipped_bytes:
+        raise ParseError(
+            f"{filename} would unpack to {unpacked / 2**20:,.0f} MB, over the {options.max_unzipped_bytes / 2**20:,.0f} MB limit; "
+            "it is refused as a possible zip bomb."
+        )
+    if unpacked > 10 * 2**20 and unpacked / packed > options.max_zip_ratio:
+        raise ParseError(
+            f"{filename} is compressed {unpacked / packed:,.0f} times (limit {options.max_zip_ratio}); "
+            "it is refused as a possible zip bomb."
+        )

@@ -12,11 +12,15 @@ PART_SEPARATOR = "\n\n"
 
 @dataclass(frozen=True)
 class Part:
-    """A piece of a document's text and where it came from."""
+    """A piece of a document's text and where it came from; `joiner` separates it from the part before."""
 
     text: str
     page: int | None = None
     heading: str | None = None
+    context: str = ""
+    label: str | None = None
+    row: int | None = None
+    joiner: str = PART_SEPARATOR
 
 
 def assemble(
@@ -36,10 +40,20 @@ def assemble(
         if not text:
             continue
         if pieces:
-            pieces.append(PART_SEPARATOR)
-            offset += len(PART_SEPARATOR)
+            pieces.append(part.joiner)
+            offset += len(part.joiner)
         pieces.append(text)
-        sections.append(Section(start=offset, end=offset + len(text), page=part.page, heading=part.heading))
+        sections.append(
+            Section(
+                start=offset,
+                end=offset + len(text),
+                page=part.page,
+                heading=part.heading,
+                context=part.context,
+                label=part.label,
+                row=part.row,
+            )
+        )
         offset += len(text)
     return ParsedDocument(
         filename=filename,

@@ -35,7 +35,7 @@ class VectorStore(Protocol):
         """Remove the collection and everything in it (no-op when it does not exist)."""
 
     def add(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Write chunks with their vectors (one row each), visible to search when this returns."""
+        """Write chunks (their `content`) with their vectors, one row each, visible to search when this returns."""
 
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         """Remove every chunk of these documents."""

@@ -18,7 +18,18 @@ from core.records import Chunk, Hit
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["id", "document_id", "filename", "text", "page", "chunk_index", "char_start", "char_end", "heading"]
+COLUMNS = [
+    "id",
+    "document_id",
+    "filename",
+    "text",
+    "page",
+    "chunk_index",
+    "char_start",
+    "char_end",
+    "heading",
+    "location",
+]
 
 
 def schema(dimension: int) -> pa.Schema:
@@ -33,6 +44,7 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("char_start", pa.int64(), nullable=False),
             pa.field("char_end", pa.int64(), nullable=False),
             pa.field("heading", pa.string()),
+            pa.field("location", pa.string()),
             pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
         ]
     )
@@ -99,12 +111,13 @@ class LanceStore:
                 "id": [f"{c.document_id}:{c.chunk_index}" for c in chunks],
                 "document_id": [c.document_id for c in chunks],
                 "filename": [c.filename for c in chunks],
-                "text": pa.array([c.text for c in chunks], type=pa.large_string()),
+                "text": pa.array([c.content for c in chunks], type=pa.large_string()),
                 "page": pa.array([c.page for c in chunks], type=pa.int32()),
                 "chunk_index": pa.array([c.chunk_index for c in chunks], type=pa.int32()),
                 "char_start": pa.array([c.start for c in chunks], type=pa.int64()),
                 "char_end": pa.array([c.end for c in chunks], type=pa.int64()),
                 "heading": pa.array([c.heading for c in chunks], type=pa.string()),
+                "location": pa.array([c.location for c in chunks], type=pa.string()),
                 "vector": pa.FixedSizeListArray.from_arrays(flat, dimension),
             },
             schema=schema(dimension),
@@ -140,6 +153,7 @@ class LanceStore:
                 end=r["char_end"],
                 page=r["page"],
                 heading=r["heading"],
+                location=r["location"],
             )
             for r in rows
         ]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.chunking import chunk_document, split_text
+from core.chunking import ChunkSettings, chunk_document, split_text
 from core.errors import InvalidInput
 from core.parsing.document import Part, assemble
 
@@ -58,7 +58,7 @@ def test_text_without_separators_is_cut_by_characters() -> None:
 
 def test_chunks_never_span_pages_and_keep_page_and_offsets() -> None:
     parsed = assemble("r.pdf", [Part("a " * 300, page=1), Part("b " * 10, page=2), Part("c " * 300, page=3)])
-    chunks = chunk_document(parsed, document_id="d", size=200, overlap=20)
+    chunks = chunk_document(parsed, document_id="d", settings=ChunkSettings(size=200, overlap=20))
     assert {c.page for c in chunks} == {1, 2, 3}
     for chunk in chunks:
         assert parsed.text[chunk.start : chunk.end] == chunk.text
@@ -70,7 +70,7 @@ def test_heading_of_the_section_where_a_chunk_starts() -> None:
     parsed = assemble(
         "n.md", [Part("# Intro\nhello there", heading="Intro"), Part("## Setup\ninstall it", heading="Intro > Setup")]
     )
-    chunks = chunk_document(parsed, document_id="d", size=15, overlap=0)
+    chunks = chunk_document(parsed, document_id="d", settings=ChunkSettings(size=15, overlap=0))
     assert [(c.text, c.heading) for c in chunks] == [
         ("# Intro", "Intro"),
         ("hello there", "Intro"),
@@ -81,6 +81,10 @@ def test_heading_of_the_section_where_a_chunk_starts() -> None:
 
 @pytest.mark.parametrize(("size", "overlap"), [(0, 0), (100, 100), (100, -1)])
 def test_impossible_settings_are_refused(size: int, overlap: int) -> None:
-    parsed = assemble("a.txt", [Part("text")])
-    with pytest.raises(InvalidInput):
-        chunk_document(parsed, document_id="d", size=size, overlap=overlap)
+    with pytest.raises(InvalidInput, match="must be at least 0 and smaller than the chunk size"):
+        ChunkSettings(size=size, overlap=overlap)
+
+
+def test_unknown_strategy_is_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"Unknown chunking strategy 'magic'\. Choose one of: recursive, tokens"):
+        ChunkSettings(strategy="magic")  # type: ignore[arg-type]

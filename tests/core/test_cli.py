@@ -90,7 +90,7 @@ def test_search_json_shape_and_pages(cli, files: Path) -> None:  # type: ignore[
     docx_hit = json.loads(cli("search", "kb", "economy class flights", "--top-k", "1", "--json")[1])[0]
     assert (docx_hit["filename"], docx_hit["page"]) == ("policy.docx", None)
     code, out, _ = cli("search", "kb", "zebras")
-    assert code == 0 and out.startswith(" 1. ") and "filing.pdf  p. 3" in out
+    assert code == 0 and out.startswith(" 1. ") and "filing.pdf  Page 3" in out
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.chunking import ChunkSettings, Strategy
 from core.config import Settings
 from core.embedding import get_embedder
 from core.errors import InvalidInput, WorkbenchError
@@ -89,7 +90,7 @@ class FlakyStore(LanceStore):
 
 def test_a_failed_write_leaves_no_half_document(settings: Settings) -> None:
     workbench = Workbench(replace(settings, ingest_batch_chunks=8))
-    workbench.create_store("kb", chunk_size=200, chunk_overlap=0)
+    workbench.create_store("kb", chunking=ChunkSettings(size=200, overlap=0))
     flaky = FlakyStore(settings, fail_on=3)
     workbench._backends["lancedb"] = flaky
     long_doc = Upload("long.pdf", make_pdf(filing_pages(12)))  # many batches: the third write fails mid-document
@@ -109,7 +110,7 @@ def test_a_failed_write_leaves_no_half_document(settings: Settings) -> None:
 
 def test_document_spread_over_many_batches_is_complete(settings: Settings) -> None:
     workbench = Workbench(replace(settings, ingest_batch_chunks=5))
-    workbench.create_store("kb", chunk_size=150, chunk_overlap=20)
+    workbench.create_store("kb", chunking=ChunkSettings(size=150, overlap=20))
     [result] = workbench.ingest("kb", [Upload("long.pdf", make_pdf(filing_pages(6)))])
     assert result.chunks > 15
     store = workbench.store("kb")
@@ -148,6 +149,8 @@ def test_ingest_records_embedding_usage(workbench: Workbench) -> None:
 
 def test_chunking_settings_are_validated_when_the_store_is_made(workbench: Workbench) -> None:
     with pytest.raises(InvalidInput):
-        workbench.create_store("kb", chunk_size=100, chunk_overlap=100)
+        workbench.create_store("kb", chunking=ChunkSettings(size=100, overlap=100))
     with pytest.raises(WorkbenchError):
         workbench.store("kb")
+    store = workbench.create_store("kb", chunking=ChunkSettings("sentence", 300, 0))  # type: ignore[arg-type]
+    assert store.chunking == ChunkSettings(Strategy.SENTENCE, 300, 0)

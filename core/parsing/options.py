@@ -1,0 +1,24 @@
+"""What a parser may be told beyond the file itself: the vision model and the archive limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_VISION_PROMPT = (
+    "Describe this image for a search index. Transcribe every piece of text, number and label exactly; "
+    "for charts and tables give the values; then describe what the image shows in a few sentences."
+)
+DEFAULT_MAX_UNZIPPED_MB = 1024
+DEFAULT_MAX_ZIP_RATIO = 200
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    vision_model: str = ""
+    vision_prompt: str = DEFAULT_VISION_PROMPT
+    vision_params: Mapping[str, Any] = field(default_factory=dict)  # extra LiteLLM arguments
+    max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_MB * 2**20
+    max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
+    on_usage: Callable[[str, Any], None] | None = field(default=None, compare=False)
