@@ -132,7 +132,9 @@ def chunk_document(
         members = list(group)
         context = members[0].context
         size = settings.size
-        if context:  # table rows: leave room for the header row that every chunk repeats
+        if context:  # table rows: every chunk repeats the header row, so the row itself need not be a chunk
+            if len(members) > 1 and parsed.text[members[0].start : members[0].end] == context:
+                members = members[1:]
             size = max(size - measure.count(context) - 1, size // 4, 1)
         for start, end in split_text(
             parsed.text,
@@ -195,20 +197,34 @@ def split_text(
         pieces = [p for s, e in _sentences(text, start, end) for p in _pieces(text, s, e, size, SEPARATORS, measure)]
     else:
         pieces = _pieces(text, start, end, size, SEPARATORS, measure)
-    if strategy is Strategy.PAGE and pieces:
-        total = measure.length(pieces[0][0], pieces[-1][1])
-        if total > size:  # even parts rather than full chunks and a stub
-            parts = math.ceil(total / size)
-            size = min(size, math.ceil(total / parts * 1.1))
+    merged = _merge(text, pieces, size, overlap, measure, whole_pieces=strategy is Strategy.SENTENCE)
+    if strategy is Strategy.PAGE and len(merged) > 1:  # even parts rather than full chunks and a stub
+        merged = _even(text, pieces, size, overlap, measure, parts=len(merged)) or merged
     spans: list[Span] = []
-    for s, e in _merge(text, pieces, size, overlap, measure, whole_pieces=strategy is Strategy.SENTENCE):
+    for s, e in merged:
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():
             e -= 1
-        if e > s and (not spans or e > spans[-1][1]):
+        if e <= s or (spans and e <= spans[-1][1]):
+            continue
+        if spans and s <= spans[-1][0]:  # the previous chunk is a prefix of this one
+            spans[-1] = (s, e)
+        else:
             spans.append((s, e))
     return spans
+
+
+def _even(text: str, pieces: list[Span], size: int, overlap: int, measure: Measure, *, parts: int) -> list[Span] | None:
+    """The same number of chunks with the smallest size that still needs no more: parts of even length."""
+    total = measure.length(pieces[0][0], pieces[-1][1])
+    target = math.ceil((total - overlap) / parts) + overlap
+    for slack in (1.0, 1.02, 1.05, 1.1, 1.2):
+        limit = min(size, math.ceil(target * slack))
+        merged = _merge(text, pieces, limit, min(overlap, limit - 1), measure, whole_pieces=False)
+        if len(merged) <= parts:
+            return merged
+    return None
 
 
 def _sentences(text: str, start: int, end: int) -> list[Span]:
@@ -226,7 +242,7 @@ def _pieces(text: str, start: int, end: int, size: int, separators: tuple[str, .
     """Cut [start, end) into pieces of at most `size`, at the largest separator present (kept at piece end)."""
     if end <= start:
         return []
-    if measure.length(start, end) <= size:
+    if measure.length(start, _trimmed(text, start, end)) <= size:
         return [(start, end)]
     index = next(i for i, sep in enumerate(separators) if sep == "" or text.find(sep, start, end) != -1)
     separator, rest = separators[index], separators[index + 1 :]
@@ -237,12 +253,19 @@ def _pieces(text: str, start: int, end: int, size: int, separators: tuple[str, .
     while position < end:
         found = text.find(separator, position, end)
         cut = end if found == -1 else found + len(separator)
-        if measure.length(position, cut) > size:
+        if measure.length(position, _trimmed(text, position, cut)) > size:
             pieces.extend(_pieces(text, position, cut, size, rest, measure))
         else:
             pieces.append((position, cut))
         position = cut
     return pieces
+
+
+def _trimmed(text: str, start: int, end: int) -> int:
+    """`end` moved back over trailing whitespace (which chunks shed anyway)."""
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
 
 
 def _merge(
@@ -255,7 +278,7 @@ def _merge(
     first, current = 0, pieces[0][0]
     while True:
         last = first
-        while last < len(pieces) and measure.length(current, pieces[last][1]) <= size:
+        while last < len(pieces) and measure.length(current, _trimmed(text, current, pieces[last][1])) <= size:
             last += 1
         last = max(last, first + 1)
         chunk_end = pieces[last - 1][1]
@@ -263,7 +286,9 @@ def _merge(
         if last == len(pieces):
             return merged
         current = _overlap_start(text, pieces, first, last, chunk_end, overlap, measure, whole_pieces=whole_pieces)
-        if measure.length(current, pieces[last][1]) > size:  # the overlap would crowd out the next piece: drop it
+        if (
+            measure.length(current, _trimmed(text, current, pieces[last][1])) > size
+        ):  # the overlap would crowd out the next piece: drop it
             current = pieces[last][0]
         first = next(i for i in range(last, -1, -1) if pieces[i][0] <= current)
 

@@ -10,7 +10,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from core import parsing
-from core.chunking import ChunkSettings, Span, chunk_document
+from core.chunking import ChunkSettings, Span, Tokens, chunk_document
 from core.embedding import Embedder
 from core.errors import InvalidInput
 from core.ingest import content_hash
@@ -119,5 +119,19 @@ def preview(
         parse_ms=(parsed_at - started) * 1000,
         chunk_ms=(chunked_at - parsed_at) * 1000,
         from_cache=from_cache,
-        over_window=embedder.overflowing([c.content for c in chunks]),
+        over_window=_over_window(chunks, parsed.text, embedder, cache),
+    )
+
+
+def _over_window(chunks: list[Chunk], text: str, embedder: Embedder, cache: ParseCache) -> int:
+    """Chunks longer than the model reads, counted on the document's cached tokens (no re-tokenizing per move)."""
+    window = embedder.window_tokens
+    if window is None or not chunks:
+        return 0
+    tokens = Tokens(cache.token_spans(embedder, text), embedder.token_spans)
+    special = 2  # [CLS] and [SEP]
+    return sum(
+        1
+        for c in chunks
+        if tokens.length(c.start, c.end) + (tokens.count(c.context) if c.context else 0) + special > window
     )

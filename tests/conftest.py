@@ -70,3 +70,59 @@ def filing_pages(count: int) -> list[str]:
         "The board approved a dividend of 45 cents per share, payable in March.",
     ]
     return [f"{topics[i % len(topics)]} {FILLER * 6}" for i in range(count)]
+
+
+def make_xlsx(sheets: dict[str, list[list[object]]]) -> bytes:
+    """A real workbook, one sheet per entry, rows as given (a string starting with '=' is a formula)."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def make_pptx(slides: list[tuple[str, str, str]]) -> bytes:
+    """A real deck: (title, body, speaker notes) per slide."""
+    from pptx import Presentation
+
+    deck = Presentation()
+    for title, body, notes in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    buffer = io.BytesIO()
+    deck.save(buffer)
+    return buffer.getvalue()
+
+
+def make_eml(*, subject: str, body: str, html: str | None = None, attachment: tuple[str, bytes] | None = None) -> bytes:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Ana Lyst <ana@example.com>"
+    message["To"] = "team@example.com"
+    message["Subject"] = subject
+    message["Date"] = "Mon, 02 Mar 2026 09:30:00 +0000"
+    if html is None:
+        message.set_content(body)
+    else:
+        message.add_alternative(html, subtype="html")
+    if attachment:
+        message.add_attachment(attachment[1], maintype="application", subtype="octet-stream", filename=attachment[0])
+    return message.as_bytes()
+
+
+def make_png(width: int = 64, height: int = 32) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()

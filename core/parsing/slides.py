@@ -24,7 +24,8 @@ def parse_pptx(filename: str, data: bytes) -> ParsedDocument:
             if title_shape is not None and title_shape.has_text_frame
             else ""
         )
-        body = [text for shape in slide.shapes if shape is not title_shape for text in _shape_texts(shape)]
+        title_id = title_shape.shape_id if title_shape is not None else None
+        body = [text for shape in slide.shapes if shape.shape_id != title_id for text in _shape_texts(shape)]
         lines = [f"# {title}"] if title else []
         lines.extend(body)
         if slide.has_notes_slide:

@@ -88,3 +88,65 @@ def test_impossible_settings_are_refused(size: int, overlap: int) -> None:
 def test_unknown_strategy_is_refused() -> None:
     with pytest.raises(InvalidInput, match=r"Unknown chunking strategy 'magic'\. Choose one of: recursive, tokens"):
         ChunkSettings(strategy="magic")  # type: ignore[arg-type]
+
+
+def _chunks(parsed, strategy: str, size: int, overlap: int = 0, token_spans=None):  # type: ignore[no-untyped-def]
+    settings = ChunkSettings(strategy, size, overlap)  # type: ignore[arg-type]
+    return chunk_document(parsed, document_id="d", settings=settings, token_spans=token_spans)
+
+
+def test_heading_strategy_never_crosses_a_heading() -> None:
+    parsed = assemble("m.md", [Part("# A\nshort one", heading="A"), Part("## B\nshort two", heading="A > B")])
+    assert [c.text for c in _chunks(parsed, "recursive", 500)] == ["# A\nshort one\n\n## B\nshort two"]
+    by_heading = _chunks(parsed, "heading", 500)
+    assert [(c.text, c.heading) for c in by_heading] == [("# A\nshort one", "A"), ("## B\nshort two", "A > B")]
+
+
+def test_page_strategy_one_chunk_per_page_and_even_parts_for_long_pages() -> None:
+    words = " ".join(f"w{i}" for i in range(300))  # ~1,390 characters
+    parsed = assemble("r.pdf", [Part("page one text", page=1), Part(words, page=2)])
+    chunks = _chunks(parsed, "page", 600)
+    assert chunks[0].text == "page one text" and chunks[0].location == "Page 1"
+    long_parts = [len(c.text) for c in chunks if c.page == 2]
+    assert len(long_parts) == 3 and max(long_parts) - min(long_parts) < 60  # even, not 600+600+190
+    recursive = [len(c.text) for c in _chunks(parsed, "recursive", 600) if c.page == 2]
+    assert max(recursive) - min(recursive) > 300
+
+
+def test_sentence_strategy_packs_whole_sentences() -> None:
+    text = "One is first. Two comes next! Three asks why? Four ends it. Five is extra."
+    parsed = assemble("s.txt", [Part(text)])
+    chunks = _chunks(parsed, "sentence", 32, overlap=16)
+    assert [c.text for c in chunks] == [
+        "One is first. Two comes next!",
+        "Two comes next! Three asks why?",
+        "Three asks why? Four ends it.",
+        "Four ends it. Five is extra.",
+    ]
+
+
+def test_token_strategy_counts_tokens_of_the_model_tokenizer() -> None:
+    from core.embedding import MINILM, get_embedder
+
+    embedder = get_embedder(MINILM)
+    text = " ".join(["internationalisation"] * 120)  # several WordPiece tokens per word
+    parsed = assemble("t.txt", [Part(text)])
+    chunks = _chunks(parsed, "tokens", 50, overlap=10, token_spans=embedder.token_spans)
+    counts = [len(embedder.token_spans(c.text)) for c in chunks]
+    assert max(counts) <= 50 and min(counts[:-1]) >= 40
+    chars = _chunks(parsed, "recursive", 50, overlap=10)
+    assert len(chunks) < len(chars)  # 50 tokens hold far more than 50 characters
+
+
+def test_token_strategy_needs_a_tokenizer() -> None:
+    with pytest.raises(InvalidInput, match="needs the embedding model's tokenizer"):
+        _chunks(assemble("t.txt", [Part("x")]), "tokens", 50)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=TEXTS, size=st.integers(20, 200), strategy=st.sampled_from(["recursive", "heading", "page", "sentence"]))
+def test_every_strategy_keeps_exact_offsets(text: str, size: int, strategy: str) -> None:
+    parsed = assemble("f.md", [Part(text, page=1, heading="H"), Part(text, page=2, heading="H2")])
+    for chunk in _chunks(parsed, strategy, size, overlap=size // 5):
+        assert parsed.text[chunk.start : chunk.end] == chunk.text
+        assert 0 < len(chunk.text) <= size

@@ -156,3 +156,64 @@ def test_python_dash_m_core_end_to_end(tmp_path: Path, files: Path) -> None:
     assert unknown.returncode == 1 and unknown.stderr.strip() == (
         "error: There is no store named 'missing'. Run `python -m core store list` to see the stores."
     )
+
+
+def test_every_format_ingests_and_search_shows_its_page_slide_or_sheet(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import make_eml, make_pptx, make_xlsx
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("The cafeteria opens at eight.", encoding="utf-8")
+    (folder / "guide.md").write_text("# Guide\n## Parking\nVisitors park in lot C behind the lab.", encoding="utf-8")
+    (folder / "filing.pdf").write_bytes(make_pdf(filing_pages(4)))
+    (folder / "deck.pptx").write_bytes(
+        make_pptx([("Intro", "Welcome", ""), ("Hiring", "We hire forty engineers in Lisbon", "")])
+    )
+    (folder / "book.xlsx").write_bytes(
+        make_xlsx({"Intro": [["a"], ["b"]], "Prices": [["Fruit", "Price"], ["Mango", 3.5]]})
+    )
+    (folder / "rates.csv").write_text("currency,rate\nNorwegian krone,11.4\n", encoding="utf-8")
+    (folder / "page.html").write_text("<h1>Wiki</h1><p>The VPN password rotates monthly.</p>", encoding="utf-8")
+    (folder / "mail.eml").write_bytes(make_eml(subject="Offsite", body="The offsite is in Porto on 12 June."))
+    (folder / "data.json").write_text(
+        '{"servers": [{"name": "alpha", "role": "database primary"}, {"name": "beta"}]}', encoding="utf-8"
+    )
+    cli("store", "create", "kb")
+    code, out, err = cli("ingest", "kb", str(folder))
+    assert code == 0, out + err
+    assert "9 written" in err
+
+    def top(query: str) -> dict[str, object]:
+        hits = json.loads(cli("search", "kb", query, "--json", "--top-k", "1")[1])
+        return {k: hits[0][k] for k in ("filename", "page", "location")}
+
+    assert top("Zebras migrate across the Serengeti") == {"filename": "filing.pdf", "page": 3, "location": "Page 3"}
+    assert top("engineers hired in Lisbon") == {"filename": "deck.pptx", "page": 2, "location": "Slide 2"}
+    assert top("price of mango") == {"filename": "book.xlsx", "page": 2, "location": "Sheet 'Prices', row 2"}
+    assert top("Norwegian krone exchange rate") == {"filename": "rates.csv", "page": None, "location": "Row 2"}
+    assert top("where do visitors park") == {"filename": "guide.md", "page": None, "location": "Guide"}
+    assert top("VPN password rotation") == {"filename": "page.html", "page": None, "location": "Wiki"}
+    assert top("offsite in Porto")["filename"] == "mail.eml"
+    assert top("database primary server")["filename"] == "data.json"
+    assert top("when does the cafeteria open")["filename"] == "notes.txt"
+
+
+def test_ingest_options_replace_and_chunking(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "plan.txt"
+    cli("store", "create", "kb", "--chunking", "sentence", "--chunk-size", "100", "--chunk-overlap", "0")
+    path.write_text("The launch is in May. " * 10)
+    assert "3 chunks written" in cli("ingest", "kb", str(path))[1]
+    path.write_text("The launch is in June. " * 10)
+    code, out, _ = cli("ingest", "kb", str(path), "--replace", "--chunk-size", "300")
+    assert code == 0 and "1 chunks written" in out and "Replaces the earlier version" in out
+    docs = json.loads(cli("documents", "kb", "--json")[1])
+    assert [(d["filename"], d["chunks"]) for d in docs] == [("plan.txt", 1)]
+
+
+def test_preview_command_writes_nothing(cli, files: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("preview", str(files / "filing.pdf"), "--chunk-size", "300", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["pages"] == 5 and len(shown["chunks"]) >= 5
+    assert shown["chunks"][0]["location"] == "Page 1"
+    assert "No stores yet" in cli("store", "list")[1]
+    assert cli("preview", str(files / "nothing.pdf"))[2].startswith("error: ")

@@ -154,3 +154,42 @@ def test_chunking_settings_are_validated_when_the_store_is_made(workbench: Workb
         workbench.store("kb")
     store = workbench.create_store("kb", chunking=ChunkSettings("sentence", 300, 0))  # type: ignore[arg-type]
     assert store.chunking == ChunkSettings(Strategy.SENTENCE, 300, 0)
+
+
+def test_a_new_version_can_replace_the_old_one_or_sit_beside_it(workbench: Workbench) -> None:
+    from core.ingest import IngestOptions
+
+    workbench.create_store("kb")
+    [old] = workbench.ingest("kb", [Upload("plan.txt", b"The launch is in May.")])
+    [both] = workbench.ingest("kb", [Upload("plan.txt", b"The launch moved to June.")])
+    assert "both versions are kept" in both.warnings[0]
+    assert {h.text for h in workbench.search("kb", "When is the launch?", options=None)} == {
+        "The launch is in May.",
+        "The launch moved to June.",
+    }
+    [new] = workbench.ingest(
+        "kb",
+        [Upload("plan.txt", b"The launch is now in July.")],
+        options=IngestOptions(replace=True, parse=workbench.parse_options(user="admin", store="kb")),
+    )
+    assert new.status is IngestStatus.WRITTEN and "Replaces the earlier version" in new.warnings[-1]
+    assert [h.text for h in workbench.search("kb", "When is the launch?")] == ["The launch is now in July."]
+    assert [d.id for d in workbench.documents("kb")] == [new.document_id]
+    store = workbench.store("kb")
+    assert workbench.backend("lancedb").count(store.collection) == 1
+    assert old.document_id != new.document_id
+
+
+def test_a_failed_replacement_keeps_the_old_version(settings: Settings) -> None:
+    from core.ingest import IngestOptions
+
+    workbench = Workbench(settings)
+    workbench.create_store("kb")
+    workbench.ingest("kb", [Upload("plan.txt", b"Version one of the plan.")])
+    flaky = FlakyStore(settings, fail_on=1)
+    workbench._backends["lancedb"] = flaky
+    [failed] = workbench.ingest(
+        "kb", [Upload("plan.txt", b"Version two of the plan.")], options=IngestOptions(replace=True)
+    )
+    assert failed.status is IngestStatus.FAILED
+    assert [h.text for h in workbench.search("kb", "plan")] == ["Version one of the plan."]

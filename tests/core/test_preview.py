@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from core.chunking import ChunkSettings
+from core.errors import InvalidInput, ParseError
+from core.ingest import Upload
+from core.workbench import Workbench
+from tests.conftest import filing_pages, make_pdf
+
+
+def test_preview_matches_what_ingest_writes_and_writes_nothing(workbench: Workbench) -> None:
+    data = make_pdf(filing_pages(4))
+    settings = ChunkSettings(size=300, overlap=40)
+    preview = workbench.preview("filing.pdf", data, chunking=settings)
+    assert preview.parsed.page_count == 4
+    assert preview.chunks[0].page == 1 and preview.chunks[-1].page == 4
+    for chunk in preview.chunks:
+        assert preview.parsed.text[chunk.start : chunk.end] == chunk.text
+    for start, end in preview.overlaps:
+        assert 0 < end - start <= 40
+    assert workbench.list_stores() == [] and workbench.catalog.usage() == []
+    workbench.create_store("kb", chunking=settings)
+    [result] = workbench.ingest("kb", [Upload("filing.pdf", data)])
+    assert result.chunks == len(preview.chunks)
+
+
+def test_moving_the_slider_reuses_the_parse(workbench: Workbench) -> None:
+    data = make_pdf(filing_pages(3))
+    first = workbench.preview("f.pdf", data, chunking=ChunkSettings(size=500, overlap=0))
+    second = workbench.preview("f.pdf", data, chunking=ChunkSettings(size=200, overlap=20))
+    assert not first.from_cache and second.from_cache
+    assert second.parsed is first.parsed
+    assert len(second.chunks) > len(first.chunks)
+
+
+def test_preview_counts_chunks_longer_than_the_model_reads(workbench: Workbench) -> None:
+    text = ("word " * 2000).encode()
+    wide = workbench.preview("long.txt", text, chunking=ChunkSettings(size=4000, overlap=0))
+    narrow = workbench.preview("long.txt", text, chunking=ChunkSettings(size=500, overlap=0))
+    assert wide.over_window == len(wide.chunks) == 3
+    assert narrow.over_window == 0
+
+
+def test_token_preview_uses_the_embedding_tokenizer(workbench: Workbench) -> None:
+    preview = workbench.preview("t.txt", ("tokenisation " * 400).encode(), chunking=ChunkSettings("tokens", 100, 10))  # type: ignore[arg-type]
+    assert preview.over_window == 0 and len(preview.chunks) > 5
+
+
+def test_preview_refuses_bad_files_like_ingest(workbench: Workbench) -> None:
+    with pytest.raises(ParseError, match="broken.pdf"):
+        workbench.preview("broken.pdf", b"%PDF-1.4 junk", chunking=ChunkSettings())
+    small = Workbench(replace(workbench.settings, max_upload_mb=1))
+    with pytest.raises(InvalidInput, match="over the 1 MB upload limit"):
+        small.preview("big.txt", b"x" * (2 * 2**20), chunking=ChunkSettings())
