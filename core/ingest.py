@@ -58,13 +58,19 @@ class _Batch:
     documents: dict[str, _Pending] = field(default_factory=dict)
 
 
-def read_uploads(paths: Iterable[Path]) -> Iterable[Upload | IngestResult]:
-    """Uploads from paths (folders are walked); an unreadable path yields its failed result instead."""
+def read_uploads(paths: Iterable[Path], *, max_bytes: int) -> Iterable[Upload | IngestResult]:
+    """Uploads from paths (folders are walked); an unreadable or oversized file yields its failed result instead."""
     for path in paths:
         if path.is_dir():
-            yield from read_uploads(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            yield from read_uploads(inside, max_bytes=max_bytes)
             continue
         try:
+            size = path.stat().st_size
+            if size > max_bytes:  # refused from its size alone: a 2 GB file is never read into memory
+                error = f"{path.name} is {size / 2**20:,.0f} MB, over the {max_bytes / 2**20:,.0f} MB upload limit."
+                yield IngestResult(filename=path.name, status=IngestStatus.FAILED, error=error)
+                continue
             yield Upload(filename=path.name, data=path.read_bytes())
         except OSError as exc:
             reason = "it does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)

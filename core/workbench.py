@@ -204,7 +204,7 @@ class Workbench:
             store=store,
             user=acting.name,
             batch_chunks=self.settings.ingest_batch_chunks,
-            max_bytes=self.settings.max_upload_mb * 2**20,
+            max_bytes=self.settings.max_upload_bytes,
             options=options,
             on_usage=self._on_usage(embedder, user=acting.name, store=store.name),
             parse=lambda filename, data, digest, opts: self.parse_cache.parse(
@@ -217,7 +217,8 @@ class Workbench:
         self, name: str, paths: Sequence[Path], *, user: str | None = None, options: IngestOptions | None = None
     ) -> list[IngestResult]:
         self.store(name, user=user, role=Role.WRITE)  # fail fast, before reading any file
-        return self.ingest(name, list(read_uploads(paths)), user=user, options=options)
+        uploads = list(read_uploads(paths, max_bytes=self.settings.max_upload_bytes))
+        return self.ingest(name, uploads, user=user, options=options)
 
     def preview(
         self,
@@ -241,7 +242,7 @@ class Workbench:
                 user=acting.name, store=None, vision_model=vision_model, vision_prompt=vision_prompt
             ),
             cache=self.parse_cache,
-            max_bytes=self.settings.max_upload_mb * 2**20,
+            max_bytes=self.settings.max_upload_bytes,
         )
 
     def search(

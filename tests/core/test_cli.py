@@ -217,3 +217,16 @@ def test_preview_command_writes_nothing(cli, files: Path) -> None:  # type: igno
     assert shown["chunks"][0]["location"] == "Page 1"
     assert "No stores yet" in cli("store", "list")[1]
     assert cli("preview", str(files / "nothing.pdf"))[2].startswith("error: ")
+
+
+def test_a_file_over_the_limit_is_refused_without_reading_it(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WORKBENCH_MAX_UPLOAD_MB", "1")
+    huge = tmp_path / "huge.pdf"
+    with huge.open("wb") as handle:  # a sparse 2 GB file: reading it would take 2 GB of memory
+        handle.truncate(2 * 2**30)
+    cli("store", "create", "kb")
+    code, out, _ = cli("ingest", "kb", str(huge))
+    assert code == 1
+    assert out.strip() == "huge.pdf: failed: huge.pdf is 2,048 MB, over the 1 MB upload limit."
