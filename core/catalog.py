@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +64,7 @@ documents = sa.Table(
     sa.Column("chunk_count", sa.Integer, nullable=False, default=0),
     sa.Column("page_count", sa.Integer, nullable=True),
     sa.Column("uploaded_by", sa.String(120), nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -303,6 +304,36 @@ class Catalog:
             )
             return {r.id for r in rows}
 
+    def matching_ids(
+        self,
+        store: Store,
+        *,
+        filenames: Sequence[str] = (),
+        extensions: Sequence[str] = (),
+        after: datetime | None = None,
+        before: datetime | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> set[str]:
+        """Ready documents of the store that pass every given filter (metadata values compare as text)."""
+        query = sa.select(documents.c.id, documents.c.filename, documents.c.metadata).where(
+            documents.c.store_id == store.id, documents.c.status == DocumentStatus.READY.value
+        )
+        if filenames:
+            query = query.where(documents.c.filename.in_(list(filenames)))
+        if after is not None:
+            query = query.where(documents.c.created_at >= after)
+        if before is not None:
+            query = query.where(documents.c.created_at < before)
+        wanted_ext = {e.lower().lstrip(".") for e in extensions}
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {
+            r.id
+            for r in rows
+            if (not wanted_ext or r.filename.rsplit(".", 1)[-1].lower() in wanted_ext)
+            and all(str((r.metadata or {}).get(k)) == v for k, v in (metadata or {}).items())
+        }
+
     def delete_document(self, doc_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(documents.delete().where(documents.c.id == doc_id))
@@ -428,6 +459,7 @@ def _document_row(doc: Document) -> dict[str, object]:
         "chunk_count": doc.chunk_count,
         "page_count": doc.page_count,
         "uploaded_by": doc.uploaded_by,
+        "metadata": dict(doc.metadata),
         "created_at": doc.created_at,
         "updated_at": doc.created_at,
     }
@@ -445,5 +477,6 @@ def _document(row: RowMapping) -> Document:
         chunk_count=row["chunk_count"],
         page_count=row["page_count"],
         uploaded_by=row["uploaded_by"],
+        metadata=dict(row["metadata"] or {}),
         created_at=_utc(row["created_at"]),
     )

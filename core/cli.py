@@ -20,7 +20,7 @@ from core.errors import InvalidInput, WorkbenchError
 from core.ingest import IngestOptions
 from core.preview import Preview
 from core.records import Hit, IngestResult, IngestStatus, Role
-from core.retrieval import DEFAULT_TOP_K, SearchOptions
+from core.retrieval import DEFAULT_CANDIDATES, DEFAULT_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions
 from core.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help="LiteLLM vision model that describes images (default: $WORKBENCH_VISION_MODEL)",
     )
+    ingest.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata stored on every file of this upload (for --filter); repeatable",
+    )
     ingest.add_argument("--vision-prompt", metavar="TEXT", help="what to ask the vision model about each image")
 
     show = commands.add_parser(
@@ -78,11 +85,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedding", metavar="MODEL", help="tokenizer for --chunking tokens (default: the default embedding model)"
     )
 
-    search = commands.add_parser("search", parents=[common, as_json], help="search a store")
-    search.add_argument("store")
+    search = commands.add_parser("search", parents=[common, as_json], help="search one store or several (kb1,kb2)")
+    search.add_argument("store", help="a store, or several separated by commas")
     search.add_argument("query")
     search.add_argument(
         "--top-k", type=int, default=DEFAULT_TOP_K, help=f"number of hits, 1 to 50 (default: {DEFAULT_TOP_K})"
+    )
+    search.add_argument(
+        "--mode", choices=[m.value for m in Mode], default=SearchOptions.mode.value, help="default: %(default)s"
+    )
+    search.add_argument(
+        "--fusion",
+        choices=[f.value for f in Fusion],
+        default=Fusion.RRF.value,
+        help="how hybrid fuses the lists (default: %(default)s)",
+    )
+    search.add_argument(
+        "--weight",
+        type=float,
+        default=0.5,
+        help="share of the vector score in weighted fusion, 0 to 1 (default: %(default)s)",
+    )
+    search.add_argument(
+        "--rerank",
+        default="none",
+        metavar="RERANKER",
+        help="none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH",
+    )
+    search.add_argument("--threshold", type=float, help="drop hits whose score is below this")
+    search.add_argument(
+        "--candidates",
+        type=int,
+        default=DEFAULT_CANDIDATES,
+        help="pool per list for fusion and reranking (default: %(default)s)",
+    )
+    search.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="document=NAME, type=pdf, after=DATE, before=DATE or any metadata key; repeatable",
     )
     search.add_argument(
         "--embedding", metavar="MODEL", help="refuse to search unless the store was built with this model"
@@ -129,6 +171,16 @@ def _chunking(args: argparse.Namespace, base: ChunkSettings) -> ChunkSettings | 
         size=base.size if args.chunk_size is None else args.chunk_size,
         overlap=base.overlap if args.chunk_overlap is None else args.chunk_overlap,
     )
+
+
+def _pairs(pairs: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"Metadata is written key=value (for example team=finance), not '{pair}'.")
+        values[key.strip()] = value.strip()
+    return values
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,6 +246,7 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
             options = IngestOptions(
                 chunking=_chunking(args, store.chunking),
                 replace=args.replace,
+                metadata=_pairs(args.meta),
                 parse=wb.parse_options(
                     user=acting, store=store.name, vision_model=args.vision_model, vision_prompt=args.vision_prompt
                 ),
@@ -202,9 +255,17 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
             _print_ingest(results, as_json=args.json)
             return 1 if any(r.status is IngestStatus.FAILED for r in results) else 0
         case "search", _:
-            hits = wb.search(
-                args.store, args.query, user=user, options=SearchOptions(top_k=args.top_k), embedding=args.embedding
+            search_options = SearchOptions(
+                top_k=args.top_k,
+                mode=Mode(args.mode),
+                fusion=Fusion(args.fusion),
+                weight=args.weight,
+                threshold=args.threshold,
+                candidates=args.candidates,
+                rerank=Reranker.parse(args.rerank),
+                filters=Filters.parse(args.filter),
             )
+            hits = wb.search(args.store, args.query, user=user, options=search_options, embedding=args.embedding)
             _print_hits(hits, as_json=args.json)
         case "preview", _:
             try:
@@ -256,10 +317,12 @@ def _print_hits(hits: list[Hit], *, as_json: bool) -> None:
     if not hits:
         print("No matches.")
         return
+    multi = len({h.store for h in hits}) > 1
     for rank, hit in enumerate(hits, start=1):
         where = hit.location or (f"p. {hit.page}" if hit.page is not None else (hit.heading or ""))
         snippet = " ".join(hit.text.split())
-        print(f"{rank:>2}. {hit.score:.3f}  {hit.filename}  {where}  (chunk {hit.chunk_index})")
+        store = f"[{hit.store}] " if multi else ""
+        print(f"{rank:>2}. {hit.score:.3f}  {store}{hit.filename}  {where}  (chunk {hit.chunk_index}){_why(hit)}")
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
 
 
@@ -302,6 +365,21 @@ def _print_preview(result: Preview, *, as_json: bool) -> None:
         print(
             f"#{chunk.chunk_index:<4} {chunk.location or '':<28} {len(chunk.content):>5} chars  {snippet[:80]}{'…' if len(snippet) > 80 else ''}"
         )
+
+
+def _why(hit: Hit) -> str:
+    """The score breakdown in a few words: each list's rank and score, and the reranker's score."""
+    b = hit.breakdown
+    if b is None:
+        return ""
+    parts = []
+    if b.vector_rank is not None and b.vector is not None:
+        parts.append(f"vector #{b.vector_rank} {b.vector:.3f}")
+    if b.keyword_rank is not None and b.keyword is not None:
+        parts.append(f"keyword #{b.keyword_rank} {b.keyword:.2f}")
+    if b.rerank is not None:
+        parts.append(f"rerank {b.rerank:.3f}")
+    return f"  [{', '.join(parts)}]" if parts else ""
 
 
 def _print_ingest(results: list[IngestResult], *, as_json: bool) -> None:

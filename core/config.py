@@ -50,6 +50,7 @@ class Settings:
     max_unzipped_mb: int = DEFAULT_MAX_UNZIPPED_MB
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
     vision_model: str = ""
+    judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
     vision_prompt: str = DEFAULT_VISION_PROMPT
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 

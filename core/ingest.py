@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class IngestOptions:
 
     chunking: ChunkSettings | None = None
     replace: bool = False  # a new version of a file with the same name replaces the old one
+    metadata: Mapping[str, str] = field(default_factory=dict)  # stored on every document, usable in filters
     parse: ParseOptions = field(default_factory=ParseOptions)
 
 
@@ -198,6 +199,7 @@ class Ingestor:
             created_at=now(),
             uploaded_by=self.user,
             page_count=parsed.page_count,
+            metadata=dict(self.options.metadata),
         )
         warnings = list(parsed.warnings)
         overflowing = self.embedder.overflowing([c.content for c in chunks])

@@ -119,6 +119,58 @@ def describe_image(
     )
 
 
+def complete(
+    model: str, messages: list[dict[str, Any]], *, params: Mapping[str, Any] | None = None
+) -> CompletionResponse:
+    """One chat completion (not streamed) with any LiteLLM model."""
+    litellm = litellm_module()
+    started = time.perf_counter()
+    try:
+        response = litellm.completion(model=model, messages=messages, **dict(params or {}))
+    except Exception as exc:  # every provider failure becomes one plain message
+        raise ModelError(_explain(model, exc)) from exc
+    latency_ms = (time.perf_counter() - started) * 1000
+    usage = getattr(response, "usage", None)
+    log.info("chat %s: %.0f ms", model, latency_ms)
+    return CompletionResponse(
+        text=(response.choices[0].message.content or "").strip(),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost=_cost(litellm, response, model),
+        latency_ms=latency_ms,
+    )
+
+
+@dataclass(frozen=True)
+class RerankResponse:
+    scores: list[float | None]  # one per document, in the order given
+    latency_ms: float
+    cost: float
+
+
+def rerank(
+    model: str, query: str, documents: Sequence[str], *, params: Mapping[str, Any] | None = None
+) -> RerankResponse:
+    """Relevance scores from a rerank model through litellm.rerank (Cohere, Jina, Voyage, a LiteLLM proxy, ...)."""
+    litellm = litellm_module()
+    started = time.perf_counter()
+    try:
+        response = litellm.rerank(
+            model=model, query=query, documents=list(documents), top_n=len(documents), **dict(params or {})
+        )
+    except Exception as exc:  # every provider failure becomes one plain message
+        raise ModelError(_explain(model, exc)) from exc
+    latency_ms = (time.perf_counter() - started) * 1000
+    scores: list[float | None] = [None] * len(documents)
+    for result in response.results or []:
+        index = result["index"] if isinstance(result, dict) else result.index
+        score = result["relevance_score"] if isinstance(result, dict) else result.relevance_score
+        if 0 <= index < len(documents):
+            scores[index] = float(score)
+    log.info("rerank %s: %d documents, %.0f ms", model, len(documents), latency_ms)
+    return RerankResponse(scores=scores, latency_ms=latency_ms, cost=_cost(litellm, response, model))
+
+
 def token_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of cl100k tokens (LiteLLM's bundled default tokenizer, offline)."""
     litellm_module()

@@ -93,6 +93,7 @@ class Document:
     chunk_count: int = 0
     page_count: int | None = None
     error: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,20 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class ScoreBreakdown:
+    """Why a hit came back: its score and rank in each list, the fused score, and the reranker's score."""
+
+    vector: float | None = None
+    vector_rank: int | None = None
+    keyword: float | None = None
+    keyword_rank: int | None = None
+    fused: float | None = None
+    rerank: float | None = None
+
+
+@dataclass(frozen=True)
 class Hit:
-    """One search result, best first; `score` is cosine similarity for vector search."""
+    """One search result, best first; `score` is what it was ranked by (cosine, BM25, fused or rerank score)."""
 
     text: str
     score: float
@@ -163,6 +176,12 @@ class Hit:
     heading: str | None = None
     location: str | None = None
     store: str | None = None
+    breakdown: ScoreBreakdown | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """Identifies the chunk across lists and stores' results."""
+        return (self.document_id, self.chunk_index)
 
 
 @dataclass(frozen=True)

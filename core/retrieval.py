@@ -1,20 +1,115 @@
-"""Retrieval above the store protocol: query embedding, ready-document filtering, and (later) fusion and reranking."""
+"""One retrieval function for the search page, the chat and the CLI: modes, fusion, reranking, filters, many stores.
+
+Everything here sits above the store protocol: backends return plain vector and BM25 lists; fusion,
+reranking, thresholds and multi-store merging happen once, the same way for every backend.
+"""
 
 from __future__ import annotations
 
+import enum
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import numpy as np
 
 from core.catalog import Catalog
 from core.embedding import Embedder, UsageSink
 from core.errors import EmbeddingMismatch, InvalidInput
-from core.records import Hit, Store
-from core.stores import MAX_TOP_K, VectorStore
+from core.records import Hit, ScoreBreakdown, Store
+from core.stores import MAX_TOP_K, VectorStore, Where
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TOP_K = 5
-MAX_REFETCH = 3  # rounds of over-fetching when hits of unfinished documents had to be dropped
+DEFAULT_CANDIDATES = 50
+MAX_CANDIDATES = 1000
+RRF_K = 60
+
+
+class Mode(enum.StrEnum):
+    VECTOR = "vector"  # cosine similarity of embeddings
+    FULLTEXT = "fulltext"  # BM25 over the chunk text
+    HYBRID = "hybrid"  # both, fused
+
+
+class Fusion(enum.StrEnum):
+    RRF = "rrf"  # reciprocal rank fusion: ranks only, robust to score scales
+    WEIGHTED = "weighted"  # weight * normalised vector score + (1 - weight) * normalised BM25 score
+
+
+class RerankKind(enum.StrEnum):
+    NONE = "none"
+    MMR = "mmr"  # maximal marginal relevance: trade relevance for diversity
+    LLM = "llm"  # a chat model scores each passage
+    LITELLM = "litellm"  # a rerank model through litellm.rerank (Cohere, Jina, Voyage, ...)
+    CROSS_ENCODER = "cross-encoder"  # a local sentence-transformers cross-encoder directory
+
+
+@dataclass(frozen=True)
+class Reranker:
+    kind: RerankKind = RerankKind.NONE
+    target: str = ""  # the model name or the cross-encoder directory
+
+    @classmethod
+    def parse(cls, spec: str) -> Reranker:
+        """`none`, `mmr`, `llm[:MODEL]`, `litellm:MODEL` or `cross-encoder:PATH`."""
+        name, _, target = spec.partition(":")
+        try:
+            kind = RerankKind(name.strip().lower())
+        except ValueError:
+            raise InvalidInput(
+                f"Unknown reranker '{spec}'. Use none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH."
+            ) from None
+        if kind in (RerankKind.LITELLM, RerankKind.CROSS_ENCODER) and not target.strip():
+            raise InvalidInput(
+                f"The {kind.value} reranker needs a {'model' if kind is RerankKind.LITELLM else 'path'}: {kind.value}:..."
+            )
+        return cls(kind=kind, target=target.strip())
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.target}" if self.target else self.kind.value
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which documents may answer: by name, file type, upload date, and free metadata."""
+
+    filenames: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()
+    after: datetime | None = None
+    before: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.filenames or self.extensions or self.after or self.before or self.metadata)
+
+    @classmethod
+    def parse(cls, pairs: Sequence[str]) -> Filters:
+        """From `key=value` strings: document=NAME, type=pdf, after=2026-01-31, before=..., any other key is metadata."""
+        names: list[str] = []
+        types: list[str] = []
+        dates: dict[str, datetime] = {}
+        metadata: dict[str, str] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not key or not value:
+                raise InvalidInput(f"A filter is written key=value (for example type=pdf), not '{pair}'.")
+            if key in ("document", "filename"):
+                names.append(value)
+            elif key == "type":
+                types.append(value.lower().lstrip("."))
+            elif key in ("after", "before"):
+                try:
+                    dates[key] = datetime.fromisoformat(value).astimezone()
+                except ValueError:
+                    raise InvalidInput(f"The {key} filter needs a date like 2026-01-31, not '{value}'.") from None
+            else:
+                metadata[key] = value
+        return cls(tuple(names), tuple(types), dates.get("after"), dates.get("before"), metadata)
 
 
 @dataclass(frozen=True)
@@ -22,10 +117,43 @@ class SearchOptions:
     """How to search; validated on creation."""
 
     top_k: int = DEFAULT_TOP_K
+    mode: Mode = Mode.HYBRID
+    fusion: Fusion = Fusion.RRF
+    weight: float = 0.5  # share of the vector score in weighted fusion
+    threshold: float | None = None  # drop hits whose final score is below this
+    candidates: int = DEFAULT_CANDIDATES  # pool per list for fusion and reranking
+    rerank: Reranker = field(default_factory=Reranker)
+    filters: Filters = field(default_factory=Filters)
+    mmr_lambda: float = 0.5  # 1 = pure relevance, 0 = pure diversity
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
             raise InvalidInput(f"top-k must be between 1 and {MAX_TOP_K}, not {self.top_k}.")
+        if not 0.0 <= self.weight <= 1.0:
+            raise InvalidInput(f"The fusion weight must be between 0 and 1, not {self.weight}.")
+        if not 0.0 <= self.mmr_lambda <= 1.0:
+            raise InvalidInput(f"The MMR lambda must be between 0 and 1, not {self.mmr_lambda}.")
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise InvalidInput(f"The candidate pool must be between 1 and {MAX_CANDIDATES}, not {self.candidates}.")
+        for name, kind in (("mode", Mode), ("fusion", Fusion)):
+            try:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+            except ValueError:
+                known = ", ".join(m.value for m in kind)
+                raise InvalidInput(f"Unknown {name} '{getattr(self, name)}'. Choose one of: {known}.") from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One store to search, with what it takes to search it."""
+
+    store: Store
+    backend: VectorStore
+    embedder: Embedder
+    on_usage: UsageSink | None = None
+
+
+RerankFn = Callable[[str, list[Hit], Reranker], list[float | None]]
 
 
 def check_embedding(store: Store, model: str | None) -> None:
@@ -37,31 +165,205 @@ def check_embedding(store: Store, model: str | None) -> None:
         )
 
 
-def vector_search(
+def search(
     query: str,
+    targets: Sequence[Target],
     *,
-    store: Store,
     catalog: Catalog,
-    backend: VectorStore,
-    embedder: Embedder,
     options: SearchOptions,
-    on_usage: UsageSink | None = None,
+    rerank: RerankFn | None = None,
+    limit: int | None = None,
 ) -> list[Hit]:
-    """The top_k chunks of ready documents by cosine similarity, best first; [] when nothing matches."""
+    """The best chunks for the query across the targets, best first; [] when nothing matches.
+
+    `limit` (default top_k) lets evaluation look deeper than the 50 hits a person may ask for.
+    """
     if not query.strip():
         raise InvalidInput("Type something to search for.")
-    check_embedding(store, embedder.model)
-    vector = embedder.embed_query(query, on_usage=on_usage)
-    if vector.shape[0] != store.embedding_dim:
-        raise EmbeddingMismatch(
-            f"{embedder.model} gives {vector.shape[0]}-dimensional vectors but store '{store.name}' holds {store.embedding_dim}."
+    limit = limit or options.top_k
+    pool = max(options.candidates, limit)
+    contexts = [_candidates(query, t, catalog=catalog, options=options, pool=pool) for t in targets]
+    hits = contexts[0].hits if len(contexts) == 1 else _fuse_stores([c.hits for c in contexts], pool)
+    if options.rerank.kind is RerankKind.MMR:
+        hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
+    elif options.rerank.kind is not RerankKind.NONE and hits:
+        if rerank is None:
+            raise InvalidInput(f"The {options.rerank.kind.value} reranker is not available here.")
+        hits = _apply_scores(hits, rerank(query, hits, options.rerank))
+    if options.threshold is not None:
+        hits = [h for h in hits if h.score >= options.threshold]
+    return hits[:limit]
+
+
+@dataclass
+class _Context:
+    target: Target
+    query_vector: np.ndarray | None
+    hits: list[Hit]
+
+
+def _candidates(query: str, target: Target, *, catalog: Catalog, options: SearchOptions, pool: int) -> _Context:
+    store, backend = target.store, target.backend
+    where = None
+    if options.filters.active:
+        f = options.filters
+        ids = catalog.matching_ids(
+            store, filenames=f.filenames, extensions=f.extensions, after=f.after, before=f.before, metadata=f.metadata
         )
-    limit = options.top_k
-    for _ in range(MAX_REFETCH):
-        raw = backend.search(store.collection, vector, top_k=limit)
-        ready = catalog.ready_ids(store, {h.document_id for h in raw})
-        hits = [replace(h, store=store.name) for h in raw if h.document_id in ready]
-        if len(hits) >= options.top_k or len(raw) < limit:
-            break
-        limit *= 4  # chunks of documents still being ingested (or failed) were dropped: look further
-    return hits[: options.top_k]
+        where = Where(frozenset(ids))
+    vector_hits: list[Hit] = []
+    keyword_hits: list[Hit] = []
+    query_vector = None
+    if options.mode in (Mode.VECTOR, Mode.HYBRID) or options.rerank.kind is RerankKind.MMR:
+        check_embedding(store, target.embedder.model)
+        query_vector = target.embedder.embed_query(query, on_usage=target.on_usage)
+        if query_vector.shape[0] != store.embedding_dim:
+            raise EmbeddingMismatch(
+                f"{target.embedder.model} gives {query_vector.shape[0]}-dimensional vectors but store '{store.name}' holds {store.embedding_dim}."
+            )
+    if options.mode in (Mode.VECTOR, Mode.HYBRID) and query_vector is not None:
+        vector_hits = backend.search(store.collection, query_vector, top_k=pool, where=where)
+    if options.mode in (Mode.FULLTEXT, Mode.HYBRID):
+        keyword_hits = backend.fulltext(store.collection, query, top_k=pool, where=where)
+    if where is None:  # without a filter, chunks of unfinished or failed documents may still be in the lists
+        ready = catalog.ready_ids(store, {h.document_id for h in [*vector_hits, *keyword_hits]})
+        vector_hits = [h for h in vector_hits if h.document_id in ready]
+        keyword_hits = [h for h in keyword_hits if h.document_id in ready]
+    hits = fuse(vector_hits, keyword_hits, options)
+    return _Context(target=target, query_vector=query_vector, hits=[replace(h, store=store.name) for h in hits])
+
+
+def fuse(vector_hits: list[Hit], keyword_hits: list[Hit], options: SearchOptions) -> list[Hit]:
+    """One ranked list from a store's vector and BM25 lists, as the options' mode and fusion say."""
+    if options.mode is Mode.VECTOR:
+        return [_with(h, rank, vector=h.score) for rank, h in enumerate(vector_hits, 1)]
+    if options.mode is Mode.FULLTEXT:
+        return [_with(h, rank, keyword=h.score) for rank, h in enumerate(keyword_hits, 1)]
+    if options.fusion is Fusion.RRF:
+        return _rrf(vector_hits, keyword_hits)
+    return _weighted(vector_hits, keyword_hits, options.weight)
+
+
+def _with(hit: Hit, rank: int, *, vector: float | None = None, keyword: float | None = None) -> Hit:
+    breakdown = ScoreBreakdown(
+        vector=vector,
+        vector_rank=rank if vector is not None else None,
+        keyword=keyword,
+        keyword_rank=rank if keyword is not None else None,
+    )
+    return replace(hit, breakdown=breakdown)
+
+
+def _rrf(vector_hits: list[Hit], keyword_hits: list[Hit]) -> list[Hit]:
+    """Reciprocal rank fusion, scaled so that first in both lists scores 1.0."""
+    best = 2 / (RRF_K + 1)
+    return _combine(
+        vector_hits, keyword_hits, lambda v, k: ((1 / (RRF_K + v) if v else 0) + (1 / (RRF_K + k) if k else 0)) / best
+    )
+
+
+def _weighted(vector_hits: list[Hit], keyword_hits: list[Hit], weight: float) -> list[Hit]:
+    """weight * min-max-normalised cosine + (1 - weight) * min-max-normalised BM25; a list that misses a chunk gives 0."""
+    vector_norm = _minmax({h.key: h.score for h in vector_hits})
+    keyword_norm = _minmax({h.key: h.score for h in keyword_hits})
+    return _combine(
+        vector_hits,
+        keyword_hits,
+        lambda _v, _k: 0.0,
+        scores=lambda key: weight * vector_norm.get(key, 0.0) + (1 - weight) * keyword_norm.get(key, 0.0),
+    )
+
+
+def _minmax(scores: dict[tuple[str, int], float]) -> dict[tuple[str, int], float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    span = high - low
+    return {k: (s - low) / span if span > 0 else 1.0 for k, s in scores.items()}
+
+
+def _combine(
+    vector_hits: list[Hit],
+    keyword_hits: list[Hit],
+    by_ranks: Callable[[int | None, int | None], float],
+    scores: Callable[[tuple[str, int]], float] | None = None,
+) -> list[Hit]:
+    vector = {h.key: (rank, h) for rank, h in enumerate(vector_hits, 1)}
+    keyword = {h.key: (rank, h) for rank, h in enumerate(keyword_hits, 1)}
+    fused = []
+    for key in dict.fromkeys([*vector, *keyword]):
+        v_rank, v_hit = vector.get(key, (None, None))
+        k_rank, k_hit = keyword.get(key, (None, None))
+        hit = v_hit or k_hit
+        assert hit is not None
+        score = scores(key) if scores else by_ranks(v_rank, k_rank)
+        breakdown = ScoreBreakdown(
+            vector=v_hit.score if v_hit else None,
+            vector_rank=v_rank,
+            keyword=k_hit.score if k_hit else None,
+            keyword_rank=k_rank,
+            fused=score,
+        )
+        fused.append(replace(hit, score=score, breakdown=breakdown))
+    fused.sort(key=lambda h: -h.score)
+    return fused
+
+
+def _fuse_stores(lists: list[list[Hit]], pool: int) -> list[Hit]:
+    """Reciprocal rank fusion of the stores' result lists (their scores are not comparable)."""
+    scored: dict[tuple[str | None, str, int], Hit] = {}
+    best = 1 / (RRF_K + 1)
+    for hits in lists:
+        for rank, hit in enumerate(hits, 1):
+            fused = (1 / (RRF_K + rank)) / best
+            breakdown = replace(hit.breakdown or ScoreBreakdown(), fused=fused)
+            scored[(hit.store, *hit.key)] = replace(hit, score=fused, breakdown=breakdown)
+    return sorted(scored.values(), key=lambda h: -h.score)[:pool]
+
+
+def _apply_scores(hits: list[Hit], scores: list[float | None]) -> list[Hit]:
+    """Reorder by reranker scores; hits the reranker could not score keep their order after the scored ones."""
+    scored = [
+        replace(h, score=s, breakdown=replace(h.breakdown or ScoreBreakdown(), rerank=s))
+        for h, s in zip(hits, scores, strict=True)
+        if s is not None
+    ]
+    unscored = [h for h, s in zip(hits, scores, strict=True) if s is None]
+    if not scored:
+        log.warning("reranker scored none of %d hits; keeping the first-stage order", len(hits))
+    return sorted(scored, key=lambda h: -h.score) + unscored
+
+
+def _mmr(hits: list[Hit], contexts: list[_Context], *, lambda_: float, k: int) -> list[Hit]:
+    """Maximal marginal relevance over the candidates' stored vectors (per store: their models may differ)."""
+    if not hits:
+        return hits
+    by_store = {c.target.store.name: c for c in contexts}
+    stores = [h.store or "" for h in hits]
+    dimension = max(c.target.store.embedding_dim for c in contexts)
+    vectors = np.zeros((len(hits), dimension), dtype=np.float32)
+    relevance = np.zeros(len(hits), dtype=np.float32)
+    for name in dict.fromkeys(stores):
+        context = by_store[name]
+        indices = [i for i, s in enumerate(stores) if s == name]
+        stored = context.target.backend.vectors(context.target.store.collection, [hits[i] for i in indices])
+        assert context.query_vector is not None
+        vectors[indices, : stored.shape[1]] = stored
+        relevance[indices] = stored @ context.query_vector
+    same_store = np.equal.outer(np.array(stores, dtype=object), np.array(stores, dtype=object))
+    similarity = np.where(same_store, vectors @ vectors.T, 0.0)
+    redundancy = np.full(len(hits), -np.inf, dtype=np.float32)
+    remaining = np.ones(len(hits), dtype=bool)
+    order: list[int] = []
+    values: dict[int, float] = {}
+    while remaining.any() and len(order) < k:
+        value = lambda_ * relevance - (1 - lambda_) * np.where(np.isinf(redundancy), 0.0, redundancy)
+        best = int(np.argmax(np.where(remaining, value, -np.inf)))
+        values[best] = float(value[best])
+        order.append(best)
+        remaining[best] = False
+        redundancy = np.maximum(redundancy, similarity[best])
+    order += [i for i in range(len(hits)) if remaining[i]]
+    return [
+        replace(hits[i], breakdown=replace(hits[i].breakdown or ScoreBreakdown(), rerank=values.get(i))) for i in order
+    ]

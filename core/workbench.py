@@ -17,12 +17,14 @@ from core.catalog import Catalog
 from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
-from core.errors import NotFound, PermissionDenied
+from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.ingest import IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
 from core.parsing.options import ParseOptions
 from core.preview import ParseCache, Preview, preview
-from core.records import Document, Grant, Hit, IngestResult, Role, Store, UsageEvent, User
-from core.retrieval import SearchOptions, check_embedding, vector_search
+from core.records import Document, Grant, Hit, IngestResult, IngestStatus, Role, Store, UsageEvent, User
+from core.rerank import rerank_scores
+from core.retrieval import Reranker, SearchOptions, Target, check_embedding
+from core.retrieval import search as retrieval_search
 from core.stores import VectorStore, open_backend
 
 log = logging.getLogger(__name__)
@@ -211,7 +213,10 @@ class Workbench:
                 filename, data, digest, opts, remember=False
             )[0],
         )
-        return ingestor.run(uploads, on_progress=on_progress)
+        results = ingestor.run(uploads, on_progress=on_progress)
+        if any(r.status is IngestStatus.WRITTEN for r in results):
+            self.backend(store.backend).maintain(store.collection)
+        return results
 
     def ingest_paths(
         self, name: str, paths: Sequence[Path], *, user: str | None = None, options: IngestOptions | None = None
@@ -247,23 +252,47 @@ class Workbench:
 
     def search(
         self,
-        name: str,
+        names: str | Sequence[str],
         query: str,
         *,
         user: str | None = None,
         options: SearchOptions | None = None,
         embedding: str | None = None,
+        limit: int | None = None,
     ) -> list[Hit]:
+        """Search one store or several (a list, or names separated by commas), fused into one list."""
         acting = self.user(user)
-        store = self.store(name, user=acting.name)
-        check_embedding(store, embedding)
-        embedder = get_embedder(store.embedding_model)
-        return vector_search(
-            query,
-            store=store,
-            catalog=self.catalog,
-            backend=self.backend(store.backend),
-            embedder=embedder,
-            options=options or SearchOptions(),
-            on_usage=self._on_usage(embedder, user=acting.name, store=store.name),
+        wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        wanted = [n for n in dict.fromkeys(wanted) if n]
+        if not wanted:
+            raise InvalidInput("Name at least one store to search.")
+        targets = []
+        for name in wanted:
+            store = self.store(name, user=acting.name)
+            check_embedding(store, embedding)
+            embedder = get_embedder(store.embedding_model)
+            on_usage = self._on_usage(embedder, user=acting.name, store=store.name)
+            targets.append(
+                Target(store=store, backend=self.backend(store.backend), embedder=embedder, on_usage=on_usage)
+            )
+
+        def record(kind: str, model: str, response: object) -> None:
+            self.catalog.record_usage(
+                UsageEvent(
+                    kind=kind,
+                    user=acting.name,
+                    store=",".join(wanted),
+                    model=model,
+                    prompt_tokens=int(getattr(response, "prompt_tokens", 0)),
+                    completion_tokens=int(getattr(response, "completion_tokens", 0)),
+                    cost=float(getattr(response, "cost", 0.0)),
+                    latency_ms=float(getattr(response, "latency_ms", 0.0)),
+                )
+            )
+
+        def rerank(text: str, hits: list[Hit], reranker: Reranker) -> list[float | None]:
+            return rerank_scores(text, hits, reranker, judge_model=self.settings.judge_model, on_usage=record)
+
+        return retrieval_search(
+            query, targets, catalog=self.catalog, options=options or SearchOptions(), rerank=rerank, limit=limit
         )

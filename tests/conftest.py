@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import core  # noqa: E402,F401  (offline environment first)
+from core import llm  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.workbench import Workbench  # noqa: E402
 
@@ -126,3 +129,61 @@ def make_png(width: int = 64, height: int = 32) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+class FakeProvider:
+    """A remote provider stand-in reached through litellm's real custom-provider path."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def embedding(self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any) -> Any:
+        from litellm.types.utils import Usage
+
+        self.calls.append(len(input))
+        model_response.data = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": [b + 1.0 for b in hashlib.sha256(t.encode()).digest()[:16]],
+            }
+            for i, t in enumerate(input)
+        ]
+        model_response.usage = Usage(prompt_tokens=len(input), total_tokens=len(input))
+        return model_response
+
+
+FAKE_MODEL = "fakeremote/embed-16"
+
+
+@pytest.fixture
+def fake_provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    litellm = llm.litellm_module()
+    handler_class = type("FakeRemote", (FakeProvider, litellm.CustomLLM), {})
+    handler = handler_class()
+    FakeProvider.__init__(handler)
+    monkeypatch.setattr(
+        litellm,
+        "custom_provider_map",
+        [*litellm.custom_provider_map, {"provider": "fakeremote", "custom_handler": handler}],
+    )
+    monkeypatch.setattr(litellm, "_custom_providers", [*litellm._custom_providers, "fakeremote"])
+    return handler
+
+
+@pytest.fixture
+def fake_embedding_provider(fake_provider: FakeProvider) -> str:
+    """The name of a remote-style embedding model (16 dimensions) served through litellm."""
+    return FAKE_MODEL
+
+
+@pytest.fixture
+def mock_chat(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Make every chat completion answer `reply`, through litellm's own mock_response path."""
+    litellm = llm.litellm_module()
+    real = litellm.completion
+
+    def install(reply: str) -> None:
+        monkeypatch.setattr(litellm, "completion", lambda **kwargs: real(**{**kwargs, "mock_response": reply}))
+
+    return install

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +26,13 @@ INSTALL_HINTS: dict[str, str] = {
 MAX_TOP_K = 50
 
 
+@dataclass(frozen=True)
+class Where:
+    """A pre-filter every backend understands: only chunks of these documents."""
+
+    document_ids: frozenset[str]
+
+
 class VectorStore(Protocol):
     """What every backend does; vectors arrive L2-normalised, scores leave as cosine similarity."""
 
@@ -40,8 +48,17 @@ class VectorStore(Protocol):
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         """Remove every chunk of these documents."""
 
-    def search(self, collection: str, vector: np.ndarray, *, top_k: int) -> list[Hit]:
+    def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
         """The top_k chunks nearest to the vector by cosine similarity, best first."""
+
+    def fulltext(self, collection: str, query: str, *, top_k: int, where: Where | None = None) -> list[Hit]:
+        """The top_k chunks by BM25 over their text (stemmed, stop words removed), best first; [] when none match."""
+
+    def vectors(self, collection: str, hits: Sequence[Hit]) -> np.ndarray:
+        """The stored vectors of these chunks, in order (for MMR and other reranking)."""
+
+    def maintain(self, collection: str) -> None:
+        """Fold recent writes into the indexes (after a bulk ingest); searches are correct without it."""
 
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         """How many chunks the collection (or one document in it) holds."""

@@ -11,10 +11,12 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
+from lancedb.index import FTS
 
 from core.config import Settings
 from core.errors import InvalidInput, NotFound
 from core.records import Chunk, Hit
+from core.stores import Where
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class LanceStore:
         # interval 0: each read checks for newer versions, so the app sees what the CLI ingested.
         self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
         self._tables: dict[str, Any] = {}
+        self._fts_ready: set[str] = set()
         self._lock = threading.Lock()
 
     def _exists(self, collection: str) -> bool:
@@ -92,6 +95,7 @@ class LanceStore:
     def drop(self, collection: str) -> None:
         with self._lock:
             self._tables.pop(collection, None)
+            self._fts_ready.discard(collection)
             if self._exists(collection):
                 self._db.drop_table(collection)
         log.info("lancedb: dropped table %s", collection)
@@ -128,38 +132,90 @@ class LanceStore:
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         if not document_ids:
             return
-        quoted = ", ".join("'" + d.replace("'", "''") + "'" for d in document_ids)
-        self._table(collection).delete(f"document_id IN ({quoted})")
+        self._table(collection).delete(_in_documents(Where(frozenset(document_ids))))
 
-    def search(self, collection: str, vector: np.ndarray, *, top_k: int) -> list[Hit]:
+    def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).ravel()
-        rows = (
-            self._table(collection)
-            .search(query, vector_column_name="vector")
-            .distance_type("cosine")
-            .select([*COLUMNS, "_distance"])
-            .limit(top_k)
-            .to_arrow()
-            .to_pylist()
+        search = self._table(collection).search(query, vector_column_name="vector").distance_type("cosine")
+        if where is not None:
+            if not where.document_ids:
+                return []
+            search = search.where(_in_documents(where), prefilter=True)
+        rows = search.select([*COLUMNS, "_distance"]).limit(top_k).to_arrow().to_pylist()
+        return [_hit(r, 1.0 - float(r["_distance"])) for r in rows]
+
+    def fulltext(self, collection: str, query: str, *, top_k: int, where: Where | None = None) -> list[Hit]:
+        table = self._table(collection)
+        self._ensure_fts(collection, table)
+        search = table.search(query, query_type="fts")
+        if where is not None:
+            if not where.document_ids:
+                return []
+            search = search.where(_in_documents(where), prefilter=True)
+        try:
+            rows = search.select([*COLUMNS, "_score"]).limit(top_k).to_arrow().to_pylist()
+        except (ValueError, RuntimeError) as exc:  # a query the full-text parser cannot read matches nothing
+            log.info("lancedb: full-text query %r failed: %s", query, exc)
+            return []
+        return [_hit(r, float(r["_score"])) for r in rows]
+
+    def vectors(self, collection: str, hits: Sequence[Hit]) -> np.ndarray:
+        table = self._table(collection)
+        dimension = table.schema.field("vector").type.list_size
+        if not hits:
+            return np.zeros((0, dimension), dtype=np.float32)
+        ids = [f"{h.document_id}:{h.chunk_index}" for h in hits]
+        quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
+        rows = table.search().where(f"id IN ({quoted})").select(["id", "vector"]).limit(len(ids)).to_arrow()
+        by_id = dict(
+            zip(rows.column("id").to_pylist(), rows.column("vector").to_numpy(zero_copy_only=False), strict=True)
         )
-        return [
-            Hit(
-                text=r["text"],
-                score=1.0 - float(r["_distance"]),
-                document_id=r["document_id"],
-                filename=r["filename"],
-                chunk_index=r["chunk_index"],
-                start=r["char_start"],
-                end=r["char_end"],
-                page=r["page"],
-                heading=r["heading"],
-                location=r["location"],
-            )
-            for r in rows
-        ]
+        return np.stack([np.asarray(by_id[i], dtype=np.float32) for i in ids])
+
+    def maintain(self, collection: str) -> None:
+        table = self._table(collection)
+        self._ensure_fts(collection, table)
+        table.optimize()
+        log.info("lancedb: optimized %s", collection)
+
+    def _ensure_fts(self, collection: str, table: Any) -> None:
+        """Create the BM25 index on first use; rows written after it are still searched (unindexed rows)."""
+        if collection in self._fts_ready:
+            return
+        with self._lock:
+            if not any(i.index_type == "FTS" for i in table.list_indices()):
+                table.create_index(
+                    "text",
+                    config=FTS(
+                        stem=True, language="English", remove_stop_words=True, ascii_folding=True, lower_case=True
+                    ),
+                    replace=True,
+                )
+                log.info("lancedb: created full-text index on %s", collection)
+            self._fts_ready.add(collection)
 
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         table = self._table(collection)
         if document_id is None:
             return int(table.count_rows())
         return int(table.count_rows(f"document_id = '{document_id.replace(chr(39), chr(39) * 2)}'"))
+
+
+def _in_documents(where: Where) -> str:
+    quoted = ", ".join("'" + d.replace("'", "''") + "'" for d in sorted(where.document_ids))
+    return f"document_id IN ({quoted})"
+
+
+def _hit(row: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        text=row["text"],
+        score=score,
+        document_id=row["document_id"],
+        filename=row["filename"],
+        chunk_index=row["chunk_index"],
+        start=row["char_start"],
+        end=row["char_end"],
+        page=row["page"],
+        heading=row["heading"],
+        location=row["location"],
+    )

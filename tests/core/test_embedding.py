@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import hashlib
-from typing import Any
-
 import numpy as np
 import pytest
 
 from core import llm
 from core.embedding import MINILM, REMOTE_CALL_SIZE, Embedder, get_embedder
 from core.errors import ModelError
+from tests.conftest import FAKE_MODEL, FakeProvider
 
 
 @pytest.fixture(scope="module")
@@ -54,45 +52,8 @@ def test_unknown_bundled_model_is_refused() -> None:
         Embedder("local/nope")
 
 
-class FakeProvider:
-    """A remote provider stand-in reached through litellm's real custom-provider path."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def embedding(self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any) -> Any:
-        from litellm.types.utils import Usage
-
-        self.calls.append(len(input))
-        model_response.data = [
-            {
-                "object": "embedding",
-                "index": i,
-                "embedding": [b + 1.0 for b in hashlib.sha256(t.encode()).digest()[:16]],
-            }
-            for i, t in enumerate(input)
-        ]
-        model_response.usage = Usage(prompt_tokens=len(input), total_tokens=len(input))
-        return model_response
-
-
-@pytest.fixture
-def fake_provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    litellm = llm.litellm_module()
-    handler_class = type("FakeRemote", (FakeProvider, litellm.CustomLLM), {})
-    handler = handler_class()
-    FakeProvider.__init__(handler)
-    monkeypatch.setattr(
-        litellm,
-        "custom_provider_map",
-        [*litellm.custom_provider_map, {"provider": "fakeremote", "custom_handler": handler}],
-    )
-    monkeypatch.setattr(litellm, "_custom_providers", [*litellm._custom_providers, "fakeremote"])
-    return handler
-
-
 def test_remote_models_go_through_litellm_in_batches(fake_provider: FakeProvider) -> None:
-    embedder = Embedder("fakeremote/embed-16")
+    embedder = Embedder(FAKE_MODEL)
     assert embedder.dimension == 16  # learned from one probe call
     vectors = embedder.embed([f"text {i}" for i in range(300)])
     assert vectors.shape == (300, 16)

@@ -1,0 +1,252 @@
+"""Retrieval on small corpora whose right answers are known: a wrong ranking fails these tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from core.errors import InvalidInput
+from core.ingest import IngestOptions, Upload
+from core.retrieval import Filters, Fusion, Mode, Reranker, RerankKind, SearchOptions
+from core.workbench import Workbench
+
+DOCS = {
+    "pump.txt": "Error code XJ-9000 means the coolant pump has failed and must be replaced.",
+    "vacation.txt": "Staff may take twenty-five days of paid leave per year, booked through the HR portal.",
+    "travel.txt": "Employees book economy class for flights shorter than six hours.",
+    "cafeteria.txt": "The cafeteria serves breakfast from seven until ten in the morning.",
+    "security.txt": "Visitors must wear a badge and be escorted inside the laboratory.",
+}
+
+
+@pytest.fixture
+def kb(workbench: Workbench) -> Workbench:
+    workbench.create_store("kb")
+    workbench.ingest("kb", [Upload(name, text.encode()) for name, text in DOCS.items()])
+    return workbench
+
+
+def names(hits) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.filename for h in hits]
+
+
+def test_fulltext_finds_the_exact_code_and_ignores_paraphrase(kb: Workbench) -> None:
+    assert names(kb.search("kb", "XJ-9000", options=SearchOptions(mode=Mode.FULLTEXT)))[0] == "pump.txt"
+    assert kb.search("kb", "holiday allowance", options=SearchOptions(mode=Mode.FULLTEXT)) == []
+
+
+def test_vector_finds_the_paraphrase(kb: Workbench) -> None:
+    assert names(kb.search("kb", "holiday allowance", options=SearchOptions(mode=Mode.VECTOR)))[0] == "vacation.txt"
+
+
+def test_stemming_matches_other_word_forms(kb: Workbench) -> None:
+    assert names(kb.search("kb", "booking flight", options=SearchOptions(mode=Mode.FULLTEXT)))[0] == "travel.txt"
+
+
+@pytest.mark.parametrize("fusion", [Fusion.RRF, Fusion.WEIGHTED])
+def test_hybrid_finds_both_kinds_and_explains_itself(kb: Workbench, fusion: Fusion) -> None:
+    options = SearchOptions(mode=Mode.HYBRID, fusion=fusion)
+    assert names(kb.search("kb", "XJ-9000", options=options))[0] == "pump.txt"
+    top = kb.search("kb", "holiday allowance", options=options)[0]
+    assert top.filename == "vacation.txt"
+    assert top.breakdown is not None and top.breakdown.vector_rank == 1 and top.breakdown.keyword is None
+    both = kb.search("kb", "coolant pump failure", options=options)[0]
+    assert both.breakdown is not None and (both.breakdown.vector_rank, both.breakdown.keyword_rank) == (1, 1)
+    assert both.score == pytest.approx(1.0) and both.breakdown.fused == both.score
+
+
+def test_weighted_fusion_at_the_extremes_is_each_single_list(kb: Workbench) -> None:
+    query = "what happens when the pump fails in the laboratory"
+    vector = names(kb.search("kb", query, options=SearchOptions(mode=Mode.VECTOR, top_k=5)))
+    keyword = names(kb.search("kb", query, options=SearchOptions(mode=Mode.FULLTEXT, top_k=5)))
+    assert (
+        names(kb.search("kb", query, options=SearchOptions(fusion=Fusion.WEIGHTED, weight=1.0, top_k=5)))[
+            : len(keyword)
+        ][0]
+        == vector[0]
+    )
+    assert (
+        names(kb.search("kb", query, options=SearchOptions(fusion=Fusion.WEIGHTED, weight=0.0, top_k=len(keyword))))[
+            : len(keyword)
+        ]
+        == keyword
+    )
+
+
+def test_threshold_drops_weak_hits(kb: Workbench) -> None:
+    everything = kb.search("kb", "breakfast times", options=SearchOptions(mode=Mode.VECTOR, top_k=5))
+    assert len(everything) == 5
+    kept = kb.search("kb", "breakfast times", options=SearchOptions(mode=Mode.VECTOR, top_k=5, threshold=0.3))
+    assert names(kept) == ["cafeteria.txt"] and kept[0].score >= 0.3
+
+
+def test_filters_by_document_type_metadata_and_date(workbench: Workbench) -> None:
+    workbench.create_store("kb")
+    workbench.ingest(
+        "kb",
+        [Upload("a.txt", b"Pumps fail when the coolant runs dry."), Upload("b.md", b"# Pumps\nA pump moves coolant.")],
+    )
+    workbench.ingest(
+        "kb",
+        [Upload("c.txt", b"Coolant pumps need yearly service.")],
+        options=IngestOptions(metadata={"team": "maintenance"}),
+    )
+    query = "coolant pump"
+    every = {"a.txt", "b.md", "c.txt"}
+    assert set(names(workbench.search("kb", query))) == every
+    assert names(workbench.search("kb", query, options=SearchOptions(filters=Filters.parse(["type=md"])))) == ["b.md"]
+    assert names(workbench.search("kb", query, options=SearchOptions(filters=Filters.parse(["document=a.txt"])))) == [
+        "a.txt"
+    ]
+    assert names(workbench.search("kb", query, options=SearchOptions(filters=Filters.parse(["team=maintenance"])))) == [
+        "c.txt"
+    ]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert workbench.search("kb", query, options=SearchOptions(filters=Filters.parse([f"after={tomorrow}"]))) == []
+    assert (
+        set(names(workbench.search("kb", query, options=SearchOptions(filters=Filters.parse([f"before={tomorrow}"])))))
+        == every
+    )
+    with pytest.raises(InvalidInput, match="written key=value"):
+        Filters.parse(["nonsense"])
+    with pytest.raises(InvalidInput, match="needs a date like 2026-01-31"):
+        Filters.parse(["after=yesterday"])
+
+
+def test_many_stores_are_fused_and_say_where_each_hit_is_from(kb: Workbench) -> None:
+    kb.create_store("other")
+    kb.ingest("other", [Upload("pump-manual.txt", b"To replace the coolant pump, drain the circuit first.")])
+    hits = kb.search("kb,other", "coolant pump", options=SearchOptions(top_k=4))
+    assert {h.store for h in hits} == {"kb", "other"}
+    assert {h.filename for h in hits[:2]} == {"pump.txt", "pump-manual.txt"}
+
+
+def test_stores_with_different_models_are_each_queried_with_their_own(
+    kb: Workbench, fake_embedding_provider: str
+) -> None:
+    kb.create_store("remote", embedding=fake_embedding_provider)
+    kb.ingest("remote", [Upload("remote.txt", b"coolant pump coolant pump")])
+    hits = kb.search(["kb", "remote"], "coolant pump", options=SearchOptions(top_k=10))
+    assert "remote.txt" in names(hits) and "pump.txt" in names(hits)
+
+
+def test_mmr_prefers_a_different_second_answer(workbench: Workbench) -> None:
+    workbench.create_store("kb")
+    same = "The coolant pump failed because the coolant ran dry."
+    workbench.ingest(
+        "kb",
+        [
+            Upload("a.txt", same.encode()),
+            Upload("b.txt", (same + " ").encode()),
+            Upload("c.txt", b"A coolant leak damaged the pump seals."),
+        ],
+    )
+    plain = names(
+        workbench.search("kb", "why did the coolant pump fail", options=SearchOptions(mode=Mode.VECTOR, top_k=2))
+    )
+    assert set(plain) == {"a.txt", "b.txt"}
+    diverse = workbench.search(
+        "kb",
+        "why did the coolant pump fail",
+        options=SearchOptions(mode=Mode.VECTOR, top_k=2, rerank=Reranker(RerankKind.MMR), mmr_lambda=0.3),
+    )
+    assert names(diverse)[1] == "c.txt"
+    assert diverse[0].breakdown is not None and diverse[0].breakdown.rerank is not None
+
+
+def test_llm_judge_reorders_and_survives_malformed_output(kb: Workbench, mock_chat) -> None:  # type: ignore[no-untyped-def]
+    query = "coolant pump"
+    first = kb.search("kb", query, options=SearchOptions(top_k=3))
+    judged_order = [first[2].filename, first[0].filename, first[1].filename]
+    judge = SearchOptions(top_k=3, candidates=3, rerank=Reranker(RerankKind.LLM, "openai/gpt-4o-mini"))
+    mock_chat("Here you go:\n1: 4\n2: 1.5\n[3] = 9\n")
+    judged = kb.search("kb", query, options=judge)
+    assert names(judged) == judged_order
+    assert [h.breakdown.rerank for h in judged if h.breakdown] == [9.0, 4.0, 1.5]
+    mock_chat("I cannot rate these.")
+    garbage = kb.search("kb", query, options=judge)
+    assert names(garbage) == names(first)
+
+
+def test_judge_reply_parser_is_strict_about_numbers() -> None:
+    from core.rerank import parse_judgement
+
+    assert parse_judgement("1: 7\n2: eleven\n3: 12\n4: 3\n1: 2", 4) == [7.0, None, None, 3.0]
+    assert parse_judgement("", 2) == [None, None]
+
+
+class CohereLike(BaseHTTPRequestHandler):
+    """A loopback stand-in for a Cohere-style /v1/rerank endpoint: scores by shared words with the query."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        words = set(body["query"].lower().split())
+        results = [
+            {"index": i, "relevance_score": len(words & set(d.lower().split())) / 10}
+            for i, d in enumerate(body["documents"])
+        ]
+        payload = json.dumps(
+            {"id": "r1", "results": sorted(results, key=lambda r: -r["relevance_score"]), "meta": {}}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def rerank_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), CohereLike)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("COHERE_API_KEY", "test-key")
+    monkeypatch.setenv("COHERE_API_BASE", f"http://127.0.0.1:{server.server_port}")
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_litellm_rerank_through_a_provider_endpoint(kb: Workbench, rerank_server: str) -> None:
+    options = SearchOptions(
+        top_k=2, candidates=5, mode=Mode.VECTOR, rerank=Reranker.parse("litellm:cohere/rerank-english-v3.0")
+    )
+    hits = kb.search("kb", "visitors badge laboratory escorted", options=options)
+    assert names(hits)[0] == "security.txt"
+    assert hits[0].breakdown is not None and hits[0].breakdown.rerank == pytest.approx(0.3)
+    assert [e.kind for e in kb.catalog.usage()].count("rerank") == 1
+
+
+def test_cross_encoder_from_a_local_directory(kb: Workbench, tmp_path: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from core.embedding import LOCAL_MODELS, MINILM
+
+    model_dir = tmp_path / "tiny-cross-encoder"
+    CrossEncoder(LOCAL_MODELS[MINILM].locate(), num_labels=1, device="cpu").save(str(model_dir))
+    hits = kb.search(
+        "kb", "coolant pump", options=SearchOptions(top_k=5, rerank=Reranker.parse(f"cross-encoder:{model_dir}"))
+    )
+    scores = [h.breakdown.rerank for h in hits if h.breakdown]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)  # ordered by the cross-encoder's own scores
+    with pytest.raises(InvalidInput, match="no cross-encoder model directory"):
+        kb.search("kb", "x", options=SearchOptions(rerank=Reranker.parse(f"cross-encoder:{tmp_path / 'missing'}")))
+
+
+@pytest.mark.parametrize("spec", ["magic", "litellm", "cross-encoder:"])
+def test_bad_reranker_specs_are_explained(spec: str) -> None:
+    with pytest.raises(InvalidInput):
+        Reranker.parse(spec)
+
+
+def test_no_match_is_an_empty_list(kb: Workbench) -> None:
+    assert kb.search("kb", "zzzqqq", options=SearchOptions(mode=Mode.FULLTEXT)) == []
+    assert kb.search("kb", "zzzqqq", options=SearchOptions(mode=Mode.VECTOR, threshold=0.99)) == []
