@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_parser("list", parents=[common, as_json], help="list the stores you may see")
     delete = store.add_parser("delete", parents=[common], help="delete a store and everything in it")
     delete.add_argument("name")
+    export = store.add_parser(
+        "export", parents=[common], help="write a store (texts, metadata, vectors) to a .parquet or .jsonl file"
+    )
+    export.add_argument("name")
+    export.add_argument("file", type=Path)
+    load = store.add_parser("import", parents=[common], help="recreate an exported store, without re-embedding")
+    load.add_argument("file", type=Path)
+    load.add_argument("--name", help="store name (default: the exported store's name)")
+    load.add_argument("--backend", help="storage backend (default: lancedb)")
 
     ingest = commands.add_parser("ingest", parents=[common, as_json], help="add files (or folders) to a store")
     ingest.add_argument("store")
@@ -237,6 +246,12 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
             _print_rows(
                 rows, as_json=args.json, empty="No stores yet. Create one with `python -m core store create NAME`."
             )
+        case "store", "export":
+            summary = wb.export_store(args.name, args.file, user=user)
+            print(f"Exported '{args.name}': {summary.documents} documents, {summary.chunks} chunks to {summary.path}.")
+        case "store", "import":
+            imported = wb.import_store(args.file, name=args.name, backend=args.backend, user=user)
+            print(f"Imported '{imported.name}' into {imported.backend} ({imported.embedding_model}).")
         case "store", "delete":
             wb.delete_store(args.name, user=user)
             print(f"Deleted store '{args.name}'.")

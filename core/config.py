@@ -51,6 +51,12 @@ class Settings:
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
+    milvus_uri: str = ""  # a file path (Milvus Lite, default <data dir>/milvus.db) or http(s)://host:19530
+    milvus_token: str = field(default="", repr=False)  # "user:password" or a Zilliz API key
+    milvus_db: str = ""
+    milvus_consistency: str = "Strong"
+    milvus_search_params: str = ""  # JSON, e.g. {"nprobe": 16} or {"ef": 64}
+    milvus_partition: str = ""
     vision_prompt: str = DEFAULT_VISION_PROMPT
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from core import llm
-from core.catalog import Catalog
+from core.catalog import Catalog, new_id
 from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
@@ -21,11 +22,12 @@ from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.ingest import IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
 from core.parsing.options import ParseOptions
 from core.preview import ParseCache, Preview, preview
-from core.records import Document, Grant, Hit, IngestResult, IngestStatus, Role, Store, UsageEvent, User
+from core.records import Document, DocumentStatus, Grant, Hit, IngestResult, IngestStatus, Role, Store, UsageEvent, User
 from core.rerank import rerank_scores
 from core.retrieval import Reranker, SearchOptions, Target, check_embedding
 from core.retrieval import search as retrieval_search
 from core.stores import VectorStore, open_backend
+from core.transfer import ExportSummary, export_store, read_export
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,70 @@ class Workbench:
         self.backend(store.backend).drop(store.collection)
         self.catalog.delete_store(store)
         log.info("deleted store %s", name)
+
+    def export_store(self, name: str, path: Path, *, user: str | None = None) -> ExportSummary:
+        """Write the store's ready documents, chunk texts and vectors to a .parquet or .jsonl file."""
+        store = self.store(name, user=user)
+        documents = self.catalog.list_documents(store, status=DocumentStatus.READY)
+        return export_store(store, documents, self.backend(store.backend), path)
+
+    def import_store(
+        self, path: Path, *, name: str | None = None, backend: str | None = None, user: str | None = None
+    ) -> Store:
+        """Recreate an exported store (under its own name unless `name` says otherwise), without re-embedding."""
+        owner = self.user(user)
+        exported = read_export(path)
+        spec = exported.store
+        chunking = ChunkSettings(spec["chunk_strategy"], spec["chunk_size"], spec["chunk_overlap"])
+        backend_name = backend or self.settings.default_backend
+        vectors = self.backend(backend_name)
+        store = self.catalog.create_store(
+            name or spec["name"],
+            backend=backend_name,
+            embedding_model=spec["embedding_model"],
+            embedding_dim=int(spec["embedding_dim"]),
+            chunk_size=chunking.size,
+            chunk_overlap=chunking.overlap,
+            chunk_strategy=chunking.strategy.value,
+            owner=owner.name,
+            description=spec.get("description", ""),
+        )
+        ids = {d["id"]: new_id() for d in exported.documents}  # fresh ids: the original store may still exist
+        try:
+            vectors.create(store.collection, dimension=store.embedding_dim)
+            self.catalog.add_documents(
+                [
+                    Document(
+                        id=ids[d["id"]],
+                        store_id=store.id,
+                        filename=d["filename"],
+                        content_hash=d["content_hash"],
+                        size_bytes=d["size_bytes"],
+                        status=DocumentStatus.PROCESSING,
+                        created_at=datetime.fromisoformat(d["created_at"]),
+                        uploaded_by=d["uploaded_by"],
+                        page_count=d["page_count"],
+                        metadata=d.get("metadata") or {},
+                    )
+                    for d in exported.documents
+                ]
+            )
+            for chunks, batch_vectors in exported.batches:
+                if batch_vectors.shape[1] != store.embedding_dim:
+                    raise InvalidInput(
+                        f"{path.name} holds {batch_vectors.shape[1]}-dimensional vectors, not {store.embedding_dim}."
+                    )
+                vectors.add(
+                    store.collection, [replace(c, document_id=ids[c.document_id]) for c in chunks], batch_vectors
+                )
+            self.catalog.mark_ready({ids[d["id"]]: d["chunk_count"] for d in exported.documents})
+            vectors.maintain(store.collection)
+        except Exception:
+            vectors.drop(store.collection)
+            self.catalog.delete_store(store)
+            raise
+        log.info("imported store %s from %s into %s", store.name, path, backend_name)
+        return store
 
     def documents(self, name: str, *, user: str | None = None) -> list[Document]:
         return self.catalog.list_documents(self.store(name, user=user))

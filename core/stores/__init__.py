@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,11 +16,13 @@ from core.records import Chunk, Hit
 # name -> "module:Class"; a backend module is imported only when a store uses it.
 BACKENDS: dict[str, str] = {
     "lancedb": "core.stores.lance:LanceStore",
+    "milvus": "core.stores.milvus:MilvusStore",
 }
 
 # what to install when a backend's module cannot be imported
 INSTALL_HINTS: dict[str, str] = {
     "lancedb": "pip install lancedb",
+    "milvus": "pip install pymilvus milvus-lite",
 }
 
 MAX_TOP_K = 50
@@ -62,6 +64,9 @@ class VectorStore(Protocol):
 
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         """How many chunks the collection (or one document in it) holds."""
+
+    def scan(self, collection: str, *, batch: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
+        """Every chunk (its stored content as text) with its vector, in batches: for export."""
 
 
 def open_backend(name: str, settings: Settings) -> VectorStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -194,11 +194,32 @@ class LanceStore:
                 log.info("lancedb: created full-text index on %s", collection)
             self._fts_ready.add(collection)
 
+    def scan(self, collection: str, *, batch: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
+        for record_batch in (
+            self._table(collection).to_lance().to_batches(batch_size=batch, columns=[*COLUMNS, "vector"])
+        ):
+            rows = record_batch.to_pylist()
+            yield [_chunk(r) for r in rows], np.asarray([r["vector"] for r in rows], dtype=np.float32)
+
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         table = self._table(collection)
         if document_id is None:
             return int(table.count_rows())
         return int(table.count_rows(f"document_id = '{document_id.replace(chr(39), chr(39) * 2)}'"))
+
+
+def _chunk(row: dict[str, Any]) -> Chunk:
+    return Chunk(
+        document_id=row["document_id"],
+        filename=row["filename"],
+        text=row["text"],
+        chunk_index=row["chunk_index"],
+        start=row["char_start"],
+        end=row["char_end"],
+        page=row["page"],
+        heading=row["heading"],
+        location=row["location"],
+    )
 
 
 def _in_documents(where: Where) -> str:

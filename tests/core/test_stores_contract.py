@@ -10,7 +10,7 @@ import pytest
 from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput, NotFound
 from core.records import Chunk
-from core.stores import BACKENDS, VectorStore, open_backend
+from core.stores import BACKENDS, VectorStore, Where, open_backend
 
 DIM = 8
 
@@ -120,5 +120,54 @@ def test_collections_are_isolated(backend: VectorStore) -> None:
 
 
 def test_unknown_backend_says_which_exist(settings: Settings) -> None:
-    with pytest.raises(BackendUnavailable, match="Choose one of: lancedb"):
+    with pytest.raises(BackendUnavailable, match="Choose one of: lancedb, milvus"):
         open_backend("elastic", settings)
+
+
+def texts(*sentences: str) -> list[Chunk]:
+    return [
+        Chunk(document_id=f"d{i}", filename=f"d{i}.txt", text=t, chunk_index=0, start=0, end=len(t))
+        for i, t in enumerate(sentences)
+    ]
+
+
+def test_fulltext_ranks_by_bm25_right_after_writing(backend: VectorStore) -> None:
+    chunks = texts("The coolant pump failed twice.", "Pump pump pump: the pump manual.", "Cats sleep all day.")
+    backend.add("contract", chunks, np.stack([unit(1), unit(0, 1), unit(0, 0, 1)]))
+    hits = backend.fulltext("contract", "pump", top_k=5)
+    assert [h.document_id for h in hits] == ["d1", "d0"]
+    assert hits[0].score > hits[1].score > 0
+    assert backend.fulltext("contract", "zebra", top_k=5) == []
+    assert backend.fulltext("contract", "   ", top_k=5) == []
+
+
+def test_where_limits_both_searches_to_some_documents(backend: VectorStore) -> None:
+    chunks = texts("pump one", "pump two", "pump three")
+    backend.add("contract", chunks, np.stack([unit(1), unit(1, 0.1), unit(1, 0.2)]))
+    only = Where(frozenset({"d2"}))
+    assert [h.document_id for h in backend.search("contract", unit(1), top_k=5, where=only)] == ["d2"]
+    assert [h.document_id for h in backend.fulltext("contract", "pump", top_k=5, where=only)] == ["d2"]
+    assert backend.search("contract", unit(1), top_k=5, where=Where(frozenset())) == []
+
+
+def test_stored_vectors_come_back_in_the_asked_order(backend: VectorStore) -> None:
+    chunks = chunks_of("doc", 3)
+    vectors = np.stack([unit(1), unit(0, 1), unit(0, 0, 1)])
+    backend.add("contract", chunks, vectors)
+    hits = backend.search("contract", unit(0, 0, 1), top_k=3)
+    assert np.allclose(backend.vectors("contract", hits), vectors[[h.chunk_index for h in hits]], atol=1e-6)
+
+
+def test_scan_returns_every_chunk_with_its_vector(backend: VectorStore) -> None:
+    chunks = chunks_of("doc", 5)
+    vectors = np.stack([unit(1, i) for i in range(5)])
+    backend.add("contract", chunks, vectors)
+    backend.maintain("contract")
+    seen = {}
+    for batch, batch_vectors in backend.scan("contract", batch=2):
+        for chunk, vector in zip(batch, batch_vectors, strict=True):
+            seen[chunk.chunk_index] = (chunk, vector)
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+    chunk, vector = seen[3]
+    assert (chunk.text, chunk.page, chunk.start, chunk.heading) == (chunks[3].text, 4, 300, "Section A")
+    assert np.allclose(vector, vectors[3], atol=1e-6)

@@ -1,0 +1,322 @@
+"""Milvus backend: Milvus Lite (a local file) on a laptop, a Milvus server or Zilliz Cloud (URI + token) at scale.
+
+Full text uses Milvus's built-in BM25 (an analyzer on the text field, a BM25 function filling a sparse
+vector field). Milvus Lite runs BM25 with the standard tokenizer and lowercasing but does not stem, so
+'running' does not match 'run' there as it does on LanceDB or a Milvus server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.config import Settings
+from core.errors import BackendUnavailable, InvalidInput, NotFound
+from core.records import Chunk, Hit
+from core.stores import Where
+
+log = logging.getLogger(__name__)
+
+TEXT_BYTES = 65_535  # Milvus VARCHAR limit; longer chunk texts are cut (with a log line) to fit
+ANALYZER = {
+    "tokenizer": "standard",
+    "filter": ["lowercase", {"type": "stop", "stop_words": ["_english_"]}, {"type": "stemmer", "language": "english"}],
+}
+FIELDS = [
+    "id",
+    "document_id",
+    "filename",
+    "text",
+    "page",
+    "chunk_index",
+    "char_start",
+    "char_end",
+    "heading",
+    "location",
+]
+NO_PAGE = -1
+
+
+class MilvusStore:
+    """Each store is a Milvus collection; reads use the configured consistency level (Strong by default)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.uri = settings.milvus_uri or str(settings.data_dir / "milvus.db")
+        self.token = settings.milvus_token
+        self.db_name = settings.milvus_db
+        self.consistency = settings.milvus_consistency
+        self.search_params = _json_setting("WORKBENCH_MILVUS_SEARCH_PARAMS", settings.milvus_search_params)
+        self.partition = settings.milvus_partition or None
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._fulltext: dict[str, bool] = {}
+
+    @property
+    def lite(self) -> bool:
+        return not self.uri.startswith(("http://", "https://", "tcp://", "unix:"))
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Any:
+        from pymilvus import MilvusClient
+
+        if self.lite:
+            Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            kwargs: dict[str, Any] = {"uri": self.uri}
+            if self.token:
+                kwargs["token"] = self.token
+            if self.db_name and not self.lite:
+                kwargs["db_name"] = self.db_name
+            return MilvusClient(**kwargs)
+        except Exception as exc:  # connection, lock or auth trouble: say which
+            if self.lite and _locked(Path(self.uri)):
+                raise BackendUnavailable(
+                    f"The Milvus Lite file {self.uri} is open in another process (the app or another command). "
+                    "Milvus Lite allows one process at a time: stop the other one, or point WORKBENCH_MILVUS_URI at a Milvus server."
+                ) from exc
+            raise BackendUnavailable(
+                f"Could not connect to Milvus at {self.uri}: {str(exc).splitlines()[0][:200]}"
+            ) from exc
+
+    def _require(self, collection: str) -> None:
+        if not self.client.has_collection(collection):
+            raise NotFound(f"The vector data for this store ({collection}) is missing from Milvus at {self.uri}.")
+
+    def create(self, collection: str, *, dimension: int) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self.client
+        if client.has_collection(collection):
+            existing = _dimension(client.describe_collection(collection))
+            if existing != dimension:
+                raise InvalidInput(f"Collection {collection} exists with dimension {existing}, not {dimension}.")
+            return
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=80)
+        schema.add_field("document_id", DataType.VARCHAR, max_length=64)
+        schema.add_field("filename", DataType.VARCHAR, max_length=1024)
+        schema.add_field(
+            "text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True, analyzer_params=ANALYZER
+        )
+        schema.add_field("page", DataType.INT64)
+        schema.add_field("chunk_index", DataType.INT64)
+        schema.add_field("char_start", DataType.INT64)
+        schema.add_field("char_end", DataType.INT64)
+        schema.add_field("heading", DataType.VARCHAR, max_length=2048)
+        schema.add_field("location", DataType.VARCHAR, max_length=2048)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="text_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = client.prepare_index_params()
+        index.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        client.create_collection(collection, schema=schema, index_params=index, consistency_level=self.consistency)
+        log.info("milvus: created collection %s (dim %d) at %s", collection, dimension, self.uri)
+
+    def drop(self, collection: str) -> None:
+        if self.client.has_collection(collection):
+            self.client.drop_collection(collection)
+        log.info("milvus: dropped collection %s", collection)
+
+    def add(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise InvalidInput(f"{len(chunks)} chunks but {len(vectors)} vectors.")
+        if not chunks:
+            return
+        self._require(collection)
+        dimension = _dimension(self.client.describe_collection(collection))
+        if vectors.ndim != 2 or vectors.shape[1] != dimension:
+            raise InvalidInput(f"Vectors of dimension {vectors.shape[-1]} do not fit this store ({dimension}).")
+        rows = [
+            {
+                "id": f"{c.document_id}:{c.chunk_index}",
+                "document_id": c.document_id,
+                "filename": _fit(c.filename, 1024),
+                "text": _fit(c.content, TEXT_BYTES),
+                "page": NO_PAGE if c.page is None else c.page,
+                "chunk_index": c.chunk_index,
+                "char_start": c.start,
+                "char_end": c.end,
+                "heading": _fit(c.heading or "", 2048),
+                "location": _fit(c.location or "", 2048),
+                "metadata": {},
+                "vector": v.astype(np.float32).tolist(),
+            }
+            for c, v in zip(chunks, vectors, strict=True)
+        ]
+        for start in range(0, len(rows), 1000):
+            self.client.insert(collection, rows[start : start + 1000], partition_name=self.partition)
+
+    def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
+        if document_ids:
+            self._require(collection)
+            self.client.delete(collection, filter=_in_documents(Where(frozenset(document_ids))))
+
+    def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
+        if where is not None and not where.document_ids:
+            return []
+        self._require(collection)
+        result = self.client.search(
+            collection,
+            data=[np.asarray(vector, dtype=np.float32).ravel().tolist()],
+            anns_field="vector",
+            limit=top_k,
+            filter=_in_documents(where) if where else "",
+            output_fields=FIELDS,
+            search_params={"metric_type": "COSINE", "params": self.search_params},
+            partition_names=[self.partition] if self.partition else None,
+            consistency_level=self.consistency,
+        )
+        return [_hit(r["entity"], float(r["distance"])) for r in result[0]]
+
+    def fulltext(self, collection: str, query: str, *, top_k: int, where: Where | None = None) -> list[Hit]:
+        if (where is not None and not where.document_ids) or not query.strip():
+            return []
+        self._require(collection)
+        result = self.client.search(
+            collection,
+            data=[query],
+            anns_field="sparse",
+            limit=top_k,
+            filter=_in_documents(where) if where else "",
+            output_fields=FIELDS,
+            search_params={"metric_type": "BM25"},
+            partition_names=[self.partition] if self.partition else None,
+            consistency_level=self.consistency,
+        )
+        # Milvus Lite reports BM25 as a negative distance, a server as a positive score: the magnitude is the score
+        return [_hit(r["entity"], abs(float(r["distance"]))) for r in result[0]]
+
+    def vectors(self, collection: str, hits: Sequence[Hit]) -> np.ndarray:
+        self._require(collection)
+        ids = [f"{h.document_id}:{h.chunk_index}" for h in hits]
+        if not ids:
+            return np.zeros((0, _dimension(self.client.describe_collection(collection))), dtype=np.float32)
+        rows = self.client.query(
+            collection,
+            filter=f"id in {json.dumps(ids)}",
+            output_fields=["id", "vector"],
+            consistency_level=self.consistency,
+        )
+        by_id = {r["id"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
+        return np.stack([by_id[i] for i in ids])
+
+    def maintain(self, collection: str) -> None:
+        self._require(collection)
+        self.client.flush(collection)
+
+    def count(self, collection: str, *, document_id: str | None = None) -> int:
+        self._require(collection)
+        expression = _in_documents(Where(frozenset([document_id]))) if document_id else ""
+        rows = self.client.query(
+            collection, filter=expression, output_fields=["count(*)"], consistency_level=self.consistency
+        )
+        return int(rows[0]["count(*)"])
+
+    def scan(self, collection: str, *, batch: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
+        self._require(collection)
+        iterator = self.client.query_iterator(
+            collection, batch_size=batch, filter="", output_fields=[*FIELDS, "vector"]
+        )
+        try:
+            while rows := iterator.next():
+                yield [_chunk(r) for r in rows], np.asarray([r["vector"] for r in rows], dtype=np.float32)
+        finally:
+            iterator.close()
+
+
+def _locked(data_dir: Path) -> bool:
+    """Whether another process holds Milvus Lite's advisory lock on this database (its LOCK file)."""
+    import fcntl
+
+    lock = data_dir / "LOCK"
+    if not lock.exists():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def _json_setting(name: str, raw: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f'{name} must be a JSON object such as {{"nprobe": 16}} or {{"ef": 64}}: {exc.msg}.'
+        ) from exc
+    if not isinstance(value, dict):
+        raise InvalidInput(f'{name} must be a JSON object such as {{"nprobe": 16}}.')
+    return value
+
+
+def _dimension(description: dict[str, Any]) -> int:
+    field = next(f for f in description["fields"] if f["name"] == "vector")
+    return int(field["params"]["dim"])
+
+
+def _fit(text: str, limit: int) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    log.warning("milvus: a text of %d bytes was cut to the %d-byte VARCHAR limit", len(encoded), limit)
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+def _in_documents(where: Where) -> str:
+    return f"document_id in {json.dumps(sorted(where.document_ids))}"
+
+
+def _hit(entity: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        text=entity["text"],
+        score=score,
+        document_id=entity["document_id"],
+        filename=entity["filename"],
+        chunk_index=int(entity["chunk_index"]),
+        start=int(entity["char_start"]),
+        end=int(entity["char_end"]),
+        page=None if entity["page"] == NO_PAGE else int(entity["page"]),
+        heading=entity["heading"] or None,
+        location=entity["location"] or None,
+    )
+
+
+def _chunk(row: dict[str, Any]) -> Chunk:
+    hit = _hit(row, 0.0)
+    return Chunk(
+        document_id=hit.document_id,
+        filename=hit.filename,
+        text=hit.text,
+        chunk_index=hit.chunk_index,
+        start=hit.start,
+        end=hit.end,
+        page=hit.page,
+        heading=hit.heading,
+        location=hit.location,
+    )

@@ -1,0 +1,110 @@
+"""What only the Milvus backend has: Milvus Lite's one-process lock, its settings, and moving stores between backends."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from core.config import Settings
+from core.errors import BackendUnavailable, InvalidInput
+from core.ingest import Upload
+from core.retrieval import Mode, SearchOptions
+from core.stores.milvus import MilvusStore
+from core.workbench import Workbench
+from tests.conftest import ROOT, filing_pages, make_pdf
+
+
+def test_a_lite_file_held_by_another_process_is_reported(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "held.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from pymilvus import MilvusClient; import time; c = MilvusClient({str(path)!r}); c.list_collections(); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        store = MilvusStore(replace(settings, milvus_uri=str(path)))
+        with pytest.raises(BackendUnavailable, match="open in another process .* one process at a time"):
+            store.client.list_collections()
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.5)
+    assert MilvusStore(replace(settings, milvus_uri=str(path))).client.list_collections() == []
+
+
+def test_search_params_must_be_json(settings: Settings) -> None:
+    with pytest.raises(InvalidInput, match="must be a JSON object"):
+        MilvusStore(replace(settings, milvus_search_params="nprobe=16"))
+    assert MilvusStore(replace(settings, milvus_search_params='{"nprobe": 16}')).search_params == {"nprobe": 16}
+
+
+def test_unreachable_server_is_explained(settings: Settings) -> None:
+    store = MilvusStore(replace(settings, milvus_uri="http://127.0.0.1:9"))
+    with pytest.raises(BackendUnavailable, match="Could not connect to Milvus at http://127.0.0.1:9"):
+        store.client.list_collections()
+
+
+def test_every_mode_works_on_milvus_and_both_backends_live_side_by_side(workbench: Workbench) -> None:
+    workbench.create_store("lance-kb")
+    workbench.create_store("milvus-kb", backend="milvus")
+    pdf = Upload("filing.pdf", make_pdf(filing_pages(5)))
+    for name in ("lance-kb", "milvus-kb"):
+        [result] = workbench.ingest(name, [pdf])
+        assert result.chunks > 5
+    for mode in Mode:
+        hits = workbench.search(
+            "milvus-kb", "Zebras migrate across the Serengeti plains", options=SearchOptions(mode=mode, top_k=3)
+        )
+        assert (hits[0].filename, hits[0].page) == ("filing.pdf", 3), mode
+    both = workbench.search("lance-kb,milvus-kb", "dividend per share", options=SearchOptions(top_k=4))
+    assert {h.store for h in both} == {"lance-kb", "milvus-kb"}
+
+
+def test_export_from_lancedb_and_import_into_milvus_gives_the_same_results(
+    workbench: Workbench, tmp_path: Path
+) -> None:
+    workbench.create_store("kb")
+    workbench.ingest(
+        "kb", [Upload("filing.pdf", make_pdf(filing_pages(5))), Upload("notes.txt", b"The launch moved to June.")]
+    )
+    for suffix in ("parquet", "jsonl"):
+        path = tmp_path / f"kb.{suffix}"
+        exported = workbench.export_store("kb", path)
+        assert exported.chunks == workbench.list_stores()[0].chunks
+        moved = workbench.import_store(path, name=f"kb-{suffix}", backend="milvus")
+        assert (moved.backend, moved.embedding_model, moved.chunk_size) == ("milvus", "local/all-minilm-l6-v2", 512)
+        for query in ("Zebras migrate across the Serengeti", "When is the launch?"):
+            before = [
+                (h.filename, h.chunk_index, round(h.score, 4))
+                for h in workbench.search("kb", query, options=SearchOptions(mode=Mode.VECTOR))
+            ]
+            after = [
+                (h.filename, h.chunk_index, round(h.score, 4))
+                for h in workbench.search(f"kb-{suffix}", query, options=SearchOptions(mode=Mode.VECTOR))
+            ]
+            assert after == before
+    assert json.loads((tmp_path / "kb.jsonl").read_text().splitlines()[0])["store"]["name"] == "kb"
+
+
+def test_import_keeps_the_exported_name_unless_told_otherwise(workbench: Workbench, tmp_path: Path) -> None:
+    workbench.create_store("kb")
+    workbench.ingest("kb", [Upload("a.txt", b"Alpha text.")])
+    workbench.export_store("kb", tmp_path / "kb.jsonl")
+    workbench.delete_store("kb")
+    assert workbench.import_store(tmp_path / "kb.jsonl").name == "kb"
+    assert workbench.search("kb", "alpha")[0].filename == "a.txt"
+    with pytest.raises(InvalidInput, match="not a store export"):
+        (tmp_path / "bad.jsonl").write_text('{"hello": 1}\n')
+        workbench.import_store(tmp_path / "bad.jsonl")
