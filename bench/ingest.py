@@ -21,6 +21,7 @@ from core.embedding import LOCAL_BATCH_SIZE, get_embedder, local_model
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=2000, help="number of SciFact abstracts (default 2000; all: 5183)")
+    parser.add_argument("--backend", default="lancedb", help="lancedb or milvus (default: %(default)s)")
     args = parser.parse_args()
 
     workbench, scratch = scratch_workbench()
@@ -29,7 +30,7 @@ def main() -> None:
     for doc in scifact_corpus(args.docs):
         (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']} {doc['text']}", encoding="utf-8")
     paths = sorted(folder.iterdir())
-    workbench.create_store("bench")
+    workbench.create_store("bench", backend=args.backend)
     store = workbench.store("bench")
     get_embedder(store.embedding_model).embed(["warm up the model and LiteLLM"] * 8)  # imports and loads, untimed
     model = local_model(store.embedding_model)
@@ -41,8 +42,7 @@ def main() -> None:
     if failed:
         raise SystemExit(f"{len(failed)} files failed, e.g. {failed[0].error}")
 
-    table = workbench.backend(store.backend)._table(store.collection)  # type: ignore[attr-defined]
-    texts = table.to_arrow().column("text").to_pylist()
+    texts = [c.content for batch, _ in workbench.backend(store.backend).scan(store.collection) for c in batch]
     started = time.perf_counter()
     model.model.encode(texts, batch_size=LOCAL_BATCH_SIZE, normalize_embeddings=True, show_progress_bar=False)
     bare_seconds = time.perf_counter() - started
@@ -52,6 +52,7 @@ def main() -> None:
         [
             {
                 "what": "pipeline (read+parse+chunk+embed+write)",
+                "backend": args.backend,
                 "documents": len(paths),
                 "chunks": chunks,
                 "seconds": pipeline_seconds,
@@ -59,6 +60,7 @@ def main() -> None:
             },
             {
                 "what": "bare model, same chunk texts",
+                "backend": "-",
                 "documents": len(paths),
                 "chunks": chunks,
                 "seconds": bare_seconds,
