@@ -198,7 +198,6 @@ def search(
 @dataclass
 class _Context:
     target: Target
-    query_vector: np.ndarray | None
     hits: list[Hit]
 
 
@@ -214,14 +213,14 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
     vector_hits: list[Hit] = []
     keyword_hits: list[Hit] = []
     query_vector = None
-    if options.mode in (Mode.VECTOR, Mode.HYBRID) or options.rerank.kind is RerankKind.MMR:
+    if options.mode in (Mode.VECTOR, Mode.HYBRID):
         check_embedding(store, target.embedder.model)
         query_vector = target.embedder.embed_query(query, on_usage=target.on_usage)
         if query_vector.shape[0] != store.embedding_dim:
             raise EmbeddingMismatch(
                 f"{target.embedder.model} gives {query_vector.shape[0]}-dimensional vectors but store '{store.name}' holds {store.embedding_dim}."
             )
-    if options.mode in (Mode.VECTOR, Mode.HYBRID) and query_vector is not None:
+    if query_vector is not None:
         vector_hits = backend.search(store.collection, query_vector, top_k=pool, where=where)
     if options.mode in (Mode.FULLTEXT, Mode.HYBRID):
         keyword_hits = backend.fulltext(store.collection, query, top_k=pool, where=where)
@@ -230,7 +229,7 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
         vector_hits = [h for h in vector_hits if h.document_id in ready]
         keyword_hits = [h for h in keyword_hits if h.document_id in ready]
     hits = fuse(vector_hits, keyword_hits, options)
-    return _Context(target=target, query_vector=query_vector, hits=[replace(h, store=store.name) for h in hits])
+    return _Context(target=target, hits=[replace(h, store=store.name) for h in hits])
 
 
 def fuse(vector_hits: list[Hit], keyword_hits: list[Hit], options: SearchOptions) -> list[Hit]:
@@ -335,21 +334,22 @@ def _apply_scores(hits: list[Hit], scores: list[float | None]) -> list[Hit]:
 
 
 def _mmr(hits: list[Hit], contexts: list[_Context], *, lambda_: float, k: int) -> list[Hit]:
-    """Maximal marginal relevance over the candidates' stored vectors (per store: their models may differ)."""
+    """Maximal marginal relevance: first-stage relevance (the fused or single-list score, scaled to the best) traded
+    against cosine similarity to the hits already chosen (computed per store: their models may differ)."""
     if not hits:
         return hits
     by_store = {c.target.store.name: c for c in contexts}
     stores = [h.store or "" for h in hits]
     dimension = max(c.target.store.embedding_dim for c in contexts)
     vectors = np.zeros((len(hits), dimension), dtype=np.float32)
-    relevance = np.zeros(len(hits), dtype=np.float32)
     for name in dict.fromkeys(stores):
         context = by_store[name]
         indices = [i for i, s in enumerate(stores) if s == name]
         stored = context.target.backend.vectors(context.target.store.collection, [hits[i] for i in indices])
-        assert context.query_vector is not None
         vectors[indices, : stored.shape[1]] = stored
-        relevance[indices] = stored @ context.query_vector
+    scores = np.array([h.score for h in hits], dtype=np.float32)
+    top = float(np.abs(scores).max())
+    relevance = scores / top if top > 0 else np.ones(len(hits), dtype=np.float32)
     same_store = np.equal.outer(np.array(stores, dtype=object), np.array(stores, dtype=object))
     similarity = np.where(same_store, vectors @ vectors.T, 0.0)
     redundancy = np.full(len(hits), -np.inf, dtype=np.float32)
