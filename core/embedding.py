@@ -87,7 +87,9 @@ class LocalSentenceModel:
         """Tokens per text as the model's tokenizer counts them, before truncation to the window."""
         if not texts:
             return []
-        return [len(ids) for ids in self.model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]]
+        return [
+            len(ids) for ids in self.model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
+        ]
 
 
 @cache

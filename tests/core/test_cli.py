@@ -233,11 +233,20 @@ def test_a_file_over_the_limit_is_refused_without_reading_it(
 
 
 def test_milvus_store_from_the_command_line(cli, files: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert cli("store", "create", "kb", "--backend", "milvus")[1] == "Created store 'kb' (milvus, local/all-minilm-l6-v2, 384 dimensions).\n"
+    assert (
+        cli("store", "create", "kb", "--backend", "milvus")[1]
+        == "Created store 'kb' (milvus, local/all-minilm-l6-v2, 384 dimensions).\n"
+    )
     assert cli("ingest", "kb", str(files / "filing.pdf"))[0] == 0
     for mode in ("vector", "fulltext", "hybrid"):
         hits = json.loads(cli("search", "kb", "Zebras migrate across the Serengeti", "--mode", mode, "--json")[1])
-        assert (hits[0]["page"], hits[0]["breakdown"]["vector_rank" if mode != "fulltext" else "keyword_rank"]) == (3, 1)
+        assert (hits[0]["page"], hits[0]["breakdown"]["vector_rank" if mode != "fulltext" else "keyword_rank"]) == (
+            3,
+            1,
+        )
     assert cli("store", "export", "kb", str(tmp_path / "kb.parquet"))[1].startswith("Exported 'kb': 1 documents")
-    assert cli("store", "import", str(tmp_path / "kb.parquet"), "--name", "copy")[1] == "Imported 'copy' into lancedb (local/all-minilm-l6-v2).\n"
+    assert (
+        cli("store", "import", str(tmp_path / "kb.parquet"), "--name", "copy")[1]
+        == "Imported 'copy' into lancedb (local/all-minilm-l6-v2).\n"
+    )
     assert json.loads(cli("search", "copy", "Zebras migrate", "--json")[1])[0]["page"] == 3
