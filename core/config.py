@@ -57,6 +57,7 @@ class Settings:
     milvus_consistency: str = "Strong"
     milvus_search_params: str = ""  # JSON, e.g. {"nprobe": 16} or {"ef": 64}
     milvus_partition: str = ""
+    milvus_filter: str = ""  # a Milvus boolean expression added to every search, e.g. metadata["team"] == "finance"
     vision_prompt: str = DEFAULT_VISION_PROMPT
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core import parsing
@@ -187,6 +187,8 @@ class Ingestor:
             chunks = chunk_document(
                 parsed, document_id=document_id, settings=chunks_of, token_spans=self.embedder.token_spans
             )
+            if self.options.metadata:
+                chunks = [replace(c, metadata=dict(self.options.metadata)) for c in chunks]
         except WorkbenchError as exc:
             return self._failed(upload, digest, exc)
         document = Document(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -143,6 +144,7 @@ class Chunk:
     heading: str | None = None
     context: str = ""
     location: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the document's, copied for backend-side filters
 
     @property
     def content(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ COLUMNS = [
     "char_end",
     "heading",
     "location",
+    "metadata",
 ]
 
 
@@ -47,6 +49,7 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("char_end", pa.int64(), nullable=False),
             pa.field("heading", pa.string()),
             pa.field("location", pa.string()),
+            pa.field("metadata", pa.string()),  # JSON of the document's metadata
             pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
         ]
     )
@@ -122,6 +125,9 @@ class LanceStore:
                 "char_end": pa.array([c.end for c in chunks], type=pa.int64()),
                 "heading": pa.array([c.heading for c in chunks], type=pa.string()),
                 "location": pa.array([c.location for c in chunks], type=pa.string()),
+                "metadata": pa.array(
+                    [json.dumps(dict(c.metadata)) if c.metadata else None for c in chunks], type=pa.string()
+                ),
                 "vector": pa.FixedSizeListArray.from_arrays(flat, dimension),
             },
             schema=schema(dimension),
@@ -219,6 +225,7 @@ def _chunk(row: dict[str, Any]) -> Chunk:
         page=row["page"],
         heading=row["heading"],
         location=row["location"],
+        metadata=json.loads(row["metadata"]) if row.get("metadata") else {},
     )
 
 

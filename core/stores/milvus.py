@@ -39,6 +39,7 @@ FIELDS = [
     "char_end",
     "heading",
     "location",
+    "metadata",
 ]
 NO_PAGE = -1
 
@@ -53,6 +54,7 @@ class MilvusStore:
         self.consistency = settings.milvus_consistency
         self.search_params = _json_setting("WORKBENCH_MILVUS_SEARCH_PARAMS", settings.milvus_search_params)
         self.partition = settings.milvus_partition or None
+        self.extra_filter = settings.milvus_filter.strip()
         self._client: Any = None
         self._lock = threading.Lock()
         self._fulltext: dict[str, bool] = {}
@@ -89,6 +91,11 @@ class MilvusStore:
             raise BackendUnavailable(
                 f"Could not connect to Milvus at {self.uri}: {str(exc).splitlines()[0][:200]}"
             ) from exc
+
+    def _filter(self, where: Where | None) -> str:
+        """The documents pre-filter, and the power user's own expression (WORKBENCH_MILVUS_FILTER), both applied."""
+        parts = [p for p in (_in_documents(where) if where else "", self.extra_filter) if p]
+        return " and ".join(f"({p})" for p in parts)
 
     def _require(self, collection: str) -> None:
         if not self.client.has_collection(collection):
@@ -159,7 +166,7 @@ class MilvusStore:
                 "char_end": c.end,
                 "heading": _fit(c.heading or "", 2048),
                 "location": _fit(c.location or "", 2048),
-                "metadata": {},
+                "metadata": dict(c.metadata),
                 "vector": v.astype(np.float32).tolist(),
             }
             for c, v in zip(chunks, vectors, strict=True)
@@ -181,7 +188,7 @@ class MilvusStore:
             data=[np.asarray(vector, dtype=np.float32).ravel().tolist()],
             anns_field="vector",
             limit=top_k,
-            filter=_in_documents(where) if where else "",
+            filter=self._filter(where),
             output_fields=FIELDS,
             search_params={"metric_type": "COSINE", "params": self.search_params},
             partition_names=[self.partition] if self.partition else None,
@@ -198,7 +205,7 @@ class MilvusStore:
             data=[query],
             anns_field="sparse",
             limit=top_k,
-            filter=_in_documents(where) if where else "",
+            filter=self._filter(where),
             output_fields=FIELDS,
             search_params={"metric_type": "BM25"},
             partition_names=[self.partition] if self.partition else None,
@@ -319,4 +326,5 @@ def _chunk(row: dict[str, Any]) -> Chunk:
         page=hit.page,
         heading=hit.heading,
         location=hit.location,
+        metadata=dict(row.get("metadata") or {}),
     )

@@ -13,7 +13,7 @@ import pytest
 
 from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput
-from core.ingest import Upload
+from core.ingest import IngestOptions, Upload
 from core.retrieval import Mode, SearchOptions
 from core.stores.milvus import MilvusStore
 from core.workbench import Workbench
@@ -108,3 +108,18 @@ def test_import_keeps_the_exported_name_unless_told_otherwise(workbench: Workben
     with pytest.raises(InvalidInput, match="not a store export"):
         (tmp_path / "bad.jsonl").write_text('{"hello": 1}\n')
         workbench.import_store(tmp_path / "bad.jsonl")
+
+
+def test_power_users_add_their_own_milvus_filter_on_metadata(settings: Settings) -> None:
+    workbench = Workbench(replace(settings, milvus_filter='metadata["team"] == "finance"'))
+    workbench.create_store("kb", backend="milvus")
+    workbench.ingest(
+        "kb", [Upload("a.txt", b"Budget for the pump repair.")], options=IngestOptions(metadata={"team": "finance"})
+    )
+    workbench.ingest(
+        "kb", [Upload("b.txt", b"Pump repair steps.")], options=IngestOptions(metadata={"team": "maintenance"})
+    )
+    for mode in (Mode.VECTOR, Mode.FULLTEXT):
+        assert [h.filename for h in workbench.search("kb", "pump repair", options=SearchOptions(mode=mode))] == [
+            "a.txt"
+        ]

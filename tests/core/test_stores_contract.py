@@ -40,6 +40,7 @@ def chunks_of(document_id: str, count: int, *, page: int | None = 1) -> list[Chu
             end=i * 100 + 42,
             page=page if page is None else page + i,
             heading="Section A" if i % 2 else None,
+            metadata={"team": "finance"} if i % 2 else {},
         )
         for i in range(count)
     ]
@@ -169,5 +170,12 @@ def test_scan_returns_every_chunk_with_its_vector(backend: VectorStore) -> None:
             seen[chunk.chunk_index] = (chunk, vector)
     assert sorted(seen) == [0, 1, 2, 3, 4]
     chunk, vector = seen[3]
-    assert (chunk.text, chunk.page, chunk.start, chunk.heading) == (chunks[3].text, 4, 300, "Section A")
+    assert (chunk.text, chunk.page, chunk.start, chunk.heading, chunk.metadata) == (
+        chunks[3].text,
+        4,
+        300,
+        "Section A",
+        {"team": "finance"},
+    )
+    assert seen[2][0].metadata == {}
     assert np.allclose(vector, vectors[3], atol=1e-6)
