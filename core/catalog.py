@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
@@ -84,6 +85,19 @@ usage_events = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False, default=0.0),
     sa.Column("ok", sa.Boolean, nullable=False, default=True),
     sa.Column("error", sa.Text, nullable=True),
+)
+
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_name", sa.String(120), nullable=False, index=True),
+    sa.Column("stores", sa.String(1000), nullable=False),
+    sa.Column("role", sa.String(12), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("citations", sa.JSON, nullable=False, default=list),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -337,6 +351,38 @@ class Catalog:
     def delete_document(self, doc_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(documents.delete().where(documents.c.id == doc_id))
+
+    # chat history
+
+    def add_message(
+        self, *, user: str, stores: str, role: str, content: str, citations: list[dict[str, Any]] | None = None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                messages.insert().values(
+                    user_name=user,
+                    stores=stores,
+                    role=role,
+                    content=content,
+                    citations=citations or [],
+                    created_at=now(),
+                )
+            )
+
+    def history(self, *, user: str, stores: str, limit: int = 50) -> list[tuple[str, str]]:
+        """The user's last messages on these stores, oldest first, as (role, content)."""
+        query = (
+            sa.select(messages.c.role, messages.c.content)
+            .where(messages.c.user_name == user, messages.c.stores == stores)
+            .order_by(messages.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(r.role, r.content) for r in reversed(conn.execute(query).all())]
+
+    def clear_history(self, *, user: str, stores: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(messages.delete().where(messages.c.user_name == user, messages.c.stores == stores))
 
     # usage
 

@@ -19,6 +19,7 @@ from core.config import load_settings
 from core.errors import InvalidInput, WorkbenchError
 from core.ingest import IngestOptions
 from core.preview import Preview
+from core.rag import Answer, AskOptions, Citation
 from core.records import Hit, IngestResult, IngestStatus, Role
 from core.retrieval import DEFAULT_CANDIDATES, DEFAULT_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions
 from core.workbench import Workbench
@@ -138,6 +139,23 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--embedding", metavar="MODEL", help="refuse to search unless the store was built with this model"
     )
+
+    ask = commands.add_parser(
+        "ask", parents=[common, as_json], help="answer a question from the documents, with citations"
+    )
+    ask.add_argument("store", help="a store, or several separated by commas")
+    ask.add_argument("question")
+    ask.add_argument(
+        "--model", help="chat model: a name from the model list or any LiteLLM model (default: $WORKBENCH_CHAT_MODEL)"
+    )
+    ask.add_argument("--temperature", type=float, default=0.2)
+    ask.add_argument("--max-tokens", type=int, default=512)
+    ask.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="sources given to the model")
+    ask.add_argument("--mode", choices=[m.value for m in Mode], default=SearchOptions.mode.value)
+    ask.add_argument("--rerank", default="none", metavar="RERANKER")
+    ask.add_argument("--threshold", type=float, help="sources scoring below this are not used")
+    ask.add_argument("--system-prompt", help="replace the default instructions (the rule that sources are data stays)")
+    ask.add_argument("--new", action="store_true", help="forget the chat history on these stores first")
 
     documents = commands.add_parser(
         "documents", parents=[common, as_json], help="list a store's documents and their status"
@@ -295,6 +313,31 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
                 user=user,
             )
             _print_preview(result, as_json=args.json)
+        case "ask", _:
+            wanted = wb._store_names(args.store)
+            if args.new:
+                for name in wanted:
+                    wb.store(name, user=user)
+                wb.catalog.clear_history(user=wb.user(user).name, stores=",".join(wanted))
+            ask_options = AskOptions(
+                model=args.model or "",
+                temperature=args.temperature,
+                max_tokens=args.max_tokens,
+                system_prompt=args.system_prompt,
+                search=SearchOptions(
+                    top_k=args.top_k, mode=Mode(args.mode), rerank=Reranker.parse(args.rerank), threshold=args.threshold
+                ),
+            )
+            stream, answer = wb.ask(wanted, args.question, user=user, options=ask_options)
+            if args.json:
+                for _ in stream:
+                    pass
+                print(json.dumps(_answer_json(answer), ensure_ascii=False, indent=2))
+            else:
+                for piece in stream:
+                    print(piece, end="", flush=True)
+                print()
+                _print_sources(answer)
         case "documents", _:
             documents: list[dict[str, object]] = [
                 {
@@ -339,6 +382,53 @@ def _print_hits(hits: list[Hit], *, as_json: bool) -> None:
         store = f"[{hit.store}] " if multi else ""
         print(f"{rank:>2}. {hit.score:.3f}  {store}{hit.filename}  {where}  (chunk {hit.chunk_index}){_why(hit)}")
         print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+
+
+def _source_json(c: Citation) -> dict[str, object]:
+    return {
+        "n": c.n,
+        "filename": c.filename,
+        "page": c.page,
+        "location": c.location,
+        "snippet": c.snippet,
+        "score": c.score,
+        "store": c.store,
+        "matched": c.matched,
+    }
+
+
+def _answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "answer": answer.text,
+        "query": answer.query,
+        "citations": [_source_json(c) for c in answer.citations],
+        "retrieved": [_source_json(c) for c in answer.retrieved],
+        "usage": {
+            "model": answer.model,
+            "prompt_tokens": answer.prompt_tokens,
+            "completion_tokens": answer.completion_tokens,
+            "cost": answer.cost,
+            "latency_ms": round(answer.latency_ms, 1),
+            "retrieval_ms": round(answer.retrieval_ms, 1),
+        },
+    }
+
+
+def _print_sources(answer: Answer) -> None:
+    if answer.refused:
+        return
+    cited = {c.n for c in answer.citations}
+    if answer.citations:
+        how = " (matched by wording: the model cited nothing)" if answer.citations[0].matched else ""
+        print(f"\nSources{how}:")
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.filename}  {c.location or ''}  {c.snippet[:100]}…")
+    unused = [c for c in answer.retrieved if c.n not in cited]
+    if unused:
+        print(
+            "Also retrieved, not cited: "
+            + ", ".join(f"[{c.n}] {c.filename} {c.location or ''}".strip() for c in unused)
+        )
 
 
 def _print_preview(result: Preview, *, as_json: bool) -> None:

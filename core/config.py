@@ -51,6 +51,8 @@ class Settings:
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
+    chat_model: str = "local/smollm2-135m"
+    models_file: Path = Path("models.yaml")  # LiteLLM proxy-style model_list; optional
     milvus_uri: str = ""  # a file path (Milvus Lite, default <data dir>/milvus.db) or http(s)://host:19530
     milvus_token: str = field(default="", repr=False)  # "user:password" or a Zilliz API key
     milvus_db: str = ""

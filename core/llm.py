@@ -29,6 +29,7 @@ _litellm: Any = None
 _local_embedders: dict[str, Callable[[list[str]], tuple[np.ndarray, int]]] = {}
 LOCAL_CHAT = "smollm2-135m"  # served as local/smollm2-135m
 LOCAL_CHAT_CONTEXT = 2048  # tokens of context the bundled chat model is run with
+REPEAT_PENALTY = 1.15  # a 135M model loops on repeated source text without it
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,11 @@ class LocalChatModel:
             prompt_tokens = len(model.tokenize(_flatten(messages).encode()))  # the chat template's few tokens aside
             completion_tokens = 0
             for chunk in model.create_chat_completion(
-                messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                repeat_penalty=REPEAT_PENALTY,
+                stream=True,
             ):
                 piece = str(chunk["choices"][0]["delta"].get("content") or "")
                 if piece:
@@ -271,6 +276,17 @@ def rerank(
             scores[index] = float(score)
     log.info("rerank %s: %d documents, %.0f ms", model, len(documents), latency_ms)
     return RerankResponse(scores=scores, latency_ms=latency_ms, cost=_cost(litellm, response, model))
+
+
+def context_window(model: str) -> int:
+    """Input tokens the model accepts (LiteLLM's model map; 8,192 when it does not know the model)."""
+    if model == f"{LOCAL_PROVIDER}/{LOCAL_CHAT}":
+        return LOCAL_CHAT_CONTEXT
+    try:
+        info = litellm_module().get_model_info(model)
+        return int(info.get("max_input_tokens") or info.get("max_tokens") or 8192)
+    except Exception:  # unknown to LiteLLM's map
+        return 8192
 
 
 def token_spans(text: str) -> list[tuple[int, int]]:

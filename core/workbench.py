@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from core import llm
+from core import llm, rag
 from core.catalog import Catalog, new_id
 from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.ingest import IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
+from core.models import ModelRegistry
 from core.parsing.options import ParseOptions
 from core.preview import ParseCache, Preview, preview
+from core.rag import Answer, AskOptions
 from core.records import Document, DocumentStatus, Grant, Hit, IngestResult, IngestStatus, Role, Store, UsageEvent, User
 from core.rerank import rerank_scores
 from core.retrieval import Reranker, SearchOptions, Target, check_embedding
@@ -50,6 +53,7 @@ class Workbench:
         self._backends: dict[str, VectorStore] = {}
         self._lock = threading.Lock()
         self.parse_cache = ParseCache()
+        self.models = ModelRegistry.load(self.settings.models_file)
 
     # plumbing
 
@@ -155,6 +159,95 @@ class Workbench:
         self.backend(store.backend).drop(store.collection)
         self.catalog.delete_store(store)
         log.info("deleted store %s", name)
+
+    def ask(
+        self, names: str | Sequence[str], question: str, *, user: str | None = None, options: AskOptions | None = None
+    ) -> tuple[Iterator[str], Answer]:
+        """Stream an answer from the stores' documents; the Answer is complete once the stream is exhausted.
+
+        Follow-up questions are first rewritten into a standalone search query from the chat history;
+        the question and the answer (with its citations) are added to the user's history on these stores.
+        """
+        acting = self.user(user)
+        if not question.strip():
+            raise InvalidInput("Type a question.")
+        wanted = self._store_names(names)
+        for name in wanted:
+            self.store(name, user=acting.name)
+        key = ",".join(wanted)
+        options = options or AskOptions()
+        model_name = options.model or self.settings.chat_model
+        model, params = self.models.resolve(model_name)
+        history = self.catalog.history(user=acting.name, stores=key)
+        answer = Answer(question=question, model=model_name)
+
+        def record(response: llm.CompletionResponse) -> None:
+            self.catalog.record_usage(
+                UsageEvent(
+                    kind="chat",
+                    user=acting.name,
+                    store=key,
+                    model=model_name,
+                    prompt_tokens=response.prompt_tokens,
+                    completion_tokens=response.completion_tokens,
+                    cost=response.cost,
+                    latency_ms=response.latency_ms,
+                )
+            )
+
+        def run() -> Iterator[str]:
+            query = question
+            if history:
+                reply = llm.complete(
+                    model,
+                    rag.condense_messages(question, history),
+                    params={**params, "temperature": 0, "max_tokens": 64},
+                )
+                record(reply)
+                query = rag.clean_query(reply.text, question, history)
+            answer.query = query
+            started = time.perf_counter()
+            hits = self.search(wanted, query, user=acting.name, options=options.search)
+            answer.retrieval_ms = (time.perf_counter() - started) * 1000
+            answer.retrieved = rag.sources(hits)
+            if not hits and options.refuse_without_sources:
+                answer.text, answer.refused = rag.NO_SOURCES.format(stores=", ".join(wanted)), True
+                yield answer.text
+            else:
+                messages = rag.build_messages(
+                    question,
+                    hits,
+                    system_prompt=options.system_prompt,
+                    history=history,
+                    window_tokens=llm.context_window(model),
+                    max_tokens=options.max_tokens,
+                )
+                done: list[llm.CompletionResponse] = []
+                call = {**params, "temperature": options.temperature, "max_tokens": options.max_tokens}
+                yield from rag.drop_unknown_citations(
+                    llm.stream_chat(model, messages, params=call, on_done=done.append), len(hits)
+                )
+                record(done[0])
+                answer.text, answer.citations = rag.cite(done[0].text, hits)
+                answer.prompt_tokens, answer.completion_tokens = done[0].prompt_tokens, done[0].completion_tokens
+                answer.cost, answer.latency_ms = done[0].cost, done[0].latency_ms
+            self.catalog.add_message(user=acting.name, stores=key, role="user", content=question)
+            self.catalog.add_message(
+                user=acting.name,
+                stores=key,
+                role="assistant",
+                content=answer.text,
+                citations=[asdict(c) for c in answer.citations],
+            )
+
+        return run(), answer
+
+    def _store_names(self, names: str | Sequence[str]) -> list[str]:
+        wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        wanted = [n for n in dict.fromkeys(wanted) if n]
+        if not wanted:
+            raise InvalidInput("Name at least one store.")
+        return wanted
 
     def export_store(self, name: str, path: Path, *, user: str | None = None) -> ExportSummary:
         """Write the store's ready documents, chunk texts and vectors to a .parquet or .jsonl file."""
@@ -328,10 +421,7 @@ class Workbench:
     ) -> list[Hit]:
         """Search one store or several (a list, or names separated by commas), fused into one list."""
         acting = self.user(user)
-        wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-        wanted = [n for n in dict.fromkeys(wanted) if n]
-        if not wanted:
-            raise InvalidInput("Name at least one store to search.")
+        wanted = self._store_names(names)
         targets = []
         for name in wanted:
             store = self.store(name, user=acting.name)

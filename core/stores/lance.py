@@ -82,7 +82,7 @@ class LanceStore:
             if table is None:
                 if not self._exists(collection):
                     raise NotFound(f"The vector data for this store ({collection}) is missing from {self.uri}.")
-                table = self._tables[collection] = self._db.open_table(collection)
+                table = self._tables[collection] = _migrated(self._db.open_table(collection))
             return table
 
     def create(self, collection: str, *, dimension: int) -> None:
@@ -212,6 +212,15 @@ class LanceStore:
         if document_id is None:
             return int(table.count_rows())
         return int(table.count_rows(f"document_id = '{document_id.replace(chr(39), chr(39) * 2)}'"))
+
+
+def _migrated(table: Any) -> Any:
+    """Tables written before a column existed get it, empty (rows keep working; no re-embedding)."""
+    missing = [f for f in schema(table.schema.field("vector").type.list_size) if f.name not in table.schema.names]
+    if missing:
+        table.add_columns(missing)
+        log.info("lancedb: added columns %s to %s", [f.name for f in missing], table.name)
+    return table
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
