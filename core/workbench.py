@@ -19,7 +19,7 @@ from core.catalog import Catalog, new_id
 from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
-from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.errors import InvalidInput, ModelError, NotFound, PermissionDenied
 from core.ingest import IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
 from core.models import ModelRegistry
 from core.parsing.options import ParseOptions
@@ -181,28 +181,34 @@ class Workbench:
         history = self.catalog.history(user=acting.name, stores=key)
         answer = Answer(question=question, model=model_name)
 
-        def record(response: llm.CompletionResponse) -> None:
+        def record(response: llm.CompletionResponse | None, error: str | None = None) -> None:
             self.catalog.record_usage(
                 UsageEvent(
                     kind="chat",
                     user=acting.name,
                     store=key,
                     model=model_name,
-                    prompt_tokens=response.prompt_tokens,
-                    completion_tokens=response.completion_tokens,
-                    cost=response.cost,
-                    latency_ms=response.latency_ms,
+                    prompt_tokens=response.prompt_tokens if response else 0,
+                    completion_tokens=response.completion_tokens if response else 0,
+                    cost=response.cost if response else 0.0,
+                    latency_ms=response.latency_ms if response else 0.0,
+                    ok=error is None,
+                    error=error,
                 )
             )
 
         def run() -> Iterator[str]:
             query = question
             if history:
-                reply = llm.complete(
-                    model,
-                    rag.condense_messages(question, history),
-                    params={**params, "temperature": 0, "max_tokens": 64},
-                )
+                try:
+                    reply = llm.complete(
+                        model,
+                        rag.condense_messages(question, history),
+                        params={**params, "temperature": 0, "max_tokens": 64},
+                    )
+                except ModelError as exc:
+                    record(None, error=str(exc))
+                    raise
                 record(reply)
                 query = rag.clean_query(reply.text, question, history)
             answer.query = query
@@ -224,9 +230,13 @@ class Workbench:
                 )
                 done: list[llm.CompletionResponse] = []
                 call = {**params, "temperature": options.temperature, "max_tokens": options.max_tokens}
-                yield from rag.drop_unknown_citations(
-                    llm.stream_chat(model, messages, params=call, on_done=done.append), len(hits)
-                )
+                try:
+                    yield from rag.drop_unknown_citations(
+                        llm.stream_chat(model, messages, params=call, on_done=done.append), len(hits)
+                    )
+                except ModelError as exc:
+                    record(None, error=str(exc))
+                    raise
                 record(done[0])
                 answer.text, answer.citations = rag.cite(done[0].text, hits)
                 answer.prompt_tokens, answer.completion_tokens = done[0].prompt_tokens, done[0].completion_tokens

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from core import rag
 from core.cli import main
-from core.errors import InvalidInput
+from core.errors import InvalidInput, ModelError
 from core.ingest import Upload
 from core.models import ModelRegistry
 from core.rag import AskOptions
@@ -210,3 +213,92 @@ def test_offline_ask_cites_the_right_page_of_a_pdf(
     )
     assert result["citations"] and result["citations"][0]["page"] == 3
     assert result["retrieved"][0]["page"] == 3
+
+
+class OpenAICompatible(BaseHTTPRequestHandler):
+    """A loopback stand-in for a LiteLLM proxy: OpenAI-style /chat/completions, checking the virtual key."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.headers.get("Authorization") != "Bearer sk-team-virtual-key":
+            self.send_response(401)
+            self.end_headers()
+            return
+        OpenAICompatible.seen.append(body["model"])
+        reply = {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "Via the proxy [1]."}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55},
+        }
+        if body.get("stream"):
+            chunks = [
+                {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "delta": {"role": "assistant", "content": "Via the proxy"}, "finish_reason": None}
+                    ],
+                },
+                {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "delta": {"content": " [1]."}, "finish_reason": "stop"}],
+                },
+                {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [],
+                    "usage": reply["usage"],
+                },
+            ]
+            payload = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"
+            content_type = "text/event-stream"
+        else:
+            payload, content_type = json.dumps(reply).encode(), "application/json"
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    seen: ClassVar[list[str]] = []
+
+
+def test_a_litellm_proxy_with_a_virtual_key_is_just_another_model(
+    kb: Workbench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), OpenAICompatible)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("TEAM_PROXY_KEY", "sk-team-virtual-key")
+        config = tmp_path / "models.yaml"
+        config.write_text(
+            "model_list:\n  - model_name: team\n    litellm_params:\n"
+            f"      model: litellm_proxy/claude-sonnet\n      api_base: http://127.0.0.1:{server.server_port}\n      api_key: os.environ/TEAM_PROXY_KEY\n"
+        )
+        kb.models = ModelRegistry.load(config)
+        text, answer = ask(kb, "Where do zebras migrate?", AskOptions(model="team"))
+        assert text == "Via the proxy [1]." and answer.citations and OpenAICompatible.seen == ["claude-sonnet"]
+        event = [e for e in kb.catalog.usage() if e.kind == "chat"][-1]
+        assert (event.model, event.prompt_tokens, event.completion_tokens, event.ok) == ("team", 50, 5, True)
+        monkeypatch.setenv("TEAM_PROXY_KEY", "sk-wrong")
+        with pytest.raises(ModelError):
+            ask(kb, "Where do zebras migrate?", AskOptions(model="team"))
+        failed = [e for e in kb.catalog.usage() if e.kind == "chat"][-1]
+        assert not failed.ok and failed.error
+    finally:
+        server.shutdown()
