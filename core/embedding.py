@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -103,13 +104,16 @@ def local_model(name: str) -> LocalSentenceModel:
 class Embedder:
     """Embeds texts in batches with one model; vectors come back L2-normalised float32."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, *, target: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        """`model` is the name stores record; `target` the LiteLLM model it calls (with `params`), if they differ."""
         self.model = model
-        self.local = model.startswith(LOCAL_PREFIX)
-        if self.local and model not in LOCAL_MODELS:
+        self.target = target or model
+        self.params = dict(params or {})
+        self.local = self.target.startswith(LOCAL_PREFIX)
+        if self.local and self.target not in LOCAL_MODELS:
             known = ", ".join(sorted(LOCAL_MODELS))
-            raise ModelError(f"There is no bundled embedding model '{model}'. Bundled models: {known}.")
-        self._dimension: int | None = LOCAL_MODELS[model].dimension if self.local else None
+            raise ModelError(f"There is no bundled embedding model '{self.target}'. Bundled models: {known}.")
+        self._dimension: int | None = LOCAL_MODELS[self.target].dimension if self.local else None
         self._lock = threading.Lock()
 
     @property
@@ -124,7 +128,7 @@ class Embedder:
     @property
     def window_tokens(self) -> int | None:
         """How many tokens the model reads before it silently drops the rest (None when unknown)."""
-        return LOCAL_MODELS[self.model].window_tokens if self.local else None
+        return LOCAL_MODELS[self.target].window_tokens if self.local else None
 
     def embed(self, texts: Sequence[str], *, on_usage: UsageSink | None = None) -> np.ndarray:
         """One vector per text, in order."""
@@ -145,22 +149,22 @@ class Embedder:
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the model's tokens (remote models: the provider-neutral cl100k tokenizer)."""
         if self.local:
-            return local_model(self.model).token_spans(text)
+            return local_model(self.target).token_spans(text)
         return llm.token_spans(text)
 
     def overflowing(self, texts: Sequence[str]) -> int:
         """How many texts are longer than the model's window (their ends are not embedded)."""
         if not self.local:
             return 0
-        window = LOCAL_MODELS[self.model].window_tokens
+        window = LOCAL_MODELS[self.target].window_tokens
         # a WordPiece token covers at least one character: a text of n characters has at most n + 2 tokens
         candidates = [t for t in texts if len(t) + 2 > window]
-        return sum(1 for n in local_model(self.model).token_counts(candidates) if n > window)
+        return sum(1 for n in local_model(self.target).token_counts(candidates) if n > window)
 
     def _call(self, texts: Sequence[str]) -> llm.EmbeddingResponse:
         if self.local:
-            local_model(self.model)
-        response = llm.embed(self.model, texts)
+            local_model(self.target)
+        response = llm.embed(self.target, texts, params=self.params)
         if self._dimension is not None and response.vectors.shape[1] != self._dimension:
             raise ModelError(
                 f"'{self.model}' returned vectors of size {response.vectors.shape[1]}, expected {self._dimension}."

@@ -115,12 +115,18 @@ def litellm_module() -> Any:
     return _litellm
 
 
-def embed(model: str, texts: Sequence[str], *, mock_response: list[float] | None = None) -> EmbeddingResponse:
+def embed(
+    model: str,
+    texts: Sequence[str],
+    *,
+    params: Mapping[str, Any] | None = None,
+    mock_response: list[float] | None = None,
+) -> EmbeddingResponse:
     """Embed texts with any LiteLLM model (`local/...`, `openai/...`, `ollama/...`), one vector per text."""
     litellm = litellm_module()
     started = time.perf_counter()
     try:
-        response = litellm.embedding(model=model, input=list(texts), mock_response=mock_response)
+        response = litellm.embedding(model=model, input=list(texts), mock_response=mock_response, **dict(params or {}))
     except Exception as exc:  # litellm raises many provider-specific types; all become one plain message
         raise ModelError(_explain(model, exc)) from exc
     latency_ms = (time.perf_counter() - started) * 1000

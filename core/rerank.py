@@ -31,12 +31,19 @@ UsageRecorder = Callable[[str, str, Any], None]  # (kind, model, response)
 
 
 def rerank_scores(
-    query: str, hits: list[Hit], reranker: Reranker, *, judge_model: str = "", on_usage: UsageRecorder | None = None
+    query: str,
+    hits: list[Hit],
+    reranker: Reranker,
+    *,
+    judge_model: str = "",
+    on_usage: UsageRecorder | None = None,
+    resolve: Callable[[str], tuple[str, dict[str, Any]]] = lambda name: (name, {}),
 ) -> list[float | None]:
-    """One score per hit (None where the reranker gave none); higher is better."""
+    """One score per hit (None where the reranker gave none); higher is better. `resolve` maps model-list names."""
     texts = [h.text for h in hits]
     if reranker.kind is RerankKind.LITELLM:
-        ranked = llm.rerank(reranker.target, query, texts)
+        target, params = resolve(reranker.target)
+        ranked = llm.rerank(target, query, texts, params=params)
         if on_usage:
             on_usage("rerank", reranker.target, ranked)
         return ranked.scores
@@ -46,7 +53,8 @@ def rerank_scores(
         model = reranker.target or judge_model
         if not model:
             raise InvalidInput("The LLM reranker needs a chat model: use llm:MODEL or set WORKBENCH_JUDGE_MODEL.")
-        judged = llm.complete(model, judge_messages(query, texts), params={"temperature": 0})
+        target, params = resolve(model)
+        judged = llm.complete(target, judge_messages(query, texts), params={**params, "temperature": 0})
         if on_usage:
             on_usage("rerank", model, judged)
         return parse_judgement(judged.text, len(texts))

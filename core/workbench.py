@@ -54,6 +54,7 @@ class Workbench:
         self._lock = threading.Lock()
         self.parse_cache = ParseCache()
         self.models = ModelRegistry.load(self.settings.models_file)
+        self._embedders: dict[str, Embedder] = {}
 
     # plumbing
 
@@ -62,6 +63,16 @@ class Workbench:
             if name not in self._backends:
                 self._backends[name] = open_backend(name, self.settings)
             return self._backends[name]
+
+    def embedder(self, name: str) -> Embedder:
+        """The embedder for a model-list name or a LiteLLM model string (bundled models load once per process)."""
+        model, params = self.models.resolve(name)
+        if model == name and not params:
+            return get_embedder(name)
+        with self._lock:
+            if name not in self._embedders:
+                self._embedders[name] = Embedder(name, target=model, params=params)
+            return self._embedders[name]
 
     def user(self, name: str | None) -> User:
         return self.catalog.get_user(name or self.settings.admin_user)
@@ -113,7 +124,7 @@ class Workbench:
         owner = self.user(user)
         backend_name = backend or self.settings.default_backend
         vectors = self.backend(backend_name)
-        embedder = get_embedder(embedding or self.settings.default_embedding)
+        embedder = self.embedder(embedding or self.settings.default_embedding)
         chunking = chunking or self.settings.chunking
         store = self.catalog.create_store(
             name,
@@ -347,8 +358,11 @@ class Workbench:
                 )
             )
 
+        chosen = self.settings.vision_model if vision_model is None else vision_model
+        target, params = self.models.resolve(chosen) if chosen else ("", {})
         return ParseOptions(
-            vision_model=self.settings.vision_model if vision_model is None else vision_model,
+            vision_model=target,
+            vision_params=params,
             vision_prompt=vision_prompt or self.settings.vision_prompt,
             max_unzipped_bytes=self.settings.max_unzipped_mb * 2**20,
             max_zip_ratio=self.settings.max_zip_ratio,
@@ -366,7 +380,7 @@ class Workbench:
     ) -> list[IngestResult]:
         acting = self.user(user)
         store = self.store(name, user=acting.name, role=Role.WRITE)
-        embedder = get_embedder(store.embedding_model)
+        embedder = self.embedder(store.embedding_model)
         options = options or IngestOptions(parse=self.parse_options(user=acting.name, store=store.name))
         ingestor = Ingestor(
             catalog=self.catalog,
@@ -411,7 +425,7 @@ class Workbench:
             filename,
             data,
             settings=chunking,
-            embedder=get_embedder(embedding or self.settings.default_embedding),
+            embedder=self.embedder(embedding or self.settings.default_embedding),
             options=self.parse_options(
                 user=acting.name, store=None, vision_model=vision_model, vision_prompt=vision_prompt
             ),
@@ -436,7 +450,7 @@ class Workbench:
         for name in wanted:
             store = self.store(name, user=acting.name)
             check_embedding(store, embedding)
-            embedder = get_embedder(store.embedding_model)
+            embedder = self.embedder(store.embedding_model)
             on_usage = self._on_usage(embedder, user=acting.name, store=store.name)
             targets.append(
                 Target(store=store, backend=self.backend(store.backend), embedder=embedder, on_usage=on_usage)
@@ -457,7 +471,14 @@ class Workbench:
             )
 
         def rerank(text: str, hits: list[Hit], reranker: Reranker) -> list[float | None]:
-            return rerank_scores(text, hits, reranker, judge_model=self.settings.judge_model, on_usage=record)
+            return rerank_scores(
+                text,
+                hits,
+                reranker,
+                judge_model=self.settings.judge_model,
+                on_usage=record,
+                resolve=self.models.resolve,
+            )
 
         return retrieval_search(
             query, targets, catalog=self.catalog, options=options or SearchOptions(), rerank=rerank, limit=limit

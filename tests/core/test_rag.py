@@ -302,3 +302,27 @@ def test_a_litellm_proxy_with_a_virtual_key_is_just_another_model(
         assert not failed.ok and failed.error
     finally:
         server.shutdown()
+
+
+def test_embedding_and_vision_models_come_from_the_model_list(
+    workbench: Workbench, fake_embedding_provider: str, tmp_path: Path
+) -> None:
+    from core.ingest import IngestOptions
+    from tests.conftest import make_png
+
+    config = tmp_path / "models.yaml"
+    config.write_text(
+        "model_list:\n"
+        f"  - model_name: team-embed\n    litellm_params: {{model: {fake_embedding_provider}}}\n    model_info: {{mode: embedding}}\n"
+        '  - model_name: eyes\n    litellm_params: {model: openai/gpt-4o-mini, mock_response: "A chart of zebra numbers by month."}\n'
+        "    model_info: {mode: chat, supports_vision: true}\n"
+    )
+    workbench.models = ModelRegistry.load(config)
+    store = workbench.create_store("kb", embedding="team-embed")
+    assert (store.embedding_model, store.embedding_dim) == ("team-embed", 16)
+    options = IngestOptions(parse=workbench.parse_options(user="admin", store="kb", vision_model="eyes"))
+    [result] = workbench.ingest("kb", [Upload("chart.png", make_png())], options=options)
+    assert result.status.value == "written"
+    hit = workbench.search("kb", "zebra numbers", options=SearchOptions(mode="vector"))[0]  # type: ignore[arg-type]
+    assert hit.text == "A chart of zebra numbers by month."
+    assert {e.kind for e in workbench.catalog.usage()} >= {"embedding", "vision"}
