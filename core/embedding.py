@@ -137,7 +137,12 @@ class Embedder:
         call_size = LOCAL_CALL_SIZE if self.local else REMOTE_CALL_SIZE
         parts = []
         for i in range(0, len(texts), call_size):
-            response = self._call(texts[i : i + call_size])
+            try:
+                response = self._call(texts[i : i + call_size])
+            except ModelError as exc:
+                if on_usage is not None:  # failed calls are usage too: the charts show errors per model
+                    on_usage(llm.EmbeddingResponse(np.zeros((0, 0), dtype=np.float32), 0, 0.0, 0.0, error=str(exc)))
+                raise
             if on_usage is not None:
                 on_usage(response)
             parts.append(response.vectors)

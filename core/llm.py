@@ -38,6 +38,7 @@ class EmbeddingResponse:
     prompt_tokens: int
     cost: float
     latency_ms: float
+    error: str | None = None  # set on the record of a failed call (no vectors)
 
 
 def register_local_embedder(name: str, encode: Callable[[list[str]], tuple[np.ndarray, int]]) -> None:

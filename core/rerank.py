@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,34 @@ def rerank_scores(
     resolve: Callable[[str], tuple[str, dict[str, Any]]] = lambda name: (name, {}),
 ) -> list[float | None]:
     """One score per hit (None where the reranker gave none); higher is better. `resolve` maps model-list names."""
+    try:
+        return _scores(query, hits, reranker, judge_model=judge_model, on_usage=on_usage, resolve=resolve)
+    except ModelError as exc:
+        if on_usage:  # failed calls are usage too
+            on_usage("rerank", reranker.target or judge_model, FailedCall(str(exc)))
+        raise
+
+
+@dataclass(frozen=True)
+class FailedCall:
+    """What a usage recorder gets for a model call that failed."""
+
+    error: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: float = 0.0
+
+
+def _scores(
+    query: str,
+    hits: list[Hit],
+    reranker: Reranker,
+    *,
+    judge_model: str,
+    on_usage: UsageRecorder | None,
+    resolve: Callable[[str], tuple[str, dict[str, Any]]],
+) -> list[float | None]:
     texts = [h.text for h in hits]
     if reranker.kind is RerankKind.LITELLM:
         target, params = resolve(reranker.target)

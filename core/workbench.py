@@ -90,6 +90,8 @@ class Workbench:
                     prompt_tokens=response.prompt_tokens,
                     cost=response.cost,
                     latency_ms=response.latency_ms,
+                    ok=response.error is None,
+                    error=response.error,
                 )
             )
 
@@ -344,19 +346,21 @@ class Workbench:
     ) -> ParseOptions:
         """Parsing choices from the settings, with this upload's overrides; vision calls are recorded as usage."""
 
-        def record(model: str, response: llm.CompletionResponse) -> None:
-            self.catalog.record_usage(
-                UsageEvent(
+        def record(model: str, outcome: llm.CompletionResponse | Exception) -> None:
+            if isinstance(outcome, Exception):
+                event = UsageEvent(kind="vision", user=user, store=store, model=model, ok=False, error=str(outcome))
+            else:
+                event = UsageEvent(
                     kind="vision",
                     user=user,
                     store=store,
                     model=model,
-                    prompt_tokens=response.prompt_tokens,
-                    completion_tokens=response.completion_tokens,
-                    cost=response.cost,
-                    latency_ms=response.latency_ms,
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    cost=outcome.cost,
+                    latency_ms=outcome.latency_ms,
                 )
-            )
+            self.catalog.record_usage(event)
 
         chosen = self.settings.vision_model if vision_model is None else vision_model
         target, params = self.models.resolve(chosen) if chosen else ("", {})
@@ -467,6 +471,8 @@ class Workbench:
                     completion_tokens=int(getattr(response, "completion_tokens", 0)),
                     cost=float(getattr(response, "cost", 0.0)),
                     latency_ms=float(getattr(response, "latency_ms", 0.0)),
+                    ok=getattr(response, "error", None) is None,
+                    error=getattr(response, "error", None),
                 )
             )
 

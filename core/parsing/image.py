@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from core import llm
-from core.errors import InvalidInput, ParseError
+from core.errors import InvalidInput, ModelError, ParseError
 from core.parsing.document import Part, assemble
 from core.parsing.options import ParseOptions
 from core.records import ParsedDocument
@@ -21,9 +21,14 @@ def parse_image(filename: str, data: bytes, options: ParseOptions) -> ParsedDocu
             "(for example openai/gpt-4o-mini or ollama/llava) or choose a vision model for this upload."
         )
     image, mime = _sendable(filename, data)
-    response = llm.describe_image(
-        options.vision_model, options.vision_prompt, image, mime, params=options.vision_params
-    )
+    try:
+        response = llm.describe_image(
+            options.vision_model, options.vision_prompt, image, mime, params=options.vision_params
+        )
+    except ModelError as exc:
+        if options.on_usage is not None:  # failed calls are usage too
+            options.on_usage(options.vision_model, exc)
+        raise
     if options.on_usage is not None:
         options.on_usage(options.vision_model, response)
     return assemble(

@@ -326,3 +326,30 @@ def test_embedding_and_vision_models_come_from_the_model_list(
     hit = workbench.search("kb", "zebra numbers", options=SearchOptions(mode="vector"))[0]  # type: ignore[arg-type]
     assert hit.text == "A chart of zebra numbers by month."
     assert {e.kind for e in workbench.catalog.usage()} >= {"embedding", "vision"}
+
+
+def test_failed_model_calls_are_usage_too(kb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.embedding import Embedder
+    from core.parsing import parse
+    from core.parsing.options import ParseOptions
+    from core.retrieval import Reranker
+    from tests.conftest import make_png
+
+    for variable in ("OPENAI_API_KEY", "COHERE_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    seen: list[object] = []
+    with pytest.raises(ModelError):
+        Embedder("openai/text-embedding-3-small").embed(["x"], on_usage=seen.append)
+    assert getattr(seen[0], "error", None)
+    vision: list[tuple[str, object]] = []
+    with pytest.raises(ModelError):
+        parse(
+            "chart.png",
+            make_png(),
+            ParseOptions(vision_model="openai/gpt-4o-mini", on_usage=lambda m, r: vision.append((m, r))),
+        )
+    assert vision and isinstance(vision[0][1], ModelError)
+    with pytest.raises(ModelError):
+        kb.search("kb", "zebras", options=SearchOptions(rerank=Reranker.parse("litellm:cohere/rerank-english-v3.0")))
+    failed = [e for e in kb.catalog.usage() if e.kind == "rerank"]
+    assert len(failed) == 1 and not failed[0].ok and failed[0].error
