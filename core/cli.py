@@ -314,11 +314,9 @@ def _run(wb: Workbench, args: argparse.Namespace) -> int:
             )
             _print_preview(result, as_json=args.json)
         case "ask", _:
-            wanted = wb._store_names(args.store)
+            wanted = wb.store_names(args.store)
             if args.new:
-                for name in wanted:
-                    wb.store(name, user=user)
-                wb.catalog.clear_history(user=wb.user(user).name, stores=",".join(wanted))
+                wb.forget_chat(wanted, user=user)
             ask_options = AskOptions(
                 model=args.model or "",
                 temperature=args.temperature,

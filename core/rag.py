@@ -8,8 +8,8 @@ instructions; a user's own system prompt replaces the instructions but never tha
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from core.records import Hit
 from core.retrieval import SearchOptions
@@ -158,8 +158,6 @@ def _matched(text: str, all_sources: list[Citation], hits: Sequence[Hit]) -> lis
             best, share = source, overlap
     if best is None or share < 0.5:
         return []
-    from dataclasses import replace
-
     return [replace(best, matched=True)]
 
 
@@ -178,9 +176,6 @@ def clean_query(reply: str, question: str, history: Sequence[tuple[str, str]]) -
         return line
     previous = next((content for role, content in reversed(history) if role == "user"), "")
     return f"{previous} {question}".strip()
-
-
-StreamFn = Callable[[list[dict[str, str]]], Iterator[str]]
 
 
 def drop_unknown_citations(pieces: Iterator[str], count: int) -> Iterator[str]:

@@ -184,7 +184,7 @@ class Workbench:
         acting = self.user(user)
         if not question.strip():
             raise InvalidInput("Type a question.")
-        wanted = self._store_names(names)
+        wanted = self.store_names(names)
         for name in wanted:
             self.store(name, user=acting.name)
         key = ",".join(wanted)
@@ -265,7 +265,16 @@ class Workbench:
 
         return run(), answer
 
-    def _store_names(self, names: str | Sequence[str]) -> list[str]:
+    def forget_chat(self, names: str | Sequence[str], *, user: str | None = None) -> None:
+        """Clear the user's chat history on these stores (a new conversation)."""
+        wanted = self.store_names(names)
+        acting = self.user(user)
+        for name in wanted:
+            self.store(name, user=acting.name)
+        self.catalog.clear_history(user=acting.name, stores=",".join(wanted))
+
+    def store_names(self, names: str | Sequence[str]) -> list[str]:
+        """Store names from a list or a comma-separated string, deduplicated, in order."""
         wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
         wanted = [n for n in dict.fromkeys(wanted) if n]
         if not wanted:
@@ -449,7 +458,7 @@ class Workbench:
     ) -> list[Hit]:
         """Search one store or several (a list, or names separated by commas), fused into one list."""
         acting = self.user(user)
-        wanted = self._store_names(names)
+        wanted = self.store_names(names)
         targets = []
         for name in wanted:
             store = self.store(name, user=acting.name)

@@ -353,3 +353,13 @@ def test_failed_model_calls_are_usage_too(kb: Workbench, monkeypatch: pytest.Mon
         kb.search("kb", "zebras", options=SearchOptions(rerank=Reranker.parse("litellm:cohere/rerank-english-v3.0")))
     failed = [e for e in kb.catalog.usage() if e.kind == "rerank"]
     assert len(failed) == 1 and not failed[0].ok and failed[0].error
+
+
+def test_a_new_conversation_forgets_the_history(kb: Workbench, mock_chat) -> None:  # type: ignore[no-untyped-def]
+    mock_chat("Zebras migrate in July [1].")
+    ask(kb, "When do zebras migrate?")
+    assert len(kb.catalog.history(user="admin", stores="kb")) == 2
+    kb.forget_chat("kb")
+    assert kb.catalog.history(user="admin", stores="kb") == []
+    _, answer = ask(kb, "And where?")
+    assert answer.query == "And where?"  # nothing to condense against any more
