@@ -154,32 +154,13 @@ def describe_image(
     model: str, prompt: str, image: bytes, mime: str, *, params: Mapping[str, Any] | None = None
 ) -> CompletionResponse:
     """Ask a vision model about one image; `params` are extra LiteLLM arguments (api_base, mock_response, ...)."""
-    litellm = litellm_module()
     url = f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
-    messages = [
-        {
-            "role": "user",
-            "content": [{"type": "text", "text": prompt}, {"type": "image_url", "image_url": {"url": url}}],
-        }
-    ]
-    started = time.perf_counter()
-    try:
-        response = litellm.completion(model=model, messages=messages, **dict(params or {}))
-    except Exception as exc:  # every provider failure becomes one plain message
-        raise ModelError(_explain(model, exc)) from exc
-    latency_ms = (time.perf_counter() - started) * 1000
-    text = (response.choices[0].message.content or "").strip()
-    if not text:
+    content = [{"type": "text", "text": prompt}, {"type": "image_url", "image_url": {"url": url}}]
+    response = complete(model, [{"role": "user", "content": content}], params=params)
+    if not response.text:
         raise ModelError(f"The vision model '{model}' returned an empty description.")
-    usage = getattr(response, "usage", None)
-    log.info("vision %s: %d bytes, %.0f ms", model, len(image), latency_ms)
-    return CompletionResponse(
-        text=text,
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-        cost=_cost(litellm, response, model),
-        latency_ms=latency_ms,
-    )
+    log.info("vision %s: %d bytes, %.0f ms", model, len(image), response.latency_ms)
+    return response
 
 
 def complete(

@@ -27,6 +27,21 @@ INSTALL_HINTS: dict[str, str] = {
 
 MAX_TOP_K = 50
 
+# what every backend stores for a chunk, besides its vector
+CHUNK_FIELDS = [
+    "id",
+    "document_id",
+    "filename",
+    "text",
+    "page",
+    "chunk_index",
+    "char_start",
+    "char_end",
+    "heading",
+    "location",
+    "metadata",
+]
+
 
 @dataclass(frozen=True)
 class Where:

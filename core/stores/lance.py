@@ -17,23 +17,9 @@ from lancedb.index import FTS
 from core.config import Settings
 from core.errors import InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import Where
+from core.stores import CHUNK_FIELDS, Where
 
 log = logging.getLogger(__name__)
-
-COLUMNS = [
-    "id",
-    "document_id",
-    "filename",
-    "text",
-    "page",
-    "chunk_index",
-    "char_start",
-    "char_end",
-    "heading",
-    "location",
-    "metadata",
-]
 
 
 def schema(dimension: int) -> pa.Schema:
@@ -147,7 +133,7 @@ class LanceStore:
             if not where.document_ids:
                 return []
             search = search.where(_in_documents(where), prefilter=True)
-        rows = search.select([*COLUMNS, "_distance"]).limit(top_k).to_arrow().to_pylist()
+        rows = search.select([*CHUNK_FIELDS, "_distance"]).limit(top_k).to_arrow().to_pylist()
         return [_hit(r, 1.0 - float(r["_distance"])) for r in rows]
 
     def fulltext(self, collection: str, query: str, *, top_k: int, where: Where | None = None) -> list[Hit]:
@@ -159,7 +145,7 @@ class LanceStore:
                 return []
             search = search.where(_in_documents(where), prefilter=True)
         try:
-            rows = search.select([*COLUMNS, "_score"]).limit(top_k).to_arrow().to_pylist()
+            rows = search.select([*CHUNK_FIELDS, "_score"]).limit(top_k).to_arrow().to_pylist()
         except (ValueError, RuntimeError) as exc:  # a query the full-text parser cannot read matches nothing
             log.info("lancedb: full-text query %r failed: %s", query, exc)
             return []
@@ -202,7 +188,7 @@ class LanceStore:
 
     def scan(self, collection: str, *, batch: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         for record_batch in (
-            self._table(collection).to_lance().to_batches(batch_size=batch, columns=[*COLUMNS, "vector"])
+            self._table(collection).to_lance().to_batches(batch_size=batch, columns=[*CHUNK_FIELDS, "vector"])
         ):
             rows = record_batch.to_pylist()
             yield [_chunk(r) for r in rows], np.asarray([r["vector"] for r in rows], dtype=np.float32)
@@ -224,16 +210,17 @@ def _migrated(table: Any) -> Any:
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
+    hit = _hit(row, 0.0)
     return Chunk(
-        document_id=row["document_id"],
-        filename=row["filename"],
-        text=row["text"],
-        chunk_index=row["chunk_index"],
-        start=row["char_start"],
-        end=row["char_end"],
-        page=row["page"],
-        heading=row["heading"],
-        location=row["location"],
+        document_id=hit.document_id,
+        filename=hit.filename,
+        text=hit.text,
+        chunk_index=hit.chunk_index,
+        start=hit.start,
+        end=hit.end,
+        page=hit.page,
+        heading=hit.heading,
+        location=hit.location,
         metadata=json.loads(row["metadata"]) if row.get("metadata") else {},
     )
 

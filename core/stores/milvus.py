@@ -19,7 +19,7 @@ import numpy as np
 from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import Where
+from core.stores import CHUNK_FIELDS, Where
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +28,6 @@ ANALYZER = {
     "tokenizer": "standard",
     "filter": ["lowercase", {"type": "stop", "stop_words": ["_english_"]}, {"type": "stemmer", "language": "english"}],
 }
-FIELDS = [
-    "id",
-    "document_id",
-    "filename",
-    "text",
-    "page",
-    "chunk_index",
-    "char_start",
-    "char_end",
-    "heading",
-    "location",
-    "metadata",
-]
 NO_PAGE = -1
 
 
@@ -189,7 +176,7 @@ class MilvusStore:
             anns_field="vector",
             limit=top_k,
             filter=self._filter(where),
-            output_fields=FIELDS,
+            output_fields=CHUNK_FIELDS,
             search_params={"metric_type": "COSINE", "params": self.search_params},
             partition_names=[self.partition] if self.partition else None,
             consistency_level=self.consistency,
@@ -206,7 +193,7 @@ class MilvusStore:
             anns_field="sparse",
             limit=top_k,
             filter=self._filter(where),
-            output_fields=FIELDS,
+            output_fields=CHUNK_FIELDS,
             search_params={"metric_type": "BM25"},
             partition_names=[self.partition] if self.partition else None,
             consistency_level=self.consistency,
@@ -243,7 +230,7 @@ class MilvusStore:
     def scan(self, collection: str, *, batch: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         self._require(collection)
         iterator = self.client.query_iterator(
-            collection, batch_size=batch, filter="", output_fields=[*FIELDS, "vector"]
+            collection, batch_size=batch, filter="", output_fields=[*CHUNK_FIELDS, "vector"]
         )
         try:
             while rows := iterator.next():
