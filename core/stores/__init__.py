@@ -84,6 +84,22 @@ class VectorStore(Protocol):
         """Every chunk (its stored content as text) with its vector, in batches: for export."""
 
 
+def chunk_of(hit: Hit, metadata: dict[str, str]) -> Chunk:
+    """A stored row read back as a Chunk (for scans and exports): its content is the text, with no separate context."""
+    return Chunk(
+        document_id=hit.document_id,
+        filename=hit.filename,
+        text=hit.text,
+        chunk_index=hit.chunk_index,
+        start=hit.start,
+        end=hit.end,
+        page=hit.page,
+        heading=hit.heading,
+        location=hit.location,
+        metadata=metadata,
+    )
+
+
 def open_backend(name: str, settings: Settings) -> VectorStore:
     """Instantiate the backend registered under `name`."""
     target = BACKENDS.get(name)

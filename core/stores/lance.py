@@ -17,7 +17,7 @@ from lancedb.index import FTS
 from core.config import Settings
 from core.errors import InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import CHUNK_FIELDS, Where
+from core.stores import CHUNK_FIELDS, Where, chunk_of
 
 log = logging.getLogger(__name__)
 
@@ -210,19 +210,7 @@ def _migrated(table: Any) -> Any:
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
-    hit = _hit(row, 0.0)
-    return Chunk(
-        document_id=hit.document_id,
-        filename=hit.filename,
-        text=hit.text,
-        chunk_index=hit.chunk_index,
-        start=hit.start,
-        end=hit.end,
-        page=hit.page,
-        heading=hit.heading,
-        location=hit.location,
-        metadata=json.loads(row["metadata"]) if row.get("metadata") else {},
-    )
+    return chunk_of(_hit(row, 0.0), json.loads(row["metadata"]) if row.get("metadata") else {})
 
 
 def _in_documents(where: Where) -> str:

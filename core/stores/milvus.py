@@ -19,7 +19,7 @@ import numpy as np
 from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import CHUNK_FIELDS, Where
+from core.stores import CHUNK_FIELDS, Where, chunk_of
 
 log = logging.getLogger(__name__)
 
@@ -302,16 +302,4 @@ def _hit(entity: dict[str, Any], score: float) -> Hit:
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
-    hit = _hit(row, 0.0)
-    return Chunk(
-        document_id=hit.document_id,
-        filename=hit.filename,
-        text=hit.text,
-        chunk_index=hit.chunk_index,
-        start=hit.start,
-        end=hit.end,
-        page=hit.page,
-        heading=hit.heading,
-        location=hit.location,
-        metadata=dict(row.get("metadata") or {}),
-    )
+    return chunk_of(_hit(row, 0.0), dict(row.get("metadata") or {}))
