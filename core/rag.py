@@ -7,6 +7,7 @@ instructions; a user's own system prompt replaces the instructions but never tha
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,9 @@ CITATION = re.compile(r"\[(\d{1,3})\]")
 SNIPPET_CHARS = 240
 CHARS_PER_TOKEN = 4  # rough, for trimming history to the model's window
 MAX_QUERY_CHARS = 200  # a longer "standalone query" is an answer, not a query
+WORD = re.compile(r"[a-z0-9]{4,}")
+MATCH_WORDS = 2  # an uncited answer names a source only if it repeats at least this many words only few sources share
+MATCH_SHARE = 0.5  # ... and that source holds at least this share of what the answer repeats
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ def _attr(value: str) -> str:
     return value.replace('"', "'").replace("<", "(").replace(">", ")")
 
 
-def cite(text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation]]:
+def cite(text: str, hits: Sequence[Hit], *, question: str = "") -> tuple[str, list[Citation]]:
     """The answer with citation numbers that match no source removed, and the sources it cites, in order."""
     all_sources = sources(hits)
     cited: list[int] = []
@@ -143,22 +147,34 @@ def cite(text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation]]:
     cleaned = re.sub(r"\s+([.,;:!?])", r"\1", CITATION.sub(keep, text)) if CITATION.search(text) else text
     if cited:
         return cleaned, [all_sources[n - 1] for n in cited]
-    return cleaned, _matched(cleaned, all_sources, hits)
+    return cleaned, _matched(cleaned, all_sources, hits, question)
 
 
-def _matched(text: str, all_sources: list[Citation], hits: Sequence[Hit]) -> list[Citation]:
-    """Small models often cite nothing: name the source whose words the answer mostly repeats, if any."""
-    words = {w for w in re.findall(r"[a-z0-9]{4,}", text.lower())}
-    if len(words) < 3:
+def _matched(text: str, all_sources: list[Citation], hits: Sequence[Hit], question: str) -> list[Citation]:
+    """Small models often cite nothing: name the source whose own words the answer repeats, if one stands out.
+
+    Only words the question does not contain count (echoing the question proves nothing), and each counts
+    by how few of the sources contain it (filler that every source shares says nothing about which was used).
+    """
+    asked = set(WORD.findall(question.lower()))
+    said = set(WORD.findall(text.lower())) - asked
+    vocabularies = [set(WORD.findall(hit.text.lower())) for hit in hits]
+    if len(said) < 3 or not vocabularies:
         return []
-    best, share = None, 0.0
-    for source, hit in zip(all_sources, hits, strict=True):
-        overlap = len(words & set(re.findall(r"[a-z0-9]{4,}", hit.text.lower()))) / len(words)
-        if overlap > share:
-            best, share = source, overlap
-    if best is None or share < 0.5:
+    if len(vocabularies) == 1:
+        share = len(said & vocabularies[0]) / len(said)
+        return [replace(all_sources[0], matched=True)] if share >= MATCH_SHARE else []
+    documents = len(vocabularies)
+    weight = {
+        w: math.log(documents / sum(w in v for v in vocabularies)) for w in said if any(w in v for v in vocabularies)
+    }
+    support = [sum(weight.get(w, 0.0) for w in said & v) for v in vocabularies]
+    distinct = [sum(1 for w in said & v if weight.get(w, 0.0) > 0) for v in vocabularies]
+    total = sum(weight.values())
+    best = max(range(documents), key=lambda i: support[i])
+    if total <= 0 or distinct[best] < MATCH_WORDS or support[best] / total < MATCH_SHARE:
         return []
-    return [replace(best, matched=True)]
+    return [replace(all_sources[best], matched=True)]
 
 
 def condense_messages(question: str, history: Sequence[tuple[str, str]]) -> list[dict[str, str]]:

@@ -251,7 +251,7 @@ class Workbench:
                     record(None, error=str(exc))
                     raise
                 record(done[0])
-                answer.text, answer.citations = rag.cite(done[0].text, hits)
+                answer.text, answer.citations = rag.cite(done[0].text, hits, question=question)
                 answer.prompt_tokens, answer.completion_tokens = done[0].prompt_tokens, done[0].completion_tokens
                 answer.cost, answer.latency_ms = done[0].cost, done[0].latency_ms
             self.catalog.add_message(user=acting.name, stores=key, role="user", content=question)

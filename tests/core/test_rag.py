@@ -16,6 +16,7 @@ from core.errors import InvalidInput, ModelError
 from core.ingest import Upload
 from core.models import ModelRegistry
 from core.rag import AskOptions
+from core.records import Hit
 from core.retrieval import SearchOptions
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
@@ -53,6 +54,34 @@ def test_citations_map_to_their_sources_and_unknown_numbers_are_dropped(kb: Work
     ]
     assert len(answer.retrieved) == 3 and not any(c.matched for c in answer.citations)
     assert [(e.kind, e.completion_tokens > 0) for e in kb.catalog.usage() if e.kind == "chat"] == [("chat", True)]
+
+
+def _hit(text: str, page: int) -> Hit:
+    return Hit(
+        text=text, score=1.0, document_id="d", filename="f.pdf", chunk_index=page, start=0, end=len(text), page=page
+    )
+
+
+FILLER_SOURCE = "This paragraph talks about ordinary operational matters of the company and nothing else."
+
+
+@pytest.mark.parametrize(
+    ("answer", "page"),
+    [
+        ("Zebras cross the plains every July, looking for fresh grass.", 2),  # the words only page 2 has
+        ("The answer is: when do zebras migrate across the Serengeti?", None),  # echoing the question proves nothing
+        ("This paragraph talks about ordinary operational matters of the company.", None),  # every source says it
+    ],
+)
+def test_an_uncited_answer_is_matched_only_by_words_one_source_stands_out_with(answer: str, page: int | None) -> None:
+    hits = [
+        _hit(f"Revenue grew by twelve percent. {FILLER_SOURCE}", 1),
+        _hit(f"Zebras migrate across the Serengeti plains every July in search of fresh grass. {FILLER_SOURCE}", 2),
+        _hit(f"Headcount reached 4,200 employees. {FILLER_SOURCE}", 3),
+    ]
+    _, citations = rag.cite(answer, hits, question="When do zebras migrate across the Serengeti?")
+    assert [c.page for c in citations] == ([page] if page else [])
+    assert all(c.matched for c in citations)
 
 
 def test_the_citation_filter_works_across_stream_pieces() -> None:
@@ -201,6 +230,8 @@ def test_offline_ask_cites_the_right_page_of_a_pdf(
                 "48",
                 "--top-k",
                 "3",
+                "--temperature",
+                "0",
             ]
         )
         == 0
