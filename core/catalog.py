@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 
-from core.errors import AlreadyExists, InvalidInput, NotFound
+from core.access import check_name, role_on
+from core.errors import AlreadyExists, NotFound
 from core.records import Document, DocumentStatus, Grant, Role, Store, UsageEvent, User
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ users = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
 )
 
 stores = sa.Table(
@@ -116,6 +118,7 @@ class Catalog:
         self.url = url
         self.engine = _make_engine(url)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     # users and grants
 
@@ -129,7 +132,7 @@ class Catalog:
         return _user(row)
 
     def add_user(self, name: str, *, is_admin: bool = False, password_hash: str | None = None) -> User:
-        _check_name(name, "user")
+        check_name(name, "user")
         with self.engine.begin() as conn:
             if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
                 raise AlreadyExists(f"A user named '{name}' already exists.")
@@ -145,6 +148,25 @@ class Catalog:
         if row is None:
             raise NotFound(f"There is no user named '{name}'.")
         return _user(row)
+
+    def password_hash(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(users.c.password_hash).where(users.c.name == name)).scalar()
+
+    def update_user(
+        self, name: str, *, password_hash: str | None = None, is_admin: bool | None = None, disabled: bool | None = None
+    ) -> User:
+        values: dict[str, object] = {}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if is_admin is not None:
+            values["is_admin"] = is_admin
+        if disabled is not None:
+            values["disabled"] = disabled
+        with self.engine.begin() as conn:
+            if values:
+                conn.execute(users.update().where(users.c.name == name).values(**values))
+        return self.get_user(name)
 
     def list_users(self) -> list[User]:
         with self.engine.connect() as conn:
@@ -164,12 +186,12 @@ class Catalog:
     def role_of(self, user: User, store: Store) -> Role | None:
         """The user's role on the store: admins and owners own it; others have their grant or nothing."""
         if user.is_admin or store.owner == user.name:
-            return Role.OWNER
+            return role_on(user, store, None)
         with self.engine.connect() as conn:
             role = conn.execute(
                 sa.select(grants.c.role).where(grants.c.store_id == store.id, grants.c.user_name == user.name)
             ).scalar()
-        return Role(role) if role else None
+        return role_on(user, store, Role(role) if role else None)
 
     def grants_of(self, store: Store) -> list[Grant]:
         with self.engine.connect() as conn:
@@ -191,7 +213,7 @@ class Catalog:
         description: str = "",
         chunk_strategy: str = "recursive",
     ) -> Store:
-        _check_name(name, "store")
+        check_name(name, "store")
         store = Store(
             id=new_id(),
             name=name,
@@ -222,6 +244,15 @@ class Catalog:
     def list_stores(self) -> list[Store]:
         with self.engine.connect() as conn:
             return [_store(r) for r in conn.execute(sa.select(stores).order_by(stores.c.name)).mappings()]
+
+    def rename_store(self, store: Store, name: str) -> Store:
+        check_name(name, "store")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stores.update().where(stores.c.id == store.id).values(name=name))
+        except sa.exc.IntegrityError as exc:
+            raise AlreadyExists(f"A store named '{name}' already exists; choose another name.") from exc
+        return self.get_store(name)
 
     def delete_store(self, store: Store) -> None:
         with self.engine.begin() as conn:
@@ -446,11 +477,18 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-def _check_name(name: str, what: str) -> None:
-    if not name or not name.strip() or len(name) > 120 or name != name.strip():
-        raise InvalidInput(f"A {what} name must be 1 to 120 characters with no leading or trailing spaces.")
-    if "," in name:
-        raise InvalidInput(f"A {what} name may not contain a comma.")
+def _add_missing_columns(engine: Engine) -> None:
+    """Upgrade a catalog made by an earlier version: add the columns it lacks (with their defaults)."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                ddl = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)  # name, type, default
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                log.info("catalog upgraded: %s.%s added", table.name, column.name)
 
 
 def _utc(value: datetime) -> datetime:
@@ -458,7 +496,13 @@ def _utc(value: datetime) -> datetime:
 
 
 def _user(row: RowMapping) -> User:
-    return User(name=row["name"], is_admin=bool(row["is_admin"]), created_at=_utc(row["created_at"]))
+    return User(
+        name=row["name"],
+        is_admin=bool(row["is_admin"]),
+        created_at=_utc(row["created_at"]),
+        disabled=bool(row["disabled"]),
+        has_password=bool(row["password_hash"]),
+    )
 
 
 def _store_row(store: Store) -> dict[str, object]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_parser("list", parents=[common, as_json], help="list the stores you may see")
     delete = store.add_parser("delete", parents=[common], help="delete a store and everything in it")
     delete.add_argument("name")
+    rename = store.add_parser("rename", parents=[common], help="rename a store (owners)")
+    rename.add_argument("name")
+    rename.add_argument("new_name", metavar="NEW_NAME")
     export = store.add_parser(
         "export", parents=[common], help="write a store (texts, metadata, vectors) to a .parquet or .jsonl file"
     )
@@ -165,15 +169,36 @@ def build_parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    add = user.add_parser("add", parents=[common], help="add a user")
+    add = user.add_parser("add", parents=[common], help="add a user (administrators)")
     add.add_argument("name")
     add.add_argument("--admin", action="store_true")
-    user.add_parser("list", parents=[common, as_json], help="list users")
+    add.add_argument("--password", action="store_true", help="read the user's password from standard input")
+    user.add_parser("list", parents=[common, as_json], help="list users (administrators)")
+    password = user.add_parser("password", parents=[common], help="set a password, read from standard input")
+    password.add_argument("name")
+    for verb in ("disable", "enable"):
+        toggled = user.add_parser(verb, parents=[common], help=f"{verb} a user (administrators)")
+        toggled.add_argument("name")
 
     grant = commands.add_parser("grant", parents=[common], help="give a user access to a store")
     grant.add_argument("store")
     grant.add_argument("name", metavar="USER")
-    grant.add_argument("--role", choices=[r.value for r in Role], default=Role.READ.value)
+    grant.add_argument(
+        "--role",
+        choices=["viewer", "editor", "owner", "read", "write"],
+        default="viewer",
+        help="viewer (search, chat), editor (also add and delete documents) or owner; read and write mean viewer and editor",
+    )
+    revoke = commands.add_parser("revoke", parents=[common], help="take a user's access to a store away")
+    revoke.add_argument("store")
+    revoke.add_argument("name", metavar="USER")
+
+    document = commands.add_parser("document", help="act on one document").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    remove = document.add_parser("delete", parents=[common], help="delete one document and its chunks (editors)")
+    remove.add_argument("store")
+    remove.add_argument("id", help="the document's id (see `documents STORE --json`)")
     return parser
 
 
@@ -232,134 +257,229 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(wb: Workbench, args: argparse.Namespace) -> int:
-    user = getattr(args, "user", None)
-    match args.command, getattr(args, "action", None):
-        case "store", "create":
-            store = wb.create_store(
-                args.name,
-                user=user,
-                backend=args.backend,
-                embedding=args.embedding,
-                chunking=_chunking(args, wb.settings.chunking),
-                description=args.description,
-            )
-            print(
-                f"Created store '{store.name}' ({store.backend}, {store.embedding_model}, {store.embedding_dim} dimensions)."
-            )
-        case "store", "list":
-            summaries = wb.list_stores(user=user)
-            rows = [
-                {
-                    "name": s.store.name,
-                    "backend": s.store.backend,
-                    "embedding": s.store.embedding_model,
-                    "documents": s.documents,
-                    "chunks": s.chunks,
-                    "owner": s.store.owner,
-                    "role": s.role.value,
-                    "created": s.store.created_at.strftime("%Y-%m-%d %H:%M"),
-                }
-                for s in summaries
-            ]
-            _print_rows(
-                rows, as_json=args.json, empty="No stores yet. Create one with `python -m core store create NAME`."
-            )
-        case "store", "export":
-            summary = wb.export_store(args.name, args.file, user=user)
-            print(f"Exported '{args.name}': {summary.documents} documents, {summary.chunks} chunks to {summary.path}.")
-        case "store", "import":
-            imported = wb.import_store(args.file, name=args.name, backend=args.backend, user=user)
-            print(f"Imported '{imported.name}' into {imported.backend} ({imported.embedding_model}).")
-        case "store", "delete":
-            wb.delete_store(args.name, user=user)
-            print(f"Deleted store '{args.name}'.")
-        case "ingest", _:
-            store = wb.store(args.store, user=user)
-            acting = wb.user(user).name
-            options = IngestOptions(
-                chunking=_chunking(args, store.chunking),
-                replace=args.replace,
-                metadata=_pairs(args.meta),
-                parse=wb.parse_options(
-                    user=acting, store=store.name, vision_model=args.vision_model, vision_prompt=args.vision_prompt
-                ),
-            )
-            results = wb.ingest_paths(args.store, args.files, user=user, options=options)
-            _print_ingest(results, as_json=args.json)
-            return 1 if any(r.status is IngestStatus.FAILED for r in results) else 0
-        case "search", _:
-            search_options = SearchOptions(
-                top_k=args.top_k,
-                mode=Mode(args.mode),
-                fusion=Fusion(args.fusion),
-                weight=args.weight,
-                threshold=args.threshold,
-                candidates=args.candidates,
-                rerank=Reranker.parse(args.rerank),
-                filters=Filters.parse(args.filter),
-            )
-            hits = wb.search(args.store, args.query, user=user, options=search_options, embedding=args.embedding)
-            _print_hits(hits, as_json=args.json)
-        case "preview", _:
-            try:
-                data = args.file.read_bytes()
-            except OSError as exc:
-                raise InvalidInput(f"{args.file} could not be read: {exc.strerror or exc}.") from exc
-            result = wb.preview(
-                args.file.name,
-                data,
-                chunking=_chunking(args, wb.settings.chunking) or wb.settings.chunking,
-                embedding=args.embedding,
-                user=user,
-            )
-            _print_preview(result, as_json=args.json)
-        case "ask", _:
-            wanted = wb.store_names(args.store)
-            if args.new:
-                wb.forget_chat(wanted, user=user)
-            ask_options = AskOptions(
-                model=args.model or "",
-                temperature=args.temperature,
-                max_tokens=args.max_tokens,
-                system_prompt=args.system_prompt,
-                search=SearchOptions(
-                    top_k=args.top_k, mode=Mode(args.mode), rerank=Reranker.parse(args.rerank), threshold=args.threshold
-                ),
-            )
-            stream, answer = wb.ask(wanted, args.question, user=user, options=ask_options)
-            if args.json:
-                for _ in stream:
-                    pass
-                print(json.dumps(_answer_json(answer), ensure_ascii=False, indent=2))
-            else:
-                for piece in stream:
-                    print(piece, end="", flush=True)
-                print()
-                _print_sources(answer)
-        case "documents", _:
-            documents: list[dict[str, object]] = [
-                {
-                    "filename": d.filename,
-                    "status": d.status.value,
-                    "chunks": d.chunk_count,
-                    "pages": d.page_count if d.page_count is not None else "",
-                    "size": d.size_bytes,
-                    "uploaded_by": d.uploaded_by,
-                    "error": d.error or "",
-                }
-                for d in wb.documents(args.store, user=user)
-            ]
-            _print_rows(documents, as_json=args.json, empty=f"'{args.store}' has no documents yet.")
-        case "user", "add":
-            created = wb.add_user(args.name, admin=args.admin, acting=user)
-            print(f"Added user '{created.name}'{' (admin)' if created.is_admin else ''}.")
-        case "user", "list":
-            rows = [{"name": u.name, "admin": u.is_admin} for u in wb.catalog.list_users()]
-            _print_rows(rows, as_json=args.json, empty="No users.")
-        case "grant", _:
-            granted = wb.grant(args.store, args.name, Role(args.role), acting=user)
-            print(f"'{granted.user}' may now {granted.role.value} '{granted.store}'.")
-    return 0
+    # no --user means the built-in admin; an empty or unknown --user is refused by core like any other
+    user = args.user if "user" in args else wb.settings.admin_user
+    command = COMMANDS[(args.command, getattr(args, "action", None))]
+    return command(wb, args, user) or 0
+
+
+def _store_create(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    store = wb.create_store(
+        args.name,
+        user=user,
+        backend=args.backend,
+        embedding=args.embedding,
+        chunking=_chunking(args, wb.settings.chunking),
+        description=args.description,
+    )
+    print(f"Created store '{store.name}' ({store.backend}, {store.embedding_model}, {store.embedding_dim} dimensions).")
+
+
+def _store_list(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    rows = [
+        {
+            "name": s.store.name,
+            "backend": s.store.backend,
+            "embedding": s.store.embedding_model,
+            "documents": s.documents,
+            "chunks": s.chunks,
+            "owner": s.store.owner,
+            "role": s.role.value,
+            "created": s.store.created_at.strftime("%Y-%m-%d %H:%M"),
+        }
+        for s in wb.list_stores(user=user)
+    ]
+    _print_rows(rows, as_json=args.json, empty="No stores yet. Create one with `python -m core store create NAME`.")
+
+
+def _store_export(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    suffix = args.file.suffix.lower().lstrip(".")
+    if suffix not in ("parquet", "jsonl"):
+        raise InvalidInput(f"Export to a .parquet or .jsonl file, not '{args.file.name}'.")
+    summary = wb.export_store(args.name, user=user, fmt=suffix)
+    args.file.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(summary.path, args.file)
+    print(f"Exported '{args.name}': {summary.documents} documents, {summary.chunks} chunks to {args.file}.")
+
+
+def _store_import(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    imported = wb.import_store(
+        _read(args.file), filename=args.file.name, name=args.name, backend=args.backend, user=user
+    )
+    print(f"Imported '{imported.name}' into {imported.backend} ({imported.embedding_model}).")
+
+
+def _store_rename(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    wb.rename_store(args.name, args.new_name, user=user)
+    print(f"Renamed store '{args.name}' to '{args.new_name}'.")
+
+
+def _store_delete(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    wb.delete_store(args.name, user=user)
+    print(f"Deleted store '{args.name}'.")
+
+
+def _ingest(wb: Workbench, args: argparse.Namespace, user: str) -> int:
+    store = wb.store(args.store, user=user)
+    options = IngestOptions(
+        chunking=_chunking(args, store.chunking),
+        replace=args.replace,
+        metadata=_pairs(args.meta),
+        parse=wb.parse_options(
+            user=user, store=store.name, vision_model=args.vision_model, vision_prompt=args.vision_prompt
+        ),
+    )
+    results = wb.ingest_paths(args.store, args.files, user=user, options=options)
+    _print_ingest(results, as_json=args.json)
+    return 1 if any(r.status is IngestStatus.FAILED for r in results) else 0
+
+
+def _search(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    options = SearchOptions(
+        top_k=args.top_k,
+        mode=Mode(args.mode),
+        fusion=Fusion(args.fusion),
+        weight=args.weight,
+        threshold=args.threshold,
+        candidates=args.candidates,
+        rerank=Reranker.parse(args.rerank),
+        filters=Filters.parse(args.filter),
+    )
+    hits = wb.search(args.store, args.query, user=user, options=options, embedding=args.embedding)
+    _print_hits(hits, as_json=args.json)
+
+
+def _preview(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    result = wb.preview(
+        args.file.name,
+        _read(args.file),
+        chunking=_chunking(args, wb.settings.chunking) or wb.settings.chunking,
+        embedding=args.embedding,
+        user=user,
+    )
+    _print_preview(result, as_json=args.json)
+
+
+def _ask(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    wanted = wb.store_names(args.store)
+    if args.new:
+        wb.forget_chat(wanted, user=user)
+    options = AskOptions(
+        model=args.model or "",
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        system_prompt=args.system_prompt,
+        search=SearchOptions(
+            top_k=args.top_k, mode=Mode(args.mode), rerank=Reranker.parse(args.rerank), threshold=args.threshold
+        ),
+    )
+    stream, answer = wb.ask(wanted, args.question, user=user, options=options)
+    if args.json:
+        for _ in stream:
+            pass
+        print(json.dumps(_answer_json(answer), ensure_ascii=False, indent=2))
+        return
+    for piece in stream:
+        print(piece, end="", flush=True)
+    print()
+    _print_sources(answer)
+
+
+def _documents(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    rows: list[dict[str, object]] = [
+        {
+            "id": d.id,
+            "filename": d.filename,
+            "status": d.status.value,
+            "chunks": d.chunk_count,
+            "pages": d.page_count if d.page_count is not None else "",
+            "size": d.size_bytes,
+            "uploaded_by": d.uploaded_by,
+            "error": d.error or "",
+        }
+        for d in wb.documents(args.store, user=user)
+    ]
+    _print_rows(rows, as_json=args.json, empty=f"'{args.store}' has no documents yet.")
+
+
+def _document_delete(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    wb.delete_document(args.store, args.id, user=user)
+    print(f"Deleted document {args.id} from '{args.store}'.")
+
+
+def _user_add(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    password = _new_password(args) if args.password else None
+    created = wb.add_user(args.name, admin=args.admin, password=password, user=user)
+    print(f"Added user '{created.name}'{' (admin)' if created.is_admin else ''}.")
+
+
+def _user_list(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    rows = [
+        {"name": u.name, "admin": u.is_admin, "disabled": u.disabled, "password": u.has_password}
+        for u in wb.list_users(user=user)
+    ]
+    _print_rows(rows, as_json=args.json, empty="No users.")
+
+
+def _user_password(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    wb.set_password(args.name, _new_password(args), user=user)
+    print(f"Set the password of '{args.name}'.")
+
+
+def _user_enable(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    wb.set_disabled(args.name, args.action == "disable", user=user)
+    print(f"{'Disabled' if args.action == 'disable' else 'Enabled'} user '{args.name}'.")
+
+
+def _grant(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    granted = wb.grant(args.store, args.name, Role(args.role), user=user)
+    print(f"'{granted.user}' may now {granted.role.verb} '{granted.store}'.")
+
+
+def _revoke(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    wb.revoke(args.store, args.name, user=user)
+    print(f"'{args.name}' no longer has access to '{args.store}'.")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path} could not be read: {exc.strerror or exc}.") from exc
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """A password from standard input (never the command line, where other users could see it)."""
+    line = sys.stdin.readline()
+    if not line:
+        raise InvalidInput(
+            "Type the password on standard input, for example: echo 'a long secret' | python -m core ..."
+        )
+    return line.rstrip("\n")
+
+
+Command = Callable[[Workbench, argparse.Namespace, str], "int | None"]
+COMMANDS: dict[tuple[str, str | None], Command] = {
+    ("store", "create"): _store_create,
+    ("store", "list"): _store_list,
+    ("store", "export"): _store_export,
+    ("store", "import"): _store_import,
+    ("store", "rename"): _store_rename,
+    ("store", "delete"): _store_delete,
+    ("ingest", None): _ingest,
+    ("search", None): _search,
+    ("preview", None): _preview,
+    ("ask", None): _ask,
+    ("documents", None): _documents,
+    ("document", "delete"): _document_delete,
+    ("user", "add"): _user_add,
+    ("user", "list"): _user_list,
+    ("user", "password"): _user_password,
+    ("user", "disable"): _user_enable,
+    ("user", "enable"): _user_enable,
+    ("grant", None): _grant,
+    ("revoke", None): _revoke,
+}
 
 
 def hit_json(hit: Hit) -> dict[str, object]:

@@ -13,15 +13,30 @@ if TYPE_CHECKING:
 
 
 class Role(enum.StrEnum):
-    """What a user may do with a store: read < write < owner."""
+    """What a user may do with a store: a viewer searches and chats, an editor also adds and deletes documents,
+    an owner also shares, renames, exports and deletes the store. `read`, `write` (the command line's first
+    words) still name the viewer and editor roles."""
 
-    READ = "read"
-    WRITE = "write"
+    VIEWER = "viewer"
+    EDITOR = "editor"
     OWNER = "owner"
+    READ = "viewer"  # aliases kept for the command line and older callers
+    WRITE = "editor"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Role | None:
+        word = str(value).strip().lower()
+        legacy = {"read": "viewer", "write": "editor"}.get(word, word)
+        return next((role for role in cls if role.value == legacy), None)
 
     @property
     def rank(self) -> int:
-        return {"read": 1, "write": 2, "owner": 3}[self.value]
+        return {"viewer": 1, "editor": 2, "owner": 3}[self.value]
+
+    @property
+    def verb(self) -> str:
+        """What the role lets a user do, for sentences: 'may read', 'may edit', 'owns'."""
+        return {"viewer": "read", "editor": "edit", "owner": "own"}[self.value]
 
 
 class DocumentStatus(enum.StrEnum):
@@ -45,6 +60,8 @@ class User:
     name: str
     is_admin: bool = False
     created_at: datetime | None = None
+    disabled: bool = False
+    has_password: bool = False
 
 
 @dataclass(frozen=True)

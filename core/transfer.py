@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.catalog import Catalog, new_id
 from core.errors import InvalidInput
-from core.records import Chunk, Document, Store
+from core.records import Chunk, Document, DocumentStatus, Store
 from core.stores import VectorStore
 
 log = logging.getLogger(__name__)
@@ -83,23 +85,25 @@ def export_store(store: Store, documents: list[Document], backend: VectorStore, 
     return ExportSummary(path=path, documents=len(documents), chunks=chunks)
 
 
-def read_export(path: Path) -> StoreExport:
+def read_export(path: Path, *, shown_as: str | None = None) -> StoreExport:
+    """The export's header and batches; errors name the file as the user knows it (`shown_as`)."""
     if not path.is_file():
-        raise InvalidInput(f"There is no file at {path}.")
+        raise InvalidInput(f"There is no file at {shown_as or path}.")
     suffix = path.suffix.lower()
+    label = Path(shown_as or path.name)
     if suffix == ".jsonl":
         with path.open(encoding="utf-8") as lines:
-            header = _header(lines.readline(), path)
+            header = _header(lines.readline(), label)
         return StoreExport(store=header["store"], documents=header["documents"], batches=_jsonl_batches(path))
     if suffix == ".parquet":
         try:
             parquet = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InvalidInput(f"{path.name} is not a store export (it is not a readable Parquet file).") from exc
+            raise InvalidInput(f"{label.name} is not a store export (it is not a readable Parquet file).") from exc
         raw = (parquet.schema_arrow.metadata or {}).get(MAGIC.encode())
-        header = _header(raw.decode() if raw else "", path)
+        header = _header(raw.decode() if raw else "", label)
         return StoreExport(store=header["store"], documents=header["documents"], batches=_parquet_batches(parquet))
-    raise InvalidInput(f"Import a .parquet or .jsonl store export, not '{path.name}'.")
+    raise InvalidInput(f"Import a .parquet or .jsonl store export, not '{label.name}'.")
 
 
 def _header(line: str, path: Path) -> dict[str, Any]:
@@ -145,13 +149,17 @@ def _parquet_schema(dimension: int) -> pa.Schema:
             ("heading", pa.string()),
             ("context", pa.string()),
             ("location", pa.string()),
+            ("metadata", pa.string()),  # the document's metadata as JSON, for backend-side filters
             ("vector", pa.list_(pa.float32(), dimension)),
         ]
     )
 
 
 def _parquet_table(chunks: list[Chunk], vectors: np.ndarray, schema: pa.Schema) -> pa.Table:
-    columns: dict[str, Any] = {name: [getattr(c, name) for c in chunks] for name in schema.names if name != "vector"}
+    columns: dict[str, Any] = {
+        name: [getattr(c, name) for c in chunks] for name in schema.names if name not in ("vector", "metadata")
+    }
+    columns["metadata"] = [json.dumps(dict(c.metadata), ensure_ascii=False) for c in chunks]
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
     columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
     return pa.table(columns, schema=schema)
@@ -161,6 +169,8 @@ def _parquet_batches(parquet: pq.ParquetFile) -> Iterator[tuple[list[Chunk], np.
     for batch in parquet.iter_batches(batch_size=BATCH):
         rows = batch.to_pylist()
         vectors = np.asarray([r.pop("vector") for r in rows], dtype=np.float32)
+        for row in rows:
+            row["metadata"] = json.loads(row.get("metadata") or "{}")
         yield [Chunk(**r) for r in rows], vectors
 
 
@@ -176,3 +186,54 @@ def _document_json(document: Document) -> dict[str, Any]:
         "created_at": document.created_at.isoformat(),
         "metadata": document.metadata,
     }
+
+
+def import_export(
+    exported: StoreExport, *, catalog: Catalog, backend: VectorStore, backend_name: str, name: str | None, owner: str
+) -> Store:
+    """Create a store from an export: its documents get fresh ids (the original store may still exist); all or nothing."""
+    spec = exported.store
+    store = catalog.create_store(
+        name or spec["name"],
+        backend=backend_name,
+        embedding_model=spec["embedding_model"],
+        embedding_dim=int(spec["embedding_dim"]),
+        chunk_size=int(spec["chunk_size"]),
+        chunk_overlap=int(spec["chunk_overlap"]),
+        chunk_strategy=str(spec["chunk_strategy"]),
+        owner=owner,
+        description=spec.get("description", ""),
+    )
+    ids = {d["id"]: new_id() for d in exported.documents}
+    try:
+        backend.create(store.collection, dimension=store.embedding_dim)
+        catalog.add_documents(
+            [
+                Document(
+                    id=ids[d["id"]],
+                    store_id=store.id,
+                    filename=d["filename"],
+                    content_hash=d["content_hash"],
+                    size_bytes=d["size_bytes"],
+                    status=DocumentStatus.PROCESSING,
+                    created_at=datetime.fromisoformat(d["created_at"]),
+                    uploaded_by=d["uploaded_by"],
+                    page_count=d["page_count"],
+                    metadata=d.get("metadata") or {},
+                )
+                for d in exported.documents
+            ]
+        )
+        for chunks, vectors in exported.batches:
+            if vectors.shape[1] != store.embedding_dim:
+                raise InvalidInput(
+                    f"The export holds {vectors.shape[1]}-dimensional vectors, not {store.embedding_dim}."
+                )
+            backend.add(store.collection, [replace(c, document_id=ids[c.document_id]) for c in chunks], vectors)
+        catalog.mark_ready({ids[d["id"]]: d["chunk_count"] for d in exported.documents})
+        backend.maintain(store.collection)
+    except BaseException:
+        backend.drop(store.collection)
+        catalog.delete_store(store)
+        raise
+    return store

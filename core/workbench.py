@@ -1,20 +1,24 @@
 """The composition root: settings, catalog, backends and models, and the product's operations on them.
 
-The CLI and the Streamlit pages call this and nothing below it. Every operation names the acting
-user; `None` means the built-in admin.
+The CLI and the Streamlit pages call this and nothing below it. Every operation names the acting user
+(`user=`, required): an empty, unknown or disabled user is refused, and every store operation checks the
+user's role through `core.access` before it touches anything. `as_user(name)` binds a user once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from core import llm, rag
+from core import access, llm, rag
+from core.access import Action
 from core.catalog import Catalog, new_id
 from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
@@ -30,7 +34,7 @@ from core.rerank import rerank_scores
 from core.retrieval import Reranker, SearchOptions, Target, check_embedding
 from core.retrieval import search as retrieval_search
 from core.stores import VectorStore, open_backend
-from core.transfer import ExportSummary, export_store, read_export
+from core.transfer import ExportSummary, export_store, import_export, read_export
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +78,17 @@ class Workbench:
                 self._embedders[name] = Embedder(name, target=model, params=params)
             return self._embedders[name]
 
-    def user(self, name: str | None) -> User:
-        return self.catalog.get_user(name or self.settings.admin_user)
+    def acting(self, name: str) -> User:
+        """The user an operation acts as; refused when the name is empty, unknown or disabled."""
+        try:
+            user = self.catalog.get_user(name) if name else None
+        except NotFound:
+            raise PermissionDenied(f"There is no user named '{name}'. Sign in as a known user.") from None
+        return access.acting(user, name)
+
+    def as_user(self, name: str) -> ActingWorkbench:
+        """This workbench with every operation acting as `name` (a page binds its logged-in user once)."""
+        return ActingWorkbench(self, name)
 
     def _on_usage(self, embedder: Embedder, *, user: str, store: str) -> UsageSink:
         """Record each embedding call as a usage event of the user on the store."""
@@ -99,17 +112,72 @@ class Workbench:
 
     # users and grants
 
-    def add_user(self, name: str, *, admin: bool = False, acting: str | None = None) -> User:
-        self._require_admin(acting)
-        return self.catalog.add_user(name, is_admin=admin)
+    def add_user(self, name: str, *, user: str, admin: bool = False, password: str | None = None) -> User:
+        access.require_admin(self.acting(user))
+        if name != name.lower():
+            raise InvalidInput(
+                f"User names are lowercase (the login form lowercases what people type): use '{name.lower()}'."
+            )
+        hashed = access.hash_password(password) if password is not None else None
+        return self.catalog.add_user(name, is_admin=admin, password_hash=hashed)
 
-    def grant(self, store_name: str, user_name: str, role: Role, *, acting: str | None = None) -> Grant:
-        store = self.store(store_name, user=acting, role=Role.OWNER)
-        return self.catalog.grant(store, user_name, role)
+    def list_users(self, *, user: str) -> list[User]:
+        access.require_admin(self.acting(user))
+        return self.catalog.list_users()
 
-    def _require_admin(self, acting: str | None) -> None:
-        if not self.user(acting).is_admin:
-            raise PermissionDenied("Only an administrator can manage users.")
+    def set_password(self, name: str, password: str, *, user: str, current: str | None = None) -> User:
+        """An admin sets anyone's password; a user changes their own with their current one."""
+        acting = self.acting(user)
+        if not acting.is_admin:
+            if acting.name != name:
+                raise PermissionDenied("Only an administrator can set another user's password.")
+            if acting.has_password and not access.password_matches(current or "", self.catalog.password_hash(name)):
+                raise PermissionDenied("Your current password is not right; nothing was changed.")
+        self.catalog.get_user(name)
+        return self.catalog.update_user(name, password_hash=access.hash_password(password))
+
+    def set_admin(self, name: str, admin: bool, *, user: str) -> User:
+        acting = self.acting(user)
+        access.require_admin(acting)
+        target = self.catalog.get_user(name)
+        if target.is_admin and not admin and not self._other_admins(name):
+            raise PermissionDenied(f"'{name}' is the last administrator; make someone else an administrator first.")
+        return self.catalog.update_user(name, is_admin=admin)
+
+    def set_disabled(self, name: str, disabled: bool, *, user: str) -> User:
+        """A disabled user can do nothing and cannot log in; their stores and documents stay."""
+        acting = self.acting(user)
+        access.require_admin(acting)
+        if disabled and name == acting.name:
+            raise PermissionDenied("You cannot disable your own account.")
+        target = self.catalog.get_user(name)
+        if disabled and target.is_admin and not self._other_admins(name):
+            raise PermissionDenied(f"'{name}' is the last administrator and cannot be disabled.")
+        return self.catalog.update_user(name, disabled=disabled)
+
+    def check_login(self, name: str, password: str) -> User:
+        """The user if the password is theirs and the account enabled; one message for every failure."""
+        try:
+            candidate = self.catalog.get_user(name.strip().lower()) if name.strip() else None
+        except NotFound:
+            candidate = None
+        hashed = self.catalog.password_hash(candidate.name) if candidate else None
+        if candidate is None or candidate.disabled or not access.password_matches(password, hashed):
+            raise PermissionDenied("Wrong user name or password.")
+        return candidate
+
+    def _other_admins(self, name: str) -> bool:
+        return any(u.is_admin and not u.disabled and u.name != name for u in self.catalog.list_users())
+
+    def grant(self, store_name: str, user_name: str, role: Role | str, *, user: str) -> Grant:
+        store = self.store(store_name, user=user, action=Action.MANAGE)
+        return self.catalog.grant(store, user_name, Role(role))
+
+    def revoke(self, store_name: str, user_name: str, *, user: str) -> None:
+        self.catalog.revoke(self.store(store_name, user=user, action=Action.MANAGE), user_name)
+
+    def grants(self, store_name: str, *, user: str) -> list[Grant]:
+        return self.catalog.grants_of(self.store(store_name, user=user, action=Action.MANAGE))
 
     # stores
 
@@ -117,13 +185,13 @@ class Workbench:
         self,
         name: str,
         *,
-        user: str | None = None,
+        user: str,
         backend: str | None = None,
         embedding: str | None = None,
         chunking: ChunkSettings | None = None,
         description: str = "",
     ) -> Store:
-        owner = self.user(user)
+        owner = self.acting(user)
         backend_name = backend or self.settings.default_backend
         vectors = self.backend(backend_name)
         embedder = self.embedder(embedding or self.settings.default_embedding)
@@ -147,18 +215,20 @@ class Workbench:
         log.info("created store %s (%s, %s)", name, backend_name, embedder.model)
         return store
 
-    def store(self, name: str, *, user: str | None = None, role: Role = Role.READ) -> Store:
-        """The store if the user may act on it with `role`; a store the user may not see does not exist for them."""
-        store = self.catalog.get_store(name)
-        have = self.catalog.role_of(self.user(user), store)
-        if have is None:
-            raise NotFound(f"There is no store named '{name}'. Run `python -m core store list` to see the stores.")
-        if have.rank < role.rank:
-            raise PermissionDenied(f"You may only {have.value} '{name}'; ask its owner for {role.value} access.")
-        return store
+    def store(self, name: str, *, user: str, action: Action = Action.READ) -> Store:
+        """The store if the user may do `action` on it; a store the user may not see does not exist for them."""
+        return self._authorized(name, self.acting(user), action)[0]
 
-    def list_stores(self, *, user: str | None = None) -> list[StoreSummary]:
-        acting = self.user(user)
+    def _authorized(self, name: str, acting: User, action: Action) -> tuple[Store, Role]:
+        try:
+            store = self.catalog.get_store(name)
+        except NotFound:
+            raise NotFound(access.missing_store(name)) from None
+        role = access.authorize(acting, store, self.catalog.role_of(acting, store), action)
+        return store, role
+
+    def list_stores(self, *, user: str) -> list[StoreSummary]:
+        acting = self.acting(user)
         summaries = []
         for store in self.catalog.list_stores():
             role = self.catalog.role_of(acting, store)
@@ -167,26 +237,30 @@ class Workbench:
                 summaries.append(StoreSummary(store=store, documents=documents, chunks=chunks, role=role))
         return summaries
 
-    def delete_store(self, name: str, *, user: str | None = None) -> None:
-        store = self.store(name, user=user, role=Role.OWNER)
+    def rename_store(self, name: str, new_name: str, *, user: str) -> Store:
+        store = self.store(name, user=user, action=Action.MANAGE)
+        return self.catalog.rename_store(store, new_name)
+
+    def delete_store(self, name: str, *, user: str) -> None:
+        store = self.store(name, user=user, action=Action.MANAGE)
         self.backend(store.backend).drop(store.collection)
         self.catalog.delete_store(store)
         log.info("deleted store %s", name)
 
     def ask(
-        self, names: str | Sequence[str], question: str, *, user: str | None = None, options: AskOptions | None = None
+        self, names: str | Sequence[str], question: str, *, user: str, options: AskOptions | None = None
     ) -> tuple[Iterator[str], Answer]:
         """Stream an answer from the stores' documents; the Answer is complete once the stream is exhausted.
 
         Follow-up questions are first rewritten into a standalone search query from the chat history;
         the question and the answer (with its citations) are added to the user's history on these stores.
         """
-        acting = self.user(user)
+        acting = self.acting(user)
         if not question.strip():
             raise InvalidInput("Type a question.")
         wanted = self.store_names(names)
         for name in wanted:
-            self.store(name, user=acting.name)
+            self._authorized(name, acting, Action.READ)
         key = ",".join(wanted)
         options = options or AskOptions()
         model_name = options.model or self.settings.chat_model
@@ -265,12 +339,12 @@ class Workbench:
 
         return run(), answer
 
-    def forget_chat(self, names: str | Sequence[str], *, user: str | None = None) -> None:
+    def forget_chat(self, names: str | Sequence[str], *, user: str) -> None:
         """Clear the user's chat history on these stores (a new conversation)."""
         wanted = self.store_names(names)
-        acting = self.user(user)
+        acting = self.acting(user)
         for name in wanted:
-            self.store(name, user=acting.name)
+            self._authorized(name, acting, Action.READ)
         self.catalog.clear_history(user=acting.name, stores=",".join(wanted))
 
     def store_names(self, names: str | Sequence[str]) -> list[str]:
@@ -281,72 +355,58 @@ class Workbench:
             raise InvalidInput("Name at least one store.")
         return wanted
 
-    def export_store(self, name: str, path: Path, *, user: str | None = None) -> ExportSummary:
-        """Write the store's ready documents, chunk texts and vectors to a .parquet or .jsonl file."""
-        store = self.store(name, user=user)
+    def export_store(self, name: str, *, user: str, fmt: str = "parquet") -> ExportSummary:
+        """Write the store's ready documents, chunk texts and vectors into the data directory's exports folder."""
+        store = self.store(name, user=user, action=Action.MANAGE)
+        if fmt not in ("parquet", "jsonl"):
+            raise InvalidInput(f"Export as parquet or jsonl, not '{fmt}'.")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.settings.data_dir / "exports" / f"{store.id}-{stamp}.{fmt}"
         documents = self.catalog.list_documents(store, status=DocumentStatus.READY)
         return export_store(store, documents, self.backend(store.backend), path)
 
     def import_store(
-        self, path: Path, *, name: str | None = None, backend: str | None = None, user: str | None = None
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        user: str,
+        name: str | None = None,
+        backend: str | None = None,
     ) -> Store:
-        """Recreate an exported store (under its own name unless `name` says otherwise), without re-embedding."""
-        owner = self.user(user)
-        exported = read_export(path)
-        spec = exported.store
-        chunking = ChunkSettings(spec["chunk_strategy"], spec["chunk_size"], spec["chunk_overlap"])
-        backend_name = backend or self.settings.default_backend
-        vectors = self.backend(backend_name)
-        store = self.catalog.create_store(
-            name or spec["name"],
-            backend=backend_name,
-            embedding_model=spec["embedding_model"],
-            embedding_dim=int(spec["embedding_dim"]),
-            chunk_size=chunking.size,
-            chunk_overlap=chunking.overlap,
-            chunk_strategy=chunking.strategy.value,
-            owner=owner.name,
-            description=spec.get("description", ""),
-        )
-        ids = {d["id"]: new_id() for d in exported.documents}  # fresh ids: the original store may still exist
+        """Recreate an exported store from its file's bytes (under its own name unless `name` says otherwise),
+        owned by the acting user, without re-embedding."""
+        owner = self.acting(user)
+        suffix = Path(filename).suffix.lower()
+        scratch = self.settings.data_dir / "imports" / f"{new_id()}{suffix}"
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        scratch.write_bytes(data)
         try:
-            vectors.create(store.collection, dimension=store.embedding_dim)
-            self.catalog.add_documents(
-                [
-                    Document(
-                        id=ids[d["id"]],
-                        store_id=store.id,
-                        filename=d["filename"],
-                        content_hash=d["content_hash"],
-                        size_bytes=d["size_bytes"],
-                        status=DocumentStatus.PROCESSING,
-                        created_at=datetime.fromisoformat(d["created_at"]),
-                        uploaded_by=d["uploaded_by"],
-                        page_count=d["page_count"],
-                        metadata=d.get("metadata") or {},
-                    )
-                    for d in exported.documents
-                ]
+            exported = read_export(scratch, shown_as=filename)
+            backend_name = backend or self.settings.default_backend
+            store = import_export(
+                exported,
+                catalog=self.catalog,
+                backend=self.backend(backend_name),
+                backend_name=backend_name,
+                name=name,
+                owner=owner.name,
             )
-            for chunks, batch_vectors in exported.batches:
-                if batch_vectors.shape[1] != store.embedding_dim:
-                    raise InvalidInput(
-                        f"{path.name} holds {batch_vectors.shape[1]}-dimensional vectors, not {store.embedding_dim}."
-                    )
-                vectors.add(
-                    store.collection, [replace(c, document_id=ids[c.document_id]) for c in chunks], batch_vectors
-                )
-            self.catalog.mark_ready({ids[d["id"]]: d["chunk_count"] for d in exported.documents})
-            vectors.maintain(store.collection)
-        except Exception:
-            vectors.drop(store.collection)
-            self.catalog.delete_store(store)
-            raise
-        log.info("imported store %s from %s into %s", store.name, path, backend_name)
+        finally:
+            scratch.unlink(missing_ok=True)
+        log.info("imported store %s from %s into %s", store.name, filename, backend_name)
         return store
 
-    def documents(self, name: str, *, user: str | None = None) -> list[Document]:
+    def documents(self, name: str, *, user: str) -> list[Document]:
         return self.catalog.list_documents(self.store(name, user=user))
+
+    def delete_document(self, name: str, document_id: str, *, user: str) -> None:
+        """Remove one document and its chunks (editors and owners)."""
+        store = self.store(name, user=user, action=Action.EDIT)
+        if not any(d.id == document_id for d in self.catalog.list_documents(store)):
+            raise NotFound(f"'{name}' has no such document; it may have been deleted already.")
+        self.backend(store.backend).delete_documents(store.collection, [document_id])
+        self.catalog.delete_document(document_id)
 
     # ingest and search
 
@@ -354,6 +414,9 @@ class Workbench:
         self, *, user: str, store: str | None, vision_model: str | None = None, vision_prompt: str | None = None
     ) -> ParseOptions:
         """Parsing choices from the settings, with this upload's overrides; vision calls are recorded as usage."""
+        acting = self.acting(user)
+        if store is not None:
+            self._authorized(store, acting, Action.EDIT)
 
         def record(model: str, outcome: llm.CompletionResponse | Exception) -> None:
             if isinstance(outcome, Exception):
@@ -387,12 +450,12 @@ class Workbench:
         name: str,
         uploads: Sequence[Upload | IngestResult],
         *,
-        user: str | None = None,
+        user: str,
         options: IngestOptions | None = None,
         on_progress: ProgressSink | None = None,
     ) -> list[IngestResult]:
-        acting = self.user(user)
-        store = self.store(name, user=acting.name, role=Role.WRITE)
+        acting = self.acting(user)
+        store = self._authorized(name, acting, Action.EDIT)[0]
         embedder = self.embedder(store.embedding_model)
         options = options or IngestOptions(parse=self.parse_options(user=acting.name, store=store.name))
         ingestor = Ingestor(
@@ -415,9 +478,10 @@ class Workbench:
         return results
 
     def ingest_paths(
-        self, name: str, paths: Sequence[Path], *, user: str | None = None, options: IngestOptions | None = None
+        self, name: str, paths: Sequence[Path], *, user: str, options: IngestOptions | None = None
     ) -> list[IngestResult]:
-        self.store(name, user=user, role=Role.WRITE)  # fail fast, before reading any file
+        """Ingest files from this machine's disk: for the command line, never for a page."""
+        self.store(name, user=user, action=Action.EDIT)  # fail fast, before reading any file
         uploads = list(read_uploads(paths, max_bytes=self.settings.max_upload_bytes))
         return self.ingest(name, uploads, user=user, options=options)
 
@@ -428,12 +492,12 @@ class Workbench:
         *,
         chunking: ChunkSettings,
         embedding: str | None = None,
-        user: str | None = None,
+        user: str,
         vision_model: str | None = None,
         vision_prompt: str | None = None,
     ) -> Preview:
         """What ingest would make of a file with these settings; nothing is embedded or written."""
-        acting = self.user(user)
+        acting = self.acting(user)
         return preview(
             filename,
             data,
@@ -451,17 +515,17 @@ class Workbench:
         names: str | Sequence[str],
         query: str,
         *,
-        user: str | None = None,
+        user: str,
         options: SearchOptions | None = None,
         embedding: str | None = None,
         limit: int | None = None,
     ) -> list[Hit]:
         """Search one store or several (a list, or names separated by commas), fused into one list."""
-        acting = self.user(user)
+        acting = self.acting(user)
         wanted = self.store_names(names)
         targets = []
         for name in wanted:
-            store = self.store(name, user=acting.name)
+            store = self._authorized(name, acting, Action.READ)[0]
             check_embedding(store, embedding)
             embedder = self.embedder(store.embedding_model)
             on_usage = self._on_usage(embedder, user=acting.name, store=store.name)
@@ -498,3 +562,53 @@ class Workbench:
         return retrieval_search(
             query, targets, catalog=self.catalog, options=options or SearchOptions(), rerank=rerank, limit=limit
         )
+
+
+class ActingWorkbench:
+    """The workbench as one user sees it: every operation acts as that user; plumbing passes through."""
+
+    def __init__(self, workbench: Workbench, user: str) -> None:
+        object.__setattr__(self, "workbench", workbench)
+        object.__setattr__(self, "user", user)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.workbench, name, value)  # settings, models, ... belong to the one workbench
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self.workbench, name)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.workbench, name)
+        if name in ACTING and callable(value):
+            return functools.partial(value, user=self.user)
+        return value
+
+
+ACTING = frozenset(
+    {
+        "add_user",
+        "list_users",
+        "set_password",
+        "set_admin",
+        "set_disabled",
+        "grant",
+        "revoke",
+        "grants",
+        "create_store",
+        "store",
+        "list_stores",
+        "rename_store",
+        "delete_store",
+        "ask",
+        "forget_chat",
+        "export_store",
+        "import_store",
+        "documents",
+        "delete_document",
+        "parse_options",
+        "ingest",
+        "ingest_paths",
+        "preview",
+        "search",
+    }
+)

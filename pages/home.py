@@ -11,8 +11,12 @@ st.caption(
     "Document stores on this workbench. Create and fill them with `python -m core` for now; upload, search and chat pages are on their way."
 )
 
+username = st.session_state.get("username")
+if not username:  # core refuses every operation without an acting user; the login page sets it
+    st.warning("Sign in to see your stores.")
+    st.stop()
 try:
-    summaries = services().list_stores()
+    summaries = services().list_stores(user=username)
 except WorkbenchError as exc:
     st.error(str(exc))
     st.stop()

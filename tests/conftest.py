@@ -27,7 +27,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def workbench(settings: Settings) -> Workbench:
-    return Workbench(settings)
+    return Workbench(settings).as_user(settings.admin_user)  # type: ignore[return-value]
 
 
 def make_pdf(pages: Sequence[str], *, title: str | None = None, user_password: str | None = None) -> bytes:

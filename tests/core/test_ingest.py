@@ -66,7 +66,9 @@ def test_bad_files_fail_alone_and_are_recorded_with_the_reason(workbench: Workbe
 def test_oversized_upload_is_refused_before_parsing(tmp_path: Path) -> None:
     from core.config import load_settings
 
-    small = Workbench(load_settings(env={}, secrets_file=tmp_path / "none", data_dir=tmp_path / "d", max_upload_mb=1))
+    small = Workbench(
+        load_settings(env={}, secrets_file=tmp_path / "none", data_dir=tmp_path / "d", max_upload_mb=1)
+    ).as_user("admin")
     small.create_store("kb")
     [result] = small.ingest("kb", [Upload("huge.txt", b"a" * (2 * 2**20))])
     assert result.status is IngestStatus.FAILED
@@ -89,7 +91,7 @@ class FlakyStore(LanceStore):
 
 
 def test_a_failed_write_leaves_no_half_document(settings: Settings) -> None:
-    workbench = Workbench(replace(settings, ingest_batch_chunks=8))
+    workbench = Workbench(replace(settings, ingest_batch_chunks=8)).as_user("admin")
     workbench.create_store("kb", chunking=ChunkSettings(size=200, overlap=0))
     flaky = FlakyStore(settings, fail_on=3)
     workbench._backends["lancedb"] = flaky
@@ -109,7 +111,7 @@ def test_a_failed_write_leaves_no_half_document(settings: Settings) -> None:
 
 
 def test_document_spread_over_many_batches_is_complete(settings: Settings) -> None:
-    workbench = Workbench(replace(settings, ingest_batch_chunks=5))
+    workbench = Workbench(replace(settings, ingest_batch_chunks=5)).as_user("admin")
     workbench.create_store("kb", chunking=ChunkSettings(size=150, overlap=20))
     [result] = workbench.ingest("kb", [Upload("long.pdf", make_pdf(filing_pages(6)))])
     assert result.chunks > 15
@@ -183,7 +185,7 @@ def test_a_new_version_can_replace_the_old_one_or_sit_beside_it(workbench: Workb
 def test_a_failed_replacement_keeps_the_old_version(settings: Settings) -> None:
     from core.ingest import IngestOptions
 
-    workbench = Workbench(settings)
+    workbench = Workbench(settings).as_user("admin")
     workbench.create_store("kb")
     workbench.ingest("kb", [Upload("plan.txt", b"Version one of the plan.")])
     flaky = FlakyStore(settings, fail_on=1)

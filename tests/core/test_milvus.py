@@ -14,7 +14,7 @@ import pytest
 from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput
 from core.ingest import IngestOptions, Upload
-from core.retrieval import Mode, SearchOptions
+from core.retrieval import Filters, Mode, SearchOptions
 from core.stores.milvus import MilvusStore
 from core.workbench import Workbench
 from tests.conftest import ROOT, filing_pages, make_pdf
@@ -80,10 +80,11 @@ def test_export_from_lancedb_and_import_into_milvus_gives_the_same_results(
         "kb", [Upload("filing.pdf", make_pdf(filing_pages(5))), Upload("notes.txt", b"The launch moved to June.")]
     )
     for suffix in ("parquet", "jsonl"):
-        path = tmp_path / f"kb.{suffix}"
-        exported = workbench.export_store("kb", path)
+        exported = workbench.export_store("kb", fmt=suffix)
+        path = exported.path.rename(tmp_path / f"kb.{suffix}")
+        assert exported.path.parent == workbench.settings.data_dir / "exports"  # never a path a page chose
         assert exported.chunks == workbench.list_stores()[0].chunks
-        moved = workbench.import_store(path, name=f"kb-{suffix}", backend="milvus")
+        moved = workbench.import_store(path.read_bytes(), filename=path.name, name=f"kb-{suffix}", backend="milvus")
         assert (moved.backend, moved.embedding_model, moved.chunk_size) == ("milvus", "local/all-minilm-l6-v2", 512)
         for query in ("Zebras migrate across the Serengeti", "When is the launch?"):
             before = [
@@ -100,18 +101,22 @@ def test_export_from_lancedb_and_import_into_milvus_gives_the_same_results(
 
 def test_import_keeps_the_exported_name_unless_told_otherwise(workbench: Workbench, tmp_path: Path) -> None:
     workbench.create_store("kb")
-    workbench.ingest("kb", [Upload("a.txt", b"Alpha text.")])
-    workbench.export_store("kb", tmp_path / "kb.jsonl")
-    workbench.delete_store("kb")
-    assert workbench.import_store(tmp_path / "kb.jsonl").name == "kb"
-    assert workbench.search("kb", "alpha")[0].filename == "a.txt"
-    with pytest.raises(InvalidInput, match="not a store export"):
-        (tmp_path / "bad.jsonl").write_text('{"hello": 1}\n')
-        workbench.import_store(tmp_path / "bad.jsonl")
+    workbench.ingest("kb", [Upload("a.txt", b"Alpha text.")], options=IngestOptions(metadata={"team": "ops"}))
+    for fmt in ("jsonl", "parquet"):
+        data = workbench.export_store("kb", fmt=fmt).path.read_bytes()
+        workbench.delete_store("kb")
+        assert workbench.import_store(data, filename=f"kb.{fmt}").name == "kb"
+        [hit] = workbench.search("kb", "alpha", options=SearchOptions(filters=Filters(metadata={"team": "ops"})))
+        assert hit.filename == "a.txt"
+        assert workbench.backend("lancedb").scan(workbench.store("kb").collection, batch=10).__next__()[0][
+            0
+        ].metadata == {"team": "ops"}  # chunk metadata survives both formats
+    with pytest.raises(InvalidInput, match="bad.jsonl is not a store export"):
+        workbench.import_store(b'{"hello": 1}\n', filename="bad.jsonl")
 
 
 def test_power_users_add_their_own_milvus_filter_on_metadata(settings: Settings) -> None:
-    workbench = Workbench(replace(settings, milvus_filter='metadata["team"] == "finance"'))
+    workbench = Workbench(replace(settings, milvus_filter='metadata["team"] == "finance"')).as_user("admin")
     workbench.create_store("kb", backend="milvus")
     workbench.ingest(
         "kb", [Upload("a.txt", b"Budget for the pump repair.")], options=IngestOptions(metadata={"team": "finance"})

@@ -52,6 +52,6 @@ def test_token_preview_uses_the_embedding_tokenizer(workbench: Workbench) -> Non
 def test_preview_refuses_bad_files_like_ingest(workbench: Workbench) -> None:
     with pytest.raises(ParseError, match="broken.pdf"):
         workbench.preview("broken.pdf", b"%PDF-1.4 junk", chunking=ChunkSettings())
-    small = Workbench(replace(workbench.settings, max_upload_mb=1))
+    small = Workbench(replace(workbench.settings, max_upload_mb=1)).as_user("admin")
     with pytest.raises(InvalidInput, match="over the 1 MB upload limit"):
         small.preview("big.txt", b"x" * (2 * 2**20), chunking=ChunkSettings())

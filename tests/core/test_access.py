@@ -1,0 +1,205 @@
+"""Who may do what, enforced in core: every public Workbench operation against six kinds of user."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import access
+from core.chunking import ChunkSettings
+from core.config import Settings
+from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
+from core.ingest import Upload
+from core.records import Role
+from core.workbench import ACTING, Workbench
+
+ACTORS = ("admin", "olivia", "ed", "vic", "sam", "dan")  # admin, owner, editor, viewer, stranger, disabled
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
+    from core.config import load_settings
+
+    root = tmp_path_factory.mktemp("access")
+    wb = Workbench(load_settings(env={}, secrets_file=root / "none.toml", data_dir=root / "data"))
+    for name in ACTORS[1:]:
+        wb.add_user(name, user="admin", password=PASSWORD)
+    wb.create_store("kb", user="olivia")
+    wb.ingest("kb", [Upload("notes.txt", b"The launch is planned for the third of May.")], user="olivia")
+    wb.grant("kb", "ed", Role.EDITOR, user="olivia")
+    wb.grant("kb", "vic", Role.VIEWER, user="olivia")
+    wb.grant("kb", "dan", Role.EDITOR, user="olivia")
+    wb.set_disabled("dan", True, user="admin")
+    return wb
+
+
+def _throwaway(wb: Workbench, name: str) -> str:
+    """A store owned by olivia with the same grants as kb, for operations that destroy what they touch."""
+    wb.create_store(name, user="olivia")
+    for user, role in (("ed", Role.EDITOR), ("vic", Role.VIEWER), ("dan", Role.EDITOR)):
+        wb.grant(name, user, role, user="olivia")
+    return name
+
+
+def _export_bytes(wb: Workbench) -> bytes:
+    return wb.export_store("kb", user="admin", fmt="jsonl").path.read_bytes()
+
+
+Operation = Callable[[Workbench, str], Any]
+EVERYONE = {"admin", "olivia", "ed", "vic", "sam"}  # every enabled user
+READERS = {"admin", "olivia", "ed", "vic"}
+EDITORS = {"admin", "olivia", "ed"}
+OWNERS = {"admin", "olivia"}
+ADMINS = {"admin"}
+
+MATRIX: dict[str, tuple[Operation, set[str]]] = {
+    "add_user": (lambda wb, u: wb.add_user(f"new-{u}", user=u), ADMINS),
+    "list_users": (lambda wb, u: wb.list_users(user=u), ADMINS),
+    "set_password": (lambda wb, u: wb.set_password("sam", PASSWORD, user=u), ADMINS),
+    "set_admin": (lambda wb, u: wb.set_admin("vic", False, user=u), ADMINS),
+    "set_disabled": (lambda wb, u: wb.set_disabled("vic", False, user=u), ADMINS),
+    "grant": (lambda wb, u: wb.grant("kb", "vic", "read", user=u), OWNERS),
+    "revoke": (lambda wb, u: wb.revoke(_throwaway(wb, f"revoke-{u}"), "vic", user=u), OWNERS),
+    "grants": (lambda wb, u: wb.grants("kb", user=u), OWNERS),
+    "create_store": (lambda wb, u: wb.create_store(f"mine-{u}", user=u), EVERYONE),
+    "store": (lambda wb, u: wb.store("kb", user=u), READERS),
+    "list_stores": (lambda wb, u: wb.list_stores(user=u), EVERYONE),
+    "rename_store": (lambda wb, u: wb.rename_store(_throwaway(wb, f"old-{u}"), f"renamed-{u}", user=u), OWNERS),
+    "delete_store": (lambda wb, u: wb.delete_store(_throwaway(wb, f"doomed-{u}"), user=u), OWNERS),
+    "ask": (lambda wb, u: wb.ask("kb", "When is the launch?", user=u), READERS),
+    "forget_chat": (lambda wb, u: wb.forget_chat("kb", user=u), READERS),
+    "export_store": (lambda wb, u: wb.export_store("kb", user=u), OWNERS),
+    "import_store": (
+        lambda wb, u: wb.import_store(_export_bytes(wb), filename="kb.jsonl", name=f"imported-{u}", user=u),
+        EVERYONE,
+    ),
+    "documents": (lambda wb, u: wb.documents("kb", user=u), READERS),
+    "delete_document": (
+        lambda wb, u: wb.delete_document(
+            "kb",
+            wb.ingest("kb", [Upload(f"{u}.txt", f"Scratch note by {u}.".encode())], user="olivia")[0].document_id,
+            user=u,
+        ),
+        EDITORS,
+    ),
+    "parse_options": (lambda wb, u: wb.parse_options(user=u, store="kb"), EDITORS),
+    "ingest": (lambda wb, u: wb.ingest("kb", [Upload(f"by-{u}.txt", f"Written by {u}.".encode())], user=u), EDITORS),
+    "ingest_paths": (lambda wb, u: wb.ingest_paths("kb", [Path(__file__)], user=u), EDITORS),
+    "preview": (lambda wb, u: wb.preview("a.txt", b"Some text.", chunking=ChunkSettings(), user=u), EVERYONE),
+    "search": (lambda wb, u: wb.search("kb", "launch", user=u), READERS),
+}
+
+
+def test_the_matrix_covers_every_public_operation() -> None:
+    public = {name for name, _ in inspect.getmembers(Workbench, inspect.isfunction) if not name.startswith("_")}
+    assert ACTING <= public and set(MATRIX) == ACTING
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX))
+@pytest.mark.parametrize("actor", ACTORS)
+def test_permission_matrix(world: Workbench, operation: str, actor: str) -> None:
+    run, allowed = MATRIX[operation]
+    if actor in allowed:
+        assert run(world, actor) is not False
+        return
+    with pytest.raises((PermissionDenied, NotFound)) as refused:
+        run(world, actor)
+    message = str(refused.value)
+    assert message.endswith(".") and "Traceback" not in message
+    if actor == "dan":
+        assert "disabled" in message
+    assert isinstance(refused.value, WorkbenchError)
+    if actor == "sam" and isinstance(refused.value, NotFound):
+        assert message.startswith("There is no store named")  # a stranger never learns that the store exists
+
+
+@pytest.mark.parametrize("operation", sorted(ACTING))
+def test_forgetting_the_user_fails_loudly(operation: str) -> None:
+    parameter = inspect.signature(getattr(Workbench, operation)).parameters["user"]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
+
+
+@pytest.mark.parametrize("nobody", ["", "ghost"])
+def test_an_empty_or_unknown_user_is_nobody(world: Workbench, nobody: str) -> None:
+    with pytest.raises(PermissionDenied):
+        world.list_stores(user=nobody)
+    with pytest.raises(PermissionDenied):
+        world.add_user("eve", admin=True, user=nobody)
+
+
+def test_a_stranger_and_a_missing_store_read_the_same(world: Workbench) -> None:
+    with pytest.raises(NotFound) as hidden:
+        world.search("kb", "launch", user="sam")
+    with pytest.raises(NotFound) as missing:
+        world.search("no-such-store", "launch", user="sam")
+    assert str(hidden.value) == access.missing_store("kb") and str(missing.value) == access.missing_store(
+        "no-such-store"
+    )
+
+
+def test_a_disabled_user_cannot_log_in_and_an_enabled_one_can(world: Workbench) -> None:
+    assert world.check_login("vic", PASSWORD).name == "vic"
+    assert world.check_login("  VIC ", PASSWORD).name == "vic"  # as the login form trims and lowercases
+    for name, password in (("dan", PASSWORD), ("vic", "wrong password"), ("ghost", PASSWORD), ("vic", "")):
+        with pytest.raises(PermissionDenied, match="Wrong user name or password"):
+            world.check_login(name, password)
+
+
+def test_users_change_their_own_password_with_the_current_one(settings: Settings) -> None:
+    wb = Workbench(settings)
+    wb.add_user("alice", user="admin", password=PASSWORD)
+    with pytest.raises(PermissionDenied, match="current password is not right"):
+        wb.set_password("alice", "a brand new secret", current="guess", user="alice")
+    wb.set_password("alice", "a brand new secret", current=PASSWORD, user="alice")
+    assert wb.check_login("alice", "a brand new secret").name == "alice"
+    with pytest.raises(PermissionDenied, match="Only an administrator"):
+        wb.set_password("admin", "taking over now", user="alice")
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("", "cannot be empty"), ("   ", "cannot be empty"), ("short", "at least 8"), ("é" * 40, "at most 72 bytes")],
+)
+def test_passwords_bcrypt_cannot_hold_are_refused(password: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        access.hash_password(password)
+
+
+def test_core_hashes_and_the_login_page_agree() -> None:
+    """The login page checks with streamlit-authenticator's Hasher; core's hashes must pass it, and the reverse."""
+    stauth = pytest.importorskip("streamlit_authenticator")
+    assert stauth.Hasher.check_pw(PASSWORD, access.hash_password(PASSWORD))
+    assert access.password_matches(PASSWORD, stauth.Hasher.hash(PASSWORD))
+    assert not access.password_matches("wrong password", stauth.Hasher.hash(PASSWORD))
+
+
+def test_the_last_administrator_stays(settings: Settings) -> None:
+    wb = Workbench(settings)
+    with pytest.raises(PermissionDenied, match="cannot disable your own account"):
+        wb.set_disabled("admin", True, user="admin")
+    with pytest.raises(PermissionDenied, match="last administrator"):
+        wb.set_admin("admin", False, user="admin")
+
+
+def test_old_role_words_still_work(world: Workbench) -> None:
+    assert Role("read") is Role.VIEWER and Role("write") is Role.EDITOR and Role("owner") is Role.OWNER
+    with pytest.raises(ValueError):
+        Role("superuser")
+
+
+@pytest.mark.parametrize("name", ["bad\nname", "esc\x1b[31m", "tab\there"])
+def test_names_with_control_characters_are_refused(world: Workbench, name: str) -> None:
+    with pytest.raises(InvalidInput, match="control characters"):
+        world.create_store(name, user="olivia")
+    with pytest.raises(InvalidInput, match="control characters"):
+        world.add_user(name, user="admin")
+
+
+def test_user_names_are_lowercase_as_the_login_form_makes_them(world: Workbench) -> None:
+    with pytest.raises(InvalidInput, match="lowercase"):
+        world.add_user("Alice", user="admin")
