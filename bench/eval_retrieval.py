@@ -142,7 +142,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "eval")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-abstract validation store")
     args = parser.parse_args()
-    workbench = Workbench(load_settings(env={}, secrets_file=args.data_dir / "none.toml", data_dir=args.data_dir)).as_user("admin")
+    workbench = Workbench(
+        load_settings(env={}, secrets_file=args.data_dir / "none.toml", data_dir=args.data_dir)
+    ).as_user("admin")
 
     timings: dict[str, float] = {}
     timings["ingest default chunking (s)"] = ensure_store(workbench, "scifact", None)

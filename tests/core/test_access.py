@@ -97,7 +97,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
 
 def test_the_matrix_covers_every_public_operation() -> None:
     public = {name for name, _ in inspect.getmembers(Workbench, inspect.isfunction) if not name.startswith("_")}
-    assert ACTING <= public and set(MATRIX) == ACTING
+    assert public >= ACTING and set(MATRIX) == ACTING
 
 
 @pytest.mark.parametrize("operation", sorted(MATRIX))
