@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -70,6 +72,7 @@ documents = sa.Table(
     sa.Column("metadata", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the process writing it, while processing
 )
 
 usage_events = sa.Table(
@@ -101,6 +104,9 @@ messages = sa.Table(
     sa.Column("citations", sa.JSON, nullable=False, default=list),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def now() -> datetime:
@@ -307,6 +313,19 @@ class Catalog:
                     .values(status=DocumentStatus.READY.value, chunk_count=count, error=None, updated_at=now())
                 )
 
+    def failed_copies(self, store: Store, content_hash: str, filename: str) -> list[str]:
+        """Failed earlier attempts at this very file (a successful upload of it replaces them)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.id).where(
+                    documents.c.store_id == store.id,
+                    documents.c.content_hash == content_hash,
+                    documents.c.filename == filename,
+                    documents.c.status == DocumentStatus.FAILED.value,
+                )
+            )
+            return [r.id for r in rows]
+
     def find_by_name(self, store: Store, filename: str) -> list[Document]:
         """Ready documents of the store with this file name."""
         with self.engine.connect() as conn:
@@ -318,6 +337,24 @@ class Catalog:
                 )
             ).mappings()
             return [_document(r) for r in rows]
+
+    def abandoned(self) -> list[tuple[Store, list[str]]]:
+        """Documents left `processing` by a process that no longer runs (on this host), by store."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.id, documents.c.store_id, documents.c.worker).where(
+                    documents.c.status == DocumentStatus.PROCESSING.value
+                )
+            ).all()
+        by_store: dict[str, list[str]] = {}
+        for row in rows:
+            if not _worker_alive(row.worker):
+                by_store.setdefault(row.store_id, []).append(row.id)
+        found = []
+        for store in self.list_stores():
+            if store.id in by_store:
+                found.append((store, by_store[store.id]))
+        return found
 
     def mark_failed(self, doc_ids: Iterable[str], error: str) -> None:
         with self.engine.begin() as conn:
@@ -380,8 +417,11 @@ class Catalog:
         }
 
     def delete_document(self, doc_id: str) -> None:
+        self.delete_documents([doc_id])
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(documents.delete().where(documents.c.id == doc_id))
+            conn.execute(documents.delete().where(documents.c.id.in_(list(doc_ids))))
 
     # chat history
 
@@ -491,6 +531,22 @@ def _add_missing_columns(engine: Engine) -> None:
                 log.info("catalog upgraded: %s.%s added", table.name, column.name)
 
 
+def _worker_alive(worker: str | None) -> bool:
+    """Whether the process named host:pid still runs; one on another host is assumed to (it sweeps its own)."""
+    host, _, pid = (worker or "").rpartition(":")
+    if not host or not pid.isdigit():
+        return False  # written before workers were recorded: no process of that version is still writing
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return int(pid) != 0
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -552,6 +608,7 @@ def _document_row(doc: Document) -> dict[str, object]:
         "metadata": dict(doc.metadata),
         "created_at": doc.created_at,
         "updated_at": doc.created_at,
+        "worker": WORKER if doc.status is DocumentStatus.PROCESSING else None,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,7 +20,48 @@ from core.stores import VectorStore
 
 log = logging.getLogger(__name__)
 
-ProgressSink = Callable[[float, str], None]
+
+class Stage(enum.StrEnum):
+    """Where one file is in its ingest."""
+
+    READING = "reading"
+    PARSING = "parsing"
+    CHUNKING = "chunking"
+    EMBEDDING = "embedding"
+    WRITING = "writing"
+    DONE = "done"
+    REPLACED = "replaced"  # done, and it replaced the earlier version
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (Stage.DONE, Stage.REPLACED, Stage.DUPLICATE, Stage.FAILED, Stage.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of an ingest, for a progress bar per file and one overall."""
+
+    file: int  # 0-based position of the file in the upload
+    files: int
+    filename: str
+    stage: Stage
+    overall: float  # 0..1 for the whole upload
+    batch: int = 0  # with EMBEDDING and WRITING: this file's batch i of n
+    batches: int = 0
+    detail: str = ""  # the reason of a failure, the chunk count when done
+
+    @property
+    def message(self) -> str:
+        part = f" (batch {self.batch} of {self.batches})" if self.batches else ""
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{self.filename}: {self.stage.value}{part}{detail}"
+
+
+ProgressSink = Callable[[Progress], None]
+CancelCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -37,7 +79,7 @@ class IngestOptions:
     chunking: ChunkSettings | None = None
     replace: bool = False  # a new version of a file with the same name replaces the old one
     metadata: Mapping[str, str] = field(default_factory=dict)  # stored on every document, usable in filters
-    parse: ParseOptions = field(default_factory=ParseOptions)
+    parse: ParseOptions | None = None  # None: the workbench's configured parse options
 
 
 @dataclass
@@ -47,7 +89,9 @@ class _Pending:
     index: int
     document: Document
     total: int
+    first: int = 0  # position of its first chunk in the whole upload's chunk stream (for batch i of n)
     replaces: tuple[str, ...] = ()
+    supersedes: tuple[str, ...] = ()  # failed earlier attempts at the same file, dropped once this one is ready
     written: int = 0
     in_catalog: bool = False
     warnings: tuple[str, ...] = ()
@@ -114,37 +158,56 @@ class Ingestor:
         self.parse = parse or (lambda name, data, _hash, opts: parsing.parse(name, data, opts))
 
     def run(
-        self, uploads: Sequence[Upload | IngestResult], *, on_progress: ProgressSink | None = None
+        self,
+        uploads: Sequence[Upload | IngestResult],
+        *,
+        on_progress: ProgressSink | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[IngestResult]:
-        """One result per upload, in order: written (with chunk count), duplicate, or failed (with the reason)."""
+        """One result per upload, in order: written, duplicate, failed (with the reason) or cancelled.
+
+        Whatever stops the run (an exception, Ctrl-C, a Streamlit rerun, `cancelled()` turning true), no
+        document is left half written: unfinished ones are removed from the catalog and the store.
+        """
+        self._progress = _Reporter(on_progress, len(uploads), self.batch_chunks)
         results: dict[int, IngestResult] = {}
         pending: dict[str, _Pending] = {}
         batch = _Batch()
         seen: dict[str, str] = {}
+        stream = 0  # chunks handed to batches so far
+        stop = cancelled or (lambda: False)
+        try:
+            for index, upload in enumerate(uploads):
+                if stop():
+                    break
+                if isinstance(upload, IngestResult):
+                    results[index] = upload
+                    self._progress.final(index, upload.filename, upload)
+                    continue
+                self._progress.step(index, upload.filename, Stage.READING)
+                outcome = self._prepare(upload, index, seen)
+                if isinstance(outcome, IngestResult):
+                    results[index] = outcome
+                    self._progress.final(index, upload.filename, outcome)
+                    continue
+                entry, chunks = outcome
+                entry.first, stream = stream, stream + len(chunks)
+                pending[entry.document.id] = entry
+                filled = self._fill(batch, entry, chunks, results, stop)
+                if filled is None:  # cancelled between two batches
+                    break
+                batch = filled
+            else:
+                self._flush(batch, results)  # the last, partial batch
+        except BaseException:  # Ctrl-C, a Streamlit rerun, a bug: no half document may stay behind
+            self._discard([e for e in pending.values() if e.index not in results and e.written < e.total])
+            raise
+        self._discard([e for e in pending.values() if e.index not in results and e.written < e.total])
+        complete = {e.index for e in pending.values() if e.written == e.total}
         for index, upload in enumerate(uploads):
-            if on_progress is not None:
-                on_progress(index / max(len(uploads), 1), f"Reading {upload.filename}")
-            if isinstance(upload, IngestResult):
-                results[index] = upload
-                continue
-            outcome = self._prepare(upload, index, seen)
-            if isinstance(outcome, IngestResult):
-                results[index] = outcome
-                continue
-            entry, chunks = outcome
-            pending[entry.document.id] = entry
-            position = 0
-            while position < len(chunks):
-                room = self.batch_chunks - len(batch.chunks)
-                batch.chunks.extend(chunks[position : position + room])
-                batch.documents[entry.document.id] = entry
-                position += room
-                if len(batch.chunks) >= self.batch_chunks:
-                    if on_progress is not None:
-                        on_progress(index / max(len(uploads), 1), f"Embedding {len(batch.chunks)} chunks")
-                    self._flush(batch, results)
-                    batch = _Batch()
-        self._flush(batch, results)
+            if index not in results and index not in complete:  # cancelled before it was complete
+                results[index] = IngestResult(filename=upload.filename, status=IngestStatus.CANCELLED)
+                self._progress.final(index, upload.filename, results[index])
         for entry in pending.values():
             results.setdefault(
                 entry.index,
@@ -157,9 +220,35 @@ class Ingestor:
                     warnings=entry.warnings,
                 ),
             )
-        if on_progress is not None:
-            on_progress(1.0, "Done")
         return [results[i] for i in range(len(uploads))]
+
+    def _fill(
+        self, batch: _Batch, entry: _Pending, chunks: list[Chunk], results: dict[int, IngestResult], stop: CancelCheck
+    ) -> _Batch | None:
+        """Add a document's chunks to batches, writing each batch once it is full; None when cancelled."""
+        position = 0
+        while position < len(chunks):
+            room = self.batch_chunks - len(batch.chunks)
+            batch.chunks.extend(chunks[position : position + room])
+            batch.documents[entry.document.id] = entry
+            position += room
+            if len(batch.chunks) >= self.batch_chunks:
+                if stop():
+                    return None
+                self._flush(batch, results)
+                batch = _Batch()
+        return batch
+
+    def _discard(self, entries: Sequence[_Pending]) -> None:
+        """Remove unfinished documents from the store and the catalog, as if they had never been sent."""
+        if not entries:
+            return
+        ids = [e.document.id for e in entries]
+        try:
+            self.backend.delete_documents(self.store.collection, ids)
+        finally:
+            self.catalog.delete_documents(ids)
+        log.info("ingest into %s: %d unfinished documents removed", self.store.name, len(ids))
 
     def _prepare(self, upload: Upload, index: int, seen: dict[str, str]) -> tuple[_Pending, list[Chunk]] | IngestResult:
         """Check, parse and chunk one file; a failure becomes a failed document in the catalog."""
@@ -181,7 +270,9 @@ class Ingestor:
             )
         seen[digest] = filename
         try:
-            parsed = self.parse(filename, upload.data, digest, self.options.parse)
+            self._progress.step(index, filename, Stage.PARSING)
+            parsed = self.parse(filename, upload.data, digest, self.options.parse or ParseOptions())
+            self._progress.step(index, filename, Stage.CHUNKING)
             chunks_of = self.chunking
             document_id = new_id()
             chunks = chunk_document(
@@ -216,7 +307,14 @@ class Ingestor:
         replaces = namesakes if self.options.replace else ()
         if replaces:
             warnings.append(f"Replaces the earlier version of {filename}.")
-        entry = _Pending(index=index, document=document, total=len(chunks), replaces=replaces, warnings=tuple(warnings))
+        entry = _Pending(
+            index=index,
+            document=document,
+            total=len(chunks),
+            replaces=replaces,
+            supersedes=tuple(self.catalog.failed_copies(self.store, digest, filename)),
+            warnings=tuple(warnings),
+        )
         return entry, chunks
 
     def _failed(self, upload: Upload, digest: str, exc: WorkbenchError) -> IngestResult:
@@ -249,7 +347,9 @@ class Ingestor:
         for entry in fresh:
             entry.in_catalog = True
         try:
+            self._progress.batch(entries, Stage.EMBEDDING)
             vectors = self.embedder.embed([c.content for c in chunks], on_usage=self.on_usage)
+            self._progress.batch(entries, Stage.WRITING)
             self.backend.add(self.store.collection, chunks, vectors)
         except Exception as exc:  # every failure must leave no half document behind
             reason = (
@@ -270,12 +370,57 @@ class Ingestor:
                     document_id=entry.document.id,
                     error=f"{entry.document.filename}: {reason}",
                 )
+                self._progress.final(entry.index, entry.document.filename, results[entry.index])
             return
         for c in chunks:
             batch.documents[c.document_id].written += 1
         done = [e for e in entries if e.written == e.total]
-        retired = [old for e in done for old in e.replaces]
+        retired = [old for e in done for old in (*e.replaces, *e.supersedes)]
         # one transaction: the new versions become visible exactly when the old ones disappear
         self.catalog.mark_ready({e.document.id: e.total for e in done}, retire=retired)
         if retired:
             self.backend.delete_documents(self.store.collection, retired)
+        for entry in done:
+            stage = Stage.REPLACED if entry.replaces else Stage.DONE
+            self._progress.step(entry.index, entry.document.filename, stage, detail=f"{entry.total} chunks")
+
+
+class _Reporter:
+    """Turns the ingest's steps into Progress events; the overall share counts finished files and written batches."""
+
+    def __init__(self, sink: ProgressSink | None, files: int, batch_chunks: int) -> None:
+        self.sink = sink
+        self.files = max(files, 1)
+        self.batch_chunks = batch_chunks
+        self.finished: set[int] = set()
+        self.share: dict[int, float] = {}  # per unfinished file: how far along it is, 0..1
+
+    def step(
+        self, index: int, filename: str, stage: Stage, *, detail: str = "", batch: int = 0, batches: int = 0
+    ) -> None:
+        if stage.final:
+            self.finished.add(index)
+            self.share.pop(index, None)
+        if self.sink is None:
+            return
+        overall = (len(self.finished) + sum(self.share.values())) / self.files
+        self.sink(Progress(index, self.files, filename, stage, min(overall, 1.0), batch, batches, detail))
+
+    def final(self, index: int, filename: str, result: IngestResult) -> None:
+        stage = {
+            IngestStatus.WRITTEN: Stage.DONE,
+            IngestStatus.DUPLICATE: Stage.DUPLICATE,
+            IngestStatus.FAILED: Stage.FAILED,
+            IngestStatus.CANCELLED: Stage.CANCELLED,
+        }[result.status]
+        self.step(index, filename, stage, detail=result.error or "")
+
+    def batch(self, entries: Sequence[_Pending], stage: Stage) -> None:
+        """This batch's place in each of its documents: batch i of n, counted from where the document starts."""
+        for entry in entries:
+            first_batch = entry.first // self.batch_chunks
+            last_batch = (entry.first + entry.total - 1) // self.batch_chunks
+            current = (entry.first + entry.written) // self.batch_chunks
+            number, count = current - first_batch + 1, last_batch - first_batch + 1
+            self.share[entry.index] = (number - (0.5 if stage is Stage.EMBEDDING else 0.0)) / count * 0.95
+            self.step(entry.index, entry.document.filename, stage, batch=number, batches=count)

@@ -53,6 +53,7 @@ class IngestStatus(enum.StrEnum):
     WRITTEN = "written"
     DUPLICATE = "duplicate"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # the user cancelled before this file was complete; nothing of it was kept
 
 
 @dataclass(frozen=True)

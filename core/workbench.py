@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,8 @@ from core.catalog import Catalog, new_id
 from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
-from core.errors import InvalidInput, ModelError, NotFound, PermissionDenied
-from core.ingest import IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
+from core.errors import InvalidInput, ModelError, NotFound, PermissionDenied, WorkbenchError
+from core.ingest import CancelCheck, IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
 from core.models import ModelRegistry
 from core.parsing.options import ParseOptions
 from core.preview import ParseCache, Preview, preview
@@ -37,6 +37,8 @@ from core.stores import VectorStore, open_backend
 from core.transfer import ExportSummary, export_store, import_export, read_export
 
 log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted: the process writing it stopped before it was complete; upload it again."
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,22 @@ class Workbench:
         self.parse_cache = ParseCache()
         self.models = ModelRegistry.load(self.settings.models_file)
         self._embedders: dict[str, Embedder] = {}
+        self.recover()
+
+    def recover(self) -> int:
+        """Clean up after a process that died mid-ingest: its unfinished documents lose their chunks and are
+        marked failed ("interrupted"), so that the same files can be uploaded again. Returns how many."""
+        count = 0
+        for store, ids in self.catalog.abandoned():
+            try:
+                self.backend(store.backend).delete_documents(store.collection, ids)
+            except WorkbenchError as exc:  # a backend that cannot be opened now: try again at the next start
+                log.warning("could not clean up %d interrupted documents of %s: %s", len(ids), store.name, exc)
+                continue
+            self.catalog.mark_failed(ids, INTERRUPTED)
+            count += len(ids)
+            log.warning("store %s: %d documents interrupted by a stopped process were cleaned up", store.name, len(ids))
+        return count
 
     # plumbing
 
@@ -453,11 +471,16 @@ class Workbench:
         user: str,
         options: IngestOptions | None = None,
         on_progress: ProgressSink | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[IngestResult]:
+        """Write files into a store: one result per upload; progress events as it goes; `cancelled()` is
+        checked between files and batches. Interrupted or cancelled, it leaves no half document."""
         acting = self.acting(user)
         store = self._authorized(name, acting, Action.EDIT)[0]
         embedder = self.embedder(store.embedding_model)
-        options = options or IngestOptions(parse=self.parse_options(user=acting.name, store=store.name))
+        options = options or IngestOptions()
+        if options.parse is None:  # the configured parse options (vision model, zip limits, usage records)
+            options = replace(options, parse=self.parse_options(user=acting.name, store=store.name))
         ingestor = Ingestor(
             catalog=self.catalog,
             backend=self.backend(store.backend),
@@ -472,18 +495,28 @@ class Workbench:
                 filename, data, digest, opts, remember=False
             )[0],
         )
-        results = ingestor.run(uploads, on_progress=on_progress)
+        results = ingestor.run(uploads, on_progress=on_progress, cancelled=cancelled)
         if any(r.status is IngestStatus.WRITTEN for r in results):
-            self.backend(store.backend).maintain(store.collection)
+            try:
+                self.backend(store.backend).maintain(store.collection)
+            except Exception:  # the documents are written and searchable; tidying the index can wait for next time
+                log.warning("maintaining %s after ingest failed", store.name, exc_info=True)
         return results
 
     def ingest_paths(
-        self, name: str, paths: Sequence[Path], *, user: str, options: IngestOptions | None = None
+        self,
+        name: str,
+        paths: Sequence[Path],
+        *,
+        user: str,
+        options: IngestOptions | None = None,
+        on_progress: ProgressSink | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[IngestResult]:
         """Ingest files from this machine's disk: for the command line, never for a page."""
         self.store(name, user=user, action=Action.EDIT)  # fail fast, before reading any file
         uploads = list(read_uploads(paths, max_bytes=self.settings.max_upload_bytes))
-        return self.ingest(name, uploads, user=user, options=options)
+        return self.ingest(name, uploads, user=user, options=options, on_progress=on_progress, cancelled=cancelled)
 
     def preview(
         self,

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.catalog import documents
 from core.chunking import ChunkSettings, Strategy
 from core.config import Settings
 from core.embedding import get_embedder
 from core.errors import InvalidInput, WorkbenchError
-from core.ingest import Upload
-from core.records import Chunk, DocumentStatus, IngestStatus
+from core.ingest import IngestOptions, Progress, Stage, Upload, content_hash
+from core.records import Chunk, Document, DocumentStatus, IngestStatus
 from core.stores.lance import LanceStore
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_docx, make_pdf
@@ -195,3 +198,168 @@ def test_a_failed_replacement_keeps_the_old_version(settings: Settings) -> None:
     )
     assert failed.status is IngestStatus.FAILED
     assert [h.text for h in workbench.search("kb", "plan")] == ["Version one of the plan."]
+
+
+class StopRun(BaseException):
+    """Stands in for Streamlit's StopException (a rerun when the user touches a widget) and for Ctrl-C."""
+
+
+def _batched(settings: Settings, size: int = 5) -> Workbench:
+    workbench = Workbench(replace(settings, ingest_batch_chunks=size)).as_user("admin")
+    workbench.create_store("kb", chunking=ChunkSettings(size=150, overlap=0))
+    return workbench
+
+
+def test_progress_tells_each_file_its_stages_and_batch_i_of_n(settings: Settings) -> None:
+    workbench = _batched(settings)
+    events: list[Progress] = []
+    uploads = [
+        Upload("long.pdf", make_pdf(filing_pages(6))),
+        Upload("note.txt", b"A short note about the quarterly dividend."),
+        Upload("copy.txt", b"A short note about the quarterly dividend."),
+        Upload("bad.pdf", b"%PDF-1.4 nonsense"),
+    ]
+    long_result, note, copy, bad = workbench.ingest("kb", uploads, on_progress=events.append)
+    assert bad.status is IngestStatus.FAILED
+    by_file = {
+        name: [e for e in events if e.filename == name] for name in ("long.pdf", "note.txt", "copy.txt", "bad.pdf")
+    }
+    stages = [e.stage for e in by_file["long.pdf"]]
+    assert stages[:3] == [Stage.READING, Stage.PARSING, Stage.CHUNKING] and stages[-1] is Stage.DONE
+    embedding = [(e.batch, e.batches) for e in by_file["long.pdf"] if e.stage is Stage.EMBEDDING]
+    batches = -(-long_result.chunks // 5)  # the document starts the upload, so it fills whole batches
+    assert embedding == [(i, batches) for i in range(1, batches + 1)]
+    assert [e.stage for e in by_file["long.pdf"]].count(Stage.WRITING) == batches
+    # the short note shares the last, partial batch: it is reported too, as its own batch 1 of 1
+    assert [(e.stage, e.batch, e.batches) for e in by_file["note.txt"] if e.batches] == [
+        (Stage.EMBEDDING, 1, 1),
+        (Stage.WRITING, 1, 1),
+    ]
+    assert by_file["note.txt"][-1].stage is Stage.DONE and note.status is IngestStatus.WRITTEN
+    assert by_file["copy.txt"][-1].stage is Stage.DUPLICATE and copy.status is IngestStatus.DUPLICATE
+    assert by_file["bad.pdf"][-1].stage is Stage.FAILED and "bad.pdf" in by_file["bad.pdf"][-1].detail
+    overall = [e.overall for e in events]
+    assert overall == sorted(overall) and overall[-1] == 1.0
+    assert by_file["long.pdf"][-1].message == f"long.pdf: done: {long_result.chunks} chunks"
+
+
+def test_an_ingest_stopped_from_its_progress_callback_leaves_no_trace(settings: Settings) -> None:
+    workbench = _batched(settings)
+    uploads = [Upload("first.txt", b"Complete before the stop."), Upload("long.pdf", make_pdf(filing_pages(6)))]
+    seen = {"writes": 0}
+
+    def stop_midway(event: Progress) -> None:
+        if event.filename == "long.pdf" and event.stage is Stage.WRITING:
+            seen["writes"] += 1
+            if seen["writes"] == 2:  # the long document is half written
+                raise StopRun
+
+    with pytest.raises(StopRun):
+        workbench.ingest("kb", uploads, on_progress=stop_midway)
+    store = workbench.store("kb")
+    names = {d.filename: d.status for d in workbench.documents("kb")}
+    assert "long.pdf" not in names  # no half document, not even a failed row
+    lance = workbench.backend("lancedb")
+    assert lance.count(store.collection) == sum(d.chunk_count for d in workbench.documents("kb"))
+    again = workbench.ingest("kb", uploads)  # and the same upload simply runs again
+    assert [r.status for r in again] == [
+        IngestStatus.WRITTEN if names.get("first.txt") is None else IngestStatus.DUPLICATE,
+        IngestStatus.WRITTEN,
+    ]
+    assert workbench.search("kb", "Zebras migrate across the Serengeti plains")[0].filename == "long.pdf"
+
+
+def test_a_cancelled_ingest_keeps_finished_files_and_nothing_of_the_rest(settings: Settings) -> None:
+    workbench = _batched(settings)
+    writes = {"n": 0}
+
+    def count(event: Progress) -> None:
+        writes["n"] += event.stage is Stage.WRITING
+
+    uploads = [
+        Upload("first.txt", b"Finished before the cancel."),
+        Upload("long.pdf", make_pdf(filing_pages(6))),
+        Upload("never.txt", b"Never reached."),
+    ]
+    first, long_result, never = workbench.ingest("kb", uploads, on_progress=count, cancelled=lambda: writes["n"] >= 2)
+    assert (first.status, long_result.status, never.status) == (
+        IngestStatus.WRITTEN,
+        IngestStatus.CANCELLED,
+        IngestStatus.CANCELLED,
+    )
+    assert [d.filename for d in workbench.documents("kb")] == ["first.txt"]
+    store = workbench.store("kb")
+    assert workbench.backend("lancedb").count(store.collection) == first.chunks
+
+
+def test_documents_left_processing_by_a_killed_process_are_cleaned_at_start(settings: Settings) -> None:
+    workbench = _batched(settings)
+    store = workbench.store("kb")
+    data = b"Orphaned text about lighthouse keepers."
+    doc = Document(
+        id="orphan",
+        store_id=store.id,
+        filename="orphan.txt",
+        content_hash=content_hash(data),
+        size_bytes=len(data),
+        status=DocumentStatus.PROCESSING,
+        created_at=datetime.now(UTC),
+        uploaded_by="admin",
+    )
+    workbench.catalog.add_documents([doc])
+    with workbench.catalog.engine.begin() as conn:  # as if written by a process of this host that has since died
+        conn.execute(
+            documents.update().where(documents.c.id == "orphan").values(worker=f"{socket.gethostname()}:999999")
+        )
+    chunk = Chunk(
+        document_id="orphan", filename="orphan.txt", text=data.decode(), chunk_index=0, start=0, end=len(data)
+    )
+    workbench.backend("lancedb").add(store.collection, [chunk], get_embedder(store.embedding_model).embed([chunk.text]))
+    live = Workbench(settings).as_user("admin")  # a running process's documents are left alone ...
+    assert {d.id: d.status for d in live.documents("kb")}["orphan"] is DocumentStatus.FAILED
+    [row] = [d for d in live.documents("kb") if d.id == "orphan"]
+    assert row.error and row.error.startswith("interrupted")
+    assert live.backend("lancedb").count(store.collection) == 0
+    [again] = live.ingest("kb", [Upload("orphan.txt", data)])  # ... a dead one's are, and the file goes in again
+    assert again.status is IngestStatus.WRITTEN
+    assert [(d.filename, d.status) for d in live.documents("kb")] == [("orphan.txt", DocumentStatus.READY)]
+
+
+def test_a_running_process_keeps_its_processing_documents(settings: Settings) -> None:
+    workbench = _batched(settings)
+    store = workbench.store("kb")
+    doc = Document(
+        id="mine",
+        store_id=store.id,
+        filename="mine.txt",
+        content_hash="h",
+        size_bytes=1,
+        status=DocumentStatus.PROCESSING,
+        created_at=datetime.now(UTC),
+        uploaded_by="admin",
+    )
+    workbench.catalog.add_documents([doc])  # written by this very process, which is alive
+    assert Workbench(settings).recover() == 0
+    assert {d.id: d.status for d in workbench.documents("kb")}["mine"] is DocumentStatus.PROCESSING
+
+
+def test_ingest_options_keep_the_configured_parse_options(settings: Settings) -> None:
+    workbench = Workbench(replace(settings, max_unzipped_mb=1)).as_user("admin")
+    workbench.create_store("kb")
+    big = make_docx(lambda d: d.add_paragraph("Repeated words compress very well. " * 60_000))  # > 1 MB unzipped
+    [result] = workbench.ingest("kb", [Upload("big.docx", big)], options=IngestOptions(metadata={"team": "ops"}))
+    assert result.status is IngestStatus.FAILED and "MB" in (result.error or "")
+
+
+def test_a_failing_index_tidy_up_does_not_fail_a_written_ingest(
+    workbench: Workbench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workbench.create_store("kb")
+
+    def broken(collection: str) -> None:
+        raise OSError("optimize failed")
+
+    monkeypatch.setattr(workbench.backend("lancedb"), "maintain", broken)
+    [result] = workbench.ingest("kb", [Upload("a.txt", b"Still written and searchable.")])
+    assert result.status is IngestStatus.WRITTEN
+    assert workbench.search("kb", "searchable")[0].filename == "a.txt"
