@@ -6,13 +6,13 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 
 from core import llm
 from core.errors import ModelError
+from core.once import once
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class LocalSentenceModel:
         ]
 
 
-@cache
+@once
 def local_model(name: str) -> LocalSentenceModel:
     """Load a bundled model once per process and register it with LiteLLM's `local` provider."""
     model = LocalSentenceModel(name, LOCAL_MODELS[name])
@@ -177,7 +177,7 @@ class Embedder:
         return response
 
 
-@cache
+@once
 def get_embedder(model: str) -> Embedder:
     """The shared Embedder for a model name (local models load once per process)."""
     return Embedder(model)

@@ -7,12 +7,12 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from core import llm
 from core.errors import InvalidInput, ModelError
+from core.once import once
 from core.records import Hit
 from core.retrieval import Reranker, RerankKind
 
@@ -133,6 +133,6 @@ class CrossEncoderModel:
         return [float(s) for s in scores]
 
 
-@cache
+@once
 def cross_encoder(path: str) -> CrossEncoderModel:
     return CrossEncoderModel(path)

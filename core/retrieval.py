@@ -10,7 +10,7 @@ import enum
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -104,7 +104,8 @@ class Filters:
                 types.append(value.lower().lstrip("."))
             elif key in ("after", "before"):
                 try:
-                    dates[key] = datetime.fromisoformat(value).astimezone()
+                    # a date without a zone is the user's local time; the catalog keeps UTC
+                    dates[key] = datetime.fromisoformat(value).astimezone().astimezone(UTC)
                 except ValueError:
                     raise InvalidInput(f"The {key} filter needs a date like 2026-01-31, not '{value}'.") from None
             else:

@@ -162,7 +162,8 @@ class LanceStore:
         by_id = dict(
             zip(rows.column("id").to_pylist(), rows.column("vector").to_numpy(zero_copy_only=False), strict=True)
         )
-        return np.stack([np.asarray(by_id[i], dtype=np.float32) for i in ids])
+        missing = np.zeros(dimension, dtype=np.float32)  # deleted since the search: similar to nothing
+        return np.stack([np.asarray(by_id[i], dtype=np.float32) if i in by_id else missing for i in ids])
 
     def maintain(self, collection: str) -> None:
         table = self._table(collection)

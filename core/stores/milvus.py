@@ -213,7 +213,9 @@ class MilvusStore:
             consistency_level=self.consistency,
         )
         by_id = {r["id"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
-        return np.stack([by_id[i] for i in ids])
+        dimension = _dimension(self.client.describe_collection(collection)) if len(by_id) < len(ids) else 0
+        missing = np.zeros(dimension, dtype=np.float32)  # deleted since the search: similar to nothing
+        return np.stack([by_id.get(i, missing) for i in ids])
 
     def maintain(self, collection: str) -> None:
         self._require(collection)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.errors import InvalidInput
@@ -236,17 +237,46 @@ def test_cross_encoder_from_a_local_directory(kb: Workbench, tmp_path: Path) -> 
         "kb", "coolant pump", options=SearchOptions(top_k=5, rerank=Reranker.parse(f"cross-encoder:{model_dir}"))
     )
     scores = [h.breakdown.rerank for h in hits if h.breakdown]
-    assert len(scores) == 5 and scores == sorted(scores, reverse=True)  # ordered by the cross-encoder's own scores
+    expected = CrossEncoder(str(model_dir), device="cpu").predict([("coolant pump", h.text) for h in hits])
+    assert len(scores) == 5 and np.allclose(scores, expected, atol=1e-5)  # the cross-encoder's own scores ...
+    assert scores == sorted(scores, reverse=True)  # ... and the order they give
     with pytest.raises(InvalidInput, match="no cross-encoder model directory"):
         kb.search("kb", "x", options=SearchOptions(rerank=Reranker.parse(f"cross-encoder:{tmp_path / 'missing'}")))
 
 
-@pytest.mark.parametrize("spec", ["magic", "litellm", "cross-encoder:"])
-def test_bad_reranker_specs_are_explained(spec: str) -> None:
-    with pytest.raises(InvalidInput):
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("magic", "Unknown reranker 'magic'"),
+        ("litellm", "The litellm reranker needs a model"),
+        ("cross-encoder:", "The cross-encoder reranker needs a path"),
+    ],
+)
+def test_bad_reranker_specs_are_explained(spec: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
         Reranker.parse(spec)
 
 
 def test_no_match_is_an_empty_list(kb: Workbench) -> None:
     assert kb.search("kb", "zzzqqq", options=SearchOptions(mode=Mode.FULLTEXT)) == []
     assert kb.search("kb", "zzzqqq", options=SearchOptions(mode=Mode.VECTOR, threshold=0.99)) == []
+
+
+def test_date_filters_mean_local_time_whatever_the_zone(workbench: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upload times are kept in UTC; a date typed by a user far from UTC must still compare right."""
+    import time as clock
+    from datetime import datetime, timedelta
+
+    monkeypatch.setenv("TZ", "Pacific/Auckland")  # UTC+12 or +13: a naive comparison is off by half a day
+    clock.tzset()
+    try:
+        workbench.create_store("kb")
+        workbench.ingest("kb", [Upload("a.txt", b"Pump maintenance schedule.")])
+        earlier = (datetime.now() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
+        after = SearchOptions(filters=Filters.parse([f"after={earlier}"]))
+        before = SearchOptions(filters=Filters.parse([f"before={earlier}"]))
+        assert [h.filename for h in workbench.search("kb", "pump", options=after)] == ["a.txt"]
+        assert workbench.search("kb", "pump", options=before) == []
+    finally:
+        monkeypatch.delenv("TZ")
+        clock.tzset()

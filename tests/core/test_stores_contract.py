@@ -159,6 +159,15 @@ def test_stored_vectors_come_back_in_the_asked_order(backend: VectorStore) -> No
     assert np.allclose(backend.vectors("contract", hits), vectors[[h.chunk_index for h in hits]], atol=1e-6)
 
 
+def test_vectors_of_chunks_deleted_since_the_search_are_zero_not_an_error(backend: VectorStore) -> None:
+    backend.add("contract", chunks_of("kept", 1) + chunks_of("gone", 1), np.stack([unit(1), unit(0, 1)]))
+    hits = backend.search("contract", unit(1, 1), top_k=2)
+    backend.delete_documents("contract", ["gone"])  # another user deleted it between search and MMR
+    vectors = backend.vectors("contract", hits)
+    by_doc = {h.document_id: row for h, row in zip(hits, vectors, strict=True)}
+    assert np.allclose(by_doc["kept"], unit(1), atol=1e-6) and not by_doc["gone"].any()
+
+
 def test_scan_returns_every_chunk_with_its_vector(backend: VectorStore) -> None:
     chunks = chunks_of("doc", 5)
     vectors = np.stack([unit(1, i) for i in range(5)])
