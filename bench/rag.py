@@ -40,7 +40,6 @@ def main() -> None:
     workbench.search("bench", "warm up")
     rows: list[dict[str, object]] = []
     for question in QUESTIONS[: args.questions]:
-        workbench.catalog.clear_history(user="admin", stores="bench")
         started = time.perf_counter()
         hits = workbench.search("bench", question)
         retrieval = time.perf_counter() - started
@@ -52,7 +51,7 @@ def main() -> None:
             history=[],
             window_tokens=llm.context_window(model),
             max_tokens=args.tokens,
-        )
+        ).messages
         prompt = time.perf_counter() - started
         done: list[llm.CompletionResponse] = []
         started = time.perf_counter()

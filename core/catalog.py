@@ -16,7 +16,19 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from core.access import check_name, role_on
 from core.errors import AlreadyExists, NotFound
-from core.records import Document, DocumentStatus, Grant, Role, Store, UsageEvent, User
+from core.records import (
+    ChatMessage,
+    Citation,
+    Conversation,
+    Document,
+    DocumentStatus,
+    Grant,
+    MessageStatus,
+    Role,
+    Store,
+    UsageEvent,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +102,65 @@ usage_events = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False, default=0.0),
     sa.Column("ok", sa.Boolean, nullable=False, default=True),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("documents", sa.Integer, nullable=False, default=0, server_default="0"),  # ingest volume
+    sa.Column("pages", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("chunks", sa.Integer, nullable=False, default=0, server_default="0"),
+)
+
+usage_stores = sa.Table(  # the stores an event touched: one row each (a question may span several)
+    "usage_stores",
+    metadata,
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("usage_events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("store", sa.String(120), primary_key=True),
 )
 
 
-messages = sa.Table(
-    "messages",
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_name", sa.String(120), sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+conversation_stores = sa.Table(
+    "conversation_stores",
+    metadata,
+    sa.Column(
+        "conversation_id", sa.String(32), sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+chat_messages = sa.Table(
+    "chat_messages",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("user_name", sa.String(120), nullable=False, index=True),
-    sa.Column("stores", sa.String(1000), nullable=False),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("role", sa.String(12), nullable=False),
     sa.Column("content", sa.Text, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False, default="complete"),
     sa.Column("citations", sa.JSON, nullable=False, default=list),
+    sa.Column("sources", sa.JSON, nullable=False, default=list),
+    sa.Column("model", sa.String(200), nullable=False, default=""),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("feedback", sa.Integer, nullable=False, default=0),
+    sa.Column("feedback_comment", sa.Text, nullable=False, default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who writes a processing document (see `abandoned`)
 
 
 def now() -> datetime:
@@ -261,10 +315,30 @@ class Catalog:
         return self.get_store(name)
 
     def delete_store(self, store: Store) -> None:
+        """The store and everything of it; conversations keep their other stores, and go when none is left."""
         with self.engine.begin() as conn:
-            for table in (grants, documents):
+            linked = [
+                r.conversation_id
+                for r in conn.execute(
+                    sa.select(conversation_stores.c.conversation_id).where(conversation_stores.c.store_id == store.id)
+                )
+            ]
+            for table in (grants, documents, conversation_stores):
                 conn.execute(table.delete().where(table.c.store_id == store.id))
             conn.execute(stores.delete().where(stores.c.id == store.id))
+            if linked:
+                still = {
+                    r.conversation_id
+                    for r in conn.execute(
+                        sa.select(conversation_stores.c.conversation_id).where(
+                            conversation_stores.c.conversation_id.in_(linked)
+                        )
+                    )
+                }
+                orphans = [c for c in linked if c not in still]
+                if orphans:
+                    conn.execute(chat_messages.delete().where(chat_messages.c.conversation_id.in_(orphans)))
+                    conn.execute(conversations.delete().where(conversations.c.id.in_(orphans)))
 
     def store_stats(self, store: Store) -> tuple[int, int]:
         """(ready documents, chunks in them)."""
@@ -423,48 +497,133 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(documents.delete().where(documents.c.id.in_(list(doc_ids))))
 
-    # chat history
+    # conversations
 
-    def add_message(
-        self, *, user: str, stores: str, role: str, content: str, citations: list[dict[str, Any]] | None = None
-    ) -> None:
+    def create_conversation(self, *, user: str, title: str, stores: Sequence[Store], options: Mapping[str, Any]) -> str:
+        conversation_id, created = new_id(), now()
         with self.engine.begin() as conn:
             conn.execute(
-                messages.insert().values(
+                conversations.insert().values(
+                    id=conversation_id,
                     user_name=user,
-                    stores=stores,
-                    role=role,
-                    content=content,
-                    citations=citations or [],
-                    created_at=now(),
+                    title=_title(title),
+                    options=dict(options),
+                    created_at=created,
+                    updated_at=created,
                 )
             )
+            _link(conn, conversation_id, stores)
+        return conversation_id
 
-    def history(self, *, user: str, stores: str, limit: int = 50) -> list[tuple[str, str]]:
-        """The user's last messages on these stores, oldest first, as (role, content)."""
-        query = (
-            sa.select(messages.c.role, messages.c.content)
-            .where(messages.c.user_name == user, messages.c.stores == stores)
-            .order_by(messages.c.id.desc())
-            .limit(limit)
-        )
+    def get_conversation(self, conversation_id: str, *, user: str) -> Conversation:
+        """The user's own conversation; anyone else's reads as missing."""
         with self.engine.connect() as conn:
-            return [(r.role, r.content) for r in reversed(conn.execute(query).all())]
+            row = (
+                conn.execute(
+                    sa.select(conversations).where(
+                        conversations.c.id == conversation_id, conversations.c.user_name == user
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound("There is no such conversation; it may have been deleted.")
+            return _conversation(row, _linked_names(conn, [conversation_id])[conversation_id])
 
-    def clear_history(self, *, user: str, stores: str) -> None:
+    def list_conversations(self, *, user: str) -> list[Conversation]:
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(conversations)
+                    .where(conversations.c.user_name == user)
+                    .order_by(conversations.c.updated_at.desc())
+                )
+                .mappings()
+                .all()
+            )
+            names = _linked_names(conn, [r["id"] for r in rows])
+        return [_conversation(r, names[r["id"]]) for r in rows]
+
+    def update_conversation(
+        self,
+        conversation_id: str,
+        *,
+        title: str | None = None,
+        stores: Sequence[Store] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        values: dict[str, object] = {"updated_at": now()}
+        if title is not None:
+            values["title"] = _title(title)
+        if options is not None:
+            values["options"] = dict(options)
         with self.engine.begin() as conn:
-            conn.execute(messages.delete().where(messages.c.user_name == user, messages.c.stores == stores))
+            conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
+            if stores is not None:
+                conn.execute(
+                    conversation_stores.delete().where(conversation_stores.c.conversation_id == conversation_id)
+                )
+                _link(conn, conversation_id, stores)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(chat_messages.delete().where(chat_messages.c.conversation_id == conversation_id))
+            conn.execute(conversation_stores.delete().where(conversation_stores.c.conversation_id == conversation_id))
+            conn.execute(conversations.delete().where(conversations.c.id == conversation_id))
+
+    def add_messages(self, conversation_id: str, entries: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Append messages (role, content and optional status, citations, sources, model, error); their ids."""
+        ids = []
+        with self.engine.begin() as conn:
+            for entry in entries:
+                result = conn.execute(
+                    chat_messages.insert().values(conversation_id=conversation_id, created_at=now(), **entry)
+                )
+                ids.append(_new_key(result))
+            conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(updated_at=now()))
+        return ids
+
+    def messages(self, conversation_id: str) -> list[ChatMessage]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(chat_messages)
+                .where(chat_messages.c.conversation_id == conversation_id)
+                .order_by(chat_messages.c.id)
+            ).mappings()
+            return [_message(r) for r in rows]
+
+    def set_feedback(self, message_id: int, *, user: str, rating: int, comment: str) -> None:
+        """Feedback on an assistant message of the user's own conversation."""
+        owned = (
+            sa.select(chat_messages.c.id)
+            .join(conversations, conversations.c.id == chat_messages.c.conversation_id)
+            .where(
+                chat_messages.c.id == message_id,
+                chat_messages.c.role == "assistant",
+                conversations.c.user_name == user,
+            )
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(owned).first() is None:
+                raise NotFound("There is no such answer to rate; it may have been deleted.")
+            conn.execute(
+                chat_messages.update()
+                .where(chat_messages.c.id == message_id)
+                .values(feedback=rating, feedback_comment=comment)
+            )
 
     # usage
 
     def record_usage(self, event: UsageEvent) -> None:
+        stores = list(dict.fromkeys(event.stores or ((event.store,) if event.store else ())))
         with self.engine.begin() as conn:
-            conn.execute(
+            result = conn.execute(
                 usage_events.insert().values(
                     created_at=event.created_at or now(),
                     kind=event.kind,
                     user_name=event.user,
-                    store=event.store,
+                    store=stores[0] if len(stores) == 1 else None,
                     model=event.model,
                     prompt_tokens=event.prompt_tokens,
                     completion_tokens=event.completion_tokens,
@@ -472,32 +631,54 @@ class Catalog:
                     latency_ms=event.latency_ms,
                     ok=event.ok,
                     error=event.error,
+                    documents=event.documents,
+                    pages=event.pages,
+                    chunks=event.chunks,
                 )
             )
+            event_id = _new_key(result)
+            if stores:
+                conn.execute(usage_stores.insert(), [{"event_id": event_id, "store": s} for s in stores])
 
-    def usage(self, *, user: str | None = None, since: datetime | None = None) -> list[UsageEvent]:
+    def usage(
+        self, *, user: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[UsageEvent]:
         query = sa.select(usage_events).order_by(usage_events.c.id)
         if user is not None:
             query = query.where(usage_events.c.user_name == user)
         if since is not None:
             query = query.where(usage_events.c.created_at >= since)
+        if until is not None:
+            query = query.where(usage_events.c.created_at < until)
         with self.engine.connect() as conn:
-            return [
-                UsageEvent(
-                    kind=r.kind,
-                    user=r.user_name,
-                    store=r.store,
-                    model=r.model,
-                    prompt_tokens=r.prompt_tokens,
-                    completion_tokens=r.completion_tokens,
-                    cost=r.cost,
-                    latency_ms=r.latency_ms,
-                    ok=r.ok,
-                    error=r.error,
-                    created_at=_utc(r.created_at),
-                )
-                for r in conn.execute(query)
-            ]
+            rows = conn.execute(query).all()
+            linked: dict[int, list[str]] = {}
+            ids = [r.id for r in rows]
+            for start in range(0, len(ids), 500):
+                for link in conn.execute(
+                    sa.select(usage_stores).where(usage_stores.c.event_id.in_(ids[start : start + 500]))
+                ):
+                    linked.setdefault(link.event_id, []).append(link.store)
+        return [
+            UsageEvent(
+                kind=r.kind,
+                user=r.user_name,
+                store=r.store,
+                stores=tuple(sorted(linked.get(r.id, ()))),
+                model=r.model,
+                prompt_tokens=r.prompt_tokens,
+                completion_tokens=r.completion_tokens,
+                cost=r.cost,
+                latency_ms=r.latency_ms,
+                ok=r.ok,
+                error=r.error,
+                documents=r.documents,
+                pages=r.pages,
+                chunks=r.chunks,
+                created_at=_utc(r.created_at),
+            )
+            for r in rows
+        ]
 
 
 def _make_engine(url: str) -> Engine:
@@ -545,6 +726,68 @@ def _worker_alive(worker: str | None) -> bool:
     except PermissionError:
         return True
     return int(pid) != 0
+
+
+def _new_key(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None  # an insert into a table with an integer key
+    return int(key[0])
+
+
+def _title(text: str) -> str:
+    words = " ".join(text.split())
+    return (words[:77] + "…") if len(words) > 80 else (words or "New conversation")
+
+
+def _link(conn: sa.Connection, conversation_id: str, linked: Sequence[Store]) -> None:
+    if linked:
+        conn.execute(
+            conversation_stores.insert(),
+            [{"conversation_id": conversation_id, "store_id": s.id, "position": i} for i, s in enumerate(linked)],
+        )
+
+
+def _linked_names(conn: sa.Connection, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    names: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        rows = conn.execute(
+            sa.select(conversation_stores.c.conversation_id, stores.c.name)
+            .join(stores, stores.c.id == conversation_stores.c.store_id)
+            .where(conversation_stores.c.conversation_id.in_(list(ids)))
+            .order_by(conversation_stores.c.position)
+        )
+        for row in rows:
+            names[row.conversation_id].append(row.name)
+    return {k: tuple(v) for k, v in names.items()}
+
+
+def _conversation(row: RowMapping, names: tuple[str, ...]) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        user=row["user_name"],
+        title=row["title"],
+        stores=names,
+        created_at=_utc(row["created_at"]),
+        updated_at=_utc(row["updated_at"]),
+        options=dict(row["options"] or {}),
+    )
+
+
+def _message(row: RowMapping) -> ChatMessage:
+    return ChatMessage(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        role=row["role"],
+        content=row["content"],
+        created_at=_utc(row["created_at"]),
+        status=MessageStatus(row["status"]),
+        citations=tuple(Citation(**c) for c in row["citations"] or []),
+        sources=tuple(Citation(**c) for c in row["sources"] or []),
+        model=row["model"],
+        error=row["error"],
+        feedback=row["feedback"],
+        feedback_comment=row["feedback_comment"],
+    )
 
 
 def _utc(value: datetime) -> datetime:

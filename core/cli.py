@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--rerank", default="none", metavar="RERANKER")
     ask.add_argument("--threshold", type=float, help="sources scoring below this are not used")
     ask.add_argument("--system-prompt", help="replace the default instructions (the rule that sources are data stays)")
-    ask.add_argument("--new", action="store_true", help="forget the chat history on these stores first")
+    ask.add_argument(
+        "--new", action="store_true", help="start a new conversation (default: continue the last one on these stores)"
+    )
 
     documents = commands.add_parser(
         "documents", parents=[common, as_json], help="list a store's documents and their status"
@@ -362,8 +364,7 @@ def _preview(wb: Workbench, args: argparse.Namespace, user: str) -> None:
 
 def _ask(wb: Workbench, args: argparse.Namespace, user: str) -> None:
     wanted = wb.store_names(args.store)
-    if args.new:
-        wb.forget_chat(wanted, user=user)
+    conversation = None if args.new else wb.latest_conversation(wanted, user=user)
     options = AskOptions(
         model=args.model or "",
         temperature=args.temperature,
@@ -373,7 +374,7 @@ def _ask(wb: Workbench, args: argparse.Namespace, user: str) -> None:
             top_k=args.top_k, mode=Mode(args.mode), rerank=Reranker.parse(args.rerank), threshold=args.threshold
         ),
     )
-    stream, answer = wb.ask(wanted, args.question, user=user, options=options)
+    stream, answer = wb.ask(wanted, args.question, user=user, conversation=conversation, options=options)
     if args.json:
         for _ in stream:
             pass
@@ -518,6 +519,9 @@ def _source_json(c: Citation) -> dict[str, object]:
 def _answer_json(answer: Answer) -> dict[str, object]:
     return {
         "answer": answer.text,
+        "conversation": answer.conversation_id,
+        "status": answer.status.value,
+        "sources_dropped": answer.sources_dropped,
         "query": answer.query,
         "citations": [_source_json(c) for c in answer.citations],
         "retrieved": [_source_json(c) for c in answer.retrieved],

@@ -29,6 +29,8 @@ DEFAULT_INGEST_BATCH = 1024
 DEFAULT_ADMIN = "admin"
 DEFAULT_MAX_UPLOAD_MB = 256
 DEFAULT_CHUNK_STRATEGY = "recursive"
+DEFAULT_MODEL_TIMEOUT_S = 120.0
+DEFAULT_MODEL_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class Settings:
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
     chat_model: str = "local/smollm2-135m"
+    model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S  # per remote model call (LiteLLM `timeout`)
+    model_retries: int = (
+        DEFAULT_MODEL_RETRIES  # for remote calls that fail for a passing reason (LiteLLM `num_retries`)
+    )
     models_file: Path = Path("models.yaml")  # LiteLLM proxy-style model_list; optional
     milvus_uri: str = ""  # a file path (Milvus Lite, default <data dir>/milvus.db) or http(s)://host:19530
     milvus_token: str = field(default="", repr=False)  # "user:password" or a Zilliz API key
@@ -114,6 +120,8 @@ def _convert(name: str, raw: object, annotation: object) -> object:
     try:
         if kind == "int":
             return int(str(raw))
+        if kind == "float":
+            return float(str(raw))
         if kind == "Path":
             return Path(str(raw)).expanduser()
     except ValueError as exc:

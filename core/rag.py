@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from core.records import Hit
+from core import llm
+from core.errors import ModelError
+from core.records import ChatMessage, Citation, Conversation, Hit, MessageStatus
 from core.retrieval import SearchOptions
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -31,7 +35,8 @@ CONDENSE_PROMPT = (
 NO_SOURCES = "I could not find anything about this in the documents of {stores}, so I will not guess."
 CITATION = re.compile(r"\[(\d{1,3})\]")
 SNIPPET_CHARS = 240
-CHARS_PER_TOKEN = 4  # rough, for trimming history to the model's window
+CHARS_PER_TOKEN = 3  # cautious (numbers and tables take more tokens than prose), for fitting the model's window
+HISTORY_SHARE = 0.25  # at most this share of the window goes to earlier turns; sources get the rest
 MAX_QUERY_CHARS = 200  # a longer "standalone query" is an answer, not a query
 WORD = re.compile(r"[a-z0-9]{4,}")
 MATCH_WORDS = 2  # an uncited answer names a source only if it repeats at least this many words only few sources share
@@ -46,20 +51,6 @@ class AskOptions:
     system_prompt: str | None = None
     refuse_without_sources: bool = True
     search: SearchOptions = field(default_factory=SearchOptions)
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    filename: str
-    page: int | None
-    location: str | None
-    snippet: str
-    score: float
-    document_id: str
-    chunk_index: int
-    store: str | None
-    matched: bool = False  # True when the answer had no [n] and the source was matched by its words instead
 
 
 @dataclass
@@ -78,6 +69,21 @@ class Answer:
     latency_ms: float = 0.0
     retrieval_ms: float = 0.0
     refused: bool = False
+    sources_dropped: int = 0  # retrieved sources left out because the model's window could not hold them
+    status: MessageStatus = MessageStatus.COMPLETE
+    error: str | None = None
+    conversation_id: str = ""
+    message_id: int | None = None  # the assistant message, for feedback
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[dict[str, str]]
+    used: int  # how many of the hits (the best first) the prompt holds
+    dropped: int  # how many did not fit the window
+
+
+UsageSink = Callable[["llm.CompletionResponse | None", str | None], None]
 
 
 def sources(hits: Sequence[Hit]) -> list[Citation]:
@@ -105,26 +111,128 @@ def build_messages(
     history: Sequence[tuple[str, str]],
     window_tokens: int,
     max_tokens: int,
-) -> list[dict[str, str]]:
-    """System rules, the trimmed history, then one user turn with the delimited sources and the question."""
+) -> Prompt:
+    """System rules, the trimmed history, then one user turn with the delimited sources and the question.
+
+    The window holds, in this order: the system prompt, the question, the answer's budget, the newest
+    turns of the conversation (up to a quarter of the window), then as many whole sources, best first,
+    as still fit. Sources that do not fit are dropped and counted, never cut in half.
+    """
     system = f"{system_prompt or DEFAULT_SYSTEM_PROMPT}\n\n{GUARD}"
+    frame = f"<sources>\n\n</sources>\n\nQuestion: {question}"
+    budget = window_tokens - max_tokens - _tokens(system) - _tokens(frame) - 16
+    turns: list[dict[str, str]] = []
+    history_budget = min(budget, int(window_tokens * HISTORY_SHARE))
+    for role, content in reversed(history):  # newest first, until their share is used
+        cost = _tokens(content) + 4
+        if cost > history_budget:
+            break
+        history_budget -= cost
+        budget -= cost
+        turns.insert(0, {"role": role, "content": content})
     blocks = []
     for i, hit in enumerate(hits, start=1):
         where = f' page="{hit.page}"' if hit.page is not None else ""
         body = hit.text.replace("</source", "<\\/source").replace("<source", "<\\source")
-        blocks.append(f'<source n="{i}" file="{_attr(hit.filename)}"{where}>\n{body}\n</source>')
+        block = f'<source n="{i}" file="{_attr(hit.filename)}"{where}>\n{body}\n</source>'
+        if _tokens(block) + 1 > budget:
+            break
+        budget -= _tokens(block) + 1
+        blocks.append(block)
     user = (
         f"<sources>\n{chr(10).join(blocks)}\n</sources>\n\nQuestion: {question}" if blocks else f"Question: {question}"
     )
-    budget = window_tokens - max_tokens - (len(system) + len(user)) // CHARS_PER_TOKEN
-    turns: list[dict[str, str]] = []
-    for role, content in reversed(history):  # newest first, until the window is full
-        cost = len(content) // CHARS_PER_TOKEN + 4
-        if cost > budget:
-            break
-        budget -= cost
-        turns.insert(0, {"role": role, "content": content})
-    return [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]
+    messages = [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]
+    return Prompt(messages=messages, used=len(blocks), dropped=len(hits) - len(blocks))
+
+
+def _tokens(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+def answer_stream(
+    answer: Answer,
+    *,
+    history: Sequence[tuple[str, str]],
+    search: Callable[[str], list[Hit]],
+    model: str,
+    params: Mapping[str, Any],
+    options: AskOptions,
+    stores: Sequence[str],
+    on_usage: UsageSink,
+) -> Iterator[str]:
+    """The RAG pipeline: condense a follow-up into a query, retrieve, prompt, stream, cite; fills `answer`.
+
+    Closing the stream early (Stop, or leaving the page) closes the model's stream at once and records
+    the usage of what was generated; `answer.text` holds the partial answer.
+    """
+    question = answer.question
+    query = question
+    if history:
+        try:
+            reply = llm.complete(
+                model, condense_messages(question, history), params={**params, "temperature": 0, "max_tokens": 64}
+            )
+        except ModelError as exc:
+            on_usage(None, str(exc))
+            raise
+        on_usage(reply, None)
+        query = clean_query(reply.text, question, history)
+    answer.query = query
+    started = time.perf_counter()
+    hits = search(query)
+    answer.retrieval_ms = (time.perf_counter() - started) * 1000
+    if not hits and options.refuse_without_sources:
+        answer.retrieved = []
+        answer.text, answer.refused, answer.status = (
+            NO_SOURCES.format(stores=", ".join(stores)),
+            True,
+            MessageStatus.REFUSED,
+        )
+        yield answer.text
+        return
+    prompt = build_messages(
+        question,
+        hits,
+        system_prompt=options.system_prompt,
+        history=history,
+        window_tokens=llm.context_window(model),
+        max_tokens=options.max_tokens,
+    )
+    given = hits[: prompt.used]
+    answer.retrieved, answer.sources_dropped = sources(given), prompt.dropped
+    done: list[llm.CompletionResponse] = []
+    call = {**params, "temperature": options.temperature, "max_tokens": options.max_tokens}
+    pieces = drop_unknown_citations(
+        llm.stream_chat(model, prompt.messages, params=call, on_done=done.append), len(given)
+    )
+    started = time.perf_counter()
+    try:
+        for piece in pieces:
+            answer.text += piece
+            yield piece
+    except ModelError as exc:
+        answer.status, answer.error = MessageStatus.FAILED, str(exc)
+        on_usage(None, str(exc))
+        raise
+    finally:
+        pieces.close()  # closes the model's stream too: the local model is free for the next user at once
+        if not done:  # stopped midway: record what was generated so far
+            generated = len(answer.text) // 4 + (1 if answer.text else 0)
+            partial = llm.CompletionResponse(
+                text=answer.text,
+                prompt_tokens=0,
+                completion_tokens=generated,
+                cost=0.0,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+            if answer.status is not MessageStatus.FAILED:
+                answer.status = MessageStatus.STOPPED
+                on_usage(partial, None)
+    on_usage(done[0], None)
+    answer.text, answer.citations = cite(done[0].text, given, question=question)
+    answer.prompt_tokens, answer.completion_tokens = done[0].prompt_tokens, done[0].completion_tokens
+    answer.cost, answer.latency_ms = done[0].cost, done[0].latency_ms
 
 
 def _attr(value: str) -> str:
@@ -194,14 +302,19 @@ def clean_query(reply: str, question: str, history: Sequence[tuple[str, str]]) -
     return f"{previous} {question}".strip()
 
 
-def drop_unknown_citations(pieces: Iterator[str], count: int) -> Iterator[str]:
+def drop_unknown_citations(pieces: Iterator[str], count: int) -> Generator[str, None, None]:
     """Stream pieces with citation markers that match no source removed (a `[` is held back until it closes)."""
     held = ""
-    for piece in pieces:
-        held += piece
-        out, held = _release(held, count)
-        if out:
-            yield out
+    try:
+        for piece in pieces:
+            held += piece
+            out, held = _release(held, count)
+            if out:
+                yield out
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
     if held:
         yield CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= count else "", held)
 
@@ -213,3 +326,20 @@ def _release(buffer: str, count: int) -> tuple[str, str]:
     else:
         ready, held = buffer, ""
     return CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= count else "", ready), held
+
+
+def markdown(conversation: Conversation, messages: Sequence[ChatMessage]) -> str:
+    """A conversation as Markdown: each question, each answer, and the sources the answer cites."""
+    lines = [f"# {conversation.title}", "", f"Stores: {', '.join(conversation.stores) or '(deleted)'}", ""]
+    for message in messages:
+        if message.role == "user":
+            lines += [f"**Question:** {message.content}", ""]
+            continue
+        note = {"stopped": " *(stopped)*", "failed": f" *(failed: {message.error})*"}.get(message.status.value, "")
+        lines += [f"**Answer{note}:** {message.content}", ""]
+        for c in message.citations:
+            where = f", {c.location}" if c.location else ""
+            lines.append(f"- [{c.n}] {c.filename}{where} ({c.store}): {c.snippet}")
+        if message.citations:
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

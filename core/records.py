@@ -217,10 +217,13 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class UsageEvent:
-    kind: str
+    """One model call or ingest, for the usage charts; `stores` are every store it touched."""
+
+    kind: str  # chat, embedding, rerank, vision, ingest
     user: str
     model: str
-    store: str | None = None
+    store: str | None = None  # the store when there is exactly one
+    stores: tuple[str, ...] = ()
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -228,3 +231,56 @@ class UsageEvent:
     ok: bool = True
     error: str | None = None
     created_at: datetime | None = None
+    documents: int = 0  # with kind ingest: what was written
+    pages: int = 0
+    chunks: int = 0
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    filename: str
+    page: int | None
+    location: str | None
+    snippet: str
+    score: float
+    document_id: str
+    chunk_index: int
+    store: str | None
+    matched: bool = False  # True when the answer had no [n] and the source was matched by its words instead
+
+
+class MessageStatus(enum.StrEnum):
+    """How an answer ended."""
+
+    COMPLETE = "complete"
+    STOPPED = "stopped"  # the user pressed Stop or left: the partial answer is kept
+    FAILED = "failed"  # the model failed; `error` says why in plain words
+    REFUSED = "refused"  # no source was good enough, so the model was not asked
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    user: str
+    title: str
+    stores: tuple[str, ...]  # store names, in the order chosen; a deleted store drops out
+    created_at: datetime
+    updated_at: datetime
+    options: Mapping[str, object] = field(default_factory=dict)  # the settings it was last asked with
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    id: int
+    conversation_id: str
+    role: str  # "user" or "assistant"
+    content: str
+    created_at: datetime
+    status: MessageStatus = MessageStatus.COMPLETE
+    citations: tuple[Citation, ...] = ()
+    sources: tuple[Citation, ...] = ()  # everything retrieved for the answer, cited or not
+    model: str = ""
+    error: str | None = None
+    feedback: int = 0  # +1 thumbs up, -1 thumbs down, 0 none
+    feedback_comment: str = ""

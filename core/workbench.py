@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,18 +22,33 @@ from core.catalog import Catalog, new_id
 from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
-from core.errors import InvalidInput, ModelError, NotFound, PermissionDenied, WorkbenchError
+from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.ingest import CancelCheck, IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
 from core.models import ModelRegistry
 from core.parsing.options import ParseOptions
 from core.preview import ParseCache, Preview, preview
 from core.rag import Answer, AskOptions
-from core.records import Document, DocumentStatus, Grant, Hit, IngestResult, IngestStatus, Role, Store, UsageEvent, User
+from core.records import (
+    ChatMessage,
+    Conversation,
+    Document,
+    DocumentStatus,
+    Grant,
+    Hit,
+    IngestResult,
+    IngestStatus,
+    MessageStatus,
+    Role,
+    Store,
+    User,
+)
 from core.rerank import rerank_scores
 from core.retrieval import Reranker, SearchOptions, Target, check_embedding
 from core.retrieval import search as retrieval_search
 from core.stores import VectorStore, open_backend
 from core.transfer import ExportSummary, export_store, import_export, read_export
+from core.usage import UsageRecorder, UsageReport
+from core.usage import report as usage_report
 
 log = logging.getLogger(__name__)
 
@@ -110,23 +124,7 @@ class Workbench:
 
     def _on_usage(self, embedder: Embedder, *, user: str, store: str) -> UsageSink:
         """Record each embedding call as a usage event of the user on the store."""
-
-        def record(response: llm.EmbeddingResponse) -> None:
-            self.catalog.record_usage(
-                UsageEvent(
-                    kind="embedding",
-                    user=user,
-                    store=store,
-                    model=embedder.model,
-                    prompt_tokens=response.prompt_tokens,
-                    cost=response.cost,
-                    latency_ms=response.latency_ms,
-                    ok=response.error is None,
-                    error=response.error,
-                )
-            )
-
-        return record
+        return UsageRecorder(self.catalog, kind="embedding", user=user, stores=[store], model=embedder.model).record
 
     # users and grants
 
@@ -266,104 +264,174 @@ class Workbench:
         log.info("deleted store %s", name)
 
     def ask(
-        self, names: str | Sequence[str], question: str, *, user: str, options: AskOptions | None = None
+        self,
+        names: str | Sequence[str],
+        question: str,
+        *,
+        user: str,
+        conversation: str | None = None,
+        options: AskOptions | None = None,
     ) -> tuple[Iterator[str], Answer]:
-        """Stream an answer from the stores' documents; the Answer is complete once the stream is exhausted.
+        """Stream an answer from the stores' documents; the Answer is complete once the stream ends.
 
-        Follow-up questions are first rewritten into a standalone search query from the chat history;
-        the question and the answer (with its citations) are added to the user's history on these stores.
+        Without `conversation` a new one starts, titled by the question. Follow-up questions are rewritten
+        into a standalone search query from the conversation. The question and the answer (with its cited
+        and retrieved sources) are saved when the stream ends, also when it is closed early (status
+        stopped, the partial answer kept) or the model fails (status failed, with the reason).
         """
         acting = self.acting(user)
         if not question.strip():
             raise InvalidInput("Type a question.")
         wanted = self.store_names(names)
-        for name in wanted:
-            self._authorized(name, acting, Action.READ)
-        key = ",".join(wanted)
+        stores = [self._authorized(name, acting, Action.READ)[0] for name in wanted]
         options = options or AskOptions()
         model_name = options.model or self.settings.chat_model
         model, params = self.models.resolve(model_name)
-        history = self.catalog.history(user=acting.name, stores=key)
-        answer = Answer(question=question, model=model_name)
+        params = self._remote_call(model, params)
+        history: list[tuple[str, str]] = []
+        if conversation is not None:
+            self.catalog.get_conversation(conversation, user=acting.name)  # refused unless it is theirs
+            history = [
+                (m.role, m.content)
+                for m in self.catalog.messages(conversation)
+                if m.status in (MessageStatus.COMPLETE, MessageStatus.STOPPED, MessageStatus.REFUSED)
+            ]
+        answer = Answer(question=question, model=model_name, conversation_id=conversation or "")
+        usage = UsageRecorder(self.catalog, kind="chat", user=acting.name, stores=wanted, model=model_name)
+        pipeline = rag.answer_stream(
+            answer,
+            history=history,
+            search=lambda query: self.search(wanted, query, user=acting.name, options=options.search),
+            model=model,
+            params=params,
+            options=options,
+            stores=wanted,
+            on_usage=lambda response, error: usage.record(response, error=error),
+        )
+        return self._saved(pipeline, answer, stores=stores, options=options, user=acting.name), answer
 
-        def record(response: llm.CompletionResponse | None, error: str | None = None) -> None:
-            self.catalog.record_usage(
-                UsageEvent(
-                    kind="chat",
-                    user=acting.name,
-                    store=key,
-                    model=model_name,
-                    prompt_tokens=response.prompt_tokens if response else 0,
-                    completion_tokens=response.completion_tokens if response else 0,
-                    cost=response.cost if response else 0.0,
-                    latency_ms=response.latency_ms if response else 0.0,
-                    ok=error is None,
-                    error=error,
-                )
+    def _saved(
+        self, pipeline: Iterator[str], answer: Answer, *, stores: list[Store], options: AskOptions, user: str
+    ) -> Iterator[str]:
+        """The pipeline's stream; when it ends, however it ends, the question and answer join the conversation."""
+        settings = _options_record(options)
+        if answer.conversation_id:
+            self.catalog.update_conversation(answer.conversation_id, stores=stores, options=settings)
+        else:
+            answer.conversation_id = self.catalog.create_conversation(
+                user=user, title=answer.question, stores=stores, options=settings
+            )
+        try:
+            yield from pipeline
+        finally:
+            if answer.status is MessageStatus.COMPLETE and answer.text == "" and answer.error is None:
+                answer.status = MessageStatus.STOPPED  # closed before the first piece
+            _, answer.message_id = self.catalog.add_messages(
+                answer.conversation_id,
+                [
+                    {"role": "user", "content": answer.question},
+                    {
+                        "role": "assistant",
+                        "content": answer.text,
+                        "status": answer.status.value,
+                        "citations": [asdict(c) for c in answer.citations],
+                        "sources": [asdict(c) for c in answer.retrieved],
+                        "model": answer.model,
+                        "error": answer.error,
+                    },
+                ],
             )
 
-        def run() -> Iterator[str]:
-            query = question
-            if history:
-                try:
-                    reply = llm.complete(
-                        model,
-                        rag.condense_messages(question, history),
-                        params={**params, "temperature": 0, "max_tokens": 64},
-                    )
-                except ModelError as exc:
-                    record(None, error=str(exc))
-                    raise
-                record(reply)
-                query = rag.clean_query(reply.text, question, history)
-            answer.query = query
-            started = time.perf_counter()
-            hits = self.search(wanted, query, user=acting.name, options=options.search)
-            answer.retrieval_ms = (time.perf_counter() - started) * 1000
-            answer.retrieved = rag.sources(hits)
-            if not hits and options.refuse_without_sources:
-                answer.text, answer.refused = rag.NO_SOURCES.format(stores=", ".join(wanted)), True
-                yield answer.text
-            else:
-                messages = rag.build_messages(
-                    question,
-                    hits,
-                    system_prompt=options.system_prompt,
-                    history=history,
-                    window_tokens=llm.context_window(model),
-                    max_tokens=options.max_tokens,
-                )
-                done: list[llm.CompletionResponse] = []
-                call = {**params, "temperature": options.temperature, "max_tokens": options.max_tokens}
-                try:
-                    yield from rag.drop_unknown_citations(
-                        llm.stream_chat(model, messages, params=call, on_done=done.append), len(hits)
-                    )
-                except ModelError as exc:
-                    record(None, error=str(exc))
-                    raise
-                record(done[0])
-                answer.text, answer.citations = rag.cite(done[0].text, hits, question=question)
-                answer.prompt_tokens, answer.completion_tokens = done[0].prompt_tokens, done[0].completion_tokens
-                answer.cost, answer.latency_ms = done[0].cost, done[0].latency_ms
-            self.catalog.add_message(user=acting.name, stores=key, role="user", content=question)
-            self.catalog.add_message(
-                user=acting.name,
-                stores=key,
-                role="assistant",
-                content=answer.text,
-                citations=[asdict(c) for c in answer.citations],
-            )
+    def conversations(self, *, user: str) -> list[Conversation]:
+        """The user's own conversations, the most recent first."""
+        return self.catalog.list_conversations(user=self.acting(user).name)
 
-        return run(), answer
+    def conversation(self, conversation_id: str, *, user: str) -> tuple[Conversation, list[ChatMessage]]:
+        """A conversation of the user's with its messages; sources from stores they may no longer read are hidden."""
+        acting = self.acting(user)
+        found = self.catalog.get_conversation(conversation_id, user=acting.name)
+        readable = {s.store.name for s in self.list_stores(user=acting.name)}
+        messages = [
+            replace(
+                m,
+                citations=tuple(c for c in m.citations if c.store in readable),
+                sources=tuple(c for c in m.sources if c.store in readable),
+            )
+            for m in self.catalog.messages(conversation_id)
+        ]
+        return found, messages
+
+    def rename_conversation(self, conversation_id: str, title: str, *, user: str) -> Conversation:
+        acting = self.acting(user)
+        self.catalog.get_conversation(conversation_id, user=acting.name)
+        if not title.strip():
+            raise InvalidInput("Give the conversation a title.")
+        self.catalog.update_conversation(conversation_id, title=title)
+        return self.catalog.get_conversation(conversation_id, user=acting.name)
+
+    def delete_conversation(self, conversation_id: str, *, user: str) -> None:
+        acting = self.acting(user)
+        self.catalog.get_conversation(conversation_id, user=acting.name)
+        self.catalog.delete_conversation(conversation_id)
+
+    def feedback(self, message_id: int, *, user: str, rating: int, comment: str = "") -> None:
+        """Thumbs up (+1), down (-1) or neither (0) on an answer of the user's own, with an optional comment."""
+        if rating not in (-1, 0, 1):
+            raise InvalidInput("Feedback is +1 (helpful), -1 (not helpful) or 0 (none).")
+        self.catalog.set_feedback(message_id, user=self.acting(user).name, rating=rating, comment=comment.strip())
+
+    def export_conversation(self, conversation_id: str, *, user: str) -> str:
+        """The conversation as Markdown, with each answer's cited sources."""
+        found, messages = self.conversation(conversation_id, user=user)
+        return rag.markdown(found, messages)
 
     def forget_chat(self, names: str | Sequence[str], *, user: str) -> None:
-        """Clear the user's chat history on these stores (a new conversation)."""
+        """Delete the user's conversations over exactly these stores."""
         wanted = self.store_names(names)
         acting = self.acting(user)
         for name in wanted:
             self._authorized(name, acting, Action.READ)
-        self.catalog.clear_history(user=acting.name, stores=",".join(wanted))
+        for found in self.catalog.list_conversations(user=acting.name):
+            if list(found.stores) == wanted:
+                self.catalog.delete_conversation(found.id)
+
+    def latest_conversation(self, names: str | Sequence[str], *, user: str) -> str | None:
+        """The user's most recent conversation over exactly these stores (the command line continues it)."""
+        wanted = self.store_names(names)
+        acting = self.acting(user)
+        for name in wanted:
+            self._authorized(name, acting, Action.READ)
+        return next((c.id for c in self.catalog.list_conversations(user=acting.name) if list(c.stores) == wanted), None)
+
+    def usage(
+        self,
+        *,
+        user: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        of_user: str | None = None,
+        store: str | None = None,
+    ) -> UsageReport:
+        """Usage in a period, optionally of one user or one store: everything for an administrator, otherwise
+        the viewer's own use and the use of the stores they own."""
+        acting = self.acting(user)
+        owned = [s.store.name for s in self.list_stores(user=acting.name) if s.role is Role.OWNER]
+        return usage_report(
+            self.catalog,
+            viewer_is_admin=acting.is_admin,
+            viewer=acting.name,
+            owned_stores=owned,
+            since=since,
+            until=until,
+            user=of_user,
+            store=store,
+        )
+
+    def _remote_call(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Retries and a timeout for a remote model, from the settings, unless its model-list entry sets them."""
+        if model.startswith(llm.LOCAL_PROVIDER + "/"):
+            return dict(params)
+        return {"num_retries": self.settings.model_retries, "timeout": self.settings.model_timeout_s, **params}
 
     def store_names(self, names: str | Sequence[str]) -> list[str]:
         """Store names from a list or a comma-separated string, deduplicated, in order."""
@@ -436,21 +504,13 @@ class Workbench:
         if store is not None:
             self._authorized(store, acting, Action.EDIT)
 
+        usage = UsageRecorder(self.catalog, kind="vision", user=acting.name, stores=[store] if store else [])
+
         def record(model: str, outcome: llm.CompletionResponse | Exception) -> None:
             if isinstance(outcome, Exception):
-                event = UsageEvent(kind="vision", user=user, store=store, model=model, ok=False, error=str(outcome))
+                usage.record(None, error=str(outcome), model=model)
             else:
-                event = UsageEvent(
-                    kind="vision",
-                    user=user,
-                    store=store,
-                    model=model,
-                    prompt_tokens=outcome.prompt_tokens,
-                    completion_tokens=outcome.completion_tokens,
-                    cost=outcome.cost,
-                    latency_ms=outcome.latency_ms,
-                )
-            self.catalog.record_usage(event)
+                usage.record(outcome, model=model)
 
         chosen = self.settings.vision_model if vision_model is None else vision_model
         target, params = self.models.resolve(chosen) if chosen else ("", {})
@@ -496,6 +556,13 @@ class Workbench:
             )[0],
         )
         results = ingestor.run(uploads, on_progress=on_progress, cancelled=cancelled)
+        written = [r for r in results if r.status is IngestStatus.WRITTEN]
+        if written:
+            UsageRecorder(
+                self.catalog, kind="ingest", user=acting.name, stores=[store.name], model=store.embedding_model
+            ).ingested(
+                documents=len(written), pages=sum(r.pages or 0 for r in written), chunks=sum(r.chunks for r in written)
+            )
         if any(r.status is IngestStatus.WRITTEN for r in results):
             try:
                 self.backend(store.backend).maintain(store.collection)
@@ -566,21 +633,10 @@ class Workbench:
                 Target(store=store, backend=self.backend(store.backend), embedder=embedder, on_usage=on_usage)
             )
 
+        usage = UsageRecorder(self.catalog, kind="rerank", user=acting.name, stores=wanted)
+
         def record(kind: str, model: str, response: object) -> None:
-            self.catalog.record_usage(
-                UsageEvent(
-                    kind=kind,
-                    user=acting.name,
-                    store=",".join(wanted),
-                    model=model,
-                    prompt_tokens=int(getattr(response, "prompt_tokens", 0)),
-                    completion_tokens=int(getattr(response, "completion_tokens", 0)),
-                    cost=float(getattr(response, "cost", 0.0)),
-                    latency_ms=float(getattr(response, "latency_ms", 0.0)),
-                    ok=getattr(response, "error", None) is None,
-                    error=getattr(response, "error", None),
-                )
-            )
+            usage.record(response, kind=kind, model=model)
 
         def rerank(text: str, hits: list[Hit], reranker: Reranker) -> list[float | None]:
             return rerank_scores(
@@ -627,6 +683,14 @@ ACTING = frozenset(
         "grant",
         "revoke",
         "grants",
+        "conversations",
+        "conversation",
+        "rename_conversation",
+        "delete_conversation",
+        "feedback",
+        "export_conversation",
+        "latest_conversation",
+        "usage",
         "create_store",
         "store",
         "list_stores",
@@ -645,3 +709,20 @@ ACTING = frozenset(
         "search",
     }
 )
+
+
+def _options_record(options: AskOptions) -> dict[str, object]:
+    """The settings a conversation was last asked with, as plain JSON values."""
+    search = options.search
+    return {
+        "model": options.model,
+        "temperature": options.temperature,
+        "max_tokens": options.max_tokens,
+        "system_prompt": options.system_prompt,
+        "top_k": search.top_k,
+        "mode": search.mode.value,
+        "fusion": search.fusion.value,
+        "weight": search.weight,
+        "threshold": search.threshold,
+        "rerank": str(search.rerank),
+    }

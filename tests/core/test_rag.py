@@ -105,7 +105,7 @@ def test_document_text_cannot_change_the_instructions(kb: Workbench, mock_chat) 
     hits = kb.search("kb", "ignore previous instructions pirate")
     messages = rag.build_messages(
         "What does evil.txt say?", hits, system_prompt=None, history=[], window_tokens=8192, max_tokens=256
-    )
+    ).messages
     assert messages[0] == {"role": "system", "content": f"{rag.DEFAULT_SYSTEM_PROMPT}\n\n{rag.GUARD}"}
     user = messages[-1]["content"]
     assert (
@@ -114,7 +114,7 @@ def test_document_text_cannot_change_the_instructions(kb: Workbench, mock_chat) 
     assert user.index("IGNORE PREVIOUS INSTRUCTIONS") < user.index("</sources>") < user.index("Question:")
     custom = rag.build_messages(
         "q", hits, system_prompt="Answer in French.", history=[], window_tokens=8192, max_tokens=256
-    )
+    ).messages
     assert custom[0]["content"] == f"Answer in French.\n\n{rag.GUARD}"
 
 
@@ -122,20 +122,22 @@ def test_follow_ups_are_condensed_with_the_history_and_history_is_kept(
     kb: Workbench, mock_chat, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     mock_chat("Zebras migrate in July [1].")
-    ask(kb, "When do zebras migrate?")
+    _, first = ask(kb, "When do zebras migrate?")
     searched: list[str] = []
     real_search = kb.search
     monkeypatch.setattr(
         kb, "search", lambda names, query, **kw: searched.append(query) or real_search(names, query, **kw)
     )
     mock_chat("zebra migration location Serengeti")
-    _, answer = ask(kb, "And where?")
+    stream, answer = kb.ask("kb", "And where?", conversation=first.conversation_id, options=REMOTE)
+    "".join(stream)
     assert answer.query == "zebra migration location Serengeti" == searched[0]
-    assert [role for role, _ in kb.catalog.history(user="admin", stores="kb")] == [
-        "user",
-        "assistant",
-        "user",
-        "assistant",
+    _, messages = kb.conversation(first.conversation_id)
+    assert [(m.role, m.status.value) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("user", "complete"),
+        ("assistant", "complete"),
     ]
 
 
@@ -146,8 +148,8 @@ def test_history_is_trimmed_to_the_model_window() -> None:
         ("user", "recent?"),
         ("assistant", "recent."),
     ]
-    messages = rag.build_messages("now?", [], system_prompt=None, history=history, window_tokens=600, max_tokens=200)
-    assert [m["content"] for m in messages[1:-1]] == ["recent?", "recent."]
+    prompt = rag.build_messages("now?", [], system_prompt=None, history=history, window_tokens=600, max_tokens=200)
+    assert [m["content"] for m in prompt.messages[1:-1]] == ["recent?", "recent."]
 
 
 def test_rambling_condensation_falls_back_to_the_questions() -> None:
@@ -388,9 +390,8 @@ def test_failed_model_calls_are_usage_too(kb: Workbench, monkeypatch: pytest.Mon
 
 def test_a_new_conversation_forgets_the_history(kb: Workbench, mock_chat) -> None:  # type: ignore[no-untyped-def]
     mock_chat("Zebras migrate in July [1].")
-    ask(kb, "When do zebras migrate?")
-    assert len(kb.catalog.history(user="admin", stores="kb")) == 2
+    _, first = ask(kb, "When do zebras migrate?")
+    _, answer = ask(kb, "And where?")  # no conversation given: a new one
+    assert answer.query == "And where?" and answer.conversation_id != first.conversation_id  # nothing to condense
     kb.forget_chat("kb")
-    assert kb.catalog.history(user="admin", stores="kb") == []
-    _, answer = ask(kb, "And where?")
-    assert answer.query == "And where?"  # nothing to condense against any more
+    assert kb.conversations() == []

@@ -1,0 +1,161 @@
+"""Usage you can chart: tables by day, model, user and store from seeded events, and who may see which."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from core.config import Settings
+from core.ingest import Upload
+from core.records import UsageEvent
+from core.workbench import Workbench
+
+DAY1 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+DAY2 = DAY1 + timedelta(days=1)
+
+
+@pytest.fixture
+def seeded(settings: Settings) -> Workbench:
+    wb = Workbench(settings)
+    for name in ("alice", "bob", "carol"):
+        wb.add_user(name, user="admin")
+    wb.create_store("finance", user="alice")
+    wb.create_store("travel", user="bob")
+    events = [
+        UsageEvent(
+            "chat",
+            "alice",
+            "gpt-4o",
+            stores=("finance",),
+            prompt_tokens=100,
+            completion_tokens=20,
+            cost=0.01,
+            latency_ms=800,
+            created_at=DAY1,
+        ),
+        UsageEvent(
+            "chat",
+            "alice",
+            "gpt-4o",
+            stores=("finance",),
+            prompt_tokens=300,
+            completion_tokens=40,
+            cost=0.03,
+            latency_ms=1200,
+            created_at=DAY2,
+        ),
+        UsageEvent(
+            "chat",
+            "bob",
+            "local/smollm2-135m",
+            stores=("finance", "travel"),
+            prompt_tokens=50,
+            completion_tokens=10,
+            latency_ms=400,
+            created_at=DAY2,
+        ),
+        UsageEvent(
+            "embedding",
+            "bob",
+            "local/all-minilm-l6-v2",
+            stores=("travel",),
+            prompt_tokens=30,
+            latency_ms=20,
+            created_at=DAY2,
+        ),
+        UsageEvent(
+            "chat", "carol", "gpt-4o", stores=("travel",), ok=False, error="rate limited", latency_ms=5, created_at=DAY2
+        ),
+        UsageEvent(
+            "ingest",
+            "alice",
+            "local/all-minilm-l6-v2",
+            stores=("finance",),
+            documents=2,
+            pages=30,
+            chunks=90,
+            created_at=DAY1,
+        ),
+    ]
+    for event in events:
+        wb.catalog.record_usage(event)
+    return wb
+
+
+def test_requests_per_day_by_kind_count_each_event_once(seeded: Workbench) -> None:
+    table = seeded.usage(user="admin").requests_per_day()
+    counts = {(row.day.date().isoformat(), row.kind): row.requests for row in table.itertuples()}
+    assert counts == {
+        ("2026-11-01", "chat"): 1,
+        ("2026-11-01", "ingest"): 1,
+        ("2026-11-02", "chat"): 3,  # bob's question over two stores is one request
+        ("2026-11-02", "embedding"): 1,
+    }
+
+
+def test_tokens_and_cost_per_day_by_model(seeded: Workbench) -> None:
+    table = seeded.usage(user="admin").tokens_and_cost_per_day()
+    day2 = table[table["day"] == pd.Timestamp("2026-11-02")].set_index("model")
+    assert day2.loc["gpt-4o", "tokens"] == 340 and day2.loc["gpt-4o", "cost"] == pytest.approx(0.03)
+    assert day2.loc["local/smollm2-135m", "tokens"] == 60
+
+
+def test_latency_percentiles_leave_failed_calls_out(seeded: Workbench) -> None:
+    table = seeded.usage(user="admin").latency().set_index(["model", "kind"])
+    gpt = table.loc[("gpt-4o", "chat")]
+    assert gpt["requests"] == 2 and gpt["p50_ms"] == pytest.approx(1000) and gpt["p95_ms"] == pytest.approx(1180)
+
+
+def test_top_users_and_stores(seeded: Workbench) -> None:
+    report = seeded.usage(user="admin")
+    assert report.top_users()[["user", "requests"]].values.tolist() == [["alice", 3], ["bob", 2], ["carol", 1]]
+    stores = report.top_stores()[["store", "requests"]].values.tolist()
+    assert stores == [["finance", 4], ["travel", 3]]  # bob's two-store question counts for both
+
+
+def test_ingest_volume_per_day(seeded: Workbench) -> None:
+    table = seeded.usage(user="admin").ingest_volume()
+    assert table[["documents", "pages", "chunks"]].values.tolist() == [[2, 30, 90]]
+
+
+def test_a_user_sees_their_own_use_and_the_use_of_stores_they_own(seeded: Workbench) -> None:
+    bob = seeded.usage(user="bob").table()
+    # his own events, and carol's question on travel (his store); not alice's use of her own store
+    assert sorted(zip(bob["user"], bob["kind"], strict=True)) == [
+        ("bob", "chat"),
+        ("bob", "embedding"),
+        ("carol", "chat"),
+    ]
+    carol = seeded.usage(user="carol").table()
+    assert carol["user"].tolist() == ["carol"] and carol["error"].tolist() == ["rate limited"]
+    assert len(seeded.usage(user="admin").table()) == 6
+
+
+def test_period_user_and_store_filters(seeded: Workbench) -> None:
+    since = datetime(2026, 11, 2, tzinfo=UTC)
+    assert len(seeded.usage(user="admin", since=since).table()) == 4
+    assert set(seeded.usage(user="admin", of_user="alice").table()["kind"]) == {"chat", "ingest"}
+    travel = seeded.usage(user="admin", store="travel").table()
+    assert sorted(travel["user"]) == ["bob", "bob", "carol"]
+    assert travel[travel["kind"] == "chat"]["store"].tolist().count("finance, travel") == 1  # both stores, one row
+
+
+def test_an_empty_period_gives_empty_tables_with_their_columns(seeded: Workbench) -> None:
+    report = seeded.usage(user="admin", since=datetime(2030, 1, 1, tzinfo=UTC))
+    assert list(report.requests_per_day().columns) == ["day", "kind", "requests"]
+    assert report.latency().empty and report.top_stores().empty and report.table().empty
+
+
+def test_real_operations_are_recorded_with_one_row_per_store(workbench: Workbench) -> None:
+    workbench.create_store("a")
+    workbench.create_store("b")
+    workbench.ingest("a", [Upload("x.txt", b"Alpha text about pumps.")])
+    workbench.search("a,b", "pumps")
+    events = workbench.catalog.usage()
+    ingest = [e for e in events if e.kind == "ingest"]
+    assert [(e.stores, e.documents, e.chunks) for e in ingest] == [(("a",), 1, 1)]
+    query_embeddings = [e for e in events if e.kind == "embedding" and e.prompt_tokens and e.stores != ("a",)]
+    assert [e.stores for e in query_embeddings] == [("b",)]  # each store's query embedding on its own store
+    assert all("," not in (e.store or "") for e in events)  # never a comma-joined name
