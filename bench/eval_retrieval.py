@@ -20,11 +20,11 @@ from pathlib import Path
 import pytrec_eval
 from common import ROOT, SCIFACT, print_table, scifact_corpus
 
-from core.chunking import ChunkSettings
 from core.config import load_settings
 from core.ingest import Upload
+from core.options import ChunkSettings, Fusion, Mode, Reranker, RerankKind, SearchOptions
 from core.records import Hit
-from core.retrieval import Fusion, Mode, Reranker, RerankKind, SearchOptions, fuse
+from core.retrieval import fuse
 from core.workbench import Workbench
 
 MEASURES = {"ndcg_cut_10", "recall_10", "recall_100", "recip_rank"}

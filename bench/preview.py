@@ -14,7 +14,7 @@ import time
 from common import print_table, scratch_workbench
 from parse_pdf import filing
 
-from core.chunking import ChunkSettings, Strategy
+from core.options import ChunkSettings, Strategy
 
 
 def main() -> None:

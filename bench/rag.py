@@ -16,7 +16,7 @@ from parse_pdf import filing
 
 from core import llm, rag
 from core.ingest import Upload
-from core.rag import AskOptions
+from core.options import AskOptions
 
 QUESTIONS = [
     "What does the report say about deferred tax liabilities?",

@@ -22,8 +22,9 @@ from common import SCIFACT, print_table, scifact_corpus, scratch_workbench
 
 from core.catalog import new_id, now
 from core.embedding import Embedder, get_embedder
+from core.options import Mode, SearchOptions
 from core.records import Chunk, Document, DocumentStatus
-from core.retrieval import Mode, SearchOptions, Target, search
+from core.retrieval import Target, search
 
 CHUNKS_PER_DOC = 10
 

@@ -9,19 +9,15 @@ a sheet or a table always; a heading for `heading`).
 from __future__ import annotations
 
 import bisect
-import enum
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import groupby, pairwise
 from typing import Protocol
 
 from core.errors import InvalidInput
+from core.options import ChunkSettings, Strategy
 from core.records import Chunk, ParsedDocument, Section
-
-DEFAULT_SIZE = 512
-DEFAULT_OVERLAP = 50
 
 # Split on the largest unit that occurs: paragraphs, lines, sentences, clauses, words, characters.
 SEPARATORS: tuple[str, ...] = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", "")
@@ -29,39 +25,6 @@ SENTENCE_END = re.compile(r"\n\s*\n|\n|[.!?][\"')\]]*\s+")
 
 Span = tuple[int, int]
 TokenSpans = Callable[[str], list[Span]]  # character spans of each token of a text
-
-
-class Strategy(enum.StrEnum):
-    RECURSIVE = "recursive"  # size and overlap in characters, cut at the largest separator
-    TOKENS = "tokens"  # size and overlap in tokens of the embedding model's tokenizer
-    HEADING = "heading"  # never across a heading (Markdown, DOCX, HTML sections)
-    PAGE = "page"  # one chunk per page, slide or sheet; long ones split into even parts
-    SENTENCE = "sentence"  # whole sentences packed up to the size; overlap in whole sentences
-
-
-def check_chunking(size: int, overlap: int) -> None:
-    """Refuse sizes the chunker cannot honour."""
-    if size < 1 or not 0 <= overlap < size:
-        raise InvalidInput(f"Chunk overlap ({overlap}) must be at least 0 and smaller than the chunk size ({size}).")
-
-
-@dataclass(frozen=True)
-class ChunkSettings:
-    strategy: Strategy = Strategy.RECURSIVE
-    size: int = DEFAULT_SIZE
-    overlap: int = DEFAULT_OVERLAP
-
-    def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "strategy", Strategy(self.strategy))
-        except ValueError:
-            known = ", ".join(s.value for s in Strategy)
-            raise InvalidInput(f"Unknown chunking strategy '{self.strategy}'. Choose one of: {known}.") from None
-        check_chunking(self.size, self.overlap)
-
-    @property
-    def unit(self) -> str:
-        return "tokens" if self.strategy is Strategy.TOKENS else "characters"
 
 
 class Measure(Protocol):

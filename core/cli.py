@@ -15,14 +15,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from core.chunking import ChunkSettings, Strategy
 from core.config import load_settings
 from core.errors import InvalidInput, WorkbenchError
-from core.ingest import IngestOptions
+from core.options import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_TOP_K,
+    AskOptions,
+    ChunkSettings,
+    Filters,
+    Fusion,
+    IngestOptions,
+    Mode,
+    Reranker,
+    SearchOptions,
+    Strategy,
+)
 from core.preview import Preview
-from core.rag import Answer, AskOptions, Citation
+from core.rag import Answer, Citation
 from core.records import Hit, IngestResult, IngestStatus, Role
-from core.retrieval import DEFAULT_CANDIDATES, DEFAULT_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions
 from core.workbench import Workbench
 
 log = logging.getLogger(__name__)

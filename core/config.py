@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from contextvars import ContextVar
 from pathlib import Path
 
-from core.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, ChunkSettings
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
 from core.errors import InvalidInput
+from core.options import DEFAULT_OVERLAP, DEFAULT_SIZE, ChunkSettings
 from core.parsing.options import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_RATIO, DEFAULT_VISION_PROMPT
 
 log = logging.getLogger(__name__)
@@ -33,9 +41,15 @@ DEFAULT_MODEL_TIMEOUT_S = 120.0
 DEFAULT_MODEL_RETRIES = 2
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything configurable; unset values fall back to the named defaults above."""
+class Settings(BaseSettings):
+    """Everything configurable; unset values fall back to the named defaults above.
+
+    Sources, strongest first: explicit overrides, `WORKBENCH_*` environment variables, the `[workbench]`
+    table of `.streamlit/secrets.toml`. Top-level keys of that file (provider keys such as
+    OPENAI_API_KEY) are kept in `secrets`, never shown, and handed to LiteLLM through the environment.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", validate_default=True)
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
@@ -60,21 +74,44 @@ class Settings:
     )
     models_file: Path = Path("models.yaml")  # LiteLLM proxy-style model_list; optional
     milvus_uri: str = ""  # a file path (Milvus Lite, default <data dir>/milvus.db) or http(s)://host:19530
-    milvus_token: str = field(default="", repr=False)  # "user:password" or a Zilliz API key
+    milvus_token: str = Field(default="", repr=False)  # "user:password" or a Zilliz API key
     milvus_db: str = ""
     milvus_consistency: str = "Strong"
     milvus_search_params: str = ""  # JSON, e.g. {"nprobe": 16} or {"ef": 64}
     milvus_partition: str = ""
     milvus_filter: str = ""  # a Milvus boolean expression added to every search, e.g. metadata["team"] == "finance"
     vision_prompt: str = DEFAULT_VISION_PROMPT
-    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secrets: dict[str, str] = Field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'catalog.db'}")
         if not self.lance_uri:
             object.__setattr__(self, "lance_uri", str(self.data_dir / "lancedb"))
         ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]  # validates
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env, secrets_file = _SOURCES.get()
+        return (
+            init_settings,
+            _Environment(settings_cls, env),
+            TomlConfigSettingsSource(settings_cls, toml_file=secrets_file, toml_table_header=(SECRETS_SECTION,)),
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some values changed (validated like the original)."""
+        derived = {"database_url", "lance_uri"} - set(changes)  # recomputed from data_dir unless given
+        return _build({**self.model_dump(exclude=derived), **changes}, env={}, secrets_file=None)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -86,24 +123,46 @@ class Settings:
         return ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]
 
 
+class _Environment(EnvSettingsSource):
+    """`WORKBENCH_*` variables from a given mapping: the process environment, or a test's own."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._env = env
+        super().__init__(settings_cls, env_prefix=ENV_PREFIX, case_sensitive=False)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key.lower(): value for key, value in self._env.items()}
+
+
+_SOURCES: ContextVar[tuple[Mapping[str, str], Path | None]] = ContextVar("settings_sources", default=({}, None))
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, *, secrets_file: Path | None = None, **overrides: object
 ) -> Settings:
     """Build Settings: explicit overrides win over the environment, which wins over secrets.toml."""
     env = os.environ if env is None else env
     secrets_path = secrets_file or Path(env.get(f"{ENV_PREFIX}SECRETS_FILE", DEFAULT_SECRETS_FILE))
-    from_file = _read_secrets(secrets_path)
-    section = from_file.get(SECRETS_SECTION)
-    section = section if isinstance(section, dict) else {}
-    values: dict[str, object] = {}
-    for f in dataclasses.fields(Settings):
-        if f.name == "secrets":
-            continue
-        raw = overrides.get(f.name, env.get(ENV_PREFIX + f.name.upper(), section.get(f.name)))
-        if raw is not None:
-            values[f.name] = _convert(f.name, raw, f.type)
-    flat_secrets = {k: str(v) for k, v in from_file.items() if not isinstance(v, dict)}
-    return Settings(**values, secrets=flat_secrets)  # type: ignore[arg-type]
+    from_file = _read_secrets(secrets_path)  # read here first, so that a broken file gets a plain sentence
+    secrets = {k: str(v) for k, v in from_file.items() if not isinstance(v, dict)}
+    has_section = isinstance(from_file.get(SECRETS_SECTION), dict)
+    return _build({**overrides, "secrets": secrets}, env=env, secrets_file=secrets_path if has_section else None)
+
+
+def _build(values: Mapping[str, object], *, env: Mapping[str, str], secrets_file: Path | None) -> Settings:
+    """Settings from these sources, with a plain sentence for the first value that does not fit."""
+    token = _SOURCES.set((env, secrets_file))
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "value"
+        kind = {"int_parsing": "a whole number", "float_parsing": "a number"}.get(error["type"], "valid")
+        raise InvalidInput(
+            f"The setting {ENV_PREFIX}{name.upper()} must be {kind}, not {error.get('input')!r}."
+        ) from None
+    finally:
+        _SOURCES.reset(token)
 
 
 def _read_secrets(path: Path) -> dict[str, object]:
@@ -113,17 +172,3 @@ def _read_secrets(path: Path) -> dict[str, object]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"The settings file {path} could not be read: {exc}") from exc
-
-
-def _convert(name: str, raw: object, annotation: object) -> object:
-    kind = str(annotation)
-    try:
-        if kind == "int":
-            return int(str(raw))
-        if kind == "float":
-            return float(str(raw))
-        if kind == "Path":
-            return Path(str(raw)).expanduser()
-    except ValueError as exc:
-        raise InvalidInput(f"The setting {ENV_PREFIX}{name.upper()} must be a whole number, not {raw!r}.") from exc
-    return str(raw)

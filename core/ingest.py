@@ -5,15 +5,16 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core import parsing
 from core.catalog import Catalog, new_id, now
-from core.chunking import ChunkSettings, chunk_document
+from core.chunking import chunk_document
 from core.embedding import Embedder, UsageSink
 from core.errors import InvalidInput, WorkbenchError
+from core.options import IngestOptions
 from core.parsing.options import ParseOptions
 from core.records import Chunk, Document, DocumentStatus, IngestResult, IngestStatus, ParsedDocument, Store
 from core.stores import VectorStore
@@ -70,16 +71,6 @@ class Upload:
 
     filename: str
     data: bytes
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """Per-upload choices over the store's defaults."""
-
-    chunking: ChunkSettings | None = None
-    replace: bool = False  # a new version of a file with the same name replaces the old one
-    metadata: Mapping[str, str] = field(default_factory=dict)  # stored on every document, usable in filters
-    parse: ParseOptions | None = None  # None: the workbench's configured parse options
 
 
 @dataclass

@@ -10,10 +10,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from core import parsing
-from core.chunking import ChunkSettings, Span, Tokens, chunk_document
+from core.chunking import Span, Tokens, chunk_document
 from core.embedding import Embedder
 from core.errors import InvalidInput
 from core.ingest import content_hash
+from core.options import ChunkSettings
 from core.parsing.options import ParseOptions
 from core.records import Chunk, ParsedDocument
 

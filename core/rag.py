@@ -16,8 +16,8 @@ from typing import Any
 
 from core import llm
 from core.errors import ModelError
+from core.options import AskOptions
 from core.records import ChatMessage, Citation, Conversation, Hit, MessageStatus
-from core.retrieval import SearchOptions
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a careful analyst's assistant. Answer the question using only the numbered sources. "
@@ -41,16 +41,6 @@ MAX_QUERY_CHARS = 200  # a longer "standalone query" is an answer, not a query
 WORD = re.compile(r"[a-z0-9]{4,}")
 MATCH_WORDS = 2  # an uncited answer names a source only if it repeats at least this many words only few sources share
 MATCH_SHARE = 0.5  # ... and that source holds at least this share of what the answer repeats
-
-
-@dataclass(frozen=True)
-class AskOptions:
-    model: str = ""  # registry name or LiteLLM model string; empty: the configured chat model
-    temperature: float = 0.2
-    max_tokens: int = 512
-    system_prompt: str | None = None
-    refuse_without_sources: bool = True
-    search: SearchOptions = field(default_factory=SearchOptions)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.chunking import ChunkSettings
+    from core.options import ChunkSettings
 
 
 class Role(enum.StrEnum):
@@ -89,7 +89,7 @@ class Store:
     @property
     def chunking(self) -> ChunkSettings:
         """How this store chunks uploads unless an upload says otherwise."""
-        from core.chunking import ChunkSettings
+        from core.options import ChunkSettings
 
         return ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]
 

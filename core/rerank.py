@@ -13,8 +13,8 @@ from typing import Any
 from core import llm
 from core.errors import InvalidInput, ModelError
 from core.once import once
+from core.options import Reranker, RerankKind
 from core.records import Hit
-from core.retrieval import Reranker, RerankKind
 
 log = logging.getLogger(__name__)
 

@@ -6,142 +6,30 @@ reranking, thresholds and multi-store merging happen once, the same way for ever
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from core.catalog import Catalog
 from core.embedding import Embedder, UsageSink
 from core.errors import EmbeddingMismatch, InvalidInput
+from core.options import (
+    Fusion,
+    Mode,
+    RerankKind,
+    SearchOptions,
+)
 from core.records import Hit, ScoreBreakdown, Store
-from core.stores import MAX_TOP_K, VectorStore, Where
+from core.rerank import UsageRecorder as RerankUsage
+from core.rerank import rerank_scores
+from core.stores import VectorStore, Where
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TOP_K = 5
-DEFAULT_CANDIDATES = 50
-MAX_CANDIDATES = 1000
 RRF_K = 60
-
-
-class Mode(enum.StrEnum):
-    VECTOR = "vector"  # cosine similarity of embeddings
-    FULLTEXT = "fulltext"  # BM25 over the chunk text
-    HYBRID = "hybrid"  # both, fused
-
-
-class Fusion(enum.StrEnum):
-    RRF = "rrf"  # reciprocal rank fusion: ranks only, robust to score scales
-    WEIGHTED = "weighted"  # weight * normalised vector score + (1 - weight) * normalised BM25 score
-
-
-class RerankKind(enum.StrEnum):
-    NONE = "none"
-    MMR = "mmr"  # maximal marginal relevance: trade relevance for diversity
-    LLM = "llm"  # a chat model scores each passage
-    LITELLM = "litellm"  # a rerank model through litellm.rerank (Cohere, Jina, Voyage, ...)
-    CROSS_ENCODER = "cross-encoder"  # a local sentence-transformers cross-encoder directory
-
-
-@dataclass(frozen=True)
-class Reranker:
-    kind: RerankKind = RerankKind.NONE
-    target: str = ""  # the model name or the cross-encoder directory
-
-    @classmethod
-    def parse(cls, spec: str) -> Reranker:
-        """`none`, `mmr`, `llm[:MODEL]`, `litellm:MODEL` or `cross-encoder:PATH`."""
-        name, _, target = spec.partition(":")
-        try:
-            kind = RerankKind(name.strip().lower())
-        except ValueError:
-            raise InvalidInput(
-                f"Unknown reranker '{spec}'. Use none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH."
-            ) from None
-        if kind in (RerankKind.LITELLM, RerankKind.CROSS_ENCODER) and not target.strip():
-            raise InvalidInput(
-                f"The {kind.value} reranker needs a {'model' if kind is RerankKind.LITELLM else 'path'}: {kind.value}:..."
-            )
-        return cls(kind=kind, target=target.strip())
-
-    def __str__(self) -> str:
-        return f"{self.kind.value}:{self.target}" if self.target else self.kind.value
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which documents may answer: by name, file type, upload date, and free metadata."""
-
-    filenames: tuple[str, ...] = ()
-    extensions: tuple[str, ...] = ()
-    after: datetime | None = None
-    before: datetime | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.filenames or self.extensions or self.after or self.before or self.metadata)
-
-    @classmethod
-    def parse(cls, pairs: Sequence[str]) -> Filters:
-        """From `key=value` strings: document=NAME, type=pdf, after=2026-01-31, before=..., any other key is metadata."""
-        names: list[str] = []
-        types: list[str] = []
-        dates: dict[str, datetime] = {}
-        metadata: dict[str, str] = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            key, value = key.strip(), value.strip()
-            if not sep or not key or not value:
-                raise InvalidInput(f"A filter is written key=value (for example type=pdf), not '{pair}'.")
-            if key in ("document", "filename"):
-                names.append(value)
-            elif key == "type":
-                types.append(value.lower().lstrip("."))
-            elif key in ("after", "before"):
-                try:
-                    # a date without a zone is the user's local time; the catalog keeps UTC
-                    dates[key] = datetime.fromisoformat(value).astimezone().astimezone(UTC)
-                except ValueError:
-                    raise InvalidInput(f"The {key} filter needs a date like 2026-01-31, not '{value}'.") from None
-            else:
-                metadata[key] = value
-        return cls(tuple(names), tuple(types), dates.get("after"), dates.get("before"), metadata)
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """How to search; validated on creation."""
-
-    top_k: int = DEFAULT_TOP_K
-    mode: Mode = Mode.HYBRID
-    fusion: Fusion = Fusion.RRF
-    weight: float = 0.5  # share of the vector score in weighted fusion
-    threshold: float | None = None  # drop hits whose final score is below this
-    candidates: int = DEFAULT_CANDIDATES  # pool per list for fusion and reranking
-    rerank: Reranker = field(default_factory=Reranker)
-    filters: Filters = field(default_factory=Filters)
-    mmr_lambda: float = 0.5  # 1 = pure relevance, 0 = pure diversity
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.top_k <= MAX_TOP_K:
-            raise InvalidInput(f"top-k must be between 1 and {MAX_TOP_K}, not {self.top_k}.")
-        if not 0.0 <= self.weight <= 1.0:
-            raise InvalidInput(f"The fusion weight must be between 0 and 1, not {self.weight}.")
-        if not 0.0 <= self.mmr_lambda <= 1.0:
-            raise InvalidInput(f"The MMR lambda must be between 0 and 1, not {self.mmr_lambda}.")
-        if not 1 <= self.candidates <= MAX_CANDIDATES:
-            raise InvalidInput(f"The candidate pool must be between 1 and {MAX_CANDIDATES}, not {self.candidates}.")
-        for name, kind in (("mode", Mode), ("fusion", Fusion)):
-            try:
-                object.__setattr__(self, name, kind(getattr(self, name)))
-            except ValueError:
-                known = ", ".join(m.value for m in kind)
-                raise InvalidInput(f"Unknown {name} '{getattr(self, name)}'. Choose one of: {known}.") from None
 
 
 @dataclass(frozen=True)
@@ -154,7 +42,13 @@ class Target:
     on_usage: UsageSink | None = None
 
 
-RerankFn = Callable[[str, list[Hit], Reranker], list[float | None]]
+@dataclass(frozen=True)
+class RerankModels:
+    """What the model rerankers need from the workbench: the judge's default model, model-list names, usage."""
+
+    judge_model: str = ""
+    resolve: Callable[[str], tuple[str, dict[str, Any]]] = lambda name: (name, {})
+    on_usage: RerankUsage | None = None
 
 
 def check_embedding(store: Store, model: str | None) -> None:
@@ -172,7 +66,7 @@ def search(
     *,
     catalog: Catalog,
     options: SearchOptions,
-    rerank: RerankFn | None = None,
+    models: RerankModels | None = None,
     limit: int | None = None,
 ) -> list[Hit]:
     """The best chunks for the query across the targets, best first; [] when nothing matches.
@@ -188,9 +82,16 @@ def search(
     if options.rerank.kind is RerankKind.MMR:
         hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
     elif options.rerank.kind is not RerankKind.NONE and hits:
-        if rerank is None:
-            raise InvalidInput(f"The {options.rerank.kind.value} reranker is not available here.")
-        hits = _apply_scores(hits, rerank(query, hits, options.rerank))
+        models = models or RerankModels()
+        scores = rerank_scores(
+            query,
+            hits,
+            options.rerank,
+            judge_model=models.judge_model,
+            on_usage=models.on_usage,
+            resolve=models.resolve,
+        )
+        hits = _apply_scores(hits, scores)
     if options.threshold is not None:
         hits = [h for h in hits if h.score >= options.threshold]
     return hits[:limit]

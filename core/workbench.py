@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -19,15 +20,15 @@ from typing import Any
 from core import access, llm, rag
 from core.access import Action
 from core.catalog import Catalog, new_id
-from core.chunking import ChunkSettings
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
-from core.ingest import CancelCheck, IngestOptions, Ingestor, ProgressSink, Upload, read_uploads
+from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, read_uploads
 from core.models import ModelRegistry
+from core.options import AskOptions, ChunkSettings, IngestOptions, SearchOptions
 from core.parsing.options import ParseOptions
 from core.preview import ParseCache, Preview, preview
-from core.rag import Answer, AskOptions
+from core.rag import Answer
 from core.records import (
     ChatMessage,
     Conversation,
@@ -42,8 +43,7 @@ from core.records import (
     Store,
     User,
 )
-from core.rerank import rerank_scores
-from core.retrieval import Reranker, SearchOptions, Target, check_embedding
+from core.retrieval import RerankModels, Target, check_embedding
 from core.retrieval import search as retrieval_search
 from core.stores import VectorStore, open_backend
 from core.transfer import ExportSummary, export_store, import_export, read_export
@@ -68,6 +68,8 @@ class Workbench:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
+        for key, value in self.settings.secrets.items():  # provider keys from secrets.toml, for LiteLLM
+            os.environ.setdefault(key, value)  # the environment, when it sets one, wins
         self.catalog = Catalog(self.settings.database_url)
         self.catalog.ensure_user(self.settings.admin_user, is_admin=True)
         self._backends: dict[str, VectorStore] = {}
@@ -634,22 +636,13 @@ class Workbench:
             )
 
         usage = UsageRecorder(self.catalog, kind="rerank", user=acting.name, stores=wanted)
-
-        def record(kind: str, model: str, response: object) -> None:
-            usage.record(response, kind=kind, model=model)
-
-        def rerank(text: str, hits: list[Hit], reranker: Reranker) -> list[float | None]:
-            return rerank_scores(
-                text,
-                hits,
-                reranker,
-                judge_model=self.settings.judge_model,
-                on_usage=record,
-                resolve=self.models.resolve,
-            )
-
+        models = RerankModels(
+            judge_model=self.settings.judge_model,
+            resolve=self.models.resolve,
+            on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
+        )
         return retrieval_search(
-            query, targets, catalog=self.catalog, options=options or SearchOptions(), rerank=rerank, limit=limit
+            query, targets, catalog=self.catalog, options=options or SearchOptions(), models=models, limit=limit
         )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -13,10 +13,24 @@ from core.config import Settings
 from core.errors import BackendUnavailable
 from core.records import Chunk, Hit
 
-# name -> "module:Class"; a backend module is imported only when a store uses it.
+# name -> "module:Class"; a backend module is imported only when a store uses it. Each module also has a
+# `Config` dataclass: the few settings it needs (CONFIGS below picks them), never the whole Settings.
 BACKENDS: dict[str, str] = {
     "lancedb": "core.stores.lance:LanceStore",
     "milvus": "core.stores.milvus:MilvusStore",
+}
+
+CONFIGS: dict[str, Callable[[Settings], dict[str, Any]]] = {
+    "lancedb": lambda s: {"uri": s.lance_uri},
+    "milvus": lambda s: {
+        "uri": s.milvus_uri or str(s.data_dir / "milvus.db"),
+        "token": s.milvus_token,
+        "db_name": s.milvus_db,
+        "consistency": s.milvus_consistency,
+        "search_params": s.milvus_search_params,
+        "partition": s.milvus_partition,
+        "extra_filter": s.milvus_filter,
+    },
 }
 
 # what to install when a backend's module cannot be imported
@@ -25,7 +39,6 @@ INSTALL_HINTS: dict[str, str] = {
     "milvus": "pip install pymilvus milvus-lite",
 }
 
-MAX_TOP_K = 50
 
 # what every backend stores for a chunk, besides its vector
 CHUNK_FIELDS = [
@@ -114,5 +127,6 @@ def open_backend(name: str, settings: Settings) -> VectorStore:
         raise BackendUnavailable(
             f"The '{name}' backend is not installed ({exc.name} is missing); install it with `{hint}`."
         ) from exc
-    backend: VectorStore = getattr(module, class_name)(settings)
+    config = module.Config(**CONFIGS.get(name, lambda _settings: {})(settings))
+    backend: VectorStore = getattr(module, class_name)(config)
     return backend

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
 
-from core.config import Settings
 from core.errors import InvalidInput, NotFound
 from core.records import Chunk, Hit
 from core.stores import CHUNK_FIELDS, Where, chunk_of
@@ -41,11 +41,16 @@ def schema(dimension: int) -> pa.Schema:
     )
 
 
+@dataclass(frozen=True)
+class Config:
+    uri: str  # a folder (embedded) or a LanceDB Cloud / object-store URI
+
+
 class LanceStore:
     """Each store is a LanceDB table; every read sees the latest committed write, from any process."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.uri = settings.lance_uri
+    def __init__(self, config: Config) -> None:
+        self.uri = config.uri
         # interval 0: each read checks for newer versions, so the app sees what the CLI ingested.
         self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
         self._tables: dict[str, Any] = {}

@@ -11,12 +11,12 @@ import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput, NotFound
 from core.records import Chunk, Hit
 from core.stores import CHUNK_FIELDS, Where, chunk_of
@@ -31,17 +31,28 @@ ANALYZER = {
 NO_PAGE = -1
 
 
+@dataclass(frozen=True)
+class Config:
+    uri: str  # a file path (Milvus Lite) or http(s)://host:19530
+    token: str = field(default="", repr=False)  # "user:password" or a Zilliz API key
+    db_name: str = ""
+    consistency: str = "Strong"
+    search_params: str = ""  # JSON, e.g. {"nprobe": 16} or {"ef": 64}
+    partition: str = ""
+    extra_filter: str = ""  # a Milvus boolean expression added to every search
+
+
 class MilvusStore:
     """Each store is a Milvus collection; reads use the configured consistency level (Strong by default)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.uri = settings.milvus_uri or str(settings.data_dir / "milvus.db")
-        self.token = settings.milvus_token
-        self.db_name = settings.milvus_db
-        self.consistency = settings.milvus_consistency
-        self.search_params = _json_setting("WORKBENCH_MILVUS_SEARCH_PARAMS", settings.milvus_search_params)
-        self.partition = settings.milvus_partition or None
-        self.extra_filter = settings.milvus_filter.strip()
+    def __init__(self, config: Config) -> None:
+        self.uri = config.uri
+        self.token = config.token
+        self.db_name = config.db_name
+        self.consistency = config.consistency
+        self.search_params = _json_setting("WORKBENCH_MILVUS_SEARCH_PARAMS", config.search_params)
+        self.partition = config.partition or None
+        self.extra_filter = config.extra_filter.strip()
         self._client: Any = None
         self._lock = threading.Lock()
         self._fulltext: dict[str, bool] = {}

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from core import access
-from core.chunking import ChunkSettings
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.ingest import Upload
+from core.options import ChunkSettings
 from core.records import Role
 from core.workbench import ACTING, Workbench
 

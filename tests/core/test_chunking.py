@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.chunking import ChunkSettings, chunk_document, split_text
+from core.chunking import chunk_document, split_text
 from core.errors import InvalidInput
+from core.options import ChunkSettings
 from core.parsing.document import Part, assemble
 
 WORDS = st.sampled_from(["alpha", "beta", "gamma.", "delta,", "epsilon;", "\n", "\n\n", "zeta?", "x" * 40, "  "])

@@ -51,3 +51,34 @@ def test_broken_secrets_file_is_reported(tmp_path: Path) -> None:
     secrets.write_text("this is = = not toml")
     with pytest.raises(InvalidInput, match="could not be read"):
         load_settings(env={}, secrets_file=secrets)
+
+
+def test_provider_keys_in_secrets_reach_litellm_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.models import ModelRegistry
+    from core.workbench import Workbench
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('TEAM_PROXY_KEY = "sk-from-secrets"\nOPENAI_API_KEY = "sk-secrets"\n')
+    models = tmp_path / "models.yaml"
+    models.write_text(
+        "model_list:\n  - model_name: team\n    litellm_params: {model: openai/x, api_key: os.environ/TEAM_PROXY_KEY}\n"
+    )
+    monkeypatch.delenv("TEAM_PROXY_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-environment")
+    settings = load_settings(env={}, secrets_file=secrets, data_dir=tmp_path / "data", models_file=models)
+    Workbench(settings)
+    assert ModelRegistry.load(models).resolve("team") == ("openai/x", {"api_key": "sk-from-secrets"})
+    import os
+
+    assert os.environ["OPENAI_API_KEY"] == "sk-environment"
+    monkeypatch.delenv("TEAM_PROXY_KEY")
+
+
+def test_settings_replace_recomputes_paths_from_the_new_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(env={}, secrets_file=tmp_path / "none.toml")
+    moved = settings.replace(data_dir=tmp_path / "elsewhere", chunk_size=300)
+    assert moved.lance_uri == str(tmp_path / "elsewhere" / "lancedb") and moved.chunk_size == 300
+    with pytest.raises(InvalidInput, match="WORKBENCH_MODEL_TIMEOUT_S must be a number"):
+        settings.replace(model_timeout_s="soon")

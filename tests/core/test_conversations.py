@@ -12,9 +12,8 @@ import pytest
 from core import llm, localmodel, rag
 from core.errors import InvalidInput, ModelError, NotFound
 from core.ingest import Upload
-from core.rag import AskOptions
+from core.options import AskOptions, SearchOptions
 from core.records import Hit, MessageStatus
-from core.retrieval import SearchOptions
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
 

@@ -7,8 +7,9 @@ import zipfile
 
 import pytest
 
-from core.chunking import ChunkSettings, chunk_document
+from core.chunking import chunk_document
 from core.errors import InvalidInput, ParseError
+from core.options import ChunkSettings
 from core.parsing import parse
 from core.parsing.options import ParseOptions
 from tests.conftest import make_docx, make_eml, make_png, make_pptx, make_xlsx

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,12 +9,13 @@ import numpy as np
 import pytest
 
 from core.catalog import documents
-from core.chunking import ChunkSettings, Strategy
 from core.config import Settings
 from core.embedding import get_embedder
 from core.errors import InvalidInput, WorkbenchError
-from core.ingest import IngestOptions, Progress, Stage, Upload, content_hash
+from core.ingest import Progress, Stage, Upload, content_hash
+from core.options import ChunkSettings, IngestOptions, Strategy
 from core.records import Chunk, Document, DocumentStatus, IngestStatus
+from core.stores.lance import Config as LanceConfig
 from core.stores.lance import LanceStore
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_docx, make_pdf
@@ -82,7 +82,7 @@ class FlakyStore(LanceStore):
     """LanceDB that fails the n-th write, as a full disk or a dropped connection would."""
 
     def __init__(self, settings: Settings, fail_on: int) -> None:
-        super().__init__(settings)
+        super().__init__(LanceConfig(uri=settings.lance_uri))
         self.writes = 0
         self.fail_on = fail_on
 
@@ -94,7 +94,7 @@ class FlakyStore(LanceStore):
 
 
 def test_a_failed_write_leaves_no_half_document(settings: Settings) -> None:
-    workbench = Workbench(replace(settings, ingest_batch_chunks=8)).as_user("admin")
+    workbench = Workbench(settings.replace(ingest_batch_chunks=8)).as_user("admin")
     workbench.create_store("kb", chunking=ChunkSettings(size=200, overlap=0))
     flaky = FlakyStore(settings, fail_on=3)
     workbench._backends["lancedb"] = flaky
@@ -114,7 +114,7 @@ def test_a_failed_write_leaves_no_half_document(settings: Settings) -> None:
 
 
 def test_document_spread_over_many_batches_is_complete(settings: Settings) -> None:
-    workbench = Workbench(replace(settings, ingest_batch_chunks=5)).as_user("admin")
+    workbench = Workbench(settings.replace(ingest_batch_chunks=5)).as_user("admin")
     workbench.create_store("kb", chunking=ChunkSettings(size=150, overlap=20))
     [result] = workbench.ingest("kb", [Upload("long.pdf", make_pdf(filing_pages(6)))])
     assert result.chunks > 15
@@ -164,7 +164,7 @@ def test_chunking_settings_are_validated_when_the_store_is_made(workbench: Workb
 
 
 def test_a_new_version_can_replace_the_old_one_or_sit_beside_it(workbench: Workbench) -> None:
-    from core.ingest import IngestOptions
+    from core.options import IngestOptions
 
     workbench.create_store("kb")
     [old] = workbench.ingest("kb", [Upload("plan.txt", b"The launch is in May.")])
@@ -188,7 +188,7 @@ def test_a_new_version_can_replace_the_old_one_or_sit_beside_it(workbench: Workb
 
 
 def test_a_failed_replacement_keeps_the_old_version(settings: Settings) -> None:
-    from core.ingest import IngestOptions
+    from core.options import IngestOptions
 
     workbench = Workbench(settings).as_user("admin")
     workbench.create_store("kb")
@@ -207,7 +207,7 @@ class StopRun(BaseException):
 
 
 def _batched(settings: Settings, size: int = 5) -> Workbench:
-    workbench = Workbench(replace(settings, ingest_batch_chunks=size)).as_user("admin")
+    workbench = Workbench(settings.replace(ingest_batch_chunks=size)).as_user("admin")
     workbench.create_store("kb", chunking=ChunkSettings(size=150, overlap=0))
     return workbench
 
@@ -346,7 +346,7 @@ def test_a_running_process_keeps_its_processing_documents(settings: Settings) ->
 
 
 def test_ingest_options_keep_the_configured_parse_options(settings: Settings) -> None:
-    workbench = Workbench(replace(settings, max_unzipped_mb=1)).as_user("admin")
+    workbench = Workbench(settings.replace(max_unzipped_mb=1)).as_user("admin")
     workbench.create_store("kb")
     big = make_docx(lambda d: d.add_paragraph("Repeated words compress very well. " * 60_000))  # > 1 MB unzipped
     [result] = workbench.ingest("kb", [Upload("big.docx", big)], options=IngestOptions(metadata={"team": "ops"}))

@@ -6,15 +6,15 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput
-from core.ingest import IngestOptions, Upload
-from core.retrieval import Filters, Mode, SearchOptions
+from core.ingest import Upload
+from core.options import Filters, IngestOptions, Mode, SearchOptions
+from core.stores.milvus import Config as MilvusConfig
 from core.stores.milvus import MilvusStore
 from core.workbench import Workbench
 from tests.conftest import ROOT, filing_pages, make_pdf
@@ -34,24 +34,26 @@ def test_a_lite_file_held_by_another_process_is_reported(settings: Settings, tmp
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        store = MilvusStore(replace(settings, milvus_uri=str(path)))
+        store = MilvusStore(MilvusConfig(uri=str(path)))
         with pytest.raises(BackendUnavailable, match="open in another process .* one process at a time"):
             store.client.list_collections()
     finally:
         holder.kill()
         holder.wait()
     time.sleep(0.5)
-    assert MilvusStore(replace(settings, milvus_uri=str(path))).client.list_collections() == []
+    assert MilvusStore(MilvusConfig(uri=str(path))).client.list_collections() == []
 
 
-def test_search_params_must_be_json(settings: Settings) -> None:
+def test_search_params_must_be_json(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="must be a JSON object"):
-        MilvusStore(replace(settings, milvus_search_params="nprobe=16"))
-    assert MilvusStore(replace(settings, milvus_search_params='{"nprobe": 16}')).search_params == {"nprobe": 16}
+        MilvusStore(MilvusConfig(uri=str(tmp_path / "m.db"), search_params="nprobe=16"))
+    assert MilvusStore(MilvusConfig(uri=str(tmp_path / "m.db"), search_params='{"nprobe": 16}')).search_params == {
+        "nprobe": 16
+    }
 
 
-def test_unreachable_server_is_explained(settings: Settings) -> None:
-    store = MilvusStore(replace(settings, milvus_uri="http://127.0.0.1:9"))
+def test_unreachable_server_is_explained() -> None:
+    store = MilvusStore(MilvusConfig(uri="http://127.0.0.1:9"))
     with pytest.raises(BackendUnavailable, match="Could not connect to Milvus at http://127.0.0.1:9"):
         store.client.list_collections()
 
@@ -116,7 +118,7 @@ def test_import_keeps_the_exported_name_unless_told_otherwise(workbench: Workben
 
 
 def test_power_users_add_their_own_milvus_filter_on_metadata(settings: Settings) -> None:
-    workbench = Workbench(replace(settings, milvus_filter='metadata["team"] == "finance"')).as_user("admin")
+    workbench = Workbench(settings.replace(milvus_filter='metadata["team"] == "finance"')).as_user("admin")
     workbench.create_store("kb", backend="milvus")
     workbench.ingest(
         "kb", [Upload("a.txt", b"Budget for the pump repair.")], options=IngestOptions(metadata={"team": "finance"})

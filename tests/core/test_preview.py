@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from core.chunking import ChunkSettings
 from core.errors import InvalidInput, ParseError
 from core.ingest import Upload
+from core.options import ChunkSettings
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
 
@@ -52,6 +50,6 @@ def test_token_preview_uses_the_embedding_tokenizer(workbench: Workbench) -> Non
 def test_preview_refuses_bad_files_like_ingest(workbench: Workbench) -> None:
     with pytest.raises(ParseError, match="broken.pdf"):
         workbench.preview("broken.pdf", b"%PDF-1.4 junk", chunking=ChunkSettings())
-    small = Workbench(replace(workbench.settings, max_upload_mb=1)).as_user("admin")
+    small = Workbench(workbench.settings.replace(max_upload_mb=1)).as_user("admin")
     with pytest.raises(InvalidInput, match="over the 1 MB upload limit"):
         small.preview("big.txt", b"x" * (2 * 2**20), chunking=ChunkSettings())

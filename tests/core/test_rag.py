@@ -15,9 +15,8 @@ from core.cli import main
 from core.errors import InvalidInput, ModelError
 from core.ingest import Upload
 from core.models import ModelRegistry
-from core.rag import AskOptions
+from core.options import AskOptions, SearchOptions
 from core.records import Hit
-from core.retrieval import SearchOptions
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
 
@@ -340,7 +339,7 @@ def test_a_litellm_proxy_with_a_virtual_key_is_just_another_model(
 def test_embedding_and_vision_models_come_from_the_model_list(
     workbench: Workbench, fake_embedding_provider: str, tmp_path: Path
 ) -> None:
-    from core.ingest import IngestOptions
+    from core.options import IngestOptions
     from tests.conftest import make_png
 
     config = tmp_path / "models.yaml"
@@ -363,9 +362,9 @@ def test_embedding_and_vision_models_come_from_the_model_list(
 
 def test_failed_model_calls_are_usage_too(kb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
     from core.embedding import Embedder
+    from core.options import Reranker
     from core.parsing import parse
     from core.parsing.options import ParseOptions
-    from core.retrieval import Reranker
     from tests.conftest import make_png
 
     for variable in ("OPENAI_API_KEY", "COHERE_API_KEY"):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInput
-from core.ingest import IngestOptions, Upload
-from core.retrieval import Filters, Fusion, Mode, Reranker, RerankKind, SearchOptions
+from core.ingest import Upload
+from core.options import Filters, Fusion, IngestOptions, Mode, Reranker, RerankKind, SearchOptions
 from core.workbench import Workbench
 
 DOCS = {

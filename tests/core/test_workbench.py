@@ -6,8 +6,8 @@ import pytest
 
 from core.errors import EmbeddingMismatch, InvalidInput, NotFound, PermissionDenied
 from core.ingest import Upload
+from core.options import SearchOptions
 from core.records import Role
-from core.retrieval import SearchOptions
 from core.workbench import Workbench
 
 

@@ -1,0 +1,192 @@
+"""The option records every layer shares: how to chunk, search, answer and ingest. Validated on creation.
+
+Everything that takes options imports them from here, so no module needs another's internals for them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from core.errors import InvalidInput
+from core.parsing.options import ParseOptions
+
+MAX_TOP_K = 50
+DEFAULT_SIZE = 512
+DEFAULT_OVERLAP = 50
+
+
+class Strategy(enum.StrEnum):
+    RECURSIVE = "recursive"  # size and overlap in characters, cut at the largest separator
+    TOKENS = "tokens"  # size and overlap in tokens of the embedding model's tokenizer
+    HEADING = "heading"  # never across a heading (Markdown, DOCX, HTML sections)
+    PAGE = "page"  # one chunk per page, slide or sheet; long ones split into even parts
+    SENTENCE = "sentence"  # whole sentences packed up to the size; overlap in whole sentences
+
+
+def check_chunking(size: int, overlap: int) -> None:
+    """Refuse sizes the chunker cannot honour."""
+    if size < 1 or not 0 <= overlap < size:
+        raise InvalidInput(f"Chunk overlap ({overlap}) must be at least 0 and smaller than the chunk size ({size}).")
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    strategy: Strategy = Strategy.RECURSIVE
+    size: int = DEFAULT_SIZE
+    overlap: int = DEFAULT_OVERLAP
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "strategy", Strategy(self.strategy))
+        except ValueError:
+            known = ", ".join(s.value for s in Strategy)
+            raise InvalidInput(f"Unknown chunking strategy '{self.strategy}'. Choose one of: {known}.") from None
+        check_chunking(self.size, self.overlap)
+
+    @property
+    def unit(self) -> str:
+        return "tokens" if self.strategy is Strategy.TOKENS else "characters"
+
+
+DEFAULT_TOP_K = 5
+DEFAULT_CANDIDATES = 50
+MAX_CANDIDATES = 1000
+
+
+class Mode(enum.StrEnum):
+    VECTOR = "vector"  # cosine similarity of embeddings
+    FULLTEXT = "fulltext"  # BM25 over the chunk text
+    HYBRID = "hybrid"  # both, fused
+
+
+class Fusion(enum.StrEnum):
+    RRF = "rrf"  # reciprocal rank fusion: ranks only, robust to score scales
+    WEIGHTED = "weighted"  # weight * normalised vector score + (1 - weight) * normalised BM25 score
+
+
+class RerankKind(enum.StrEnum):
+    NONE = "none"
+    MMR = "mmr"  # maximal marginal relevance: trade relevance for diversity
+    LLM = "llm"  # a chat model scores each passage
+    LITELLM = "litellm"  # a rerank model through litellm.rerank (Cohere, Jina, Voyage, ...)
+    CROSS_ENCODER = "cross-encoder"  # a local sentence-transformers cross-encoder directory
+
+
+@dataclass(frozen=True)
+class Reranker:
+    kind: RerankKind = RerankKind.NONE
+    target: str = ""  # the model name or the cross-encoder directory
+
+    @classmethod
+    def parse(cls, spec: str) -> Reranker:
+        """`none`, `mmr`, `llm[:MODEL]`, `litellm:MODEL` or `cross-encoder:PATH`."""
+        name, _, target = spec.partition(":")
+        try:
+            kind = RerankKind(name.strip().lower())
+        except ValueError:
+            raise InvalidInput(
+                f"Unknown reranker '{spec}'. Use none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH."
+            ) from None
+        if kind in (RerankKind.LITELLM, RerankKind.CROSS_ENCODER) and not target.strip():
+            raise InvalidInput(
+                f"The {kind.value} reranker needs a {'model' if kind is RerankKind.LITELLM else 'path'}: {kind.value}:..."
+            )
+        return cls(kind=kind, target=target.strip())
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.target}" if self.target else self.kind.value
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which documents may answer: by name, file type, upload date, and free metadata."""
+
+    filenames: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()
+    after: datetime | None = None
+    before: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.filenames or self.extensions or self.after or self.before or self.metadata)
+
+    @classmethod
+    def parse(cls, pairs: Sequence[str]) -> Filters:
+        """From `key=value` strings: document=NAME, type=pdf, after=2026-01-31, before=..., any other key is metadata."""
+        names: list[str] = []
+        types: list[str] = []
+        dates: dict[str, datetime] = {}
+        metadata: dict[str, str] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not key or not value:
+                raise InvalidInput(f"A filter is written key=value (for example type=pdf), not '{pair}'.")
+            if key in ("document", "filename"):
+                names.append(value)
+            elif key == "type":
+                types.append(value.lower().lstrip("."))
+            elif key in ("after", "before"):
+                try:
+                    # a date without a zone is the user's local time; the catalog keeps UTC
+                    dates[key] = datetime.fromisoformat(value).astimezone().astimezone(UTC)
+                except ValueError:
+                    raise InvalidInput(f"The {key} filter needs a date like 2026-01-31, not '{value}'.") from None
+            else:
+                metadata[key] = value
+        return cls(tuple(names), tuple(types), dates.get("after"), dates.get("before"), metadata)
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search; validated on creation."""
+
+    top_k: int = DEFAULT_TOP_K
+    mode: Mode = Mode.HYBRID
+    fusion: Fusion = Fusion.RRF
+    weight: float = 0.5  # share of the vector score in weighted fusion
+    threshold: float | None = None  # drop hits whose final score is below this
+    candidates: int = DEFAULT_CANDIDATES  # pool per list for fusion and reranking
+    rerank: Reranker = field(default_factory=Reranker)
+    filters: Filters = field(default_factory=Filters)
+    mmr_lambda: float = 0.5  # 1 = pure relevance, 0 = pure diversity
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.top_k <= MAX_TOP_K:
+            raise InvalidInput(f"top-k must be between 1 and {MAX_TOP_K}, not {self.top_k}.")
+        if not 0.0 <= self.weight <= 1.0:
+            raise InvalidInput(f"The fusion weight must be between 0 and 1, not {self.weight}.")
+        if not 0.0 <= self.mmr_lambda <= 1.0:
+            raise InvalidInput(f"The MMR lambda must be between 0 and 1, not {self.mmr_lambda}.")
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise InvalidInput(f"The candidate pool must be between 1 and {MAX_CANDIDATES}, not {self.candidates}.")
+        for name, kind in (("mode", Mode), ("fusion", Fusion)):
+            try:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+            except ValueError:
+                known = ", ".join(m.value for m in kind)
+                raise InvalidInput(f"Unknown {name} '{getattr(self, name)}'. Choose one of: {known}.") from None
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    model: str = ""  # registry name or LiteLLM model string; empty: the configured chat model
+    temperature: float = 0.2
+    max_tokens: int = 512
+    system_prompt: str | None = None
+    refuse_without_sources: bool = True
+    search: SearchOptions = field(default_factory=SearchOptions)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Per-upload choices over the store's defaults."""
+
+    chunking: ChunkSettings | None = None
+    replace: bool = False  # a new version of a file with the same name replaces the old one
+    metadata: Mapping[str, str] = field(default_factory=dict)  # stored on every document, usable in filters
+    parse: ParseOptions | None = None  # None: the workbench's configured parse options
