@@ -11,10 +11,10 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core import terminal
 from core.config import load_settings
 from core.errors import InvalidInput, WorkbenchError
 from core.options import (
@@ -30,9 +30,7 @@ from core.options import (
     SearchOptions,
     Strategy,
 )
-from core.preview import Preview
-from core.rag import Answer, Citation
-from core.records import Hit, IngestResult, IngestStatus, Role
+from core.records import IngestStatus, Role
 from core.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -301,7 +299,9 @@ def _store_list(wb: Workbench, args: argparse.Namespace, user: str) -> None:
         }
         for s in wb.list_stores(user=user)
     ]
-    _print_rows(rows, as_json=args.json, empty="No stores yet. Create one with `python -m core store create NAME`.")
+    terminal.print_rows(
+        rows, as_json=args.json, empty="No stores yet. Create one with `python -m core store create NAME`."
+    )
 
 
 def _store_export(wb: Workbench, args: argparse.Namespace, user: str) -> None:
@@ -342,7 +342,7 @@ def _ingest(wb: Workbench, args: argparse.Namespace, user: str) -> int:
         ),
     )
     results = wb.ingest_paths(args.store, args.files, user=user, options=options)
-    _print_ingest(results, as_json=args.json)
+    terminal.print_ingest(results, as_json=args.json)
     return 1 if any(r.status is IngestStatus.FAILED for r in results) else 0
 
 
@@ -358,7 +358,7 @@ def _search(wb: Workbench, args: argparse.Namespace, user: str) -> None:
         filters=Filters.parse(args.filter),
     )
     hits = wb.search(args.store, args.query, user=user, options=options, embedding=args.embedding)
-    _print_hits(hits, as_json=args.json)
+    terminal.print_hits(hits, as_json=args.json)
 
 
 def _preview(wb: Workbench, args: argparse.Namespace, user: str) -> None:
@@ -369,7 +369,7 @@ def _preview(wb: Workbench, args: argparse.Namespace, user: str) -> None:
         embedding=args.embedding,
         user=user,
     )
-    _print_preview(result, as_json=args.json)
+    terminal.print_preview(result, as_json=args.json)
 
 
 def _ask(wb: Workbench, args: argparse.Namespace, user: str) -> None:
@@ -388,12 +388,12 @@ def _ask(wb: Workbench, args: argparse.Namespace, user: str) -> None:
     if args.json:
         for _ in stream:
             pass
-        print(json.dumps(_answer_json(answer), ensure_ascii=False, indent=2))
+        print(json.dumps(terminal.answer_json(answer), ensure_ascii=False, indent=2))
         return
     for piece in stream:
         print(piece, end="", flush=True)
     print()
-    _print_sources(answer)
+    terminal.print_sources(answer)
 
 
 def _documents(wb: Workbench, args: argparse.Namespace, user: str) -> None:
@@ -410,7 +410,7 @@ def _documents(wb: Workbench, args: argparse.Namespace, user: str) -> None:
         }
         for d in wb.documents(args.store, user=user)
     ]
-    _print_rows(rows, as_json=args.json, empty=f"'{args.store}' has no documents yet.")
+    terminal.print_rows(rows, as_json=args.json, empty=f"'{args.store}' has no documents yet.")
 
 
 def _document_delete(wb: Workbench, args: argparse.Namespace, user: str) -> None:
@@ -429,7 +429,7 @@ def _user_list(wb: Workbench, args: argparse.Namespace, user: str) -> None:
         {"name": u.name, "admin": u.is_admin, "disabled": u.disabled, "password": u.has_password}
         for u in wb.list_users(user=user)
     ]
-    _print_rows(rows, as_json=args.json, empty="No users.")
+    terminal.print_rows(rows, as_json=args.json, empty="No users.")
 
 
 def _user_password(wb: Workbench, args: argparse.Namespace, user: str) -> None:
@@ -491,165 +491,3 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("grant", None): _grant,
     ("revoke", None): _revoke,
 }
-
-
-def hit_json(hit: Hit) -> dict[str, object]:
-    return asdict(hit)
-
-
-def _print_hits(hits: list[Hit], *, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
-        return
-    if not hits:
-        print("No matches.")
-        return
-    multi = len({h.store for h in hits}) > 1
-    for rank, hit in enumerate(hits, start=1):
-        where = hit.location or (f"p. {hit.page}" if hit.page is not None else (hit.heading or ""))
-        snippet = " ".join(hit.text.split())
-        store = f"[{hit.store}] " if multi else ""
-        print(f"{rank:>2}. {hit.score:.3f}  {store}{hit.filename}  {where}  (chunk {hit.chunk_index}){_why(hit)}")
-        print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
-
-
-def _source_json(c: Citation) -> dict[str, object]:
-    return {
-        "n": c.n,
-        "filename": c.filename,
-        "page": c.page,
-        "location": c.location,
-        "snippet": c.snippet,
-        "score": c.score,
-        "store": c.store,
-        "matched": c.matched,
-    }
-
-
-def _answer_json(answer: Answer) -> dict[str, object]:
-    return {
-        "answer": answer.text,
-        "conversation": answer.conversation_id,
-        "status": answer.status.value,
-        "sources_dropped": answer.sources_dropped,
-        "query": answer.query,
-        "citations": [_source_json(c) for c in answer.citations],
-        "retrieved": [_source_json(c) for c in answer.retrieved],
-        "usage": {
-            "model": answer.model,
-            "prompt_tokens": answer.prompt_tokens,
-            "completion_tokens": answer.completion_tokens,
-            "cost": answer.cost,
-            "latency_ms": round(answer.latency_ms, 1),
-            "retrieval_ms": round(answer.retrieval_ms, 1),
-        },
-    }
-
-
-def _print_sources(answer: Answer) -> None:
-    if answer.refused:
-        return
-    cited = {c.n for c in answer.citations}
-    if answer.citations:
-        how = " (matched by wording: the model cited nothing)" if answer.citations[0].matched else ""
-        print(f"\nSources{how}:")
-        for c in answer.citations:
-            print(f"  [{c.n}] {c.filename}  {c.location or ''}  {c.snippet[:100]}…")
-    unused = [c for c in answer.retrieved if c.n not in cited]
-    if unused:
-        print(
-            "Also retrieved, not cited: "
-            + ", ".join(f"[{c.n}] {c.filename} {c.location or ''}".strip() for c in unused)
-        )
-
-
-def _print_preview(result: Preview, *, as_json: bool) -> None:
-    if as_json:
-        chunks = [
-            {
-                "chunk_index": c.chunk_index,
-                "start": c.start,
-                "end": c.end,
-                "page": c.page,
-                "location": c.location,
-                "heading": c.heading,
-                "text": c.content,
-            }
-            for c in result.chunks
-        ]
-        print(
-            json.dumps(
-                {
-                    "filename": result.parsed.filename,
-                    "pages": result.parsed.page_count,
-                    "characters": len(result.parsed.text),
-                    "warnings": list(result.parsed.warnings),
-                    "chunks": chunks,
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-        return
-    settings = result.settings
-    print(
-        f"{result.parsed.filename}: {len(result.parsed.text):,} characters, {len(result.chunks)} chunks ({settings.strategy.value}, {settings.size}/{settings.overlap} {settings.unit})"
-    )
-    for warning in result.parsed.warnings:
-        print(f"  warning: {warning}")
-    for chunk in result.chunks:
-        snippet = " ".join(chunk.content.split())
-        print(
-            f"#{chunk.chunk_index:<4} {chunk.location or '':<28} {len(chunk.content):>5} chars  {snippet[:80]}{'…' if len(snippet) > 80 else ''}"
-        )
-
-
-def _why(hit: Hit) -> str:
-    """The score breakdown in a few words: each list's rank and score, and the reranker's score."""
-    b = hit.breakdown
-    if b is None:
-        return ""
-    parts = []
-    if b.vector_rank is not None and b.vector is not None:
-        parts.append(f"vector #{b.vector_rank} {b.vector:.3f}")
-    if b.keyword_rank is not None and b.keyword is not None:
-        parts.append(f"keyword #{b.keyword_rank} {b.keyword:.2f}")
-    if b.rerank is not None:
-        parts.append(f"rerank {b.rerank:.3f}")
-    return f"  [{', '.join(parts)}]" if parts else ""
-
-
-def _print_ingest(results: list[IngestResult], *, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2))
-        return
-    for r in results:
-        if r.status is IngestStatus.WRITTEN:
-            pages = f", {r.pages} pages" if r.pages else ""
-            print(f"{r.filename}: {r.chunks} chunks written{pages}")
-        elif r.status is IngestStatus.DUPLICATE:
-            print(f"{r.filename}: skipped: {r.error}")
-        else:
-            print(f"{r.filename}: failed: {r.error}")
-        for warning in r.warnings:
-            print(f"  warning: {warning}")
-    counts = {s: sum(1 for r in results if r.status is s) for s in IngestStatus}
-    print(
-        f"{len(results)} file(s): {counts[IngestStatus.WRITTEN]} written, "
-        f"{counts[IngestStatus.DUPLICATE]} skipped as duplicates, {counts[IngestStatus.FAILED]} failed.",
-        file=sys.stderr,
-    )
-
-
-def _print_rows(rows: Sequence[Mapping[str, object]], *, as_json: bool, empty: str) -> None:
-    if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        print(empty)
-        return
-    headers = list(rows[0])
-    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
-    print("  ".join(h.ljust(widths[h]) for h in headers).rstrip())
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers).rstrip())

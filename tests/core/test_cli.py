@@ -250,3 +250,13 @@ def test_milvus_store_from_the_command_line(cli, files: Path, tmp_path: Path) ->
         == "Imported 'copy' into lancedb (local/all-minilm-l6-v2).\n"
     )
     assert json.loads(cli("search", "copy", "Zebras migrate", "--json")[1])[0]["page"] == 3
+
+
+def test_file_names_cannot_rewrite_the_terminal(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    hostile = tmp_path / "report\x1b[2J\nfake.txt"
+    hostile.write_text("Quarterly numbers for the board.")
+    code, out, _ = cli("ingest", "kb", str(hostile))
+    assert code == 0 and "\x1b" not in out and "report\\x1b[2J\\nfake.txt: 1 chunks written" in out
+    code, out, _ = cli("documents", "kb")
+    assert "\x1b" not in out and out.count("\n") == 2  # header and one row: the newline did not split it
