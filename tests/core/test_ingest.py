@@ -365,3 +365,12 @@ def test_a_failing_index_tidy_up_does_not_fail_a_written_ingest(
     [result] = workbench.ingest("kb", [Upload("a.txt", b"Still written and searchable.")])
     assert result.status is IngestStatus.WRITTEN
     assert workbench.search("kb", "searchable")[0].filename == "a.txt"
+
+
+def test_ingest_paths_reports_progress_too(workbench: Workbench, tmp_path: Path) -> None:
+    workbench.create_store("kb")
+    (tmp_path / "a.txt").write_text("First file.")
+    (tmp_path / "b.txt").write_text("Second file.")
+    events: list[Progress] = []
+    workbench.ingest_paths("kb", [tmp_path / "a.txt", tmp_path / "b.txt"], on_progress=events.append)
+    assert [(e.filename, e.stage) for e in events if e.stage.final] == [("a.txt", Stage.DONE), ("b.txt", Stage.DONE)]
