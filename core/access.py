@@ -8,13 +8,18 @@ A store a user may not see does not exist for them: refusals then read like a mi
 from __future__ import annotations
 
 import enum
+import secrets
 import unicodedata
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import bcrypt
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.records import Role, Store, User
 
+MAX_LOGIN_FAILURES = 5  # failed logins in a row before an account waits LOCKOUT
+LOCKOUT = timedelta(minutes=15)
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further; longer passwords are refused rather than silently cut
 MIN_PASSWORD_CHARS = 8
 
@@ -102,3 +107,25 @@ def missing_store(name: str) -> str:
 
 def _article(role: Role) -> str:
     return {"viewer": "a viewer", "editor": "an editor", "owner": "an owner"}[role.value]
+
+
+def failures_in_force(count: int, last: datetime | None, *, now: datetime | None = None) -> int:
+    """Failed logins that still count: after LOCKOUT without another failure, the slate is clean."""
+    if not count or last is None:
+        return 0
+    return count if (now or datetime.now(UTC)) - last < LOCKOUT else 0
+
+
+def cookie_key(configured: str, data_dir: Path) -> str:
+    """The key that signs login cookies: the configured one, else one generated once and kept in the data
+    directory (readable by its owner only). Never a default baked into the code."""
+    if configured:
+        return configured
+    path = data_dir / "cookie.key"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(key, encoding="utf-8")
+    return key

@@ -42,6 +42,8 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 stores = sa.Table(
@@ -227,6 +229,23 @@ class Catalog:
             if values:
                 conn.execute(users.update().where(users.c.name == name).values(**values))
         return self.get_user(name)
+
+    def login_failures(self, name: str) -> tuple[int, datetime | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users.c.failed_logins, users.c.last_failed_at).where(users.c.name == name)
+            ).first()
+        if row is None:
+            return 0, None
+        return int(row.failed_logins), _utc(row.last_failed_at) if row.last_failed_at else None
+
+    def set_login_failures(self, name: str, count: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                users.update()
+                .where(users.c.name == name)
+                .values(failed_logins=count, last_failed_at=now() if count else None)
+            )
 
     def list_users(self) -> list[User]:
         with self.engine.connect() as conn:

@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     embed_batch_size: int = DEFAULT_EMBED_BATCH
     ingest_batch_chunks: int = DEFAULT_INGEST_BATCH
-    admin_user: str = DEFAULT_ADMIN
+    admin_user: str = DEFAULT_ADMIN  # the built-in administrator's name
+    admin_password: str = Field(default="", repr=False)  # sets the built-in admin's password on a first start
+    cookie_key: str = Field(default="", repr=False)  # signs login cookies; default: generated into the data dir
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     max_unzipped_mb: int = DEFAULT_MAX_UNZIPPED_MB
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO

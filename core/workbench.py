@@ -78,6 +78,8 @@ class Workbench:
         self.models = ModelRegistry.load(self.settings.models_file)
         self._embedders: dict[str, Embedder] = {}
         self.recover()
+        if self.settings.admin_password and self.needs_first_admin():
+            self.create_first_admin(self.settings.admin_user, self.settings.admin_password)
 
     def recover(self) -> int:
         """Clean up after a process that died mid-ingest: its unfinished documents lose their chunks and are
@@ -152,7 +154,9 @@ class Workbench:
             if acting.has_password and not access.password_matches(current or "", self.catalog.password_hash(name)):
                 raise PermissionDenied("Your current password is not right; nothing was changed.")
         self.catalog.get_user(name)
-        return self.catalog.update_user(name, password_hash=access.hash_password(password))
+        updated = self.catalog.update_user(name, password_hash=access.hash_password(password))
+        self.catalog.set_login_failures(name, 0)  # a new password unlocks the account
+        return updated
 
     def set_admin(self, name: str, admin: bool, *, user: str) -> User:
         acting = self.acting(user)
@@ -180,9 +184,60 @@ class Workbench:
         except NotFound:
             candidate = None
         hashed = self.catalog.password_hash(candidate.name) if candidate else None
+        failures = access.failures_in_force(*self.catalog.login_failures(candidate.name)) if candidate else 0
+        if failures >= access.MAX_LOGIN_FAILURES:
+            raise PermissionDenied(
+                "Too many failed sign-ins; wait 15 minutes or ask an administrator for a new password."
+            )
         if candidate is None or candidate.disabled or not access.password_matches(password, hashed):
+            if candidate is not None:
+                self.catalog.set_login_failures(candidate.name, failures + 1)
             raise PermissionDenied("Wrong user name or password.")
+        self.catalog.set_login_failures(candidate.name, 0)
         return candidate
+
+    def needs_first_admin(self) -> bool:
+        """True until some enabled administrator has a password: the login page then offers to create one."""
+        return not any(u.is_admin and u.has_password and not u.disabled for u in self.catalog.list_users())
+
+    def create_first_admin(self, name: str, password: str) -> User:
+        """The first administrator with a password; refused once there is one (then admins add users)."""
+        with self._lock:
+            if not self.needs_first_admin():
+                raise PermissionDenied("An administrator already exists; sign in, or ask them for an account.")
+            name = name.strip().lower()
+            access.check_name(name, "user")
+            hashed = access.hash_password(password)
+            if any(u.name == name for u in self.catalog.list_users()):
+                return self.catalog.update_user(name, password_hash=hashed, is_admin=True, disabled=False)
+            return self.catalog.add_user(name, is_admin=True, password_hash=hashed)
+
+    def login_credentials(self) -> dict[str, Any]:
+        """What the login form checks against, in streamlit-authenticator's shape: enabled users with a password,
+        their bcrypt hash and the failed logins still in force (the form refuses past MAX_LOGIN_FAILURES)."""
+        entries: dict[str, Any] = {}
+        for account in self.catalog.list_users():
+            hashed = self.catalog.password_hash(account.name)
+            if account.disabled or not hashed:
+                continue
+            count, last = self.catalog.login_failures(account.name)
+            entries[account.name] = {
+                "name": account.name,
+                "email": "",
+                "password": hashed,
+                "roles": ["admin" if account.is_admin else "user"],
+                "failed_login_attempts": access.failures_in_force(count, last),
+                "logged_in": False,
+            }
+        return {"usernames": entries}
+
+    def record_login_failures(self, name: str, count: int) -> None:
+        """Keep the login form's count of failed attempts for a user (0 after a successful login)."""
+        if name in {u.name for u in self.catalog.list_users()}:
+            self.catalog.set_login_failures(name, count)
+
+    def cookie_key(self) -> str:
+        return access.cookie_key(self.settings.cookie_key, self.settings.data_dir)
 
     def _other_admins(self, name: str) -> bool:
         return any(u.is_admin and not u.disabled and u.name != name for u in self.catalog.list_users())

@@ -227,3 +227,53 @@ def test_names_with_control_characters_are_refused(world: Workbench, name: str) 
 def test_user_names_are_lowercase_as_the_login_form_makes_them(world: Workbench) -> None:
     with pytest.raises(InvalidInput, match="lowercase"):
         world.add_user("Alice", user="admin")
+
+
+def test_the_first_administrator_is_created_once(settings: Settings) -> None:
+    wb = Workbench(settings)
+    assert wb.needs_first_admin()  # the built-in admin has no password yet
+    wb.create_first_admin("Boss ", PASSWORD)
+    assert not wb.needs_first_admin() and wb.check_login("boss", PASSWORD).is_admin
+    with pytest.raises(PermissionDenied, match="already exists"):
+        wb.create_first_admin("mallory", PASSWORD)
+
+
+def test_the_environment_can_set_the_first_admin_password(settings: Settings) -> None:
+    wb = Workbench(settings.replace(admin_password=PASSWORD))
+    assert wb.check_login("admin", PASSWORD).name == "admin"
+    again = Workbench(settings.replace(admin_password="another password entirely"))  # only on a first start
+    assert again.check_login("admin", PASSWORD).name == "admin"
+
+
+def test_login_credentials_hold_enabled_users_with_a_password(world: Workbench) -> None:
+    credentials = world.login_credentials()["usernames"]
+    assert "dan" not in credentials and "admin" not in credentials  # disabled; no password
+    assert credentials["vic"]["roles"] == ["user"] and access.password_matches(PASSWORD, credentials["vic"]["password"])
+
+
+def test_five_failed_logins_lock_the_account_until_a_new_password(settings: Settings) -> None:
+    wb = Workbench(settings)
+    wb.add_user("eve", user="admin", password=PASSWORD)
+    for _ in range(access.MAX_LOGIN_FAILURES):
+        with pytest.raises(PermissionDenied, match="Wrong user name or password"):
+            wb.check_login("eve", "guess")
+    with pytest.raises(PermissionDenied, match="Too many failed sign-ins"):
+        wb.check_login("eve", PASSWORD)  # even the right password waits
+    assert wb.login_credentials()["usernames"]["eve"]["failed_login_attempts"] == access.MAX_LOGIN_FAILURES
+    wb.set_password("eve", "a fresh start now", user="admin")
+    assert wb.check_login("eve", "a fresh start now").name == "eve"
+
+
+def test_failed_logins_stop_counting_after_the_lockout(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    last = datetime(2026, 1, 1, tzinfo=UTC)
+    assert access.failures_in_force(5, last, now=last + access.LOCKOUT / 2) == 5
+    assert access.failures_in_force(5, last, now=last + access.LOCKOUT) == 0
+
+
+def test_the_cookie_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    key = access.cookie_key("", tmp_path)
+    assert len(key) >= 40 and access.cookie_key("", tmp_path) == key
+    assert (tmp_path / "cookie.key").stat().st_mode & 0o077 == 0
+    assert access.cookie_key("from-secrets", tmp_path) == "from-secrets"
