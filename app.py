@@ -1,20 +1,121 @@
-"""RAG Workbench: the Streamlit entry point (logging, page config, navigation)."""
+"""RAG Workbench: the Streamlit entry point (logging, page config, login gate, navigation).
 
+Before login the only page is "Sign in" (or, on a new installation, "Create the administrator").
+After login, `st.session_state["wb"]` is the workbench acting as the signed-in user: pages use only
+that, so every operation they make is checked by core for that user. A page opened without it shows
+nothing (see pages/*.py: each stops first thing when no user is signed in).
+"""
+
+import contextlib
 import logging
 
 import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities.exceptions import LoginError
 
 import core  # noqa: F401  (sets the offline environment before any model library loads)
+from core.access import MAX_LOGIN_FAILURES
+from core.errors import WorkbenchError
+from core.workbench import Workbench
+
+COOKIE_NAME = "rag_workbench"
+COOKIE_DAYS = 7.0
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
 st.set_page_config(page_title="RAG Workbench", page_icon=":material/library_books:", layout="wide")
 
-navigation = st.navigation(
-    {
-        "Workbench": [
-            st.Page("pages/home.py", title="Stores", icon=":material/database:", default=True),
-        ],
-    }
+
+@st.cache_resource(show_spinner="Opening the workbench…")
+def services() -> Workbench:
+    """The one composition root, shared by every session (it holds no per-user state)."""
+    return Workbench()
+
+
+workbench = services()
+credentials = workbench.login_credentials()
+authenticator = stauth.Authenticate(
+    credentials, COOKIE_NAME, workbench.cookie_key(), COOKIE_DAYS, auto_hash=False, login_sleep_time=0
 )
+with contextlib.suppress(LoginError):  # a cookie of a user who is gone or disabled: the login form shows
+    authenticator.login(location="unrendered")  # signs in again from a valid cookie
+
+
+def first_admin_page() -> None:
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        first_admin_form()
+
+
+def first_admin_form() -> None:
+    st.title("Welcome to RAG Workbench")
+    st.write("Create the administrator account. You will sign in with it and add everyone else.")
+    with st.form("first_admin", border=True):
+        name = st.text_input("User name", value="admin", key="first_admin_name")
+        password = st.text_input("Password (at least 8 characters)", type="password", key="first_admin_password")
+        repeat = st.text_input("Repeat the password", type="password", key="first_admin_repeat")
+        if st.form_submit_button("Create administrator", type="primary"):
+            if password != repeat:
+                st.error("The two passwords differ; type them again.")
+            else:
+                try:
+                    workbench.create_first_admin(name, password)
+                except WorkbenchError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()  # the login form comes next
+
+
+def login_page() -> None:
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        login_form()
+
+
+def login_form() -> None:
+    st.title("RAG Workbench")
+    st.caption("Search, compare and chat with your documents.")
+    try:
+        authenticator.login(location="main", key="login_form", max_login_attempts=MAX_LOGIN_FAILURES)
+    except LoginError:
+        st.error("Too many failed sign-ins; wait 15 minutes or ask an administrator for a new password.")
+    for name, entry in credentials["usernames"].items():  # keep the form's failed-attempt counts
+        workbench.record_login_failures(name, int(entry.get("failed_login_attempts", 0)))
+    if st.session_state.get("authentication_status") is False:
+        st.error("Wrong user name or password.")
+
+
+if st.session_state.get("authentication_status"):
+    try:
+        me = workbench.acting(st.session_state["username"])  # refused once disabled or removed
+    except WorkbenchError as exc:
+        authenticator.logout(location="unrendered")
+        st.session_state.pop("wb", None)
+        st.error(str(exc))
+        st.stop()
+    st.session_state["wb"] = workbench.as_user(me.name)
+    st.session_state["is_admin"] = me.is_admin
+    sections = {
+        "Documents": [
+            st.Page("pages/stores.py", title="Stores", icon=":material/database:", default=True),
+            st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:"),
+            st.Page("pages/documents.py", title="Documents", icon=":material/description:"),
+        ],
+        "You": [st.Page("pages/account.py", title="Account", icon=":material/person:")],
+    }
+    if me.is_admin:
+        sections["Admin"] = [st.Page("pages/users.py", title="Users", icon=":material/group:")]
+    navigation = st.navigation(sections, position="hidden")
+    with st.sidebar:  # our own menu: with showSidebarNavigation off, pages/ is never listed by itself
+        st.markdown("### :material/library_books: RAG Workbench")
+        for section, pages in sections.items():
+            st.caption(section)
+            for entry in pages:
+                st.page_link(entry)
+        st.divider()
+        st.markdown(f"**{me.name}** · {'administrator' if me.is_admin else 'user'}")
+        authenticator.logout("Sign out", location="sidebar", key="logout")
+else:
+    st.session_state.pop("wb", None)
+    page = first_admin_page if workbench.needs_first_admin() else login_page
+    navigation = st.navigation([st.Page(page, title="Sign in", icon=":material/login:")])
 navigation.run()

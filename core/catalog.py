@@ -60,6 +60,7 @@ stores = sa.Table(
     sa.Column("owner", sa.String(120), nullable=False),
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 grants = sa.Table(
@@ -333,6 +334,16 @@ class Catalog:
             raise AlreadyExists(f"A store named '{name}' already exists; choose another name.") from exc
         return self.get_store(name)
 
+    def switch_embedding(self, store: Store, *, model: str, dimension: int, generation: int) -> Store:
+        """Point the store at its rebuilt collection, in one step: searches move from old vectors to new."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                stores.update()
+                .where(stores.c.id == store.id, stores.c.generation == store.generation)
+                .values(embedding_model=model, embedding_dim=dimension, generation=generation)
+            )
+        return self.get_store(store.name)
+
     def delete_store(self, store: Store) -> None:
         """The store and everything of it; conversations keep their other stores, and go when none is left."""
         with self.engine.begin() as conn:
@@ -368,6 +379,14 @@ class Catalog:
                 )
             ).one()
         return int(row[0]), int(row[1])
+
+    def last_change(self, store: Store) -> datetime:
+        """When a document of the store last changed, or when the store was made."""
+        with self.engine.connect() as conn:
+            latest = conn.execute(
+                sa.select(sa.func.max(documents.c.updated_at)).where(documents.c.store_id == store.id)
+            ).scalar()
+        return _utc(latest) if latest else store.created_at
 
     # documents
 
@@ -836,6 +855,7 @@ def _store_row(store: Store) -> dict[str, object]:
         "owner": store.owner,
         "description": store.description,
         "created_at": store.created_at,
+        "generation": store.generation,
     }
 
 
@@ -852,6 +872,7 @@ def _store(row: RowMapping) -> Store:
         owner=row["owner"],
         description=row["description"],
         created_at=_utc(row["created_at"]),
+        generation=int(row["generation"] or 0),
     )
 
 

@@ -85,6 +85,7 @@ class Store:
     created_at: datetime
     description: str = ""
     chunk_strategy: str = "recursive"
+    generation: int = 0  # bumped by each embedding rebuild: a new collection holds the new vectors
 
     @property
     def chunking(self) -> ChunkSettings:
@@ -95,8 +96,8 @@ class Store:
 
     @property
     def collection(self) -> str:
-        """The backend's table or collection name: stable across renames, unique across re-creations."""
-        return f"store_{self.id}"
+        """The backend's table or collection name: stable across renames, unique across re-creations and rebuilds."""
+        return f"store_{self.id}" if not self.generation else f"store_{self.id}_g{self.generation}"
 
 
 @dataclass(frozen=True)

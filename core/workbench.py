@@ -11,7 +11,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +29,10 @@ from core.options import AskOptions, ChunkSettings, IngestOptions, SearchOptions
 from core.parsing.options import ParseOptions
 from core.preview import ParseCache, Preview, preview
 from core.rag import Answer
+from core.rebuild import RebuildProgress, rebuild
 from core.records import (
     ChatMessage,
+    Chunk,
     Conversation,
     Document,
     DocumentStatus,
@@ -61,6 +63,8 @@ class StoreSummary:
     documents: int
     chunks: int
     role: Role
+    size_bytes: int | None = None  # on disk, where the backend can tell
+    updated_at: datetime | None = None  # the last document change, or the store's creation
 
 
 class Workbench:
@@ -307,12 +311,46 @@ class Workbench:
             role = self.catalog.role_of(acting, store)
             if role is not None:
                 documents, chunks = self.catalog.store_stats(store)
-                summaries.append(StoreSummary(store=store, documents=documents, chunks=chunks, role=role))
+                try:
+                    size = self.backend(store.backend).size_bytes(store.collection)
+                except WorkbenchError:  # the backend is not reachable now: the list still shows the store
+                    size = None
+                summaries.append(
+                    StoreSummary(
+                        store=store,
+                        documents=documents,
+                        chunks=chunks,
+                        role=role,
+                        size_bytes=size,
+                        updated_at=self.catalog.last_change(store),
+                    )
+                )
         return summaries
 
     def rename_store(self, name: str, new_name: str, *, user: str) -> Store:
         store = self.store(name, user=user, action=Action.MANAGE)
         return self.catalog.rename_store(store, new_name)
+
+    def rebuild_store(
+        self,
+        name: str,
+        embedding: str,
+        *,
+        user: str,
+        on_progress: Callable[[RebuildProgress], None] | None = None,
+    ) -> Store:
+        """Re-embed every chunk with another model (owners); searches use the old vectors until it is done."""
+        acting = self.acting(user)
+        store = self._authorized(name, acting, Action.MANAGE)[0]
+        embedder = self.embedder(embedding)
+        return rebuild(
+            store,
+            catalog=self.catalog,
+            backend=self.backend(store.backend),
+            embedder=embedder,
+            on_usage=self._on_usage(embedder, user=acting.name, store=store.name),
+            on_progress=on_progress,
+        )
 
     def delete_store(self, name: str, *, user: str) -> None:
         store = self.store(name, user=user, action=Action.MANAGE)
@@ -543,6 +581,13 @@ class Workbench:
     def documents(self, name: str, *, user: str) -> list[Document]:
         return self.catalog.list_documents(self.store(name, user=user))
 
+    def document_chunks(self, name: str, document_id: str, *, user: str) -> list[Chunk]:
+        """One document's chunks with their locations, in order (the document viewer)."""
+        store = self.store(name, user=user)
+        if not any(d.id == document_id for d in self.catalog.list_documents(store)):
+            raise NotFound(f"'{name}' has no such document; it may have been deleted.")
+        return self.backend(store.backend).document_chunks(store.collection, document_id)
+
     def delete_document(self, name: str, document_id: str, *, user: str) -> None:
         """Remove one document and its chunks (editors and owners)."""
         store = self.store(name, user=user, action=Action.EDIT)
@@ -743,12 +788,14 @@ ACTING = frozenset(
         "store",
         "list_stores",
         "rename_store",
+        "rebuild_store",
         "delete_store",
         "ask",
         "forget_chat",
         "export_store",
         "import_store",
         "documents",
+        "document_chunks",
         "delete_document",
         "parse_options",
         "ingest",

@@ -96,6 +96,12 @@ class VectorStore(Protocol):
     def scan(self, collection: str, *, batch: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         """Every chunk (its stored content as text) with its vector, in batches: for export."""
 
+    def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        """One document's chunks (stored content as text), in order: for the document viewer."""
+
+    def size_bytes(self, collection: str) -> int | None:
+        """Bytes the collection takes on disk, or None where the backend cannot tell (a server)."""
+
 
 def chunk_of(hit: Hit, metadata: dict[str, str]) -> Chunk:
     """A stored row read back as a Chunk (for scans and exports): its content is the text, with no separate context."""

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import lancedb
@@ -198,6 +199,18 @@ class LanceStore:
         ):
             rows = record_batch.to_pylist()
             yield [_chunk(r) for r in rows], np.asarray([r["vector"] for r in rows], dtype=np.float32)
+
+    def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        quoted = document_id.replace("'", "''")
+        table = self._table(collection)
+        rows = table.search().where(f"document_id = '{quoted}'").select(CHUNK_FIELDS).limit(None).to_arrow()
+        return sorted((_chunk(r) for r in rows.to_pylist()), key=lambda c: c.chunk_index)
+
+    def size_bytes(self, collection: str) -> int | None:
+        folder = Path(self.uri) / f"{collection}.lance"
+        if not folder.is_dir():
+            return None  # a remote URI, or not written yet
+        return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         table = self._table(collection)

@@ -240,6 +240,19 @@ class MilvusStore:
         )
         return int(rows[0]["count(*)"])
 
+    def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        self._require(collection)
+        rows = self.client.query(
+            collection,
+            filter=f"document_id == {json.dumps(document_id)}",
+            output_fields=CHUNK_FIELDS,
+            consistency_level=self.consistency,
+        )
+        return sorted((_chunk(r) for r in rows), key=lambda c: c.chunk_index)
+
+    def size_bytes(self, collection: str) -> int | None:
+        return None  # Milvus keeps collections together (a Lite file, or a server's storage)
+
     def scan(self, collection: str, *, batch: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         self._require(collection)
         iterator = self.client.query_iterator(

@@ -5,6 +5,7 @@ import pytest
 from core.errors import InvalidInput, ParseError
 from core.ingest import Upload
 from core.options import ChunkSettings
+from core.preview import marked_html
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
 
@@ -53,3 +54,13 @@ def test_preview_refuses_bad_files_like_ingest(workbench: Workbench) -> None:
     small = Workbench(workbench.settings.replace(max_upload_mb=1)).as_user("admin")
     with pytest.raises(InvalidInput, match="over the 1 MB upload limit"):
         small.preview("big.txt", b"x" * (2 * 2**20), chunking=ChunkSettings())
+
+
+def test_the_marked_preview_labels_chunks_highlights_overlaps_and_escapes(workbench: Workbench) -> None:
+    text = ("<b>Sentence number one about pumps.</b> " * 40).encode()
+    result = workbench.preview("notes.txt", text, chunking=ChunkSettings(size=200, overlap=40))
+    html = marked_html(result, limit=3)
+    assert html.count("Chunk ") >= 3 and "Chunk 1 · " in html and "Chunk 4" not in html
+    assert "<b>Sentence" not in html and "&lt;b&gt;Sentence" in html  # document text is escaped
+    assert html.count('title="shared with chunk') >= 2  # the overlaps are marked on both sides
+    assert f"… and {len(result.chunks) - 3:,} more chunks." in html

@@ -188,3 +188,13 @@ def test_scan_returns_every_chunk_with_its_vector(backend: VectorStore) -> None:
     )
     assert seen[2][0].metadata == {}
     assert np.allclose(vector, vectors[3], atol=1e-6)
+
+
+def test_a_documents_chunks_come_back_in_order(backend: VectorStore) -> None:
+    backend.add("contract", chunks_of("doc", 3)[::-1] + chunks_of("other", 2), np.stack([unit(1)] * 5))
+    chunks = backend.document_chunks("contract", "doc")
+    assert [c.chunk_index for c in chunks] == [0, 1, 2] and {c.document_id for c in chunks} == {"doc"}
+    assert chunks[1].text == "doc chunk 1 – ünïcödé" and chunks[1].page == 2
+    assert backend.document_chunks("contract", "missing") == []
+    size = backend.size_bytes("contract")
+    assert size is None or size > 0

@@ -1,0 +1,25 @@
+"""Account: change your own password."""
+
+import streamlit as st
+
+from core.errors import WorkbenchError
+
+wb = st.session_state.get("wb")
+if wb is None:  # nobody signed in (a page URL opened directly): show nothing
+    st.stop()
+
+st.title("Account")
+st.write(f"Signed in as **{wb.user}**.")
+with st.form("change_password", clear_on_submit=True):
+    current = st.text_input("Current password", type="password", key="current_password")
+    new = st.text_input("New password (at least 8 characters)", type="password", key="new_password")
+    repeat = st.text_input("Repeat the new password", type="password", key="repeat_password")
+    if st.form_submit_button("Change password", type="primary"):
+        if new != repeat:
+            st.error("The two new passwords differ; type them again.")
+        else:
+            try:
+                wb.set_password(wb.user, new, current=current)
+                st.success("Your password is changed. Use it the next time you sign in.")
+            except WorkbenchError as exc:
+                st.error(str(exc))

@@ -1,0 +1,80 @@
+"""Users (administrators): add people, reset passwords, make or unmake administrators, disable accounts."""
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import WorkbenchError
+
+wb = st.session_state.get("wb")
+if wb is None or not st.session_state.get("is_admin"):  # core refuses non-admins anyway
+    st.stop()
+
+st.title("Users")
+try:
+    people = wb.list_users()
+except WorkbenchError as exc:
+    st.error(str(exc))
+    st.stop()
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "User": u.name,
+                "Role": "administrator" if u.is_admin else "user",
+                "Status": "disabled" if u.disabled else ("active" if u.has_password else "no password yet"),
+                "Since (UTC)": f"{u.created_at:%Y-%m-%d}" if u.created_at else "",
+            }
+            for u in people
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+    key="users_table",
+)
+
+with st.form("add_user", clear_on_submit=True):
+    st.subheader("Add a user")
+    name = st.text_input("User name (lowercase)", key="add_user_name")
+    password = st.text_input(
+        "First password (at least 8 characters; they can change it)", type="password", key="add_user_password"
+    )
+    admin = st.checkbox("Administrator", key="add_user_admin")
+    if st.form_submit_button("Add user", type="primary"):
+        try:
+            wb.add_user(name.strip(), password=password, admin=admin)
+            st.toast(f"Added '{name.strip()}'.")
+            st.rerun()
+        except WorkbenchError as exc:
+            st.error(str(exc))
+
+st.subheader("Change a user")
+chosen = st.selectbox("User", [u.name for u in people], key="change_user")
+person = next(u for u in people if u.name == chosen)
+left, right = st.columns(2)
+with left.form("reset_password", clear_on_submit=True):
+    new = st.text_input("New password", type="password", key="reset_password_value")
+    if st.form_submit_button("Reset password"):
+        try:
+            wb.set_password(person.name, new)
+            st.success(f"'{person.name}' has a new password.")
+        except WorkbenchError as exc:
+            st.error(str(exc))
+with right:
+    for label, action, key in (
+        (
+            "Enable" if person.disabled else "Disable",
+            lambda: wb.set_disabled(person.name, not person.disabled),
+            "toggle_disabled",
+        ),
+        (
+            "Remove administrator" if person.is_admin else "Make administrator",
+            lambda: wb.set_admin(person.name, not person.is_admin),
+            "toggle_admin",
+        ),
+    ):
+        if st.button(label, key=key):
+            try:
+                action()
+                st.rerun()
+            except WorkbenchError as exc:
+                st.error(str(exc))

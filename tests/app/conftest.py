@@ -1,0 +1,50 @@
+"""AppTest fixtures: a fresh data directory per test, the shared resource cache cleared, pages run as a user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.config import load_settings
+from core.workbench import Workbench
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+PASSWORD = "a long enough secret"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WORKBENCH_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    st.cache_resource.clear()
+    yield tmp_path / "data"
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def workbench(data_dir: Path) -> Workbench:
+    """The workbench the app will open (same data directory), for seeding and checking."""
+    return Workbench(load_settings())
+
+
+def page_as(workbench: Workbench, page: str, user: str) -> AppTest:
+    """One page script run as a signed-in user, as app.py would set it up."""
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120)
+    at.session_state["wb"] = workbench.as_user(user)
+    at.session_state["is_admin"] = workbench.catalog.get_user(user).is_admin
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page wrote, for content checks."""
+    parts = [
+        e.value
+        for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+        for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts)

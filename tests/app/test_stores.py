@@ -1,0 +1,82 @@
+"""Stores page: create, list, share; a viewer sees no management; a stranger does not see the store."""
+
+from __future__ import annotations
+
+from core.records import Role
+from core.workbench import Workbench
+from tests.app.conftest import PASSWORD, page_as, texts
+
+
+def _team(workbench: Workbench) -> Workbench:
+    workbench.create_first_admin("admin", PASSWORD)
+    for name in ("olivia", "vic", "sam"):
+        workbench.add_user(name, user="admin", password=PASSWORD)
+    return workbench
+
+
+def test_an_owner_creates_a_store_and_shares_it(workbench: Workbench) -> None:
+    _team(workbench)
+    at = page_as(workbench, "stores", "olivia").run()
+    assert "No stores yet" in texts(at)
+    at.text_input(key="new_store_name").input("finance")
+    at.text_input(key="new_store_description").input("Annual reports")
+    at.button(key="FormSubmitter:create_store-Create store").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.to_dict("records")[0]["Store"] == "finance" and table.to_dict("records")[0]["Your role"] == "owner"
+    at.text_input(key="share_user").input("vic")
+    at.radio(key="share_role").set_value("viewer")
+    at.button(key="FormSubmitter:share-Share").click().run()
+    assert [(g.user, g.role) for g in workbench.grants("finance", user="olivia")] == [("vic", Role.VIEWER)]
+
+
+def test_a_viewer_sees_the_store_but_not_its_management_and_a_stranger_sees_nothing(workbench: Workbench) -> None:
+    _team(workbench)
+    workbench.create_store("finance", user="olivia")
+    workbench.grant("finance", "vic", Role.VIEWER, user="olivia")
+    viewer = page_as(workbench, "stores", "vic").run()
+    assert viewer.dataframe[0].value["Store"].tolist() == ["finance"]
+    assert "You are a viewer of 'finance'" in texts(viewer) and not viewer.tabs
+    stranger = page_as(workbench, "stores", "sam").run()
+    assert "No stores yet" in texts(stranger) and not stranger.dataframe
+
+
+def test_deleting_needs_the_name_typed(workbench: Workbench) -> None:
+    _team(workbench)
+    workbench.create_store("finance", user="olivia")
+    at = page_as(workbench, "stores", "olivia").run()
+    assert at.button(key="delete_store").disabled
+    at.text_input(key="delete_confirm").input("finance").run()
+    at.button(key="delete_store").click().run()
+    assert not at.exception and workbench.list_stores(user="olivia") == []
+
+
+def test_a_page_opened_without_a_user_shows_nothing(workbench: Workbench) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import ROOT
+
+    for page in ("stores", "upload", "documents", "account", "users"):
+        at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60).run()
+        assert not at.exception and not at.title and not at.main.children, page
+
+
+def test_an_owner_rebuilds_with_another_embedding_model(
+    workbench: Workbench, fake_embedding_provider: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from core.ingest import Upload
+    from core.models import ModelRegistry
+
+    _team(workbench)
+    workbench.create_store("finance", user="olivia")
+    workbench.ingest("finance", [Upload("a.txt", b"Pump repair steps.")], user="olivia")
+    models = tmp_path / "models.yaml"
+    models.write_text(
+        f"model_list:\n  - model_name: remote\n    litellm_params: {{model: {fake_embedding_provider}}}\n    model_info: {{mode: embedding}}\n"
+    )
+    workbench.models = ModelRegistry.load(models)
+    at = page_as(workbench, "stores", "olivia").run()
+    at.selectbox(key="rebuild_model").set_value("remote").run()
+    at.button(key="rebuild").click().run()
+    assert not at.exception and "'finance' now uses remote." in texts(at)
+    assert workbench.store("finance", user="olivia").embedding_dim == 16

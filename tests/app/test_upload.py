@@ -1,0 +1,81 @@
+"""Upload page: the preview follows the settings, ingest reports each file; a viewer gets no upload controls."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import PermissionDenied
+from core.ingest import Upload
+from core.records import Role
+from core.workbench import Workbench
+from tests.app.conftest import PASSWORD, page_as, texts
+from tests.conftest import filing_pages, make_docx, make_pdf, make_xlsx
+
+
+@pytest.fixture
+def team(workbench: Workbench) -> Workbench:
+    workbench.create_first_admin("admin", PASSWORD)
+    for name in ("olivia", "vic"):
+        workbench.add_user(name, user="admin", password=PASSWORD)
+    workbench.create_store("finance", user="olivia")
+    workbench.grant("finance", "vic", Role.VIEWER, user="olivia")
+    return workbench
+
+
+def _metric(at, label: str) -> str:  # type: ignore[no-untyped-def]
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_the_preview_reacts_to_the_chunk_settings_and_ingest_reports_each_file(team: Workbench) -> None:
+    at = page_as(team, "upload", "olivia").run()
+    uploader = at.get("file_uploader")[0] if hasattr(at, "get") else None
+    assert uploader is not None
+    files = [
+        ("report.pdf", make_pdf(filing_pages(10)), "application/pdf"),
+        (
+            "policy.docx",
+            make_docx(lambda d: d.add_paragraph("Hotels up to 180 EUR a night.")),
+            "application/octet-stream",
+        ),
+        (
+            "numbers.xlsx",
+            make_xlsx({"Q1": [["item", "eur"], ["rent", 1200], ["travel", 300]]}),
+            "application/octet-stream",
+        ),
+    ]
+    widget = at.file_uploader(key="upload_files")
+    for name, data, mime in files:
+        widget.upload(name, data, mime)
+    at.run()
+    assert not at.exception
+    large = int(_metric(at, "Chunks"))
+    at.slider(key="preview_size").set_value(150).run()
+    small = int(_metric(at, "Chunks"))
+    assert small > large and "chunks of 150 characters" in texts(at)
+    at.button(key="ingest").click().run()
+    assert not at.exception and "3 added, 0 already there, 0 failed." in texts(at)
+    assert sorted(d.filename for d in team.documents("finance", user="olivia")) == [
+        "numbers.xlsx",
+        "policy.docx",
+        "report.pdf",
+    ]
+    assert {d.chunk_count for d in team.documents("finance", user="olivia") if d.filename == "report.pdf"} == {small}
+
+
+def test_a_viewer_gets_no_upload_controls_and_core_refuses_anyway(team: Workbench) -> None:
+    at = page_as(team, "upload", "vic").run()
+    assert not at.exception and "You may add files to no store yet" in texts(at)
+    assert not at.get("file_uploader")
+    with pytest.raises(PermissionDenied):
+        team.ingest("finance", [Upload("x.txt", b"sneaky")], user="vic")
+
+
+def test_files_go_to_the_store_chosen(team: Workbench) -> None:
+    team.create_store("travel", user="olivia")
+    at = page_as(team, "upload", "olivia").run()
+    at.selectbox(key="upload_store").set_value("travel").run()
+    at.file_uploader(key="upload_files").upload("note.txt", b"Hotels are reimbursed up to 180 EUR.", "text/plain")
+    at.run()
+    at.button(key="ingest").click().run()
+    assert not at.exception and [d.filename for d in team.documents("travel", user="olivia")] == ["note.txt"]
+    assert team.documents("finance", user="olivia") == []

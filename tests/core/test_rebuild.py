@@ -1,0 +1,58 @@
+"""Rebuilding a store with another embedding model: searchable throughout, switched only when complete."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.ingest import Upload
+from core.options import Mode, SearchOptions
+from core.rebuild import RebuildProgress
+from core.workbench import Workbench
+from tests.conftest import filing_pages, make_pdf
+
+VECTOR = SearchOptions(mode=Mode.VECTOR, top_k=3)
+
+
+class Stop(BaseException):
+    """The user left the page midway."""
+
+
+def test_a_rebuild_switches_model_and_vectors_when_complete(workbench: Workbench, fake_embedding_provider: str) -> None:
+    workbench.create_store("kb")
+    workbench.ingest("kb", [Upload("filing.pdf", make_pdf(filing_pages(8))), Upload("a.txt", b"Pump repair steps.")])
+    old = workbench.store("kb")
+    seen: list[RebuildProgress] = []
+    rebuilt = workbench.rebuild_store("kb", fake_embedding_provider, on_progress=seen.append)
+    assert (rebuilt.embedding_model, rebuilt.embedding_dim) == (fake_embedding_provider, 16)
+    assert seen[-1].done == seen[-1].total == workbench.list_stores()[0].chunks and seen[-1].share == 1.0
+    lance = workbench.backend("lancedb")
+    assert lance.count(rebuilt.collection) == seen[-1].total
+    with pytest.raises(Exception):
+        lance.count(old.collection)  # the old vectors are gone
+    hits = workbench.search("kb", "Pump repair steps.", options=VECTOR)
+    assert hits[0].filename == "a.txt" and hits[0].score == pytest.approx(1.0, abs=1e-5)  # the same text: cosine 1
+
+
+def test_a_rebuild_stopped_midway_leaves_the_store_as_it_was(
+    workbench: Workbench, fake_embedding_provider: str
+) -> None:
+    workbench.create_store("kb")
+    workbench.ingest("kb", [Upload("filing.pdf", make_pdf(filing_pages(8)))])
+    before = workbench.store("kb")
+
+    def leave(progress: RebuildProgress) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        workbench.rebuild_store("kb", fake_embedding_provider, on_progress=leave)
+    assert workbench.store("kb") == before
+    assert workbench.search("kb", "Zebras migrate across the Serengeti", options=VECTOR)[0].page == 3
+    assert workbench.backend("lancedb").count(before.collection) > 0
+
+
+def test_rebuilding_with_the_same_model_is_refused(workbench: Workbench) -> None:
+    from core.errors import InvalidInput
+
+    workbench.create_store("kb")
+    with pytest.raises(InvalidInput, match="already uses"):
+        workbench.rebuild_store("kb", "local/all-minilm-l6-v2")

@@ -1,0 +1,114 @@
+"""The app in a real browser: nothing shows without signing in; an analyst signs in, makes a store, drops a PDF,
+watches the chunk preview react, ingests it and sees its chunks. Screenshots land in tests/e2e/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import filing_pages, make_pdf
+from tests.e2e.conftest import SHOTS, Server, idle, shot
+
+pytestmark = pytest.mark.slow
+PAGES = ("stores", "upload", "documents", "account", "users")
+PASSWORD = "analyst-password-1"
+NAV = "[data-testid=stPageLink] a"
+
+
+def test_no_page_shows_anything_without_signing_in(server: Server, page: Any) -> None:
+    """A freshly started server serves pages/*.py by URL before app.py ever ran: each must stay empty."""
+    for name in PAGES:
+        page.goto(f"{server.url}/{name}")
+        page.wait_for_selector('[data-testid="stApp"]')
+        page.wait_for_timeout(1500)
+        shot(page, f"00-direct-{name}")
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert main.strip() in ("", "Welcome to RAG Workbench"), f"/{name} showed: {main[:200]!r}"
+        assert page.locator('[data-testid="stFileUploader"], [data-testid="stDataFrame"], h1').count() == 0 or (
+            "Welcome to RAG Workbench" in main
+        )
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # pages/ is never listed by itself
+
+
+def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, page: Any, tmp_path: Path) -> None:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    page.goto(server.url)
+    page.get_by_role("button", name="Create administrator").wait_for()
+    timings["first paint of the sign-in page after start (s)"] = time.perf_counter() - server.started
+    idle(page)
+    shot(page, "01-first-run")
+    page.get_by_label("Password (at least 8 characters)").fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Create administrator").click()
+
+    page.get_by_role("button", name="Login").wait_for()
+    idle(page)
+    shot(page, "02-login")
+    page.get_by_label("Username", exact=True).fill("admin")
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.get_by_role("button", name="Login").click()
+    page.get_by_text("Wrong user name or password.").wait_for()
+    idle(page)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+    page.get_by_role("heading", name="Stores").wait_for()
+    idle(page)
+    shot(page, "03-stores-empty")
+
+    page.get_by_label("Name", exact=True).fill("finance")
+    page.get_by_role("button", name="Create store").click()
+    page.get_by_text("Manage a store").wait_for()
+    page.locator('[data-testid="stDataFrame"]').filter(has_text="finance").wait_for()
+    shot(page, "04-store-created")
+
+    pdf = tmp_path / "annual-report.pdf"
+    pdf.write_bytes(make_pdf(filing_pages(30)))
+    page.locator(NAV, has_text="Upload").click()
+    page.get_by_role("heading", name="Upload").wait_for()
+    idle(page)
+    page.locator('input[type="file"]').set_input_files(str(pdf))
+    chunks = page.locator('[data-testid="stMetric"]').filter(has_text="Chunks").locator('[data-testid="stMetricValue"]')
+    chunks.wait_for()
+    idle(page)
+    before = chunks.inner_text()
+    shot(page, "05-preview")
+
+    track = page.locator('[data-testid="stSlider"]').first.locator('[role="group"] > div').first  # Chunk size
+    box = track.bounding_box()
+    moves = []
+    for share in (0.03, 0.6, 0.1):  # click along the track, as a person drags the thumb
+        pressed = time.perf_counter()
+        page.mouse.click(box["x"] + box["width"] * share, box["y"] + box["height"] / 2)
+        value = page.locator('[data-testid="stSliderThumbValue"]').first.inner_text().strip()
+        page.wait_for_function("(text) => document.body.innerText.includes(text)", arg=f"chunks of {value} characters")
+        moves.append((time.perf_counter() - pressed) * 1000)
+        idle(page)
+        if share == 0.03:
+            small = chunks.inner_text()
+            assert int(small.replace(",", "")) > int(before.replace(",", ""))  # smaller chunks, more of them
+            shot(page, "06-preview-small-chunks")
+    timings["preview update per slider move in the browser (ms, median)"] = sorted(moves)[len(moves) // 2]
+    page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)  # large chunks: a quick ingest
+    idle(page)
+
+    page.get_by_role("button", name=re.compile(r"Add 1 file to 'finance'")).click()
+    page.get_by_text("Done", exact=True).wait_for(timeout=180_000)
+    idle(page)
+    shot(page, "07-ingested")
+    assert "1 added, 0 already there, 0 failed." in page.locator('[data-testid="stMain"]').inner_text()
+
+    page.locator(NAV, has_text="Documents").click()
+    page.get_by_role("heading", name="Documents").wait_for()
+    page.get_by_text("Chunk 30 · Page 30").wait_for()
+    idle(page)
+    shot(page, "08-documents")
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Chunk 30 · Page 30" in main and page.locator('[data-testid="stExpander"]').count() == 30
+    (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(json.dumps(timings, indent=2), f"\ntotal {time.perf_counter() - started:.1f} s")
