@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import NotFound
 from core.ingest import Upload
 from core.options import Mode, SearchOptions
 from core.rebuild import RebuildProgress
@@ -27,7 +28,7 @@ def test_a_rebuild_switches_model_and_vectors_when_complete(workbench: Workbench
     assert seen[-1].done == seen[-1].total == workbench.list_stores()[0].chunks and seen[-1].share == 1.0
     lance = workbench.backend("lancedb")
     assert lance.count(rebuilt.collection) == seen[-1].total
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         lance.count(old.collection)  # the old vectors are gone
     hits = workbench.search("kb", "Pump repair steps.", options=VECTOR)
     assert hits[0].filename == "a.txt" and hits[0].score == pytest.approx(1.0, abs=1e-5)  # the same text: cosine 1
