@@ -122,6 +122,7 @@ def idle(page: Any, *, timeout: float = 60_000) -> None:
     page.wait_for_timeout(300)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=stStatusWidget]')"
-        " && !document.querySelector('[data-testid=stSkeleton]')",
+        " && !document.querySelector('[data-testid=stSkeleton]')"
+        " && !document.querySelector('[data-stale=true]')",
         timeout=timeout,
     )

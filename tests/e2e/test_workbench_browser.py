@@ -112,3 +112,54 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
     assert "Chunk 30 · Page 30" in main and page.locator('[data-testid="stExpander"]').count() == 30
     (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2))
     print(json.dumps(timings, indent=2), f"\ntotal {time.perf_counter() - started:.1f} s")
+
+
+def test_cancelling_an_upload_keeps_no_half_document(tmp_path: Path, page: Any) -> None:
+    """Cancel mid-ingest (Streamlit stops the running script): the long file leaves nothing behind."""
+    server = Server(
+        tmp_path / "data", env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD, "WORKBENCH_INGEST_BATCH_CHUNKS": "64"}
+    )
+    try:
+        page.goto(server.url)
+        idle(page)
+        page.get_by_label("Username", exact=True).fill("admin")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Login").click()
+        page.get_by_role("heading", name="Stores").wait_for()
+        idle(page)
+        page.get_by_label("Name", exact=True).fill("finance")
+        page.get_by_role("button", name="Create store").click()
+        idle(page)
+        pdf = tmp_path / "long-report.pdf"
+        pdf.write_bytes(make_pdf(filing_pages(150)))
+        page.locator(NAV, has_text="Upload").click()
+        idle(page)
+        page.locator('input[type="file"]').set_input_files(str(pdf))
+        page.locator('[data-testid="stMetric"]').filter(has_text="Chunks").wait_for()
+        idle(page)
+        track = page.locator('[data-testid="stSlider"]').first.locator('[role="group"] > div').first
+        box = track.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.01, box["y"] + box["height"] / 2)  # small chunks: a long ingest
+        idle(page)
+        page.get_by_role("button", name=re.compile(r"Add 1 file to 'finance'")).click()
+        page.get_by_text(re.compile(r"long-report\.pdf: (embedding|writing) \(batch 2 of")).first.wait_for(
+            timeout=120_000
+        )
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_text("The upload was cancelled.").wait_for()
+        idle(page)
+        shot(page, "09-cancelled")
+        from core.config import load_settings
+        from core.workbench import Workbench
+
+        workbench = Workbench(
+            load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
+        )
+        deadline = time.monotonic() + 20  # the stopped run cleans up while the next one already draws the page
+        while workbench.documents("finance", user="admin") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert workbench.documents("finance", user="admin") == []  # no half document, not even a failed row
+        store = workbench.store("finance", user="admin")
+        assert workbench.backend("lancedb").count(store.collection) == 0
+    finally:
+        server.stop()
