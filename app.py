@@ -100,6 +100,11 @@ if st.session_state.get("authentication_status"):
             st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:"),
             st.Page("pages/documents.py", title="Documents", icon=":material/description:"),
         ],
+        "Ask": [
+            st.Page("pages/search.py", title="Search", icon=":material/search:"),
+            st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+        ],
+        "Insights": [st.Page("pages/usage.py", title="Usage", icon=":material/bar_chart:")],
         "You": [st.Page("pages/account.py", title="Account", icon=":material/person:")],
     }
     if me.is_admin:

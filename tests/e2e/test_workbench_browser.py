@@ -110,6 +110,44 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
     shot(page, "08-documents")
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert "Chunk 30 · Page 30" in main and page.locator('[data-testid="stExpander"]').count() == 30
+
+    page.locator(NAV, has_text="Search").click()
+    page.get_by_role("heading", name="Search").wait_for()
+    idle(page)
+    page.get_by_label("Query").fill("Zebras migrate across the Serengeti plains")
+    page.get_by_label("Query").press("Enter")
+    idle(page)
+    page.get_by_text("Compare two settings side by side").click()
+    idle(page)
+    pressed = time.perf_counter()
+    page.locator('[data-testid="stButtonGroup"]').last.get_by_text("vector", exact=True).click()  # side B: vector only
+    page.wait_for_function("() => document.body.innerText.split('results in').length === 3")
+    timings["compare, both sides, in the browser (ms)"] = (time.perf_counter() - pressed) * 1000
+    idle(page)
+    shot(page, "10-search-compare")
+    assert "Page 3" in page.locator('[data-testid="stMain"]').inner_text()
+
+    page.locator(NAV, has_text="Chat").click()
+    idle(page)
+    asked = time.perf_counter()
+    page.locator('[data-testid="stChatInputTextArea"]').fill("When do zebras migrate across the Serengeti?")
+    page.locator('[data-testid="stChatInputTextArea"]').press("Enter")
+    page.get_by_text(re.compile(r"Searched finance: \d+ sources")).wait_for(timeout=120_000)
+    timings["chat: question to first words with the local model (s)"] = time.perf_counter() - asked
+    page.locator('[data-testid="stChatMessage"]').nth(1).locator(
+        '[data-testid="stExpander"], [data-testid="stCaptionContainer"]'
+    ).first.wait_for(timeout=120_000)
+    idle(page, timeout=120_000)
+    opened = page.locator('[data-testid="stChatMessage"] [data-testid="stExpander"] summary')
+    if opened.count():
+        opened.first.click()  # the cited source opens on its page's text
+        idle(page)
+    shot(page, "11-chat")
+
+    page.locator(NAV, has_text="Usage").click()
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    idle(page)
+    shot(page, "12-usage")
     (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2))
     print(json.dumps(timings, indent=2), f"\ntotal {time.perf_counter() - started:.1f} s")
 

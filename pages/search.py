@@ -1,0 +1,108 @@
+"""Search playground: try retrieval settings on your stores, and compare two settings side by side."""
+
+import time
+
+import streamlit as st
+
+from core.compare import Placed, highlight, placed, vanished
+from core.errors import WorkbenchError
+from core.options import Filters, Fusion, Mode, Reranker, SearchOptions
+
+wb = st.session_state.get("wb")
+if wb is None:  # nobody signed in (a page URL opened directly): show nothing
+    st.stop()
+
+st.title("Search")
+readable = [s.store.name for s in wb.list_stores()]
+if not readable:
+    st.info("No store to search yet: create one on the Stores page, or ask an owner to share one.")
+    st.stop()
+stores = st.multiselect("Stores", readable, default=readable[:1], key="search_stores")
+query = st.text_input("Query", key="search_query", placeholder="e.g. dividend per share approved by the board")
+compare = st.toggle("Compare two settings side by side", key="search_compare")
+RERANKERS = ["none", "mmr", "llm", *(f"litellm:{m}" for m in wb.models.names("rerank")), "cross-encoder"]
+
+
+def settings(side: str) -> SearchOptions:
+    """One set of retrieval settings; `side` keeps the two sides' widgets apart."""
+    mode = st.segmented_control("Mode", [m.value for m in Mode], default="hybrid", key=f"{side}_mode") or "hybrid"
+    fusion, weight = "rrf", 0.5
+    if mode == "hybrid":
+        fusion = st.radio("Fusion", ["rrf", "weighted"], horizontal=True, key=f"{side}_fusion")
+        if fusion == "weighted":
+            weight = st.slider("Vector share", 0.0, 1.0, 0.6, 0.05, key=f"{side}_weight")
+    top_k = st.slider("Results", 1, 50, 5, key=f"{side}_top_k")
+    threshold = st.number_input("Minimum score (0: none)", 0.0, 100.0, 0.0, 0.05, key=f"{side}_threshold")
+    rerank = st.selectbox("Reranker", RERANKERS, key=f"{side}_rerank")
+    if rerank == "cross-encoder":
+        rerank = f"cross-encoder:{st.text_input('Cross-encoder folder', key=f'{side}_cross_encoder')}"
+    return SearchOptions(top_k=top_k, mode=Mode(mode), fusion=Fusion(fusion), weight=weight,
+                         threshold=threshold or None, rerank=Reranker.parse(rerank), filters=filters)  # fmt: skip
+
+
+with st.expander("Filters", icon=":material/filter_alt:"):
+    names = sorted({d.filename for name in stores for d in wb.documents(name)})
+    chosen = st.multiselect("Only these documents", names, key="search_documents")
+    kinds = st.multiselect(
+        "Only these file types", sorted({n.rsplit(".", 1)[-1].lower() for n in names if "." in n}), key="search_types"
+    )
+    filters = Filters(filenames=tuple(chosen), extensions=tuple(kinds))
+
+columns = st.columns(2) if compare else [st.container()]
+sides = ["a", "b"][: len(columns)]
+options = {}
+for side, column in zip(sides, columns, strict=True):
+    with column, st.expander(f"Settings {side.upper()}" if compare else "Settings", expanded=True):
+        try:
+            options[side] = settings(side)
+        except WorkbenchError as exc:
+            st.error(str(exc))
+if not query.strip() or not stores or len(options) < len(sides):
+    st.stop()
+
+results, took = {}, {}
+for side in sides:
+    started = time.perf_counter()
+    try:
+        results[side] = wb.search(stores, query, options=options[side])
+    except WorkbenchError as exc:
+        st.error(str(exc))
+        st.stop()
+    took[side] = (time.perf_counter() - started) * 1000
+
+MARKS = {"new": ":green-badge[new]", "same": ""}
+
+
+def card(item: Placed, side: str) -> None:
+    hit, b = item.hit, item.hit.breakdown
+    mark = MARKS.get(
+        item.change, f":blue-badge[{item.change}]" if item.change.startswith("up") else f":orange-badge[{item.change}]"
+    )
+    parts = [f"vector {b.vector:.3f} (#{b.vector_rank})" if b and b.vector is not None else "",
+             f"keyword {b.keyword:.2f} (#{b.keyword_rank})" if b and b.keyword is not None else "",
+             f"fused {b.fused:.3f}" if b and b.fused is not None else "", f"rerank {b.rerank:.3f}" if b and b.rerank is not None else ""]  # fmt: skip
+    with st.container(border=True):
+        st.markdown(
+            f"**{item.rank}. {hit.filename}** · {hit.location or ''} · score {hit.score:.3f} {mark if compare else ''}"
+        )
+        st.caption(" · ".join(p for p in parts if p) + (f" · store {hit.store}" if len(stores) > 1 else ""))
+        st.html(f'<div style="font-size:0.9rem;white-space:pre-wrap">{highlight(hit.text, query)}</div>')
+        with st.expander("Neighbouring chunks"):
+            around = [
+                c for c in wb.document_chunks(hit.store, hit.document_id) if abs(c.chunk_index - hit.chunk_index) == 1
+            ]
+            for chunk in around:
+                st.caption(f"Chunk {chunk.chunk_index + 1} · {chunk.location or ''}")
+                st.text(chunk.text)
+
+
+for side, column in zip(sides, columns, strict=True):
+    other = results["b" if side == "a" else "a"] if compare else results[side]
+    with column:
+        st.caption(f"{len(results[side])} results in {took[side]:.0f} ms")
+        if not results[side]:
+            st.info("No match. Try other words, another mode, or a lower minimum score.")
+        for item in placed(results[side], other):
+            card(item, side)
+        if compare and (gone := vanished(results[side], other)):
+            st.caption("Not in this list: " + ", ".join(f"{h.filename} {h.location or ''}".strip() for h in gone))

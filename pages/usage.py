@@ -1,0 +1,93 @@
+"""Usage: who used what, in charts. Administrators see everyone; others their own use and their stores'."""
+
+from datetime import UTC, datetime, timedelta
+
+import altair as alt
+import streamlit as st
+
+wb = st.session_state.get("wb")
+if wb is None:  # nobody signed in (a page URL opened directly): show nothing
+    st.stop()
+
+st.title("Usage")
+PERIODS = {"24 hours": timedelta(hours=24), "7 days": timedelta(days=7), "30 days": timedelta(days=30), "All": None}
+left, middle, right = st.columns(3)
+period = left.segmented_control("Period", list(PERIODS), default="7 days", key="usage_period") or "7 days"
+everything = wb.usage()
+users = sorted(set(everything.events["user"]))
+stores = sorted({s for s in everything.events["store"] if s})
+who = middle.selectbox("User", ["Everyone", *users], key="usage_user")
+where = right.selectbox("Store", ["All stores", *stores], key="usage_store")
+span = PERIODS[period]
+report = wb.usage(
+    since=datetime.now(UTC) - span if span else None,
+    of_user=None if who == "Everyone" else who,
+    store=None if where == "All stores" else where,
+)
+if report.events.empty:
+    st.info("No use in this period yet: searches, answers and uploads appear here as they happen.")
+    st.stop()
+
+table = report.table()
+a, b, c, d = st.columns(4)
+a.metric("Requests", f"{len(table):,}")
+b.metric("Tokens", f"{int(table['tokens'].sum()):,}")
+c.metric("Cost", f"${table['cost'].sum():,.4f}")
+d.metric("Failed", f"{int((~table['ok']).sum()):,}")
+
+
+def bars(frame, x: str, y: str, colour: str | None, title: str):  # type: ignore[no-untyped-def]
+    encoding = {"x": alt.X(x, title=None), "y": alt.Y(y, title=title), "tooltip": list(frame.columns)}
+    if colour:
+        encoding["color"] = alt.Color(colour, title=None)
+    return alt.Chart(frame).mark_bar().encode(**encoding).properties(height=220)
+
+
+one, two = st.columns(2)
+with one:
+    st.subheader("Requests per day")
+    st.altair_chart(
+        bars(report.requests_per_day(), "yearmonthdate(day):T", "requests:Q", "kind:N", "requests"), width="stretch"
+    )
+with two:
+    st.subheader("Tokens per day, by model")
+    st.altair_chart(
+        bars(report.tokens_and_cost_per_day(), "yearmonthdate(day):T", "tokens:Q", "model:N", "tokens"), width="stretch"
+    )
+three, four = st.columns(2)
+with three:
+    st.subheader("Latency by model (p50, p95)")
+    latency = report.latency().melt(
+        id_vars=["model", "kind", "requests"], value_vars=["p50_ms", "p95_ms"], var_name="percentile", value_name="ms"
+    )
+    st.altair_chart(
+        bars(latency, "model:N", "ms:Q", "percentile:N", "milliseconds").encode(xOffset="percentile:N"), width="stretch"
+    )
+with four:
+    st.subheader("Ingested per day")
+    volume = report.ingest_volume()
+    if volume.empty:
+        st.caption("No uploads in this period.")
+    else:
+        st.altair_chart(bars(volume, "yearmonthdate(day):T", "chunks:Q", None, "chunks written"), width="stretch")
+five, six = st.columns(2)
+with five:
+    st.subheader("Top users")
+    st.altair_chart(
+        bars(report.top_users(), "requests:Q", "user:N", None, None).encode(y=alt.Y("user:N", sort="-x", title=None)),
+        width="stretch",
+    )
+with six:
+    st.subheader("Top stores")
+    top = report.top_stores()
+    if top.empty:
+        st.caption("No store was used in this period.")
+    else:
+        st.altair_chart(
+            bars(top, "requests:Q", "store:N", None, None).encode(y=alt.Y("store:N", sort="-x", title=None)),
+            width="stretch",
+        )
+
+st.download_button(
+    "Download the usage table (CSV)", table.to_csv(index=False), file_name="usage.csv", mime="text/csv", key="usage_csv"
+)

@@ -1,0 +1,87 @@
+"""Search, Chat and Usage pages: each mode, the compare view, a cited answer, a stopped stream, usage charts."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.ingest import Upload
+from core.records import MessageStatus, Role, UsageEvent
+from core.workbench import Workbench
+from tests.app.conftest import PASSWORD, page_as, texts
+from tests.conftest import filing_pages, make_pdf
+
+
+@pytest.fixture
+def kb(workbench: Workbench) -> Workbench:
+    workbench.create_first_admin("admin", PASSWORD)
+    workbench.add_user("vic", user="admin", password=PASSWORD)
+    workbench.add_user("sam", user="admin", password=PASSWORD)
+    workbench.create_store("kb", user="admin")
+    workbench.grant("kb", "vic", Role.VIEWER, user="admin")
+    workbench.ingest(
+        "kb",
+        [Upload("filing.pdf", make_pdf(filing_pages(6))), Upload("notes.txt", b"Zebra herds also cross rivers.")],
+        user="admin",
+    )
+    return workbench
+
+
+def _cards(at) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m.value for m in at.markdown if str(m.value).startswith("**") and ". " in str(m.value)]
+
+
+@pytest.mark.parametrize("mode", ["vector", "fulltext", "hybrid"])
+def test_search_in_each_mode_finds_the_page(kb: Workbench, mode: str) -> None:
+    at = page_as(kb, "search", "vic").run()
+    at.text_input(key="search_query").input("Zebras migrate across the Serengeti plains")
+    at.run()
+    at.segmented_control(key="a_mode").set_value(mode).run()
+    assert not at.exception
+    cards = _cards(at)
+    assert cards and any("filing.pdf** · Page 3 ·" in c for c in cards[:2]), cards
+
+
+def test_the_compare_view_marks_a_moved_result(kb: Workbench) -> None:
+    at = page_as(kb, "search", "admin").run()
+    at.text_input(key="search_query").input("zebras")
+    at.toggle(key="search_compare").set_value(True).run()
+    at.segmented_control(key="a_mode").set_value("fulltext")
+    at.segmented_control(key="b_mode").set_value("vector").run()
+    assert not at.exception
+    cards = _cards(at)
+    assert len(cards) > 5 and any("badge[up" in c or "badge[down" in c or "badge[new]" in c for c in cards)
+    assert sum("results in" in c.value for c in at.caption) == 2  # the time each side took
+
+
+def test_chat_answers_with_a_cited_source_and_keeps_the_conversation(kb: Workbench) -> None:
+    at = page_as(kb, "chat", "vic").run()
+    at.chat_input(key="chat_input").set_value("When do zebras migrate across the Serengeti?").run()
+    assert not at.exception
+    [conversation] = kb.conversations(user="vic")
+    _, messages = kb.conversation(conversation.id, user="vic")
+    assert [m.role for m in messages] == ["user", "assistant"] and messages[1].content
+    assert any(s.filename == "filing.pdf" and s.page == 3 for s in messages[1].sources)
+    assert at.session_state["conversation"] == conversation.id
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("[") and "filing.pdf" in label for label in labels) or "Also retrieved" in texts(at)
+
+
+def test_a_stopped_answer_is_shown_as_stopped(kb: Workbench) -> None:
+    stream, answer = kb.ask("kb", "Tell me all about the zebras.", user="vic")
+    next(stream)
+    stream.close()
+    at = page_as(kb, "chat", "vic")
+    at.session_state["conversation"] = answer.conversation_id
+    at.run()
+    assert not at.exception and "Stopped before the end." in texts(at)
+    assert kb.conversation(answer.conversation_id, user="vic")[1][1].status is MessageStatus.STOPPED
+
+
+def test_usage_charts_for_those_who_may_see_them(kb: Workbench) -> None:
+    kb.catalog.record_usage(
+        UsageEvent("chat", "vic", "local/smollm2-135m", stores=("kb",), prompt_tokens=10, latency_ms=50)
+    )
+    admin = page_as(kb, "usage", "admin").run()
+    assert not admin.exception and len(admin.get("vega_lite_chart")) >= 5
+    stranger = page_as(kb, "usage", "sam").run()
+    assert not stranger.exception and not stranger.get("vega_lite_chart") and "No use in this period" in texts(stranger)
