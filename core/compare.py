@@ -9,7 +9,28 @@ from html import escape
 from core.records import Hit
 
 STOP_WORDS = frozenset(
-    "the and for with what does did how are was were this that from into about have has per its".split()
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "what",
+        "does",
+        "did",
+        "how",
+        "are",
+        "was",
+        "were",
+        "this",
+        "that",
+        "from",
+        "into",
+        "about",
+        "have",
+        "has",
+        "per",
+        "its",
+    ]
 )
 
 
