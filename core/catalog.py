@@ -61,6 +61,7 @@ stores = sa.Table(
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("generation", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("search_defaults", sa.JSON, nullable=True),  # the retrieval settings chat uses for this store
 )
 
 grants = sa.Table(
@@ -333,6 +334,15 @@ class Catalog:
         except sa.exc.IntegrityError as exc:
             raise AlreadyExists(f"A store named '{name}' already exists; choose another name.") from exc
         return self.get_store(name)
+
+    def set_search_defaults(self, store: Store, values: Mapping[str, object]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(stores.update().where(stores.c.id == store.id).values(search_defaults=dict(values)))
+
+    def search_defaults(self, store: Store) -> dict[str, object]:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(stores.c.search_defaults).where(stores.c.id == store.id)).scalar()
+        return dict(value or {})
 
     def switch_embedding(self, store: Store, *, model: str, dimension: int, generation: int) -> Store:
         """Point the store at its rebuilt collection, in one step: searches move from old vectors to new."""

@@ -171,6 +171,30 @@ class SearchOptions:
                 known = ", ".join(m.value for m in kind)
                 raise InvalidInput(f"Unknown {name} '{getattr(self, name)}'. Choose one of: {known}.") from None
 
+    def settings(self) -> dict[str, object]:
+        """The retrieval settings as plain JSON values (filters aside: they belong to one question)."""
+        return {
+            "top_k": self.top_k,
+            "mode": self.mode.value,
+            "fusion": self.fusion.value,
+            "weight": self.weight,
+            "threshold": self.threshold,
+            "candidates": self.candidates,
+            "rerank": str(self.rerank),
+            "mmr_lambda": self.mmr_lambda,
+        }
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, object]) -> SearchOptions:
+        """Options from `settings()` output; unknown keys are ignored, missing ones take the defaults."""
+        known = {k: v for k, v in values.items() if k in SETTING_NAMES}
+        if "rerank" in known:
+            known["rerank"] = Reranker.parse(str(known["rerank"]))
+        return cls(**known)  # type: ignore[arg-type]
+
+
+SETTING_NAMES = ("top_k", "mode", "fusion", "weight", "threshold", "candidates", "rerank", "mmr_lambda")
+
 
 @dataclass(frozen=True)
 class AskOptions:

@@ -352,6 +352,16 @@ class Workbench:
             on_progress=on_progress,
         )
 
+    def search_defaults(self, name: str, *, user: str) -> SearchOptions:
+        """The store's saved retrieval settings (chat uses them), or the product's defaults."""
+        store = self.store(name, user=user)
+        return SearchOptions.from_settings(self.catalog.search_defaults(store))
+
+    def set_search_defaults(self, name: str, options: SearchOptions, *, user: str) -> None:
+        """Save retrieval settings as the store's default (editors and owners)."""
+        store = self.store(name, user=user, action=Action.EDIT)
+        self.catalog.set_search_defaults(store, options.settings())
+
     def delete_store(self, name: str, *, user: str) -> None:
         store = self.store(name, user=user, action=Action.MANAGE)
         self.backend(store.backend).drop(store.collection)
@@ -379,7 +389,7 @@ class Workbench:
             raise InvalidInput("Type a question.")
         wanted = self.store_names(names)
         stores = [self._authorized(name, acting, Action.READ)[0] for name in wanted]
-        options = options or AskOptions()
+        options = options or AskOptions(search=SearchOptions.from_settings(self.catalog.search_defaults(stores[0])))
         model_name = options.model or self.settings.chat_model
         model, params = self.models.resolve(model_name)
         params = self._remote_call(model, params)
@@ -789,6 +799,8 @@ ACTING = frozenset(
         "list_stores",
         "rename_store",
         "rebuild_store",
+        "search_defaults",
+        "set_search_defaults",
         "delete_store",
         "ask",
         "forget_chat",

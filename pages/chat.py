@@ -31,6 +31,13 @@ with st.sidebar:
         if st.button(c.title, key=f"open_{c.id}", type="primary" if c.id == current else "tertiary"):
             st.session_state["conversation"] = c.id
             st.rerun()
+    saved = (
+        wb.search_defaults(
+            ((found_stores := next((c.stores for c in conversations if c.id == current), ())) or readable)[0]
+        )
+        if readable
+        else SearchOptions()
+    )
     with st.expander("Answer settings"):
         models = wb.models.names("chat")
         model = st.selectbox(
@@ -40,9 +47,16 @@ with st.sidebar:
             key="chat_model",
         )
         temperature = st.slider("Temperature", 0.0, 1.0, 0.2, 0.05, key="chat_temperature")
-        top_k = st.slider("Sources", 1, 20, 5, key="chat_top_k")
-        mode = st.selectbox("Search mode", [m.value for m in Mode], index=2, key="chat_mode")
-        rerank = st.selectbox("Reranker", ["none", "mmr", "llm"], key="chat_rerank")
+        top_k = st.slider("Sources", 1, 20, min(saved.top_k, 20), key="chat_top_k")
+        modes = [m.value for m in Mode]
+        mode = st.selectbox("Search mode", modes, index=modes.index(saved.mode.value), key="chat_mode")
+        rerankers = ["none", "mmr", "llm"]
+        rerank = st.selectbox(
+            "Reranker",
+            rerankers,
+            index=rerankers.index(str(saved.rerank)) if str(saved.rerank) in rerankers else 0,
+            key="chat_rerank",
+        )
         system = st.text_area("Instructions (empty: the default)", key="chat_system")
 
 found, messages = wb.conversation(current) if current else (None, [])

@@ -23,17 +23,27 @@ compare = st.toggle("Compare two settings side by side", key="search_compare")
 RERANKERS = ["none", "mmr", "llm", *(f"litellm:{m}" for m in wb.models.names("rerank")), "cross-encoder"]
 
 
+saved = wb.search_defaults(stores[0]) if stores else SearchOptions()
+
+
 def settings(side: str) -> SearchOptions:
-    """One set of retrieval settings; `side` keeps the two sides' widgets apart."""
-    mode = st.segmented_control("Mode", [m.value for m in Mode], default="hybrid", key=f"{side}_mode") or "hybrid"
+    """One set of retrieval settings, starting from the first store's saved ones; `side` keeps the sides apart."""
+    mode = (
+        st.segmented_control("Mode", [m.value for m in Mode], default=saved.mode.value, key=f"{side}_mode") or "hybrid"
+    )
     fusion, weight = "rrf", 0.5
     if mode == "hybrid":
         fusion = st.radio("Fusion", ["rrf", "weighted"], horizontal=True, key=f"{side}_fusion")
         if fusion == "weighted":
             weight = st.slider("Vector share", 0.0, 1.0, 0.6, 0.05, key=f"{side}_weight")
-    top_k = st.slider("Results", 1, 50, 5, key=f"{side}_top_k")
+    top_k = st.slider("Results", 1, 50, saved.top_k, key=f"{side}_top_k")
     threshold = st.number_input("Minimum score (0: none)", 0.0, 100.0, 0.0, 0.05, key=f"{side}_threshold")
-    rerank = st.selectbox("Reranker", RERANKERS, key=f"{side}_rerank")
+    rerank = st.selectbox(
+        "Reranker",
+        RERANKERS,
+        index=RERANKERS.index(str(saved.rerank)) if str(saved.rerank) in RERANKERS else 0,
+        key=f"{side}_rerank",
+    )
     if rerank == "cross-encoder":
         rerank = f"cross-encoder:{st.text_input('Cross-encoder folder', key=f'{side}_cross_encoder')}"
     return SearchOptions(top_k=top_k, mode=Mode(mode), fusion=Fusion(fusion), weight=weight,
@@ -46,7 +56,20 @@ with st.expander("Filters", icon=":material/filter_alt:"):
     kinds = st.multiselect(
         "Only these file types", sorted({n.rsplit(".", 1)[-1].lower() for n in names if "." in n}), key="search_types"
     )
-    filters = Filters(filenames=tuple(chosen), extensions=tuple(kinds))
+    first, last = st.columns(2)
+    after = first.date_input("Uploaded from", value=None, key="search_after")
+    before = last.date_input("Uploaded before", value=None, key="search_before")
+    metadata = st.text_input(
+        "Metadata (key=value, separated by commas)", key="search_metadata", placeholder="team=finance"
+    )
+    pairs = [f"document={n}" for n in chosen] + [f"type={k}" for k in kinds]
+    pairs += [f"after={after}"] * bool(after) + [f"before={before}"] * bool(before)
+    pairs += [p.strip() for p in metadata.split(",") if p.strip()]
+    try:
+        filters = Filters.parse(pairs)
+    except WorkbenchError as exc:
+        st.error(str(exc))
+        filters = Filters()
 
 columns = st.columns(2) if compare else [st.container()]
 sides = ["a", "b"][: len(columns)]
@@ -57,6 +80,17 @@ for side, column in zip(sides, columns, strict=True):
             options[side] = settings(side)
         except WorkbenchError as exc:
             st.error(str(exc))
+editable = {s.store.name for s in wb.list_stores() if s.role.rank >= 2}
+if (
+    len(stores) == 1
+    and stores[0] in editable
+    and "a" in options
+    and st.button(
+        f"Save settings{' A' if compare else ''} as the default for '{stores[0]}' (chat uses them)", key="save_defaults"
+    )
+):
+    wb.set_search_defaults(stores[0], options["a"])
+    st.toast(f"Saved as the default retrieval settings of '{stores[0]}'.")
 if not query.strip() or not stores or len(options) < len(sides):
     st.stop()
 

@@ -85,3 +85,22 @@ def test_usage_charts_for_those_who_may_see_them(kb: Workbench) -> None:
     assert not admin.exception and len(admin.get("vega_lite_chart")) >= 5
     stranger = page_as(kb, "usage", "sam").run()
     assert not stranger.exception and not stranger.get("vega_lite_chart") and "No use in this period" in texts(stranger)
+
+
+def test_saved_settings_become_the_stores_default_and_filters_narrow_the_search(kb: Workbench) -> None:
+    from core.options import IngestOptions
+
+    kb.ingest("kb", [Upload("ops.txt", b"Zebra feeding schedule for the ops team.")], user="admin",
+              options=IngestOptions(metadata={"team": "ops"}))  # fmt: skip
+    at = page_as(kb, "search", "admin").run()
+    at.slider(key="a_top_k").set_value(3).run()
+    at.button(key="save_defaults").click().run()
+    assert kb.search_defaults("kb", user="admin").top_k == 3
+    chat = page_as(kb, "chat", "vic").run()
+    assert chat.slider(key="chat_top_k").value == 3  # the chat starts from the store's saved settings
+    viewer = page_as(kb, "search", "vic").run()
+    assert not [b for b in viewer.button if b.key == "save_defaults"]  # a viewer may not save them
+    at.text_input(key="search_query").input("zebra").run()
+    assert not at.exception, at.exception
+    at.text_input(key="search_metadata").input("team=ops").run()
+    assert [c.split("** ·")[0] for c in _cards(at)] == ["**1. ops.txt"]

@@ -13,7 +13,7 @@ from core import access
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.ingest import Upload
-from core.options import ChunkSettings
+from core.options import ChunkSettings, SearchOptions
 from core.records import Role
 from core.workbench import ACTING, Workbench
 
@@ -91,6 +91,8 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
         lambda wb, u: wb.rebuild_store(_throwaway(wb, f"rebuild-{u}"), "local/all-minilm-l6-v2", user=u),
         OWNERS,
     ),
+    "search_defaults": (lambda wb, u: wb.search_defaults("kb", user=u), READERS),
+    "set_search_defaults": (lambda wb, u: wb.set_search_defaults("kb", SearchOptions(top_k=7), user=u), EDITORS),
     "delete_store": (lambda wb, u: wb.delete_store(_throwaway(wb, f"doomed-{u}"), user=u), OWNERS),
     "ask": (lambda wb, u: wb.ask("kb", "When is the launch?", user=u), READERS),
     "forget_chat": (lambda wb, u: wb.forget_chat("kb", user=u), READERS),

@@ -12,7 +12,7 @@ import pytest
 from core import llm, localmodel, rag
 from core.errors import InvalidInput, ModelError, NotFound
 from core.ingest import Upload
-from core.options import AskOptions, SearchOptions
+from core.options import AskOptions, Reranker, SearchOptions
 from core.records import Hit, MessageStatus
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
@@ -166,3 +166,14 @@ def test_remote_calls_get_the_configured_retries_and_timeout(kb: Workbench, monk
     assert seen[-1]["num_retries"] == kb.settings.model_retries and seen[-1]["timeout"] == kb.settings.model_timeout_s
     _ask(kb, "kb", "When do zebras migrate?", options=AskOptions(max_tokens=4))
     assert "num_retries" not in seen[-1]  # the bundled model: a crash is reported, never silently retried
+
+
+def test_a_stores_saved_retrieval_settings_are_what_chat_uses(kb: Workbench) -> None:
+    assert kb.search_defaults("kb") == SearchOptions()
+    kb.set_search_defaults("kb", SearchOptions(top_k=2, mode="vector", rerank=Reranker.parse("mmr")))
+    saved = kb.search_defaults("kb")
+    assert (saved.top_k, saved.mode.value, str(saved.rerank)) == (2, "vector", "mmr")
+    stream, answer = kb.ask("kb", "When do zebras migrate?", options=None)
+    "".join(stream)
+    assert len(answer.retrieved) + answer.sources_dropped == 2
+    assert kb.conversation(answer.conversation_id)[0].options["mode"] == "vector"
