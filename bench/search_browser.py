@@ -1,0 +1,118 @@
+"""Search and compare latency as an analyst sees it: a real Chromium on the Search page of a store of a few
+thousand chunks (SciFact abstracts from ../shared/data, embedded with the bundled model).
+
+    .venv/bin/python bench/search_browser.py [--abstracts 1000] [--queries 8]
+
+Each query is timed from pressing Enter until the results are drawn; each compare (hybrid vs vector)
+from switching it on until both sides are drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, print_table, scifact_corpus
+
+sys.path.insert(0, str(ROOT))
+
+from core.config import load_settings
+from core.ingest import Upload
+from core.workbench import Workbench
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Server, idle
+
+PASSWORD = "bench-password-1"
+QUERIES = [
+    "vitamin D deficiency and bone fractures",
+    "antibiotic resistance in hospital infections",
+    "gene expression in breast cancer cells",
+    "effects of exercise on insulin sensitivity",
+    "malaria transmission by mosquitoes",
+    "stem cell differentiation pathways",
+    "smoking and lung cancer risk",
+    "immune response to viral infection",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--abstracts", type=int, default=1000)
+    parser.add_argument("--queries", type=int, default=8)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="wb-bench-") as scratch:
+        data = Path(scratch) / "data"
+        workbench = Workbench(load_settings(env={}, secrets_file=Path(scratch) / "none.toml", data_dir=data))
+        workbench.create_store("scifact", user="admin")
+        uploads = [
+            Upload(f"{d['_id']}.txt", f"{d['title']}\n\n{d['text']}".encode()) for d in scifact_corpus(args.abstracts)
+        ]
+        started = time.perf_counter()
+        workbench.ingest("scifact", uploads, user="admin")
+        chunks = workbench.list_stores(user="admin")[0].chunks
+        print(f"ingested {len(uploads)} abstracts, {chunks} chunks, in {time.perf_counter() - started:.0f} s")
+        server = Server(data, env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD})
+        searches: list[float] = []
+        compares: list[float] = []
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(60_000)
+                page.goto(server.url)
+                idle(page)
+                page.get_by_label("Username", exact=True).fill("admin")
+                page.get_by_label("Password", exact=True).fill(PASSWORD)
+                page.get_by_role("button", name="Login").click()
+                page.get_by_role("heading", name="Stores").wait_for()
+                page.locator("[data-testid=stPageLink] a", has_text="Search").click()
+                page.get_by_role("heading", name="Search").wait_for()
+                idle(page)
+                for query in QUERIES[: args.queries]:
+                    box = page.get_by_label("Query")
+                    box.fill(query)
+                    pressed = time.perf_counter()
+                    box.press("Enter")
+                    page.wait_for_function(
+                        "(q) => document.body.innerText.includes('results in')"
+                        " && !document.querySelector('[data-stale=true]')",
+                        arg=query,
+                    )
+                    searches.append((time.perf_counter() - pressed) * 1000)
+                    idle(page)
+                    toggle = page.get_by_text("Compare two settings side by side")
+                    pressed = time.perf_counter()
+                    toggle.click()
+                    page.wait_for_function(
+                        "() => document.body.innerText.split('results in').length === 3"
+                        " && !document.querySelector('[data-stale=true]')"
+                    )
+                    compares.append((time.perf_counter() - pressed) * 1000)
+                    idle(page)
+                    toggle.click()
+                    idle(page)
+                browser.close()
+        finally:
+            server.stop()
+    print(
+        f"\nSearch page, store of {chunks} chunks, hybrid RRF, top 5, {len(searches)} queries (Enter to results drawn)\n"
+    )
+    print_table(
+        [
+            {"view": "search", "median ms": statistics.median(searches), "max ms": max(searches)},
+            {
+                "view": "compare (hybrid | hybrid, both sides)",
+                "median ms": statistics.median(compares),
+                "max ms": max(compares),
+            },
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
