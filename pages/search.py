@@ -13,7 +13,8 @@ if wb is None:  # nobody signed in (a page URL opened directly): show nothing
     st.stop()
 
 st.title("Search")
-readable = [s.store.name for s in wb.list_stores()]
+summaries = wb.list_stores()
+readable = [s.store.name for s in summaries]
 if not readable:
     st.info("No store to search yet: create one on the Stores page, or ask an owner to share one.")
     st.stop()
@@ -80,7 +81,7 @@ for side, column in zip(sides, columns, strict=True):
             options[side] = settings(side)
         except WorkbenchError as exc:
             st.error(str(exc))
-editable = {s.store.name for s in wb.list_stores() if s.role.rank >= 2}
+editable = {s.store.name for s in summaries if s.role.rank >= 2}
 if (
     len(stores) == 1
     and stores[0] in editable
@@ -121,7 +122,7 @@ def card(item: Placed, side: str) -> None:
         )
         st.caption(" · ".join(p for p in parts if p) + (f" · store {hit.store}" if len(stores) > 1 else ""))
         st.html(f'<div style="font-size:0.9rem;white-space:pre-wrap">{highlight(hit.text, query)}</div>')
-        with st.expander("Neighbouring chunks"):
+        if st.toggle("Neighbouring chunks", key=f"around_{side}_{item.rank}"):  # read only when asked for
             around = [
                 c for c in wb.document_chunks(hit.store, hit.document_id) if abs(c.chunk_index - hit.chunk_index) == 1
             ]
@@ -133,7 +134,7 @@ def card(item: Placed, side: str) -> None:
 for side, column in zip(sides, columns, strict=True):
     other = results["b" if side == "a" else "a"] if compare else results[side]
     with column:
-        st.caption(f"{len(results[side])} results in {took[side]:.0f} ms")
+        st.caption(f"{len(results[side])} results in {took[side]:.0f} ms for “{query.strip()}”")
         if not results[side]:
             st.info("No match. Try other words, another mode, or a lower minimum score.")
         for item in placed(results[side], other):

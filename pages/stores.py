@@ -35,7 +35,7 @@ with (
         except WorkbenchError as exc:
             st.error(str(exc))
 
-summaries = wb.list_stores()
+summaries = wb.list_stores(sizes=True)
 if not summaries:
     st.info("No stores yet. Create one above, then add files on the Upload page.")
     st.stop()
