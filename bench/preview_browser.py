@@ -22,7 +22,7 @@ from common import ROOT, print_table
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import filing_pages, make_pdf
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Server, idle
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Server, create_store, idle, open_page, sign_in
 
 PASSWORD = "bench-password-1"
 
@@ -43,18 +43,9 @@ def main() -> None:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(60_000)
-                page.goto(server.url)
-                idle(page)
-                page.get_by_label("Username", exact=True).fill("admin")
-                page.get_by_label("Password", exact=True).fill(PASSWORD)
-                page.get_by_role("button", name="Login").click()
-                page.get_by_role("heading", name="Stores").wait_for()
-                idle(page)
-                page.get_by_label("Name", exact=True).fill("bench")
-                page.get_by_role("button", name="Create store").click()
-                idle(page)
-                page.locator("[data-testid=stPageLink] a", has_text="Upload").click()
-                idle(page)
+                sign_in(page, server.url, "admin", PASSWORD)
+                create_store(page, "bench")
+                open_page(page, "Upload")
                 page.locator('input[type="file"]').set_input_files(str(pdf))
                 page.locator('[data-testid="stMetric"]').filter(has_text="Chunks").wait_for()
                 idle(page)

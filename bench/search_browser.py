@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from core.config import load_settings
 from core.ingest import Upload
 from core.workbench import Workbench
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Server, idle
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Server, idle, open_page, sign_in
 
 PASSWORD = "bench-password-1"
 QUERIES = [
@@ -66,15 +66,8 @@ def main() -> None:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(60_000)
-                page.goto(server.url)
-                idle(page)
-                page.get_by_label("Username", exact=True).fill("admin")
-                page.get_by_label("Password", exact=True).fill(PASSWORD)
-                page.get_by_role("button", name="Login").click()
-                page.get_by_role("heading", name="Stores").wait_for()
-                page.locator("[data-testid=stPageLink] a", has_text="Search").click()
-                page.get_by_role("heading", name="Search").wait_for()
-                idle(page)
+                sign_in(page, server.url, "admin", PASSWORD)
+                open_page(page, "Search")
                 for query in QUERIES[: args.queries]:
                     box = page.get_by_label("Query")
                     box.fill(query)

@@ -126,3 +126,31 @@ def idle(page: Any, *, timeout: float = 60_000) -> None:
         " && !document.querySelector('[data-stale=true]')",
         timeout=timeout,
     )
+
+
+NAV = "[data-testid=stPageLink] a"  # our sidebar menu
+
+
+def sign_in(page: Any, url: str, user: str, password: str) -> None:
+    """Open the app and sign in through the login form; returns on the Stores page."""
+    page.goto(url)
+    page.get_by_role("button", name="Login").wait_for()  # the first run of a fresh server opens the workbench
+    idle(page)
+    page.get_by_label("Username", exact=True).fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Login").click()
+    page.get_by_role("heading", name="Stores").wait_for()
+    idle(page)
+
+
+def create_store(page: Any, name: str) -> None:
+    """On the Stores page: make a store with the default settings."""
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_role("button", name="Create store").click()
+    idle(page)
+
+
+def open_page(page: Any, title: str) -> None:
+    page.locator(NAV, has_text=title).click()
+    page.get_by_role("heading", name=title).wait_for()
+    idle(page)

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import filing_pages, make_pdf
-from tests.e2e.conftest import SHOTS, Server, idle, shot
+from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, shot, sign_in
 
 pytestmark = pytest.mark.slow
 PAGES = ("stores", "upload", "documents", "account", "users")
 PASSWORD = "analyst-password-1"
-NAV = "[data-testid=stPageLink] a"
 
 
 def test_no_page_shows_anything_without_signing_in(server: Server, page: Any) -> None:
@@ -158,16 +157,8 @@ def test_cancelling_an_upload_keeps_no_half_document(tmp_path: Path, page: Any) 
         tmp_path / "data", env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD, "WORKBENCH_INGEST_BATCH_CHUNKS": "64"}
     )
     try:
-        page.goto(server.url)
-        idle(page)
-        page.get_by_label("Username", exact=True).fill("admin")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Login").click()
-        page.get_by_role("heading", name="Stores").wait_for()
-        idle(page)
-        page.get_by_label("Name", exact=True).fill("finance")
-        page.get_by_role("button", name="Create store").click()
-        idle(page)
+        sign_in(page, server.url, "admin", PASSWORD)
+        create_store(page, "finance")
         pdf = tmp_path / "long-report.pdf"
         pdf.write_bytes(make_pdf(filing_pages(150)))
         page.locator(NAV, has_text="Upload").click()
