@@ -32,7 +32,8 @@ def services() -> Workbench:
 
 
 workbench = services()
-credentials = workbench.login_credentials()
+signed_in = st.session_state.get("username") if st.session_state.get("authentication_status") else None
+credentials = workbench.login_credentials(only=signed_in)
 authenticator = stauth.Authenticate(
     credentials, COOKIE_NAME, workbench.cookie_key(), COOKIE_DAYS, auto_hash=False, login_sleep_time=0
 )

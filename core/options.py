@@ -140,6 +140,15 @@ class Filters:
                 metadata[key] = value
         return cls(tuple(names), tuple(types), dates.get("after"), dates.get("before"), metadata)
 
+    @classmethod
+    def from_form(
+        cls, documents: Sequence[str], types: Sequence[str], after: object, before: object, metadata: str
+    ) -> Filters:
+        """From a filter form: chosen names and types, two optional dates, and 'key=value, key=value' metadata."""
+        pairs = [f"document={n}" for n in documents] + [f"type={t}" for t in types]
+        pairs += [f"{key}={day}" for key, day in (("after", after), ("before", before)) if day]
+        return cls.parse(pairs + [p.strip() for p in metadata.split(",") if p.strip()])
+
 
 @dataclass(frozen=True)
 class SearchOptions:

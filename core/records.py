@@ -181,6 +181,16 @@ class ScoreBreakdown:
     fused: float | None = None
     rerank: float | None = None
 
+    def describe(self) -> str:
+        """'vector 0.712 (#1) · keyword 8.31 (#2) · fused 0.033': the parts that took part, for a result card."""
+        parts = [
+            f"vector {self.vector:.3f} (#{self.vector_rank})" if self.vector is not None else "",
+            f"keyword {self.keyword:.2f} (#{self.keyword_rank})" if self.keyword is not None else "",
+            f"fused {self.fused:.3f}" if self.fused is not None else "",
+            f"rerank {self.rerank:.3f}" if self.rerank is not None else "",
+        ]
+        return " · ".join(p for p in parts if p)
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -217,11 +217,14 @@ class Workbench:
                 return self.catalog.update_user(name, password_hash=hashed, is_admin=True, disabled=False)
             return self.catalog.add_user(name, is_admin=True, password_hash=hashed)
 
-    def login_credentials(self) -> dict[str, Any]:
+    def login_credentials(self, only: str | None = None) -> dict[str, Any]:
         """What the login form checks against, in streamlit-authenticator's shape: enabled users with a password,
-        their bcrypt hash and the failed logins still in force (the form refuses past MAX_LOGIN_FAILURES)."""
+        their bcrypt hash and the failed logins still in force (the form refuses past MAX_LOGIN_FAILURES).
+        `only`: just that user (a signed-in session needs no one else's entry)."""
         entries: dict[str, Any] = {}
         for account in self.catalog.list_users():
+            if only is not None and account.name != only:
+                continue
             hashed = self.catalog.password_hash(account.name)
             if account.disabled or not hashed:
                 continue
@@ -377,7 +380,7 @@ class Workbench:
         user: str,
         conversation: str | None = None,
         options: AskOptions | None = None,
-    ) -> tuple[Iterator[str], Answer]:
+    ) -> tuple[Generator[str, None, None], Answer]:
         """Stream an answer from the stores' documents; the Answer is complete once the stream ends.
 
         Without `conversation` a new one starts, titled by the question. Follow-up questions are rewritten
@@ -418,7 +421,7 @@ class Workbench:
 
     def _saved(
         self, pipeline: Iterator[str], answer: Answer, *, stores: list[Store], options: AskOptions, user: str
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """The pipeline's stream; when it ends, however it ends, the question and answer join the conversation."""
         settings = _options_record(options)
         if answer.conversation_id:

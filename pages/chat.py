@@ -1,5 +1,6 @@
 """Chat: answers from your stores, streamed, with the sources they cite; conversations kept and exportable."""
 
+import threading
 from collections.abc import Iterator
 
 import streamlit as st
@@ -18,6 +19,8 @@ if not readable:
     st.info("No store to chat with yet: create one on the Stores page, or ask an owner to share one.")
     st.stop()
 
+if (answering := st.session_state.pop("answering", None)) is not None:
+    answering.wait(timeout=5)  # after a Stop click this run starts while the last one still saves its answer
 conversations = wb.conversations()
 current = st.session_state.get("conversation")
 if current not in {c.id for c in conversations}:
@@ -46,7 +49,7 @@ with st.sidebar:
             index=models.index(wb.settings.chat_model) if wb.settings.chat_model in models else 0,
             key="chat_model",
         )
-        temperature = st.slider("Temperature", 0.0, 1.0, 0.2, 0.05, key="chat_temperature")
+        temperature = st.slider("Temperature", 0.0, 1.0, AskOptions().temperature, 0.05, key="chat_temperature")
         top_k = st.slider("Sources", 1, 20, min(saved.top_k, 20), key="chat_top_k")
         modes = [m.value for m in Mode]
         mode = st.selectbox("Search mode", modes, index=modes.index(saved.mode.value), key="chat_mode")
@@ -128,23 +131,35 @@ with st.chat_message("user"):
     st.markdown(prompt)
 with st.chat_message("assistant"):
     status = st.status(f"Searching {len(stores)} store{'s' if len(stores) > 1 else ''}…", expanded=False)
+    # Any click reruns the page, which ends the stream here; core then keeps the partial answer as "stopped".
+    st.button(
+        "Stop", icon=":material/stop_circle:", key="stop_answer", help="Stop the answer; what came so far is kept."
+    )
+    st.session_state["answering"] = settled = threading.Event()
     try:
         stream, answer = wb.ask(stores, prompt, conversation=current, options=options)
 
         def told() -> Iterator[str]:
-            for n, piece in enumerate(stream):
-                if n == 0:
-                    for source in answer.retrieved:
-                        status.write(
-                            f"[{source.n}] {source.filename} · {source.location or ''} · score {source.score:.2f}"
-                        )
-                    status.update(label=f"Searched {', '.join(stores)}: {len(answer.retrieved)} sources in {answer.retrieval_ms:.0f} ms"
-                                  + (f" ({answer.sources_dropped} more did not fit the model)" if answer.sources_dropped else ""), state="complete")  # fmt: skip
-                yield piece
+            try:
+                for n, piece in enumerate(stream):
+                    if n == 0:  # the conversation exists now: keep it open whatever ends this run
+                        st.session_state["conversation"] = answer.conversation_id
+                        for s in answer.retrieved:
+                            status.write(f"[{s.n}] {s.filename} · {s.location or ''} · score {s.score:.2f}")
+                        status.update(label=f"Searched {', '.join(stores)}: {len(answer.retrieved)} sources in {answer.retrieval_ms:.0f} ms"
+                                      + (f" ({answer.sources_dropped} more did not fit the model)" if answer.sources_dropped else ""), state="complete")  # fmt: skip
+                    yield piece
+            finally:
+                stream.close()  # stopped or finished: the answer so far is saved and the model's slot freed
 
-        st.write_stream(told())
+        pieces = told()
+        try:
+            st.write_stream(pieces)
+        finally:  # a click (Stop) ends this run with an exception: close now, so the answer is saved before the rerun
+            pieces.close()
     except WorkbenchError as exc:
         status.update(label="Could not answer", state="error")
         st.error(str(exc))
-    st.session_state["conversation"] = answer.conversation_id if "answer" in locals() else current
+    finally:
+        settled.set()
     st.rerun()

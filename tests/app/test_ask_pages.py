@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from core.ingest import Upload
@@ -64,6 +66,21 @@ def test_chat_answers_with_a_cited_source_and_keeps_the_conversation(kb: Workben
     assert at.session_state["conversation"] == conversation.id
     labels = [e.label for e in at.expander]
     assert any(label.startswith("[") and "filing.pdf" in label for label in labels) or "Also retrieved" in texts(at)
+
+
+def test_a_cited_source_opens_on_its_pages_text(kb: Workbench, mock_chat: Callable[[str], None]) -> None:
+    question = "When do zebras migrate across the Serengeti?"
+    hits = kb.search("kb", question, user="vic")  # the chat numbers its sources in this order
+    n = next(rank for rank, h in enumerate(hits, 1) if h.filename == "filing.pdf" and h.page == 3)
+    mock_chat(f"Zebras cross the Serengeti plains in the dry season [{n}].")
+    at = page_as(kb, "chat", "vic").run()
+    at.chat_input(key="chat_input").set_value(question).run()
+    assert not at.exception
+    [cited] = [e for e in at.expander if e.label.startswith(f"[{n}] ")]
+    assert "filing.pdf · Page 3" in cited.label
+    inside = " ".join(str(c.value) for c in cited.caption) + " ".join(str(t.value) for t in cited.text)
+    assert "Page 3 (the cited one)" in inside and "Serengeti" in inside
+    assert "Also retrieved, not cited:" in texts(at)  # the other sources, apart
 
 
 def test_a_stopped_answer_is_shown_as_stopped(kb: Workbench) -> None:

@@ -263,6 +263,8 @@ def test_login_credentials_hold_enabled_users_with_a_password(world: Workbench) 
     credentials = world.login_credentials()["usernames"]
     assert "dan" not in credentials and "admin" not in credentials  # disabled; no password
     assert credentials["vic"]["roles"] == ["user"] and access.password_matches(PASSWORD, credentials["vic"]["password"])
+    assert list(world.login_credentials(only="vic")["usernames"]) == ["vic"]  # a signed-in session's own entry
+    assert world.login_credentials(only="dan")["usernames"] == {}
 
 
 def test_five_failed_logins_lock_the_account_until_a_new_password(settings: Settings) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.stub_provider import StubProvider
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "e2e" / "screenshots"  # git-ignored: look at them after a run
 CHROMIUM = "/usr/bin/chromium"
@@ -81,9 +83,20 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "data")
-    yield running
-    running.stop()
+    """The app with, besides the bundled models, two provider models: one whose answer always cites [1]
+    (LiteLLM's mock response) and one on a loopback stub that streams a long answer slowly (to press Stop)."""
+    with StubProvider(reply="The report covers " + "several matters in turn, " * 100, delay=0.05) as slow:
+        models = tmp_path / "models.yaml"
+        models.write_text(
+            "model_list:\n"
+            "  - model_name: scripted-citer\n"
+            "    litellm_params: {model: openai/scripted, mock_response: 'They cross the plains in July [1].'}\n"
+            "  - model_name: slow-provider\n"
+            f"    litellm_params: {{model: openai/stub, api_base: '{slow.api_base}', api_key: sk-stub-test-key}}\n"
+        )
+        running = Server(tmp_path / "data", env={"WORKBENCH_MODELS_FILE": str(models)})
+        yield running
+        running.stop()
 
 
 @pytest.fixture(scope="session")
@@ -102,12 +115,23 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()
     opened.set_default_timeout(60_000)
     yield opened
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:  # what the page showed when the test failed
+        shot(opened, f"failed-{request.node.name[:60]}")
     context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.when == "call":
+        item.report_call = report  # type: ignore[attr-defined]
+    return report
 
 
 def shot(page: Any, name: str) -> Path:

@@ -15,7 +15,7 @@ from tests.conftest import filing_pages, make_pdf
 from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, shot, sign_in
 
 pytestmark = pytest.mark.slow
-PAGES = ("stores", "upload", "documents", "account", "users")
+PAGES = ("stores", "upload", "documents", "search", "chat", "usage", "account", "users")
 PASSWORD = "analyst-password-1"
 
 
@@ -128,27 +128,63 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
 
     page.locator(NAV, has_text="Chat").click()
     idle(page)
+    chat_box = page.locator('[data-testid="stChatInputTextArea"]')
     asked = time.perf_counter()
-    page.locator('[data-testid="stChatInputTextArea"]').fill("When do zebras migrate across the Serengeti?")
-    page.locator('[data-testid="stChatInputTextArea"]').press("Enter")
+    chat_box.fill("When do zebras migrate across the Serengeti?")
+    chat_box.press("Enter")
     page.get_by_text(re.compile(r"Searched finance: \d+ sources")).wait_for(timeout=120_000)
     timings["chat: question to first words with the local model (s)"] = time.perf_counter() - asked
-    page.locator('[data-testid="stChatMessage"]').nth(1).locator(
-        '[data-testid="stExpander"], [data-testid="stCaptionContainer"]'
-    ).first.wait_for(timeout=120_000)
+    shot(page, "11-chat-streaming")
+    regenerate = page.get_by_role("button", name="Regenerate the last answer")
+    regenerate.wait_for(timeout=120_000)  # the answer ended and the page shows the saved conversation
     idle(page, timeout=120_000)
-    opened = page.locator('[data-testid="stChatMessage"] [data-testid="stExpander"] summary')
-    if opened.count():
-        opened.first.click()  # the cited source opens on its page's text
-        idle(page)
-    shot(page, "11-chat")
+    answer = page.locator('[data-testid="stChatMessage"]').nth(1)
+    assert answer.locator('[data-testid="stExpander"]').count() or "Also retrieved" in answer.inner_text()
+    shot(page, "12-chat-answered")
+
+    choose_model(page, "slow-provider")  # a provider streaming slowly: Stop ends it, the words so far are kept
+    chat_box.fill("Summarise the report.")
+    chat_box.press("Enter")
+    page.get_by_text("The report covers").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped before the end.").wait_for(timeout=60_000)
+    idle(page)
+    shot(page, "13-chat-stopped")
+    assert "The report covers" in page.locator('[data-testid="stChatMessage"]').last.inner_text()
+
+    page.get_by_role("button", name="New chat").click()
+    idle(page)
+    choose_model(page, "scripted-citer")  # a provider whose answer cites [1]
+    chat_box.fill("When do zebras migrate across the Serengeti?")
+    chat_box.press("Enter")
+    regenerate.wait_for(timeout=120_000)
+    idle(page)
+    cited = page.locator('[data-testid="stChatMessage"] [data-testid="stExpander"]').filter(
+        has_text="[1] annual-report.pdf"
+    )
+    cited.locator("summary").first.click()  # the cited source opens on its page's text
+    cited.get_by_text(re.compile(r"Chunk \d+ · Page \d+ \(the cited one\)")).wait_for()
+    idle(page)
+    shot(page, "14-chat-cited-source")
 
     page.locator(NAV, has_text="Usage").click()
     page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
     idle(page)
-    shot(page, "12-usage")
+    shot(page, "15-usage")
     (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2))
     print(json.dumps(timings, indent=2), f"\ntotal {time.perf_counter() - started:.1f} s")
+
+
+def choose_model(page: Any, name: str) -> None:
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    if not sidebar.get_by_text("Temperature").is_visible():
+        sidebar.get_by_text("Answer settings").click()
+    sidebar.locator('[data-testid="stSelectbox"]').first.click()
+    page.keyboard.type(name)  # the list filters as one types
+    page.keyboard.press("Enter")
+    idle(page)
+    box = sidebar.locator('[data-testid="stSelectbox"]').first
+    assert name in box.inner_text() + box.locator("input").first.input_value(), box.inner_text()
 
 
 def test_cancelling_an_upload_keeps_no_half_document(tmp_path: Path, page: Any) -> None:

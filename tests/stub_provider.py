@@ -1,0 +1,100 @@
+"""An OpenAI-compatible chat provider on loopback, for tests that need a real HTTP provider: one that streams
+slowly (so a person can press Stop), or one that fails and echoes the request's Authorization header back in
+its error, as a misconfigured proxy does.
+
+    with StubProvider(reply="word " * 200, delay=0.05) as stub:
+        models.yaml: litellm_params: {model: openai/stub, api_base: stub.api_base, api_key: sk-...}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class StubProvider:
+    def __init__(self, *, reply: str = "Hello.", delay: float = 0.0, fail_status: int | None = None) -> None:
+        self.reply, self.delay, self.fail_status = reply, delay, fail_status
+        self.requests: list[dict[str, Any]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> StubProvider:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if stub.fail_status is not None:  # echo the key, as a badly configured proxy does
+                    message = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
+                    self._send(stub.fail_status, {"error": {"message": message, "type": "auth_error"}})
+                elif body.get("stream"):
+                    self._stream(body)
+                else:
+                    self._send(200, self._completion(body))
+
+            def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
+                return {
+                    "id": "stub-1",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "stub"),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": stub.reply}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                }
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body: dict[str, Any]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                words = stub.reply.split(" ")
+                try:
+                    for n, word in enumerate(words):
+                        delta = {"content": word + (" " if n < len(words) - 1 else "")}
+                        self._event({"id": "stub-1", "object": "chat.completion.chunk", "model": body.get("model"),
+                                     "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})  # fmt: skip
+                        time.sleep(stub.delay)
+                    self._event({"id": "stub-1", "object": "chat.completion.chunk", "model": body.get("model"),
+                                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})  # fmt: skip
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading: what Stop does
+
+            def _event(self, payload: dict[str, Any]) -> None:
+                self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+                self.wfile.flush()
+
+        return Handler
