@@ -140,6 +140,17 @@ conversation_stores = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
 )
 
+question_sets = sa.Table(  # evaluation question sets saved with a store, re-run after it changes
+    "question_sets",
+    metadata,
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),  # JSON lines, as core.evaluation writes them
+    sa.Column("questions", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(120), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 chat_messages = sa.Table(
     "chat_messages",
     metadata,
@@ -339,6 +350,45 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(stores.update().where(stores.c.id == store.id).values(search_defaults=dict(values)))
 
+    def save_question_set(self, store: Store, name: str, content: str, *, questions: int, user: str) -> None:
+        """Create or replace the store's question set `name`."""
+        values = {"content": content, "questions": questions, "created_by": user, "updated_at": now()}
+        with self.engine.begin() as conn:
+            where = (question_sets.c.store_id == store.id) & (question_sets.c.name == name)
+            if conn.execute(sa.select(question_sets.c.name).where(where)).first():
+                conn.execute(question_sets.update().where(where).values(**values))
+            else:
+                conn.execute(question_sets.insert().values(store_id=store.id, name=name, **values))
+
+    def question_sets(self, store: Store) -> list[dict[str, Any]]:
+        """name, questions, created_by, updated_at of each saved set, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    question_sets.c.name,
+                    question_sets.c.questions,
+                    question_sets.c.created_by,
+                    question_sets.c.updated_at,
+                )
+                .where(question_sets.c.store_id == store.id)
+                .order_by(question_sets.c.updated_at.desc())
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def question_set(self, store: Store, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(question_sets.c.content).where(
+                    question_sets.c.store_id == store.id, question_sets.c.name == name
+                )
+            ).scalar()
+
+    def delete_question_set(self, store: Store, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                question_sets.delete().where(question_sets.c.store_id == store.id, question_sets.c.name == name)
+            )
+
     def search_defaults(self, store: Store) -> dict[str, object]:
         with self.engine.connect() as conn:
             value = conn.execute(sa.select(stores.c.search_defaults).where(stores.c.id == store.id)).scalar()
@@ -363,7 +413,7 @@ class Catalog:
                     sa.select(conversation_stores.c.conversation_id).where(conversation_stores.c.store_id == store.id)
                 )
             ]
-            for table in (grants, documents, conversation_stores):
+            for table in (grants, documents, conversation_stores, question_sets):
                 conn.execute(table.delete().where(table.c.store_id == store.id))
             conn.execute(stores.delete().where(stores.c.id == store.id))
             if linked:

@@ -17,6 +17,7 @@ from pathlib import Path
 from core import terminal
 from core.config import load_settings
 from core.errors import InvalidInput, WorkbenchError
+from core.evaluation import read_questions
 from core.options import (
     DEFAULT_CANDIDATES,
     DEFAULT_TOP_K,
@@ -110,46 +111,27 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", parents=[common, as_json], help="search one store or several (kb1,kb2)")
     search.add_argument("store", help="a store, or several separated by commas")
     search.add_argument("query")
-    search.add_argument(
-        "--top-k", type=int, default=DEFAULT_TOP_K, help=f"number of hits, 1 to 50 (default: {DEFAULT_TOP_K})"
-    )
-    search.add_argument(
-        "--mode", choices=[m.value for m in Mode], default=SearchOptions.mode.value, help="default: %(default)s"
-    )
-    search.add_argument(
-        "--fusion",
-        choices=[f.value for f in Fusion],
-        default=Fusion.RRF.value,
-        help="how hybrid fuses the lists (default: %(default)s)",
-    )
-    search.add_argument(
-        "--weight",
-        type=float,
-        default=0.5,
-        help="share of the vector score in weighted fusion, 0 to 1 (default: %(default)s)",
-    )
-    search.add_argument(
-        "--rerank",
-        default="none",
-        metavar="RERANKER",
-        help="none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH",
-    )
-    search.add_argument("--threshold", type=float, help="drop hits whose score is below this")
-    search.add_argument(
-        "--candidates",
-        type=int,
-        default=DEFAULT_CANDIDATES,
-        help="pool per list for fusion and reranking (default: %(default)s)",
-    )
-    search.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="document=NAME, type=pdf, after=DATE, before=DATE or any metadata key; repeatable",
-    )
+    _search_arguments(search)
     search.add_argument(
         "--embedding", metavar="MODEL", help="refuse to search unless the store was built with this model"
+    )
+
+    evaluate = commands.add_parser(
+        "eval",
+        parents=[common, as_json],
+        help="score search settings on a question set: recall, MRR and nDCG at top-k",
+        description="Run a question set (CSV: question, document, optional pages and text; or JSON lines) "
+        "against a store and print recall@k, MRR@k and nDCG@k per setting, with the questions each one misses.",
+    )
+    evaluate.add_argument("store")
+    evaluate.add_argument("questions", type=Path, help="a .csv or .jsonl question set")
+    _search_arguments(evaluate)
+    evaluate.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="OPTIONS",
+        help="another setting over the first, e.g. 'mode=vector' or 'fusion=weighted weight=0.7'; repeatable",
     )
 
     ask = commands.add_parser(
@@ -346,8 +328,49 @@ def _ingest(wb: Workbench, args: argparse.Namespace, user: str) -> int:
     return 1 if any(r.status is IngestStatus.FAILED for r in results) else 0
 
 
-def _search(wb: Workbench, args: argparse.Namespace, user: str) -> None:
-    options = SearchOptions(
+def _search_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--top-k", type=int, default=DEFAULT_TOP_K, help=f"number of hits, 1 to 50 (default: {DEFAULT_TOP_K})"
+    )
+    parser.add_argument(
+        "--mode", choices=[m.value for m in Mode], default=SearchOptions.mode.value, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--fusion",
+        choices=[f.value for f in Fusion],
+        default=Fusion.RRF.value,
+        help="how hybrid fuses the lists (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--weight",
+        type=float,
+        default=0.5,
+        help="share of the vector score in weighted fusion, 0 to 1 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rerank",
+        default="none",
+        metavar="RERANKER",
+        help="none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH",
+    )
+    parser.add_argument("--threshold", type=float, help="drop hits whose score is below this")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=DEFAULT_CANDIDATES,
+        help="pool per list for fusion and reranking (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="document=NAME, type=pdf, after=DATE, before=DATE or any metadata key; repeatable",
+    )
+
+
+def _search_options(args: argparse.Namespace) -> SearchOptions:
+    return SearchOptions(
         top_k=args.top_k,
         mode=Mode(args.mode),
         fusion=Fusion(args.fusion),
@@ -357,8 +380,24 @@ def _search(wb: Workbench, args: argparse.Namespace, user: str) -> None:
         rerank=Reranker.parse(args.rerank),
         filters=Filters.parse(args.filter),
     )
+
+
+def _search(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    options = _search_options(args)
     hits = wb.search(args.store, args.query, user=user, options=options, embedding=args.embedding)
     terminal.print_hits(hits, as_json=args.json)
+
+
+def _eval(wb: Workbench, args: argparse.Namespace, user: str) -> None:
+    questions = read_questions(_read(args.questions), args.questions.name)
+    base = _search_options(args)
+    name = f"mode={base.mode}" + (f" fusion={base.fusion}" if base.mode == "hybrid" else "")
+    settings = {name + (f" rerank={base.rerank}" if str(base.rerank) != "none" else ""): base}
+    for text in args.compare:
+        settings[text] = SearchOptions.parse(text, **{**base.settings(), "filters": base.filters})
+    progress = None if args.json else terminal.progress_line("questions")
+    result = wb.evaluate(args.store, questions, settings, user=user, on_progress=progress)
+    terminal.print_evaluation(result, as_json=args.json)
 
 
 def _preview(wb: Workbench, args: argparse.Namespace, user: str) -> None:
@@ -479,6 +518,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("store", "delete"): _store_delete,
     ("ingest", None): _ingest,
     ("search", None): _search,
+    ("eval", None): _eval,
     ("preview", None): _preview,
     ("ask", None): _ask,
     ("documents", None): _documents,

@@ -194,6 +194,23 @@ class SearchOptions:
         }
 
     @classmethod
+    def parse(cls, text: str, **defaults: object) -> SearchOptions:
+        """Options written as 'mode=vector top_k=10 weight=0.7 rerank=mmr' (as on the command line)."""
+        values: dict[str, object] = dict(defaults)
+        for pair in text.split():
+            key, sep, value = pair.partition("=")
+            if not sep or key not in SETTING_NAMES:
+                known = ", ".join(SETTING_NAMES)
+                raise InvalidInput(f"Search settings are written key=value with keys {known}; not '{pair}'.")
+            try:
+                values[key] = int(value) if key == "top_k" or key == "candidates" else value
+                if key in ("weight", "threshold", "mmr_lambda"):
+                    values[key] = float(value)
+            except ValueError:
+                raise InvalidInput(f"The search setting {key} needs a number, not '{value}'.") from None
+        return cls.from_settings(values)
+
+    @classmethod
     def from_settings(cls, values: Mapping[str, object]) -> SearchOptions:
         """Options from `settings()` output; unknown keys are ignored, missing ones take the defaults."""
         known = {k: v for k, v in values.items() if k in SETTING_NAMES}

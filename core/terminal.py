@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
+from core.evaluation import Evaluation
 from core.preview import Preview
 from core.rag import Answer
 from core.records import Citation, Hit, IngestResult, IngestStatus
@@ -191,3 +192,34 @@ def print_rows(rows: Sequence[Mapping[str, object]], *, as_json: bool, empty: st
     print("  ".join(h.ljust(widths[h]) for h in headers).rstrip())
     for row in cells:
         print("  ".join(row[h].ljust(widths[h]) for h in headers).rstrip())
+
+
+def progress_line(what: str) -> Callable[[int, int], None]:
+    """A one-line counter on stderr ('12/36 questions'), rewritten in place; stdout stays clean."""
+
+    def show(done: int, total: int) -> None:
+        print(f"\r{done}/{total} {what}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    return show
+
+
+def print_evaluation(result: Evaluation, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+    rows = [{**row, f"recall@{result.k}": f"{row[f'recall@{result.k}']:.2f}"} for row in result.table()]
+    print_rows(rows, as_json=False, empty="No setting was run.")
+    differences = result.differences()
+    if differences:
+        print("\nQuestions found by some settings and missed by others (rank of the first relevant hit):")
+        print_rows(differences, as_json=False, empty="")
+    for setting in result.results:
+        missed = [q for q in setting.questions if not q.hit]
+        if missed:
+            print(f"\nMissed with '{setting.name}' ({len(missed)} of {len(setting.questions)}):")
+            for q in missed:
+                where = f" p. {', '.join(map(str, q.question.pages))}" if q.question.pages else ""
+                found = "; ".join(q.found[:3]) or "nothing"
+                print(
+                    f"  - {printable(q.question.question)} [{printable(q.question.document)}{where}] got: {printable(found)}"
+                )

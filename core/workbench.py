@@ -18,12 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core import access, llm, rag
+from core import access, evaluation, llm, rag
 from core.access import Action
 from core.catalog import Catalog, new_id
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
+from core.evaluation import Evaluation, Question
 from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, read_uploads
 from core.models import ModelRegistry
 from core.options import AskOptions, ChunkSettings, IngestOptions, SearchOptions
@@ -365,6 +366,56 @@ class Workbench:
         """Save retrieval settings as the store's default (editors and owners)."""
         store = self.store(name, user=user, action=Action.EDIT)
         self.catalog.set_search_defaults(store, options.settings())
+
+    def evaluate(
+        self,
+        name: str,
+        questions: Sequence[Question],
+        settings: Mapping[str, SearchOptions],
+        *,
+        user: str,
+        k: int | None = None,
+        on_progress: evaluation.Progress | None = None,
+    ) -> Evaluation:
+        """Run a question set against a store with each setting (anyone who may read the store)."""
+        store = self.store(name, user=user)
+        return evaluation.evaluate(
+            lambda question, options: self.search(store.name, question, user=user, options=options),
+            questions,
+            settings,
+            k=k,
+            on_progress=on_progress,
+        )
+
+    def save_question_set(self, name: str, set_name: str, questions: Sequence[Question], *, user: str) -> None:
+        """Keep a question set with the store, to run again after the store changes (readers may save)."""
+        store = self.store(name, user=user)
+        set_name = set_name.strip()
+        access.check_name(set_name, "question set")
+        if not questions:
+            raise InvalidInput("The question set is empty: add at least one question with its document.")
+        content = evaluation.write_questions(questions).decode()
+        self.catalog.save_question_set(store, set_name, content, questions=len(questions), user=self.acting(user).name)
+
+    def question_sets(self, name: str, *, user: str) -> list[dict[str, Any]]:
+        return self.catalog.question_sets(self.store(name, user=user))
+
+    def question_set(self, name: str, set_name: str, *, user: str) -> list[Question]:
+        content = self.catalog.question_set(self.store(name, user=user), set_name)
+        if content is None:
+            raise NotFound(f"Store '{name}' has no question set '{set_name}'.")
+        return evaluation.read_questions(content.encode(), f"{set_name}.jsonl")
+
+    def delete_question_set(self, name: str, set_name: str, *, user: str) -> None:
+        """Its author, or whoever manages the store."""
+        acting = self.acting(user)
+        store = self._authorized(name, acting, Action.READ)[0]
+        saved = {s["name"]: s for s in self.catalog.question_sets(store)}
+        if set_name not in saved:
+            raise NotFound(f"Store '{name}' has no question set '{set_name}'.")
+        if saved[set_name]["created_by"] != acting.name:
+            self._authorized(name, acting, Action.MANAGE)
+        self.catalog.delete_question_set(store, set_name)
 
     def delete_store(self, name: str, *, user: str) -> None:
         store = self.store(name, user=user, action=Action.MANAGE)
@@ -818,6 +869,11 @@ ACTING = frozenset(
         "ingest_paths",
         "preview",
         "search",
+        "evaluate",
+        "save_question_set",
+        "question_sets",
+        "question_set",
+        "delete_question_set",
     }
 )
 

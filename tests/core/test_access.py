@@ -12,6 +12,7 @@ import pytest
 from core import access
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
+from core.evaluation import Question
 from core.ingest import Upload
 from core.options import ChunkSettings, SearchOptions
 from core.records import Role
@@ -63,6 +64,14 @@ def _vics_answer(wb: Workbench) -> int:
 
 def _export_bytes(wb: Workbench) -> bytes:
     return wb.export_store("kb", user="admin", fmt="jsonl").path.read_bytes()
+
+
+QUESTIONS = [Question("When is the launch?", "notes.txt")]
+
+
+def _saved_set(wb: Workbench, name: str = "launch") -> str:
+    wb.save_question_set("kb", name, QUESTIONS, user="ed")
+    return name
 
 
 Operation = Callable[[Workbench, str], Any]
@@ -127,6 +136,15 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "export_conversation": (lambda wb, u: wb.export_conversation(_vics_conversation(wb), user=u), VIC),
     "latest_conversation": (lambda wb, u: wb.latest_conversation("kb", user=u), READERS),
     "usage": (lambda wb, u: wb.usage(user=u), EVERYONE),
+    "evaluate": (lambda wb, u: wb.evaluate("kb", QUESTIONS, {"default": SearchOptions()}, user=u), READERS),
+    "save_question_set": (lambda wb, u: wb.save_question_set("kb", f"set-{u}", QUESTIONS, user=u), READERS),
+    "question_sets": (lambda wb, u: wb.question_sets("kb", user=u), READERS),
+    "question_set": (lambda wb, u: wb.question_set("kb", _saved_set(wb), user=u), READERS),
+    # its author (ed) or whoever manages the store; vic may read the store but did not write the set
+    "delete_question_set": (
+        lambda wb, u: wb.delete_question_set("kb", _saved_set(wb, f"by-ed-{u}"), user=u),
+        {"admin", "olivia", "ed"},
+    ),
 }
 
 

@@ -1,0 +1,151 @@
+"""Evaluation on a small generated question set whose answers are known: metrics, files, saved sets, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import InvalidInput, NotFound
+from core.evaluation import Question, read_questions, score, write_questions
+from core.ingest import Upload
+from core.options import SearchOptions
+from core.records import Hit
+from core.workbench import Workbench
+from tests.conftest import ROOT, filing_pages, make_pdf
+
+# filing_pages: page 1 revenue, 2 Rotterdam warehouse, 3 zebras, 4 headcount, 5 dividend
+QUESTIONS = [
+    Question("When do zebras migrate across the Serengeti?", "report.pdf", (3,)),
+    Question("How many employees at the end of the fiscal year?", "report", (4,)),
+    Question("What dividend per share did the board approve?", "report.pdf", (5,)),
+    Question("Which warehouse handles European spare parts shipments?", "report.pdf", (2,)),
+    Question("Where do the zebras graze?", "notes.txt"),  # a document-level question
+]
+
+
+@pytest.fixture
+def kb(workbench: Workbench) -> Workbench:
+    workbench.create_store("kb")
+    workbench.ingest(
+        "kb",
+        [Upload("report.pdf", make_pdf(filing_pages(5))), Upload("notes.txt", b"The zebras graze near the river.")],
+    )
+    return workbench
+
+
+def hit(filename: str, page: int | None, text: str = "") -> Hit:
+    return Hit(store="kb", document_id=filename, filename=filename, text=text, chunk_index=0, start=0, end=0, score=1.0,
+               page=page)  # fmt: skip
+
+
+def test_scores_count_each_relevant_page_once() -> None:
+    question = Question("q", "a.pdf", (3, 4))
+    hits = [hit("b.pdf", 3), hit("a.pdf", 3), hit("a.pdf", 3), hit("a.pdf", 4), hit("a.pdf", 9)]
+    result = score(question, hits, k=5)
+    assert result.first_relevant == 2 and result.document_rank == 2 and result.reciprocal_rank == 0.5
+    ideal = 1 + 1 / math.log2(3)
+    assert result.ndcg == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / ideal)  # the second page-3 hit adds 0
+    assert score(question, hits, k=1).first_relevant is None  # k cuts the list
+
+
+def test_an_expected_text_must_be_in_the_chunk() -> None:
+    question = Question("q", "a.pdf", text="revenue grew by twelve percent")
+    assert score(question, [hit("a.pdf", 1, "Other words entirely.")], k=5).first_relevant is None
+    assert score(question, [hit("a.pdf", 1, "Revenue grew by twelve percent in Europe.")], k=5).first_relevant == 1
+
+
+def test_known_answers_are_found_and_a_wrong_page_is_a_miss(kb: Workbench) -> None:
+    settings = {"vector": SearchOptions(mode="vector"), "fulltext": SearchOptions(mode="fulltext")}
+    progress: list[tuple[int, int]] = []
+    result = kb.evaluate("kb", QUESTIONS, settings, k=3, on_progress=lambda d, t: progress.append((d, t)))
+    assert progress[-1] == (10, 10) and len(progress) == 10
+    for setting in result.results:
+        assert setting.recall == 1.0 and setting.document_recall == 1.0, setting.name
+        ranks = [q.first_relevant or 0 for q in setting.questions]
+        assert ranks[0] in (1, 2)  # the zebra page (the zebra note may come first)
+        assert setting.mrr == pytest.approx(sum(1 / r for r in ranks) / len(ranks))
+    wrong = [Question("What dividend per share did the board approve?", "report.pdf", (1,))]
+    missed = kb.evaluate("kb", wrong, {"vector": SearchOptions(mode="vector", top_k=1)})
+    assert missed.results[0].recall == 0.0 and missed.results[0].document_recall == 1.0
+    assert missed.k == 1
+
+
+def test_differences_list_the_questions_one_setting_misses(kb: Workbench) -> None:
+    hard = [Question("Where do the zebras graze?", "notes.txt"), *QUESTIONS[:1]]
+    settings = {"top1": SearchOptions(mode="fulltext", top_k=1), "none": SearchOptions(threshold=99.0)}
+    result = kb.evaluate("kb", hard, settings)
+    rows = result.differences()
+    assert rows and all(r["none"] == "missed" and r["top1"] == 1 for r in rows)
+
+
+def test_question_files_in_csv_and_jsonl_and_their_errors() -> None:
+    csv_text = "question,document,pages\nWhen do zebras migrate?,report.pdf,3;4\nWho?,notes.txt,\n"
+    questions = read_questions(csv_text.encode(), "set.csv")
+    assert questions[0].pages == (3, 4) and questions[1].pages == ()
+    financebench = {
+        "question": "Capex?",
+        "doc_name": "3M_2018_10K",
+        "evidence": [{"doc_name": "3M_2018_10K", "page": 60}],
+    }
+    [fb] = read_questions(json.dumps(financebench).encode(), "q.jsonl")
+    assert fb.document == "3M_2018_10K" and fb.pages == (60,)
+    assert read_questions(write_questions(questions), "again.jsonl") == questions
+    for data, name, message in [
+        (b"query,doc\nx,y\n", "bad.csv", "columns question and document"),
+        (b'{"question": "x"}\n', "bad.jsonl", "needs both a question and the document"),
+        (b"not json\n", "bad.jsonl", "not valid JSON"),
+        (b"question,document,pages\nx,y,three\n", "bad.csv", "pages are numbers"),
+        (b"", "empty.csv", "header row"),
+        (b"\xff\xfe", "odd.csv", "not UTF-8"),
+        (b"x", "set.xlsx", ".csv or .jsonl"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            read_questions(data, name)
+
+
+def test_a_question_set_is_saved_with_the_store_and_goes_with_it(kb: Workbench) -> None:
+    kb.save_question_set("kb", "filings", QUESTIONS)
+    assert [s["name"] for s in kb.question_sets("kb")] == ["filings"]
+    assert kb.question_set("kb", "filings") == QUESTIONS
+    kb.save_question_set("kb", "filings", QUESTIONS[:2])  # saved again: replaced
+    assert kb.question_sets("kb")[0]["questions"] == 2
+    with pytest.raises(InvalidInput, match="line breaks"):
+        kb.save_question_set("kb", "bad\nname", QUESTIONS)
+    kb.delete_question_set("kb", "filings")
+    with pytest.raises(NotFound, match="no question set"):
+        kb.question_set("kb", "filings")
+    kb.save_question_set("kb", "filings", QUESTIONS)
+    kb.delete_store("kb")
+    kb.create_store("kb")
+    assert kb.question_sets("kb") == []
+
+
+def test_eval_command_prints_metrics_and_json(kb: Workbench, tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_bytes(write_questions(QUESTIONS))
+    env = {"WORKBENCH_DATA_DIR": str(kb.settings.data_dir), "WORKBENCH_SECRETS_FILE": str(tmp_path / "none.toml")}
+    command = [sys.executable, "-m", "core", "eval", "kb", str(questions), "--mode", "vector", "--top-k", "3"]
+    shown = subprocess.run([*command, "--compare", "mode=fulltext"], cwd=ROOT, env={**_env(), **env},
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "recall@3" in shown.stdout and "MRR@3" in shown.stdout and "nDCG@3" in shown.stdout
+    assert "mode=fulltext" in shown.stdout and "1.00" in shown.stdout
+    data = subprocess.run([*command, "--json"], cwd=ROOT, env={**_env(), **env}, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    report = json.loads(data.stdout)
+    assert report["k"] == 3 and report["settings"][0]["recall@3"] == 1.0
+    assert report["settings"][0]["questions"][1]["first_relevant"] == 1  # the headcount page
+    missing = subprocess.run([sys.executable, "-m", "core", "eval", "kb", str(tmp_path / "nope.csv")], cwd=ROOT,
+                             env={**_env(), **env}, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr and "nope.csv" in missing.stderr
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
