@@ -180,11 +180,14 @@ def choose_model(page: Any, name: str) -> None:
     if not sidebar.get_by_text("Temperature").is_visible():
         sidebar.get_by_text("Answer settings").click()
     sidebar.locator('[data-testid="stSelectbox"]').first.click()
-    page.keyboard.type(name)  # the list filters as one types
-    page.keyboard.press("Enter")
+    page.locator('[role="option"]').first.wait_for()  # the list is open
+    page.locator('[role="option"]', has_text=name).first.click()
     idle(page)
-    box = sidebar.locator('[data-testid="stSelectbox"]').first
-    assert name in box.inner_text() + box.locator("input").first.input_value(), box.inner_text()
+    page.wait_for_function(  # the choice took: the page says which model answers
+        "(name) => [...document.querySelectorAll('[data-testid=stSidebar] [data-testid=stSelectbox]')]"
+        ".some((e) => e.innerText.includes(name) || [...e.querySelectorAll('input')].some((i) => i.value === name))",
+        arg=name,
+    )
 
 
 def test_cancelling_an_upload_keeps_no_half_document(tmp_path: Path, page: Any) -> None:
