@@ -140,6 +140,17 @@ conversation_stores = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
 )
 
+# One live copy of a file per store: two ingests of the same file at once (two tabs, two processes) cannot both
+# claim it; the loser reports a duplicate. Failed attempts may repeat.
+ONE_LIVE_COPY = sa.Index(
+    "documents_one_live_copy",
+    documents.c.store_id,
+    documents.c.content_hash,
+    unique=True,
+    sqlite_where=documents.c.status != "failed",
+    postgresql_where=documents.c.status != "failed",
+)
+
 question_sets = sa.Table(  # evaluation question sets saved with a store, re-run after it changes
     "question_sets",
     metadata,
@@ -194,6 +205,10 @@ class Catalog:
         self.engine = _make_engine(url)
         metadata.create_all(self.engine)
         _add_missing_columns(self.engine)
+        try:  # a catalog from before the index may hold duplicates already: it then works without it
+            ONE_LIVE_COPY.create(self.engine, checkfirst=True)
+        except sa.exc.IntegrityError:
+            log.warning("the catalog holds duplicate documents; remove them so that concurrent uploads cannot add more")
 
     # users and grants
 
@@ -456,6 +471,18 @@ class Catalog:
             return
         with self.engine.begin() as conn:
             conn.execute(documents.insert(), [_document_row(d) for d in docs])
+
+    def claim_documents(self, docs: Sequence[Document]) -> list[Document]:
+        """Insert documents one by one; returns those refused because a live copy of the same content exists
+        (another ingest claimed it first)."""
+        refused = []
+        for doc in docs:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(documents.insert(), [_document_row(doc)])
+            except sa.exc.IntegrityError:
+                refused.append(doc)
+        return refused
 
     def find_by_hash(self, store: Store, content_hash: str) -> Document | None:
         """A ready or in-progress document of the store with this content, if any."""

@@ -334,9 +334,21 @@ class Ingestor:
         if not chunks:
             return
         fresh = [e for e in entries if not e.in_catalog]
-        self.catalog.add_documents([e.document for e in fresh])
+        refused = {d.id for d in self.catalog.claim_documents([e.document for e in fresh])}
         for entry in fresh:
-            entry.in_catalog = True
+            entry.in_catalog = entry.document.id not in refused
+            if entry.document.id in refused:  # another ingest took this very file a moment ago
+                results[entry.index] = IngestResult(
+                    filename=entry.document.filename,
+                    status=IngestStatus.DUPLICATE,
+                    error=f"same content as a file another upload is adding to '{self.store.name}' right now.",
+                )
+                self._progress.final(entry.index, entry.document.filename, results[entry.index])
+        entries = [e for e in entries if e.document.id not in refused]
+        live -= refused
+        chunks = [c for c in chunks if c.document_id in live]
+        if not chunks:
+            return
         try:
             self._progress.batch(entries, Stage.EMBEDDING)
             vectors = self.embedder.embed([embedding_text(c) for c in chunks], on_usage=self.on_usage)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -124,13 +126,14 @@ class LanceStore:
             },
             schema=schema(dimension),
         )
-        table.add(batch)
+        _retrying(lambda: table.add(batch))
         log.debug("lancedb: added %d rows to %s", len(chunks), collection)
 
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         if not document_ids:
             return
-        self._table(collection).delete(_in_documents(Where(frozenset(document_ids))))
+        table = self._table(collection)
+        _retrying(lambda: table.delete(_in_documents(Where(frozenset(document_ids)))))
 
     def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).ravel()
@@ -230,6 +233,22 @@ def _migrated(table: Any) -> Any:
 
 def _chunk(row: dict[str, Any]) -> Chunk:
     return chunk_of(_hit(row, 0.0), json.loads(row["metadata"]) if row.get("metadata") else {})
+
+
+COMMIT_ATTEMPTS = 8
+
+
+def _retrying(write: Callable[[], object]) -> None:
+    """Run a table write again when another process committed first (LanceDB's "Retryable commit conflict")."""
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            write()
+            return
+        except Exception as exc:
+            if "commit conflict" not in str(exc).lower() or attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            log.info("lancedb: commit conflict, retrying (%d)", attempt + 1)
+            time.sleep(0.05 * 2**attempt * (0.5 + random.random()))
 
 
 def _in_documents(where: Where) -> str:
