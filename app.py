@@ -104,6 +104,7 @@ if st.session_state.get("authentication_status"):
         "Ask": [
             st.Page("pages/search.py", title="Search", icon=":material/search:"),
             st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+            st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         ],
         "Insights": [st.Page("pages/usage.py", title="Usage", icon=":material/bar_chart:")],
         "You": [st.Page("pages/account.py", title="Account", icon=":material/person:")],

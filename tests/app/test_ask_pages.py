@@ -121,3 +121,26 @@ def test_saved_settings_become_the_stores_default_and_filters_narrow_the_search(
     assert not at.exception, at.exception
     at.text_input(key="search_metadata").input("team=ops").run()
     assert [c.split("** ·")[0] for c in _cards(at)] == ["**1. ops.txt"]
+
+
+def test_evaluate_runs_a_question_set_and_charts_the_settings(kb: Workbench) -> None:
+    questions = (
+        b"question,document,pages\nWhen do zebras migrate?,filing.pdf,3\nWhat dividend was approved?,filing.pdf,5\n"
+    )
+    at = page_as(kb, "evaluate", "vic").run()
+    at.file_uploader(key="eval_file").upload("set.csv", questions, "text/csv").run()
+    assert not at.exception and "2 questions." in texts(at)
+    at.button(key="eval_run").click().run()
+    assert not at.exception
+    assert at.get("vega_lite_chart"), "no chart of the metrics"
+    table = at.dataframe[0].value
+    assert list(table["setting"]) == ["hybrid (RRF)", "vector"] and table["recall@5"].min() == 1.0
+    at.text_input(key="eval_set_name").input("filing checks").run()
+    at.button(key="eval_save").click().run()
+    assert [s["name"] for s in kb.question_sets("kb", user="vic")] == ["filing checks"]
+
+
+def test_evaluate_explains_a_bad_question_file(kb: Workbench) -> None:
+    at = page_as(kb, "evaluate", "vic").run()
+    at.file_uploader(key="eval_file").upload("set.csv", b"query,doc\nx,y\n", "text/csv").run()
+    assert not at.exception and any("columns question and document" in e.value for e in at.error)

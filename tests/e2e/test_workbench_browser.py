@@ -15,7 +15,7 @@ from tests.conftest import filing_pages, make_pdf
 from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, shot, sign_in
 
 pytestmark = pytest.mark.slow
-PAGES = ("stores", "upload", "documents", "search", "chat", "usage", "account", "users")
+PAGES = ("stores", "upload", "documents", "search", "chat", "evaluate", "usage", "account", "users")
 PASSWORD = "analyst-password-1"
 
 

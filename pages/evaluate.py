@@ -1,0 +1,108 @@
+"""Evaluate: run your own questions against a store with two or more search settings and see which finds more."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core.errors import WorkbenchError
+from core.evaluation import Question, read_questions, write_questions
+from core.options import SearchOptions
+
+wb = st.session_state.get("wb")
+if wb is None:  # nobody signed in (a page URL opened directly): show nothing
+    st.stop()
+
+st.title("Evaluate")
+st.caption(
+    "Questions with the document (and pages) that answer them: see how often each search setting finds the answer "
+    "in its top results. Save the set with the store and run it again after the store changes."
+)
+readable = [s.store.name for s in wb.list_stores()]
+if not readable:
+    st.info("No store to evaluate yet: create one on the Stores page, or ask an owner to share one.")
+    st.stop()
+store = st.selectbox("Store", readable, key="eval_store")
+SAMPLE = pd.DataFrame([{"question": "", "document": "", "pages": "", "text": ""}])
+
+saved = {s["name"]: s for s in wb.question_sets(store)}
+source = st.segmented_control("Questions", ["Upload a file", "Type them", "A saved set"], default="Upload a file",
+                              key="eval_source") or "Upload a file"  # fmt: skip
+questions: list[Question] = []
+try:
+    if source == "Upload a file":
+        upload = st.file_uploader("CSV (question, document, pages, text) or JSON lines", type=["csv", "jsonl"],
+                                  key="eval_file")  # fmt: skip
+        if upload is not None:
+            questions = read_questions(upload.getvalue(), upload.name)
+    elif source == "Type them":
+        typed = st.data_editor(SAMPLE, num_rows="dynamic", key="eval_typed", width="stretch")
+        rows = typed[typed["question"].astype(str).str.strip() != ""]
+        if not rows.empty:
+            questions = read_questions(rows.to_csv(index=False).encode(), "typed.csv")
+    elif saved:
+        chosen = st.selectbox("Saved set", list(saved), key="eval_saved",
+                              format_func=lambda n: f"{n} ({saved[n]['questions']} questions)")  # fmt: skip
+        questions = wb.question_set(store, chosen)
+    else:
+        st.info(f"'{store}' has no saved question set yet: upload or type one, then save it.")
+except WorkbenchError as exc:
+    st.error(str(exc))
+
+if questions:
+    st.caption(f"{len(questions)} questions.")
+    name, button = st.columns([3, 1], vertical_alignment="bottom")
+    set_name = name.text_input("Save this set with the store as", key="eval_set_name", placeholder="e.g. filings Q3")
+    if button.button("Save set", key="eval_save", disabled=not set_name.strip()):
+        try:
+            wb.save_question_set(store, set_name, questions)
+            st.toast(f"Saved '{set_name}' with '{store}'.")
+        except WorkbenchError as exc:
+            st.error(str(exc))
+    st.download_button("Download the set", write_questions(questions), "questions.jsonl", key="eval_download")
+
+PRESETS = {
+    "hybrid (RRF)": "mode=hybrid", "vector": "mode=vector", "full-text": "mode=fulltext",
+    "hybrid weighted 0.7": "mode=hybrid fusion=weighted weight=0.7", "hybrid + MMR": "mode=hybrid rerank=mmr",
+}  # fmt: skip
+chosen = st.multiselect("Settings to compare", list(PRESETS), default=list(PRESETS)[:2], key="eval_settings")
+custom = st.text_input("Another setting (key=value ...)", key="eval_custom", placeholder="mode=vector candidates=100")
+k = st.slider("Top results that count (k)", 1, 20, 5, key="eval_k")
+if not st.button("Run", type="primary", key="eval_run", disabled=not questions or not (chosen or custom.strip())):
+    st.stop()
+try:
+    settings = {n: SearchOptions.parse(PRESETS[n], top_k=k) for n in chosen}
+    if custom.strip():
+        settings[custom.strip()] = SearchOptions.parse(custom, top_k=k)
+    bar = st.progress(0.0, text="Running the questions…")
+    result = wb.evaluate(store, questions, settings, k=k,
+                         on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} searches"))  # fmt: skip
+except WorkbenchError as exc:
+    st.error(str(exc))
+    st.stop()
+bar.empty()
+table = pd.DataFrame(result.table())
+long = table.melt(id_vars="setting", value_vars=[c for c in table.columns if "@" in c], var_name="metric")
+st.altair_chart(
+    alt.Chart(long)
+    .mark_bar()
+    .encode(
+        x=alt.X("setting:N", title=None),
+        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1])),
+        color="setting:N",
+        column=alt.Column("metric:N", title=None),
+        tooltip=list(long.columns),
+    ),
+)
+st.dataframe(table, hide_index=True, width="stretch")
+differences = result.differences()
+st.subheader("Questions one setting finds and another misses")
+if differences:
+    st.dataframe(pd.DataFrame(differences), hide_index=True, width="stretch")
+else:
+    st.caption("None: every question is found by all the settings or by none.")
+with st.expander("Every question, per setting"):
+    for setting in result.results:
+        st.markdown(f"**{setting.name}**")
+        st.dataframe(pd.DataFrame([{"question": q.question.question, "document": q.question.document,
+                                    "found at": q.first_relevant or "missed", "top hits": "; ".join(q.found)}
+                                   for q in setting.questions]), hide_index=True, width="stretch")  # fmt: skip
