@@ -56,6 +56,7 @@ class MilvusStore:
         self._client: Any = None
         self._lock = threading.Lock()
         self._fulltext: dict[str, bool] = {}
+        self._loaded: set[str] = set()
 
     @property
     def lite(self) -> bool:
@@ -73,6 +74,11 @@ class MilvusStore:
 
         if self.lite:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+            if _locked(Path(self.uri)):  # before anything slow: one plain sentence, no library traceback
+                raise BackendUnavailable(LOCKED.format(uri=self.uri))
+            # Milvus Lite's embedded gRPC server logs a traceback for calls it does not implement (AllocTimestamp),
+            # which pymilvus tries and then does without: noise for a command that succeeds.
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
             kwargs: dict[str, Any] = {"uri": self.uri}
             if self.token:
@@ -82,10 +88,7 @@ class MilvusStore:
             return MilvusClient(**kwargs)
         except Exception as exc:  # connection, lock or auth trouble: say which
             if self.lite and _locked(Path(self.uri)):
-                raise BackendUnavailable(
-                    f"The Milvus Lite file {self.uri} is open in another process (the app or another command). "
-                    "Milvus Lite allows one process at a time: stop the other one, or point WORKBENCH_MILVUS_URI at a Milvus server."
-                ) from exc
+                raise BackendUnavailable(LOCKED.format(uri=self.uri)) from exc
             raise BackendUnavailable(
                 f"Could not connect to Milvus at {self.uri}: {str(exc).splitlines()[0][:200]}"
             ) from exc
@@ -96,8 +99,18 @@ class MilvusStore:
         return " and ".join(f"({p})" for p in parts)
 
     def _require(self, collection: str) -> None:
-        if not self.client.has_collection(collection):
+        """The collection exists and is loaded: a collection written by another process (or before a restart)
+        starts out released, and Milvus refuses to search it until it is loaded."""
+        if collection in self._loaded:
+            return
+        client = self.client
+        if not client.has_collection(collection):
             raise NotFound(f"The vector data for this store ({collection}) is missing from Milvus at {self.uri}.")
+        state = str(client.get_load_state(collection).get("state", ""))
+        if "Loaded" not in state:
+            client.load_collection(collection)
+            log.info("milvus: loaded collection %s (was %s)", collection, state or "unknown")
+        self._loaded.add(collection)
 
     def create(self, collection: str, *, dimension: int) -> None:
         from pymilvus import DataType, Function, FunctionType
@@ -139,6 +152,7 @@ class MilvusStore:
         log.info("milvus: created collection %s (dim %d) at %s", collection, dimension, self.uri)
 
     def drop(self, collection: str) -> None:
+        self._loaded.discard(collection)
         if self.client.has_collection(collection):
             self.client.drop_collection(collection)
         log.info("milvus: dropped collection %s", collection)
@@ -263,6 +277,12 @@ class MilvusStore:
                 yield [_chunk(r) for r in rows], np.asarray([r["vector"] for r in rows], dtype=np.float32)
         finally:
             iterator.close()
+
+
+LOCKED = (
+    "The Milvus Lite file {uri} is open in another process (the app or another command). "
+    "Milvus Lite allows one process at a time: stop the other one, or point WORKBENCH_MILVUS_URI at a Milvus server."
+)
 
 
 def _locked(data_dir: Path) -> bool:

@@ -130,3 +130,26 @@ def test_power_users_add_their_own_milvus_filter_on_metadata(settings: Settings)
         assert [h.filename for h in workbench.search("kb", "pump repair", options=SearchOptions(mode=mode))] == [
             "a.txt"
         ]
+
+
+@pytest.mark.parametrize("backend", ["lancedb", "milvus"])
+def test_create_ingest_and_search_in_separate_processes(backend: str, settings: Settings, tmp_path: Path) -> None:
+    """Each command its own process, as people use the CLI: a store filled by one is searchable by the next."""
+    import os
+
+    Workbench(settings)  # the built-in administrator
+    env = {**os.environ, "WORKBENCH_DATA_DIR": str(settings.data_dir), "WORKBENCH_SECRETS_FILE": str(tmp_path / "x")}
+    report = tmp_path / "report.pdf"
+    report.write_bytes(make_pdf(filing_pages(5)))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "core", *args, "--user", "admin"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert "NotImplementedError" not in done.stderr + done.stdout
+        return done
+
+    run("store", "create", "kb", "--backend", backend)
+    run("ingest", "kb", str(report))
+    hits = json.loads(run("search", "kb", "When do zebras migrate?", "--json").stdout)
+    assert hits and hits[0]["page"] == 3
