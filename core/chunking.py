@@ -279,20 +279,3 @@ def _overlap_start(
     space = text.find(" ", floor, chunk_end)
     return space + 1 if space != -1 and space + 1 < chunk_end else floor
 
-
-def document_title(filename: str) -> str:
-    """A file name as words: 'ACME_2023_10K.pdf' -> 'ACME 2023 10K'."""
-    stem = filename.rsplit("/", 1)[-1]
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    return " ".join(re.split(r"[_\-\s]+", stem)).strip()
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What is embedded for a chunk: its document's name and section heading, then its content.
-
-    A chunk cut from a long filing seldom names what it belongs to ("Total 1,577 1,373"), while a question
-    does ("3M's capital expenditure in FY2018"). Embedding the name and heading with every chunk lets the
-    question reach the right document's chunks. Only the vector carries them; the stored, searched and shown
-    text stays the document's own."""
-    context = " · ".join(p for p in (document_title(chunk.filename), chunk.heading or "") if p)
-    return f"{context}\n{chunk.content}" if context else chunk.content

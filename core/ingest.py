@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core import parsing
 from core.catalog import Catalog, new_id, now
-from core.chunking import chunk_document, embedding_text
+from core.chunking import chunk_document
 from core.embedding import Embedder, UsageSink
 from core.errors import InvalidInput, WorkbenchError
 from core.options import IngestOptions
@@ -351,7 +351,7 @@ class Ingestor:
             return
         try:
             self._progress.batch(entries, Stage.EMBEDDING)
-            vectors = self.embedder.embed([embedding_text(c) for c in chunks], on_usage=self.on_usage)
+            vectors = self.embedder.embed([c.content for c in chunks], on_usage=self.on_usage)
             self._progress.batch(entries, Stage.WRITING)
             self.backend.add(self.store.collection, chunks, vectors)
         except Exception as exc:  # every failure must leave no half document behind

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from core.catalog import Catalog
-from core.chunking import embedding_text
 from core.embedding import Embedder, UsageSink
 from core.errors import InvalidInput
 from core.records import DocumentStatus, Store
@@ -60,7 +59,7 @@ def rebuild(
                 wanted = [c for c in chunks if c.document_id in ready]
                 if not wanted:
                     continue
-                vectors = embedder.embed([embedding_text(c) for c in wanted], on_usage=on_usage)
+                vectors = embedder.embed([c.text for c in wanted], on_usage=on_usage)
                 backend.add(target.collection, wanted, vectors)
                 done += len(wanted)
                 if on_progress is not None:

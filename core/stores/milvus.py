@@ -74,8 +74,6 @@ class MilvusStore:
 
         if self.lite:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
-            if _locked(Path(self.uri)):  # before anything slow: one plain sentence, no library traceback
-                raise BackendUnavailable(LOCKED.format(uri=self.uri))
             # Milvus Lite's embedded gRPC server logs a traceback for calls it does not implement (AllocTimestamp),
             # which pymilvus tries and then does without: noise for a command that succeeds.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)

@@ -149,18 +149,3 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
-
-
-def test_the_document_name_is_embedded_with_each_chunk(workbench: Workbench) -> None:
-    """Two filings with the same table line: only the embedded file name tells the vector which is which."""
-    workbench.create_store("filings")
-    line = b"Total net revenue 1,577 1,373 1,201"
-    files = [Upload("Acme_2023_10K.txt", line), Upload("Globex_2023_10K.txt", line + b" ")]  # not a duplicate
-    workbench.ingest("filings", files)
-    for company in ("Acme", "Globex"):
-        [top] = workbench.search(
-            "filings", f"{company} total net revenue", options=SearchOptions(mode="vector", top_k=1)
-        )
-        assert (
-            top.filename.startswith(company) and top.text.strip() == line.decode()
-        )  # the shown text is the file's own

@@ -179,8 +179,13 @@ def choose_model(page: Any, name: str) -> None:
     sidebar = page.locator('[data-testid="stSidebar"]')
     if not sidebar.get_by_text("Temperature").is_visible():
         sidebar.get_by_text("Answer settings").click()
-    sidebar.locator('[data-testid="stSelectbox"]').first.click()
-    page.locator('[role="option"]').first.wait_for()  # the list is open
+    for _ in range(3):  # under load the first click can land before the list is ready
+        sidebar.locator('[data-testid="stSelectbox"]').first.click()
+        try:
+            page.locator('[role="option"]').first.wait_for(timeout=10_000)  # the list is open
+            break
+        except Exception:
+            idle(page)
     page.locator('[role="option"]', has_text=name).first.click()
     idle(page)
     page.wait_for_function(  # the choice took: the page says which model answers
