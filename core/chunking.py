@@ -278,4 +278,3 @@ def _overlap_start(
         return chunk_end
     space = text.find(" ", floor, chunk_end)
     return space + 1 if space != -1 and space + 1 < chunk_end else floor
-

@@ -203,9 +203,7 @@ class SearchOptions:
                 known = ", ".join(SETTING_NAMES)
                 raise InvalidInput(f"Search settings are written key=value with keys {known}; not '{pair}'.")
             try:
-                values[key] = int(value) if key == "top_k" or key == "candidates" else value
-                if key in ("weight", "threshold", "mmr_lambda"):
-                    values[key] = float(value)
+                values[key] = NUMBER_SETTINGS.get(key, str)(value)
             except ValueError:
                 raise InvalidInput(f"The search setting {key} needs a number, not '{value}'.") from None
         return cls.from_settings(values)
@@ -219,6 +217,13 @@ class SearchOptions:
         return cls(**known)  # type: ignore[arg-type]
 
 
+NUMBER_SETTINGS: dict[str, type] = {
+    "top_k": int,
+    "candidates": int,
+    "weight": float,
+    "threshold": float,
+    "mmr_lambda": float,
+}
 SETTING_NAMES = ("top_k", "mode", "fusion", "weight", "threshold", "candidates", "rerank", "mmr_lambda")
 
 

@@ -36,8 +36,15 @@ c.metric("Cost", f"${table['cost'].sum():,.4f}")
 d.metric("Failed", f"{int((~table['ok']).sum()):,}")
 
 
-def bars(frame, x: str, y: str, colour: str | None, title: str):  # type: ignore[no-untyped-def]
-    encoding = {"x": alt.X(x, title=None), "y": alt.Y(y, title=title), "tooltip": list(frame.columns)}
+DAY = alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(labelAngle=0))  # one labelled bar per day
+
+
+def bars(frame, x: str | alt.X, y: str, colour: str | None, title: str):  # type: ignore[no-untyped-def]
+    encoding = {
+        "x": x if isinstance(x, alt.X) else alt.X(x, title=None),
+        "y": alt.Y(y, title=title),
+        "tooltip": list(frame.columns),
+    }
     if colour:
         encoding["color"] = alt.Color(colour, title=None)
     return alt.Chart(frame).mark_bar().encode(**encoding).properties(height=220)
@@ -46,14 +53,10 @@ def bars(frame, x: str, y: str, colour: str | None, title: str):  # type: ignore
 one, two = st.columns(2)
 with one:
     st.subheader("Requests per day")
-    st.altair_chart(
-        bars(report.requests_per_day(), "yearmonthdate(day):T", "requests:Q", "kind:N", "requests"), width="stretch"
-    )
+    st.altair_chart(bars(report.requests_per_day(), DAY, "requests:Q", "kind:N", "requests"), width="stretch")
 with two:
     st.subheader("Tokens per day, by model")
-    st.altair_chart(
-        bars(report.tokens_and_cost_per_day(), "yearmonthdate(day):T", "tokens:Q", "model:N", "tokens"), width="stretch"
-    )
+    st.altair_chart(bars(report.tokens_and_cost_per_day(), DAY, "tokens:Q", "model:N", "tokens"), width="stretch")
 three, four = st.columns(2)
 with three:
     st.subheader("Latency by model (p50, p95)")
@@ -69,7 +72,7 @@ with four:
     if volume.empty:
         st.caption("No uploads in this period.")
     else:
-        st.altair_chart(bars(volume, "yearmonthdate(day):T", "chunks:Q", None, "chunks written"), width="stretch")
+        st.altair_chart(bars(volume, DAY, "chunks:Q", None, "chunks written"), width="stretch")
 five, six = st.columns(2)
 with five:
     st.subheader("Top users")
