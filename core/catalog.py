@@ -29,6 +29,7 @@ from core.records import (
     UsageEvent,
     User,
 )
+from core.redact import redact, redact_optional
 
 log = logging.getLogger(__name__)
 
@@ -560,7 +561,7 @@ class Catalog:
             conn.execute(
                 documents.update()
                 .where(documents.c.id.in_(list(doc_ids)))
-                .values(status=DocumentStatus.FAILED.value, chunk_count=0, error=error, updated_at=now())
+                .values(status=DocumentStatus.FAILED.value, chunk_count=0, error=redact(error), updated_at=now())
             )
 
     def list_documents(self, store: Store, *, status: DocumentStatus | None = None) -> list[Document]:
@@ -703,7 +704,11 @@ class Catalog:
         with self.engine.begin() as conn:
             for entry in entries:
                 result = conn.execute(
-                    chat_messages.insert().values(conversation_id=conversation_id, created_at=now(), **entry)
+                    chat_messages.insert().values(
+                        conversation_id=conversation_id,
+                        created_at=now(),
+                        **{**entry, "error": redact_optional(entry.get("error"))},
+                    )
                 )
                 ids.append(_new_key(result))
             conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(updated_at=now()))
@@ -755,7 +760,7 @@ class Catalog:
                     cost=event.cost,
                     latency_ms=event.latency_ms,
                     ok=event.ok,
-                    error=event.error,
+                    error=redact_optional(event.error),
                     documents=event.documents,
                     pages=event.pages,
                     chunks=event.chunks,

@@ -32,6 +32,7 @@ from core.options import (
     Strategy,
 )
 from core.records import IngestStatus, Role
+from core.redact import redact
 from core.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workbench = Workbench(load_settings(**overrides))
         return _run(workbench, args)
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)

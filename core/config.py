@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -18,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core import redact
 from core.errors import InvalidInput
 from core.options import DEFAULT_OVERLAP, DEFAULT_SIZE, ChunkSettings
 from core.parsing.options import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_RATIO, DEFAULT_VISION_PROMPT
@@ -92,6 +94,8 @@ class Settings(BaseSettings):
         if not self.lance_uri:
             object.__setattr__(self, "lance_uri", str(self.data_dir / "lancedb"))
         ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]  # validates
+        password = sa_password(self.database_url)
+        redact.remember([*self.secrets.values(), self.milvus_token, self.cookie_key, self.admin_password, password])
         return self
 
     @classmethod
@@ -137,6 +141,12 @@ class _Environment(EnvSettingsSource):
 
 
 _SOURCES: ContextVar[tuple[Mapping[str, str], Path | None]] = ContextVar("settings_sources", default=({}, None))
+
+
+def sa_password(url: str) -> str:
+    """The password inside a database URL such as postgresql+psycopg://user:password@host/db ('' if none)."""
+    found = re.match(r"^[^:]+://[^:/@]+:([^@]+)@", url)
+    return found.group(1) if found else ""
 
 
 def load_settings(

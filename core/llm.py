@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from core import localmodel
+from core import localmodel, redact
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def embed(
     try:
         response = litellm.embedding(model=model, input=list(texts), mock_response=mock_response, **dict(params or {}))
     except Exception as exc:  # litellm raises many provider-specific types; all become one plain message
-        raise ModelError(_explain(model, exc)) from exc
+        raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
     vectors = np.asarray([_vector(item) for item in response.data], dtype=np.float32)
     if len(vectors) != len(texts):
@@ -126,7 +128,7 @@ def complete(
     except ModelError:
         raise
     except Exception as exc:  # every provider failure becomes one plain message
-        raise ModelError(_explain(model, exc)) from exc
+        raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
     usage = getattr(response, "usage", None)
     log.info("chat %s: %.0f ms", model, latency_ms)
@@ -169,7 +171,7 @@ def stream_chat(
     except ModelError:
         raise
     except Exception as exc:  # every provider failure becomes one plain message
-        raise ModelError(_explain(model, exc)) from exc
+        raise ModelError(_explain(model, exc, params)) from exc
     finally:
         _close(stream)
     latency_ms = (time.perf_counter() - started) * 1000
@@ -253,7 +255,7 @@ def rerank(
             model=model, query=query, documents=list(documents), top_n=len(documents), **dict(params or {})
         )
     except Exception as exc:  # every provider failure becomes one plain message
-        raise ModelError(_explain(model, exc)) from exc
+        raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
     scores: list[float | None] = [None] * len(documents)
     for result in response.results or []:
@@ -300,24 +302,40 @@ def _cost(litellm: Any, response: Any, model: str) -> float:
         return 0.0
 
 
-def _explain(model: str, exc: Exception) -> str:
+RAW_PREFIX = re.compile(
+    r"(litellm\.\w+:\s*|\w+(?:Error|Exception)\s*[:-]\s*|Error code: \d+ - )+"
+)  # LiteLLM's class names
+
+
+def _explain(model: str, exc: Exception, params: Mapping[str, Any] | None = None) -> str:
+    """One plain sentence in the product's words for a failed provider call, with every secret blanked."""
     if model == f"{LOCAL_PROVIDER}/{LOCAL_CHAT}" and not localmodel.server().alive():
         return localmodel.STOPPED  # the server process died (the next call starts a new one)
+    own = exc
+    while own is not None and not isinstance(own, ModelError):  # our own error, wrapped by LiteLLM
+        own = own.__cause__ or own.__context__  # type: ignore[assignment]
+    if own is not None:
+        return redact.redact(str(own))
     kind = type(exc).__name__
-    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else kind
-    if kind == "AuthenticationError" or "missing credentials" in str(exc).lower():
+    detail = redact.redact(RAW_PREFIX.sub("", str(exc).strip().splitlines()[0] if str(exc).strip() else "")[:300])
+    host = urlsplit(str((params or {}).get("api_base") or "")).netloc
+    where = f"at {host}" if host else f"of '{model}'"
+    status = getattr(exc, "status_code", None)
+    if kind == "AuthenticationError" or status in (401, 403) or "missing credentials" in str(exc).lower():
         return (
-            f"No valid API key for '{model}'. Set the provider's key (for example OPENAI_API_KEY) "
-            "in the environment or in .streamlit/secrets.toml."
+            f"No valid API key for '{model}' (the provider {where} refused the call). Set the provider's key "
+            "(for example OPENAI_API_KEY) in the environment or in .streamlit/secrets.toml."
         )
-    if kind in {"APIConnectionError", "Timeout", "ServiceUnavailableError"}:
-        return f"Could not reach the provider of '{model}': {detail}"
+    if kind in {"APIConnectionError", "Timeout", "ServiceUnavailableError"} or detail.lower().startswith(
+        ("connection error", "timeout", "request timed out")
+    ):
+        return f"Could not reach the provider {where} for '{model}'; check that it runs, or try again later."
     if kind in {"BadRequestError", "NotFoundError"} and "LLM Provider NOT provided" in str(exc):
         return (
             f"'{model}' is not a model LiteLLM knows. Name it with its provider, "
             "for example openai/text-embedding-3-small or ollama/nomic-embed-text."
         )
-    return f"The model '{model}' failed: {detail}"
+    return f"The provider {where} could not answer for '{model}'" + (f": {detail}" if detail else ".")
 
 
 @cache

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import redact
 from core.errors import InvalidInput
 
 ENV_PREFIX = "os.environ/"
@@ -51,6 +52,12 @@ class ModelRegistry:
         entries = {e.name: e for e in BUNDLED}
         if path is not None and path.is_file():
             entries.update({e.name: e for e in _read(path)})
+        redact.remember(
+            value
+            for entry in entries.values()
+            for key, value in entry.params.items()
+            if redact.SECRET_NAME.search(key) and not str(value).startswith(ENV_PREFIX)
+        )
         return cls(entries)
 
     def names(self, kind: str) -> list[str]:
@@ -62,6 +69,7 @@ class ModelRegistry:
         if entry is None:
             return name, {}
         params = {k: _resolve_env(name, v) for k, v in entry.params.items() if k != "model"}
+        redact.remember(v for k, v in params.items() if redact.SECRET_NAME.search(k))
         return entry.model, params
 
 

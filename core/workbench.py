@@ -23,7 +23,7 @@ from core.access import Action
 from core.catalog import Catalog, new_id
 from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
-from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
+from core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.evaluation import Evaluation, Question
 from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, read_uploads
 from core.models import ModelRegistry
@@ -47,6 +47,7 @@ from core.records import (
     Store,
     User,
 )
+from core.redact import install_log_redaction
 from core.retrieval import RerankModels, Target, check_embedding
 from core.retrieval import search as retrieval_search
 from core.stores import VectorStore, open_backend
@@ -73,6 +74,7 @@ class Workbench:
     """One per process; shared by every session of the app (it holds no per-user state)."""
 
     def __init__(self, settings: Settings | None = None) -> None:
+        install_log_redaction()  # no secret reaches a log line, whichever library writes it
         self.settings = settings or load_settings()
         for key, value in self.settings.secrets.items():  # provider keys from secrets.toml, for LiteLLM
             os.environ.setdefault(key, value)  # the environment, when it sets one, wins
@@ -278,17 +280,20 @@ class Workbench:
         vectors = self.backend(backend_name)
         embedder = self.embedder(embedding or self.settings.default_embedding)
         chunking = chunking or self.settings.chunking
-        store = self.catalog.create_store(
-            name,
-            backend=backend_name,
-            embedding_model=embedder.model,
-            embedding_dim=embedder.dimension,
-            chunk_size=chunking.size,
-            chunk_overlap=chunking.overlap,
-            chunk_strategy=chunking.strategy.value,
-            owner=owner.name,
-            description=description,
-        )
+        try:
+            store = self.catalog.create_store(
+                name,
+                backend=backend_name,
+                embedding_model=embedder.model,
+                embedding_dim=embedder.dimension,
+                chunk_size=chunking.size,
+                chunk_overlap=chunking.overlap,
+                chunk_strategy=chunking.strategy.value,
+                owner=owner.name,
+                description=description,
+            )
+        except AlreadyExists:
+            raise self._name_taken(name, owner) from None
         try:
             vectors.create(store.collection, dimension=store.embedding_dim)
         except Exception:
@@ -296,6 +301,13 @@ class Workbench:
             raise
         log.info("created store %s (%s, %s)", name, backend_name, embedder.model)
         return store
+
+    def _name_taken(self, name: str, acting: User) -> AlreadyExists:
+        """A taken name: said plainly to whoever may see that store, neutrally to others (no confirmation it exists)."""
+        with contextlib.suppress(WorkbenchError):
+            self._authorized(name, acting, Action.READ)
+            return AlreadyExists(f"A store named '{name}' already exists; choose another name.")
+        return AlreadyExists(f"The name '{name}' is not available; choose another name.")
 
     def store(self, name: str, *, user: str, action: Action = Action.READ) -> Store:
         """The store if the user may do `action` on it; a store the user may not see does not exist for them."""
@@ -333,8 +345,12 @@ class Workbench:
         return summaries
 
     def rename_store(self, name: str, new_name: str, *, user: str) -> Store:
-        store = self.store(name, user=user, action=Action.MANAGE)
-        return self.catalog.rename_store(store, new_name)
+        acting = self.acting(user)
+        store = self._authorized(name, acting, Action.MANAGE)[0]
+        try:
+            return self.catalog.rename_store(store, new_name)
+        except AlreadyExists:
+            raise self._name_taken(new_name, acting) from None
 
     def rebuild_store(
         self,

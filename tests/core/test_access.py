@@ -311,3 +311,16 @@ def test_the_cookie_key_is_generated_once_and_kept_private(tmp_path: Path) -> No
     assert len(key) >= 40 and access.cookie_key("", tmp_path) == key
     assert (tmp_path / "cookie.key").stat().st_mode & 0o077 == 0
     assert access.cookie_key("from-secrets", tmp_path) == "from-secrets"
+
+
+def test_a_taken_store_name_is_not_confirmed_to_those_who_may_not_see_it(world: Workbench) -> None:
+    """Store names are unique across the workbench; a stranger learns only that a name is not available."""
+    with pytest.raises(WorkbenchError) as refused:
+        world.create_store("kb", user="sam")
+    assert str(refused.value) == "The name 'kb' is not available; choose another name."
+    world.create_store("sams-own", user="sam")
+    with pytest.raises(WorkbenchError, match="^The name 'kb' is not available"):
+        world.rename_store("sams-own", "kb", user="sam")
+    with pytest.raises(WorkbenchError, match="'kb' already exists"):
+        world.create_store("kb", user="vic")  # a viewer sees kb: told plainly
+    assert "kb" not in [s.store.name for s in world.list_stores(user="sam")]
