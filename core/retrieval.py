@@ -112,8 +112,6 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
             store, filenames=f.filenames, extensions=f.extensions, after=f.after, before=f.before, metadata=f.metadata
         )
         where = Where(frozenset(ids))
-    vector_hits: list[Hit] = []
-    keyword_hits: list[Hit] = []
     query_vector = None
     if options.mode in (Mode.VECTOR, Mode.HYBRID):
         check_embedding(store, target.embedder.model)
@@ -122,14 +120,23 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
             raise EmbeddingMismatch(
                 f"{target.embedder.model} gives {query_vector.shape[0]}-dimensional vectors but store '{store.name}' holds {store.embedding_dim}."
             )
-    if query_vector is not None:
-        vector_hits = backend.search(store.collection, query_vector, top_k=pool, where=where)
-    if options.mode in (Mode.FULLTEXT, Mode.HYBRID):
-        keyword_hits = backend.fulltext(store.collection, query, top_k=pool, where=where)
+
+    def lists(where: Where | None) -> tuple[list[Hit], list[Hit]]:
+        vector = (
+            backend.search(store.collection, query_vector, top_k=pool, where=where) if query_vector is not None else []
+        )
+        keyword = (
+            backend.fulltext(store.collection, query, top_k=pool, where=where)
+            if options.mode in (Mode.FULLTEXT, Mode.HYBRID)
+            else []
+        )
+        return vector, keyword
+
+    vector_hits, keyword_hits = lists(where)
     if where is None:  # without a filter, chunks of unfinished or failed documents may still be in the lists
-        ready = catalog.ready_ids(store, {h.document_id for h in [*vector_hits, *keyword_hits]})
-        vector_hits = [h for h in vector_hits if h.document_id in ready]
-        keyword_hits = [h for h in keyword_hits if h.document_id in ready]
+        found = {h.document_id for h in [*vector_hits, *keyword_hits]}
+        if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
+            vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store))))
     hits = fuse(vector_hits, keyword_hits, options)
     return _Context(target=target, hits=[replace(h, store=store.name) for h in hits])
 

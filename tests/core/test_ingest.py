@@ -13,7 +13,7 @@ from core.config import Settings
 from core.embedding import get_embedder
 from core.errors import InvalidInput, WorkbenchError
 from core.ingest import Progress, Stage, Upload, content_hash
-from core.options import ChunkSettings, IngestOptions, Strategy
+from core.options import ChunkSettings, IngestOptions, Mode, SearchOptions, Strategy
 from core.records import Chunk, Document, DocumentStatus, IngestStatus
 from core.stores.lance import Config as LanceConfig
 from core.stores.lance import LanceStore
@@ -139,6 +139,25 @@ def test_chunks_of_unfinished_documents_are_invisible_to_search(workbench: Workb
     hits = workbench.search("kb", "Where do penguins live?")
     assert [h.filename for h in hits] == ["done.txt"]
     assert hits[0].document_id == done.document_id
+
+
+@pytest.mark.parametrize("mode", ["vector", "fulltext", "hybrid"])
+def test_orphan_chunks_do_not_starve_search_of_ready_matches(workbench: Workbench, mode: str) -> None:
+    """More orphan chunks (of a document that never finished) than the candidate pool match better than the one
+    ready document: search still returns the ready one (the pool is taken over ready documents only)."""
+    workbench.create_store("kb")
+    [done] = workbench.ingest("kb", [Upload("done.txt", b"Penguins live in the Antarctic and eat fish and krill.")])
+    store = workbench.store("kb")
+    text = "Where do penguins live? Penguins live in Antarctica."
+    orphans = [
+        Chunk(document_id=f"orphan-{n}", filename="half.txt", text=text, chunk_index=0, start=0, end=len(text))
+        for n in range(12)
+    ]
+    vectors = get_embedder(store.embedding_model).embed([c.text for c in orphans])
+    workbench.backend("lancedb").add(store.collection, orphans, vectors)
+    options = SearchOptions(mode=Mode(mode), top_k=3, candidates=5)
+    hits = workbench.search("kb", "Where do penguins live?", options=options)
+    assert [h.document_id for h in hits] == [done.document_id]
 
 
 def test_ingest_records_embedding_usage(workbench: Workbench) -> None:
