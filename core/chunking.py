@@ -17,6 +17,7 @@ from typing import Protocol
 
 from core.errors import InvalidInput
 from core.options import ChunkSettings, Strategy
+from core.parsing.limits import DEFAULT_MAX_CHUNKS, check_chunks
 from core.records import Chunk, ParsedDocument, Section
 
 # Split on the largest unit that occurs: paragraphs, lines, sentences, clauses, words, characters.
@@ -81,6 +82,7 @@ def chunk_document(
     document_id: str,
     settings: ChunkSettings,
     token_spans: TokenSpans | None = None,
+    max_chunks: int = DEFAULT_MAX_CHUNKS,
 ) -> list[Chunk]:
     """Chunks of at most `settings.size` units; neighbours share up to `settings.overlap` units."""
     measure: Measure = Characters()
@@ -111,6 +113,8 @@ def chunk_document(
             first = sections[max(bisect.bisect_right(starts, start) - 1, 0)]
             last = sections[max(bisect.bisect_left(starts, end) - 1, 0)]
             text = parsed.text[start:end]
+            if len(chunks) >= max_chunks:
+                check_chunks(parsed.filename, len(chunks) + 1, max_chunks)
             chunks.append(
                 Chunk(
                     document_id=document_id,

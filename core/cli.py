@@ -31,6 +31,7 @@ from core.options import (
     SearchOptions,
     Strategy,
 )
+from core.parsing.limits import read_file
 from core.records import IngestStatus, Role
 from core.redact import redact
 from core.workbench import Workbench
@@ -404,7 +405,7 @@ def _eval(wb: Workbench, args: argparse.Namespace, user: str) -> None:
 def _preview(wb: Workbench, args: argparse.Namespace, user: str) -> None:
     result = wb.preview(
         args.file.name,
-        _read(args.file),
+        _read(args.file, wb.settings.max_upload_bytes),
         chunking=_chunking(args, wb.settings.chunking) or wb.settings.chunking,
         embedding=args.embedding,
         user=user,
@@ -492,11 +493,8 @@ def _revoke(wb: Workbench, args: argparse.Namespace, user: str) -> None:
     print(f"'{args.name}' no longer has access to '{args.store}'.")
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{path} could not be read: {exc.strerror or exc}.") from exc
+def _read(path: Path, max_bytes: int = 2**40) -> bytes:
+    return read_file(path, max_bytes=max_bytes)
 
 
 def _new_password(args: argparse.Namespace) -> str:

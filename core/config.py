@@ -22,6 +22,7 @@ from pydantic_settings import (
 from core import redact
 from core.errors import InvalidInput
 from core.options import DEFAULT_OVERLAP, DEFAULT_SIZE, ChunkSettings
+from core.parsing import limits as parse_limits
 from core.parsing.options import DEFAULT_MAX_UNZIPPED_MB, DEFAULT_MAX_ZIP_RATIO, DEFAULT_VISION_PROMPT
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,12 @@ class Settings(BaseSettings):
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     max_unzipped_mb: int = DEFAULT_MAX_UNZIPPED_MB
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
+    max_chars: int = parse_limits.DEFAULT_MAX_CHARS  # parsed characters per document
+    max_rows: int = parse_limits.DEFAULT_MAX_ROWS  # table rows per document
+    max_depth: int = parse_limits.DEFAULT_MAX_DEPTH  # nesting of JSON
+    max_markup_mb: int = parse_limits.DEFAULT_MAX_MARKUP_MB  # XML inside an Office file
+    max_chunks: int = parse_limits.DEFAULT_MAX_CHUNKS  # chunks per document
+    max_parse_seconds: float = parse_limits.DEFAULT_MAX_PARSE_SECONDS
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
     chat_model: str = "local/smollm2-135m"
@@ -118,6 +125,17 @@ class Settings(BaseSettings):
         """A copy with some values changed (validated like the original)."""
         derived = {"database_url", "lance_uri"} - set(changes)  # recomputed from data_dir unless given
         return _build({**self.model_dump(exclude=derived), **changes}, env={}, secrets_file=None)
+
+    @property
+    def limits(self) -> parse_limits.Limits:
+        return parse_limits.Limits(
+            max_chars=self.max_chars,
+            max_rows=self.max_rows,
+            max_depth=self.max_depth,
+            max_markup_bytes=self.max_markup_mb * 2**20,
+            max_chunks=self.max_chunks,
+            max_parse_seconds=self.max_parse_seconds,
+        )
 
     @property
     def max_upload_bytes(self) -> int:

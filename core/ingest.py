@@ -15,8 +15,10 @@ from core.chunking import chunk_document
 from core.embedding import Embedder, UsageSink
 from core.errors import InvalidInput, WorkbenchError
 from core.options import IngestOptions
+from core.parsing.limits import read_file
 from core.parsing.options import ParseOptions
 from core.records import Chunk, Document, DocumentStatus, IngestResult, IngestStatus, ParsedDocument, Store
+from core.redact import redact
 from core.stores import VectorStore
 
 log = logging.getLogger(__name__)
@@ -101,18 +103,10 @@ def read_uploads(paths: Iterable[Path], *, max_bytes: int) -> Iterable[Upload | 
             inside = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
             yield from read_uploads(inside, max_bytes=max_bytes)
             continue
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:  # refused from its size alone: a 2 GB file is never read into memory
-                error = f"{path.name} is {size / 2**20:,.0f} MB, over the {max_bytes / 2**20:,.0f} MB upload limit."
-                yield IngestResult(filename=path.name, status=IngestStatus.FAILED, error=error)
-                continue
-            yield Upload(filename=path.name, data=path.read_bytes())
-        except OSError as exc:
-            reason = "it does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
-            yield IngestResult(
-                filename=str(path), status=IngestStatus.FAILED, error=f"{path} could not be read: {reason}."
-            )
+        try:  # a 2 GB file is refused from its size, a device or a lying size after max_bytes: never all read
+            yield Upload(filename=path.name, data=read_file(path, max_bytes=max_bytes))
+        except InvalidInput as exc:
+            yield IngestResult(filename=path.name, status=IngestStatus.FAILED, error=str(exc))
 
 
 def content_hash(data: bytes) -> str:
@@ -267,7 +261,11 @@ class Ingestor:
             chunks_of = self.chunking
             document_id = new_id()
             chunks = chunk_document(
-                parsed, document_id=document_id, settings=chunks_of, token_spans=self.embedder.token_spans
+                parsed,
+                document_id=document_id,
+                settings=chunks_of,
+                token_spans=self.embedder.token_spans,
+                max_chunks=(self.options.parse or ParseOptions()).limits.max_chunks,
             )
             if self.options.metadata:
                 chunks = [replace(c, metadata=dict(self.options.metadata)) for c in chunks]
@@ -318,12 +316,12 @@ class Ingestor:
             status=DocumentStatus.FAILED,
             created_at=now(),
             uploaded_by=self.user,
-            error=str(exc),
+            error=redact(str(exc)),
         )
         self.catalog.add_documents([document])
         log.info("ingest into %s: %s failed: %s", self.store.name, upload.filename, exc)
         return IngestResult(
-            filename=upload.filename, status=IngestStatus.FAILED, document_id=document.id, error=str(exc)
+            filename=upload.filename, status=IngestStatus.FAILED, document_id=document.id, error=document.error
         )
 
     def _flush(self, batch: _Batch, results: dict[int, IngestResult]) -> None:
@@ -355,7 +353,7 @@ class Ingestor:
             self._progress.batch(entries, Stage.WRITING)
             self.backend.add(self.store.collection, chunks, vectors)
         except Exception as exc:  # every failure must leave no half document behind
-            reason = (
+            reason = redact(
                 str(exc)
                 if isinstance(exc, WorkbenchError)
                 else f"writing its chunks failed ({type(exc).__name__}: {exc})"

@@ -109,7 +109,11 @@ def preview(
     parsed, from_cache = cache.parse(filename, data, content_hash(data), options)
     parsed_at = time.perf_counter()
     chunks = chunk_document(
-        parsed, document_id="preview", settings=settings, token_spans=lambda t: cache.token_spans(embedder, t)
+        parsed,
+        document_id="preview",
+        settings=settings,
+        token_spans=lambda t: cache.token_spans(embedder, t),
+        max_chunks=options.limits.max_chunks,
     )
     chunked_at = time.perf_counter()
     overlaps = tuple((b.start, a.end) for a, b in itertools.pairwise(chunks) if b.start < a.end)

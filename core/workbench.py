@@ -703,6 +703,7 @@ class Workbench:
             vision_prompt=vision_prompt or self.settings.vision_prompt,
             max_unzipped_bytes=self.settings.max_unzipped_mb * 2**20,
             max_zip_ratio=self.settings.max_zip_ratio,
+            limits=self.settings.limits,
             on_usage=record,
         )
 

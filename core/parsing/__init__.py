@@ -10,6 +10,7 @@ from io import BytesIO
 from pathlib import PurePath
 
 from core.errors import ParseError, UnsupportedFileType, WorkbenchError
+from core.parsing import limits
 from core.parsing.options import ParseOptions
 from core.records import ParsedDocument
 
@@ -65,20 +66,14 @@ def parse(filename: str, data: bytes, options: ParseOptions | None = None) -> Pa
         raise ParseError(f"{filename} is empty (0 bytes); there is nothing to read.")
     ext = extension(filename)
     try:
-        if ext in ZIPPED:
-            check_archive(filename, data, options)
-        if ext in IMAGES:
-            from core.parsing.image import parse_image
-
-            parsed = parse_image(filename, data, options)
-        else:
-            module_name, function = PARSERS[ext].split(":")
-            parser: Parser = getattr(importlib.import_module(module_name), function)
-            parsed = parser(filename, data)
+        with limits.budget(filename, options.limits):
+            parsed = _parse(filename, ext, data, options)
     except WorkbenchError:
         raise
     except RecursionError as exc:
         raise ParseError(f"{filename} could not be read: it is nested too deeply.") from exc
+    except MemoryError as exc:
+        raise ParseError(f"{filename} needs more memory to read than this machine has; split it.") from exc
     except Exception as exc:  # any library failure on hostile input becomes a per-file message
         log.warning("parser failed on %s: %r", filename, exc)
         raise ParseError(
@@ -87,6 +82,18 @@ def parse(filename: str, data: bytes, options: ParseOptions | None = None) -> Pa
     if not parsed.text.strip():
         raise ParseError(f"{filename} contains no text.")
     return parsed
+
+
+def _parse(filename: str, ext: str, data: bytes, options: ParseOptions) -> ParsedDocument:
+    if ext in ZIPPED:
+        check_archive(filename, data, options)
+    if ext in IMAGES:
+        from core.parsing.image import parse_image
+
+        return parse_image(filename, data, options)
+    module_name, function = PARSERS[ext].split(":")
+    parser: Parser = getattr(importlib.import_module(module_name), function)
+    return parser(filename, data)
 
 
 def check_archive(filename: str, data: bytes, options: ParseOptions) -> None:
@@ -98,8 +105,17 @@ def check_archive(filename: str, data: bytes, options: ParseOptions) -> None:
         raise ParseError(
             f"{filename} could not be read: the file is damaged or not a valid {extension(filename)} file."
         ) from exc
+    # A member never yields more than its declared size (zipfile stops there and checks the CRC), so the
+    # declared sizes bound what unpacks; the packed side is the real length of the file, never what the
+    # headers claim (a header that claims little compression hides a bomb behind an honest-looking ratio).
     unpacked = sum(m.file_size for m in members)
-    packed = sum(m.compress_size for m in members) or 1
+    packed = len(data) or 1
+    markup = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    if markup > options.limits.max_markup_bytes:
+        raise ParseError(
+            f"{filename} holds {markup / 2**20:,.0f} MB of document markup, over the "
+            f"{options.limits.max_markup_bytes / 2**20:,.0f} MB limit (WORKBENCH_MAX_MARKUP_MB); split the document."
+        )
     if unpacked > options.max_unzipped_bytes:
         raise ParseError(
             f"{filename} would unpack to {unpacked / 2**20:,.0f} MB, over the {options.max_unzipped_bytes / 2**20:,.0f} MB limit; "

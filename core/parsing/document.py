@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.parsing import limits
 from core.records import ParsedDocument, Section
 
 PART_SEPARATOR = "\n\n"
@@ -35,10 +36,13 @@ def assemble(
     pieces: list[str] = []
     sections: list[Section] = []
     offset = 0
-    for part in parts:
+    for count, part in enumerate(parts):
+        if count % 256 == 0:
+            limits.check_time()
         text = part.text.strip()
         if not text:
             continue
+        limits.check_chars(filename, offset + len(text))
         if pieces:
             pieces.append(part.joiner)
             offset += len(part.joiner)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.parsing.limits import Limits
+
 DEFAULT_VISION_PROMPT = (
     "Describe this image for a search index. Transcribe every piece of text, number and label exactly; "
     "for charts and tables give the values; then describe what the image shows in a few sentences."
@@ -21,4 +23,5 @@ class ParseOptions:
     vision_params: Mapping[str, Any] = field(default_factory=dict)  # extra LiteLLM arguments
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_MB * 2**20
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
+    limits: Limits = field(default_factory=Limits)
     on_usage: Callable[[str, Any], None] | None = field(default=None, compare=False)

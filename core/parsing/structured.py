@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from core.errors import ParseError
+from core.parsing import limits
 from core.parsing.document import Part, assemble
 from core.parsing.text import decode
 from core.records import ParsedDocument
@@ -19,6 +20,7 @@ def parse_json(filename: str, data: bytes) -> ParsedDocument:
         value = json.loads(decode(filename, data))
     except json.JSONDecodeError as exc:
         raise ParseError(f"{filename} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
+    limits.check_depth(filename, value)  # pretty-printing indents every level: depth costs space squared
     parts: list[Part] = []
     if isinstance(value, list):
         parts = [Part(_pretty(item), heading=f"[{i}]") for i, item in enumerate(value)]

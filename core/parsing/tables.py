@@ -7,6 +7,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 
+from core.parsing import limits
 from core.parsing.document import Part, assemble
 from core.parsing.text import decode
 from core.records import ParsedDocument
@@ -26,11 +27,14 @@ def table_parts(
     parts: list[Part] = []
     header = ""
     for number, cells in rows:
+        if len(parts) % 1024 == 0:
+            limits.check_time()
         line = _row_text(cells)
         if not line:
             continue
         if not header:
             header = line
+        limits.count_rows(1)
         parts.append(
             Part(
                 line,
