@@ -78,7 +78,7 @@ def search(
     limit = limit or options.top_k
     pool = max(options.candidates, limit)
     contexts = [_candidates(query, t, catalog=catalog, options=options, pool=pool) for t in targets]
-    hits = contexts[0].hits if len(contexts) == 1 else _fuse_stores([c.hits for c in contexts], pool)
+    hits = contexts[0].hits if len(contexts) == 1 else _fuse_stores(contexts, options, pool)
     if options.rerank.kind is RerankKind.MMR:
         hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
     elif options.rerank.kind is not RerankKind.NONE and hits:
@@ -100,7 +100,9 @@ def search(
 @dataclass
 class _Context:
     target: Target
-    hits: list[Hit]
+    hits: list[Hit]  # the store's own fused list
+    vector_hits: list[Hit]  # its first-stage lists, for ranking several stores on one pool
+    keyword_hits: list[Hit]
 
 
 def _candidates(query: str, target: Target, *, catalog: Catalog, options: SearchOptions, pool: int) -> _Context:
@@ -137,8 +139,13 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
         found = {h.document_id for h in [*vector_hits, *keyword_hits]}
         if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
             vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store))))
-    hits = fuse(vector_hits, keyword_hits, options)
-    return _Context(target=target, hits=[replace(h, store=store.name) for h in hits])
+    named = lambda hits: [replace(h, store=store.name) for h in hits]  # noqa: E731
+    return _Context(
+        target=target,
+        hits=named(fuse(vector_hits, keyword_hits, options)),
+        vector_hits=named(vector_hits),
+        keyword_hits=named(keyword_hits),
+    )
 
 
 def fuse(vector_hits: list[Hit], keyword_hits: list[Hit], options: SearchOptions) -> list[Hit]:
@@ -217,16 +224,21 @@ def _combine(
     return fused
 
 
-def _fuse_stores(lists: list[list[Hit]], pool: int) -> list[Hit]:
-    """Reciprocal rank fusion of the stores' result lists (their scores are not comparable)."""
-    scored: dict[tuple[str | None, str, int], Hit] = {}
-    best = 1 / (RRF_K + 1)
-    for hits in lists:
-        for rank, hit in enumerate(hits, 1):
-            fused = (1 / (RRF_K + rank)) / best
-            breakdown = replace(hit.breakdown or ScoreBreakdown(), fused=fused)
-            scored[(hit.store, *hit.key)] = replace(hit, score=fused, breakdown=breakdown)
-    return sorted(scored.values(), key=lambda h: -h.score)[:pool]
+def _fuse_stores(contexts: list[_Context], options: SearchOptions, pool: int) -> list[Hit]:
+    """Several stores ranked as one: stores that share an embedding model pool their first-stage lists
+    (cosines of one model compare across stores; BM25 scores too, roughly) and are fused once, exactly as if
+    they were one store. So an irrelevant store's best hit no longer ties with a relevant store's best, and a
+    threshold means the same in every store. Groups with different models meet on their fused scores, each
+    already normalised to 0..1 by the fusion."""
+    groups: dict[str, list[_Context]] = {}
+    for context in contexts:
+        groups.setdefault(context.target.embedder.model, []).append(context)
+    merged: list[Hit] = []
+    for members in groups.values():
+        vector = sorted((h for c in members for h in c.vector_hits), key=lambda h: -h.score)[:pool]
+        keyword = sorted((h for c in members for h in c.keyword_hits), key=lambda h: -h.score)[:pool]
+        merged += fuse(vector, keyword, options)
+    return sorted(merged, key=lambda h: -h.score)[:pool]
 
 
 def _apply_scores(hits: list[Hit], scores: list[float | None]) -> list[Hit]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -126,6 +127,31 @@ def test_many_stores_are_fused_and_say_where_each_hit_is_from(kb: Workbench) -> 
     hits = kb.search("kb,other", "coolant pump", options=SearchOptions(top_k=4))
     assert {h.store for h in hits} == {"kb", "other"}
     assert {h.filename for h in hits[:2]} == {"pump.txt", "pump-manual.txt"}
+
+
+@pytest.mark.parametrize("fusion", [Fusion.RRF, Fusion.WEIGHTED])
+def test_the_relevant_store_wins_and_a_threshold_means_the_same_in_each(workbench: Workbench, fusion: Fusion) -> None:
+    """A large unrelated store and a small one holding the answer: the best hit of the unrelated store no
+    longer ties with the answer (per-store ranks made both 1.0), and a threshold keeps only what is relevant."""
+    from tests.conftest import filing_pages, make_pdf
+
+    workbench.create_store("a")
+    workbench.ingest("a", [Upload("annual-report.pdf", make_pdf(filing_pages(30)))])
+    workbench.create_store("b")
+    archive = (
+        b"The sound archive keeps wax cylinders recorded between 1890 and 1920.\n\nThe reading room opens at nine."
+    )
+    workbench.ingest("b", [Upload("archive.txt", archive)])
+    options = SearchOptions(top_k=5, fusion=fusion)
+    hits = workbench.search("a,b", "wax cylinders archive", options=options)
+    assert hits[0].store == "b" and hits[0].filename == "archive.txt"
+    best_of_a = next(h for h in hits if h.store == "a")
+    assert best_of_a.score < 0.75 * hits[0].score  # not level with the answer
+    alone = workbench.search("b", "wax cylinders archive", options=options)[0]
+    together = workbench.search("b,a", "wax cylinders archive", options=options)[0]
+    assert together.score == pytest.approx(alone.score, abs=0.05)  # the answer scores the same with or without a
+    kept = workbench.search("a,b", "wax cylinders archive", options=replace(options, threshold=0.75 * hits[0].score))
+    assert {h.store for h in kept} == {"b"}
 
 
 def test_stores_with_different_models_are_each_queried_with_their_own(
