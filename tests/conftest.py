@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,32 @@ import core  # noqa: E402,F401  (offline environment first)
 from core import llm  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.workbench import Workbench  # noqa: E402
+from tests.postgres import POSTGRESQL, SQLITE, PostgresServer  # noqa: E402
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(env={}, secrets_file=tmp_path / "no-secrets.toml", data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+def database_url(kind: str, request: pytest.FixtureRequest, sqlite_file: Path) -> str:
+    """A fresh, empty catalog database of this kind (a new database on the session's PostgreSQL server)."""
+    if kind == POSTGRESQL:
+        return request.getfixturevalue("postgres").fresh_database()  # type: ignore[no-any-return]
+    return f"sqlite:///{sqlite_file}"
+
+
+@pytest.fixture(params=[SQLITE, POSTGRESQL])
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test on SQLite and on a real PostgreSQL: the URL of a fresh catalog database."""
+    return database_url(request.param, request, tmp_path / "catalog.db")
 
 
 @pytest.fixture

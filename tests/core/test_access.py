@@ -17,17 +17,21 @@ from core.ingest import Upload
 from core.options import ChunkSettings, SearchOptions
 from core.records import Role
 from core.workbench import ACTING, Workbench
+from tests.conftest import database_url
+from tests.postgres import POSTGRESQL, SQLITE
 
 ACTORS = ("admin", "olivia", "ed", "vic", "sam", "dan")  # admin, owner, editor, viewer, stranger, disabled
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
+@pytest.fixture(scope="module", params=[SQLITE, POSTGRESQL])
+def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Workbench:
+    """The permission matrix runs on a SQLite catalog and on a real PostgreSQL one."""
     from core.config import load_settings
 
     root = tmp_path_factory.mktemp("access")
-    wb = Workbench(load_settings(env={}, secrets_file=root / "none.toml", data_dir=root / "data"))
+    url = database_url(request.param, request, root / "catalog.db")
+    wb = Workbench(load_settings(env={}, secrets_file=root / "none.toml", data_dir=root / "data", database_url=url))
     for name in ACTORS[1:]:
         wb.add_user(name, user="admin", password=PASSWORD)
     wb.create_store("kb", user="olivia")

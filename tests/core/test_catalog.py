@@ -10,8 +10,8 @@ from core.records import Document, DocumentStatus, Role, UsageEvent
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return Catalog(f"sqlite:///{tmp_path / 'sub' / 'catalog.db'}")
+def catalog(any_database: str) -> Catalog:
+    return Catalog(any_database)
 
 
 def store_in(catalog: Catalog, name: str = "kb", owner: str = "admin"):  # type: ignore[no-untyped-def]
@@ -39,9 +39,16 @@ def document(store_id: str, content_hash: str = "h1", status: DocumentStatus = D
     )
 
 
-def test_schema_is_created_on_first_run_in_a_new_folder(tmp_path: Path, catalog: Catalog) -> None:
+def test_schema_is_created_on_first_run_in_a_new_folder(tmp_path: Path) -> None:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'sub' / 'catalog.db'}")
     assert (tmp_path / "sub" / "catalog.db").is_file()
     assert Catalog(catalog.url).list_stores() == []  # opening again is harmless
+
+
+def test_schema_is_created_and_opened_again_on_both_databases(catalog: Catalog) -> None:
+    store_in(catalog)
+    again = Catalog(catalog.url)  # creation and upgrade steps are harmless on an existing schema
+    assert [s.name for s in again.list_stores()] == ["kb"]
 
 
 def test_store_names_are_unique_and_checked(catalog: Catalog) -> None:
@@ -111,3 +118,20 @@ def test_usage_events_are_kept(catalog: Catalog) -> None:
     assert [(e.user, e.store, e.prompt_tokens, e.ok) for e in events] == [("alice", "kb", 12, True)]
     assert events[0].created_at is not None and events[0].created_at.tzinfo is not None
     assert [e.error for e in catalog.usage()] == [None, "boom"]
+
+
+def test_a_catalog_from_an_earlier_version_is_upgraded_on_both_databases(catalog: Catalog) -> None:
+    """An earlier catalog lacks a column: opening it adds the column and keeps the rows."""
+    import sqlalchemy as sa
+
+    store = store_in(catalog)
+    catalog.add_documents([document(store.id, status=DocumentStatus.FAILED)])
+    with catalog.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE documents DROP COLUMN error"))
+    catalog.engine.dispose()
+    upgraded = Catalog(catalog.url)
+    assert "error" in {c["name"] for c in sa.inspect(upgraded.engine).get_columns("documents")}
+    [kept] = upgraded.list_documents(store)
+    assert kept.error is None and kept.status is DocumentStatus.FAILED
+    upgraded.mark_failed([kept.id], "could not be read")
+    assert upgraded.list_documents(store)[0].error == "could not be read"

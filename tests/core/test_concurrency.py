@@ -16,7 +16,10 @@ from core.workbench import Workbench
 from tests.conftest import ROOT
 
 
-def test_two_processes_ingesting_the_same_files_add_each_once(settings: Settings, tmp_path: Path) -> None:
+def test_two_processes_ingesting_the_same_files_add_each_once(
+    settings: Settings, tmp_path: Path, any_database: str
+) -> None:
+    settings = settings.replace(database_url=any_database)
     wb = Workbench(settings)
     wb.create_store("kb", user="admin")
     folder = tmp_path / "files"
@@ -25,7 +28,12 @@ def test_two_processes_ingesting_the_same_files_add_each_once(settings: Settings
         (folder / f"note-{n:02}.txt").write_text(
             f"Note {n}: the depot in town {n} opens at {n % 12 + 1} o'clock.\n" * 20
         )
-    env = {**os.environ, "WORKBENCH_DATA_DIR": str(settings.data_dir), "WORKBENCH_SECRETS_FILE": str(tmp_path / "x")}
+    env = {
+        **os.environ,
+        "WORKBENCH_DATA_DIR": str(settings.data_dir),
+        "WORKBENCH_SECRETS_FILE": str(tmp_path / "x"),
+        "WORKBENCH_DATABASE_URL": any_database,
+    }
     command = [sys.executable, "-m", "core", "ingest", "kb", str(folder), "--user", "admin"]
     runs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]  # fmt: skip
