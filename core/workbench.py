@@ -725,9 +725,11 @@ class Workbench:
         options = options or IngestOptions()
         if options.parse is None:  # the configured parse options (vision model, zip limits, usage records)
             options = replace(options, parse=self.parse_options(user=acting.name, store=store.name))
+        backend = self.backend(store.backend)
+        backend.count(store.collection)  # connect first: a backend out of reach is said now, not after the embedding
         ingestor = Ingestor(
             catalog=self.catalog,
-            backend=self.backend(store.backend),
+            backend=backend,
             embedder=embedder,
             store=store,
             user=acting.name,

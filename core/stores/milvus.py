@@ -77,6 +77,7 @@ class MilvusStore:
             # Milvus Lite's embedded gRPC server logs a traceback for calls it does not implement (AllocTimestamp),
             # which pymilvus tries and then does without: noise for a command that succeeds.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+            logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # a held lock: our one sentence says it
         try:
             kwargs: dict[str, Any] = {"uri": self.uri}
             if self.token:

@@ -14,8 +14,8 @@ from core.config import Settings
 from core.errors import BackendUnavailable, InvalidInput
 from core.ingest import Upload
 from core.options import Filters, IngestOptions, Mode, SearchOptions
+from core.stores.milvus import LOCKED, MilvusStore
 from core.stores.milvus import Config as MilvusConfig
-from core.stores.milvus import MilvusStore
 from core.workbench import Workbench
 from tests.conftest import ROOT, filing_pages, make_pdf
 
@@ -153,3 +153,30 @@ def test_create_ingest_and_search_in_separate_processes(backend: str, settings: 
     run("ingest", "kb", str(report))
     hits = json.loads(run("search", "kb", "When do zebras migrate?", "--json").stdout)
     assert hits and hits[0]["page"] == 3
+
+
+def test_an_ingest_into_a_held_lite_file_says_so_first_and_only_that(settings: Settings, tmp_path: Path) -> None:
+    """The lock is met before any file is parsed or embedded, and stderr holds our sentence, no library traceback."""
+    import os
+
+    env = {**os.environ, "WORKBENCH_DATA_DIR": str(settings.data_dir), "WORKBENCH_SECRETS_FILE": str(tmp_path / "x")}
+    subprocess.run([sys.executable, "-m", "core", "store", "create", "kb", "--backend", "milvus"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "from pymilvus import MilvusClient; import sys, time; c = MilvusClient(sys.argv[1]); "
+         "c.list_collections(); print('ready', flush=True); time.sleep(120)", str(settings.data_dir / "milvus.db")],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    report = tmp_path / "report.pdf"
+    report.write_bytes(make_pdf(filing_pages(40)))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        done = subprocess.run([sys.executable, "-m", "core", "ingest", "kb", str(report), "--user", "admin"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: {LOCKED.format(uri=settings.data_dir / 'milvus.db')}"]
+    usage = Workbench(settings).catalog.usage()
+    assert not [e for e in usage if e.kind == "embedding"]  # nothing was embedded before the lock was met
