@@ -340,13 +340,13 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fusion",
         choices=[f.value for f in Fusion],
-        default=Fusion.RRF.value,
+        default=SearchOptions.fusion.value,
         help="how hybrid fuses the lists (default: %(default)s)",
     )
     parser.add_argument(
         "--weight",
         type=float,
-        default=0.5,
+        default=SearchOptions.weight,
         help="share of the vector score in weighted fusion, 0 to 1 (default: %(default)s)",
     )
     parser.add_argument(

@@ -46,11 +46,12 @@ def settings(side: str, saved: SearchOptions, filters: Filters) -> SearchOptions
     """One set of retrieval settings, starting from the store's saved ones; `side` keeps the two sides apart."""
     modes = [m.value for m in Mode]
     mode = st.segmented_control("Mode", modes, default=saved.mode.value, key=f"{side}_mode") or "hybrid"
-    fusion, weight = "rrf", 0.5
+    fusion, weight = saved.fusion.value, saved.weight
     if mode == "hybrid":
-        fusion = st.radio("Fusion", ["rrf", "weighted"], horizontal=True, key=f"{side}_fusion")
+        fusions = [f.value for f in Fusion]
+        fusion = st.radio("Fusion", fusions, fusions.index(fusion), horizontal=True, key=f"{side}_fusion") or fusion
         if fusion == "weighted":
-            weight = st.slider("Vector share", 0.0, 1.0, 0.6, 0.05, key=f"{side}_weight")
+            weight = st.slider("Vector share", 0.0, 1.0, saved.weight, 0.05, key=f"{side}_weight")
     top_k = st.slider("Results", 1, 50, saved.top_k, key=f"{side}_top_k")
     threshold = st.number_input("Minimum score (0: none)", 0.0, 100.0, 0.0, 0.05, key=f"{side}_threshold")
     index = RERANKERS.index(str(saved.rerank)) if str(saved.rerank) in RERANKERS else 0
