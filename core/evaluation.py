@@ -6,6 +6,9 @@ it comes from that document and, if pages are given, from one of them, and, if a
 of that text's words. Each relevant unit (a page, or the document when no page is given) counts once:
 a second chunk of the same page does not raise a score.
 
+Several documents that each answer a question are written `a.pdf|b.pdf`: each found one counts (nDCG's ideal
+holds them all), as in BEIR's relevance judgements.
+
 Files: CSV with columns `question`, `document`, optional `pages` ("12" or "12;13") and `text`;
 or JSON lines with the same keys (FinanceBench's `doc_name` and `evidence` lists are read too).
 """
@@ -35,24 +38,31 @@ WORD = re.compile(r"\w+")
 @dataclass(frozen=True)
 class Question:
     question: str
-    document: str  # the file name, with or without its extension
+    document: str  # the file name, with or without its extension; several that each answer: "a.pdf|b.pdf"
     pages: tuple[int, ...] = ()
     text: str = ""
     id: str = ""
 
     def relevant(self, hit: Hit) -> str | None:
-        """The relevant unit this hit belongs to ('document' or 'page N'), or None when it is not relevant."""
-        if not same_document(hit.filename, self.document):
+        """The relevant unit this hit belongs to ('document NAME' or 'page N'), or None when it is not relevant."""
+        if not self.answered_by(hit):
             return None
         if self.pages and hit.page not in self.pages:
             return None
         if self.text and not holds_text(hit.text, self.text):
             return None
-        return f"page {hit.page}" if self.pages else "document"
+        return f"page {hit.page}" if self.pages else f"document {hit.filename}"
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        return tuple(d.strip() for d in self.document.split("|") if d.strip())
+
+    def answered_by(self, hit: Hit) -> bool:
+        return any(same_document(hit.filename, d) for d in self.documents)
 
     @property
     def units(self) -> int:
-        return len(self.pages) if self.pages else 1
+        return len(self.pages) if self.pages else len(self.documents)
 
 
 def same_document(filename: str, expected: str) -> bool:
@@ -161,7 +171,7 @@ def score(question: Question, hits: Sequence[Hit], k: int) -> QuestionResult:
     gains = 0.0
     first = document = None
     for rank, hit in enumerate(hits[:k], 1):
-        if document is None and same_document(hit.filename, question.document):
+        if document is None and question.answered_by(hit):
             document = rank
         unit = question.relevant(hit)
         if unit is not None and unit not in seen:

@@ -53,6 +53,15 @@ def test_scores_count_each_relevant_page_once() -> None:
     assert score(question, hits, k=1).first_relevant is None  # k cuts the list
 
 
+def test_several_documents_may_each_answer_and_each_counts_once() -> None:
+    question = Question("q", "a.txt|b.txt")  # as in BEIR judgements: two relevant abstracts
+    hits = [hit("c.txt", None), hit("b.txt", None), hit("b.txt", None), hit("a.txt", None)]
+    result = score(question, hits, k=4)
+    assert result.first_relevant == 2 and result.document_rank == 2
+    ideal = 1 + 1 / math.log2(3)
+    assert result.ndcg == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / ideal)  # b once, then a
+
+
 def test_an_expected_text_must_be_in_the_chunk() -> None:
     question = Question("q", "a.pdf", text="revenue grew by twelve percent")
     assert score(question, [hit("a.pdf", 1, "Other words entirely.")], k=5).first_relevant is None
