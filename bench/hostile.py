@@ -6,7 +6,7 @@ seconds, and what the product said. Target: every file refused or finished under
 The files are generated in a temporary folder (nothing is downloaded or kept): zip bombs with honest
 headers, a .docx whose zip header lies about its compressed size, JSON nested 900 deep, JSON nested and wide,
 a CSV of a million rows, /dev/zero and a FIFO behind .txt names, a 300 MB text file, and two large but honest
-files (a 1,000-page PDF, a 200,000-row CSV) for comparison. A first row shows a tiny file, for the baseline
+files (a 1,000-page PDF, a 90,000-row CSV) for comparison. A first row shows a tiny file, for the baseline
 (the process with its models loaded).
 """
 
@@ -140,7 +140,7 @@ def cases(folder: Path) -> dict[str, Callable[[], Path]]:
         "/dev/zero named zero.txt": made("zero.txt", zero),
         "FIFO named pipe.txt": made("pipe.txt", fifo),
         ".txt of 300 MB": made("big.txt", lambda p: big_text(p, 300)),
-        "honest: .csv of 200,000 rows": made("rows.csv", lambda p: csv_rows(p, 200_000)),
+        "honest: .csv of 90,000 rows": made("rows.csv", lambda p: csv_rows(p, 90_000)),
         "honest: 1,000-page .pdf": made("long.pdf", lambda p: pdf_pages(p, 1000)),
     }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from core.errors import InvalidInput, ParseError
 
 DEFAULT_MAX_CHARS = 20_000_000  # a 1,000-page filing is about 3 M characters
-DEFAULT_MAX_ROWS = 250_000  # table rows per document (CSV, all sheets of a workbook)
+DEFAULT_MAX_ROWS = 100_000  # table rows per document (CSV, all sheets of a workbook)
 DEFAULT_MAX_DEPTH = 64  # nesting of JSON values
 DEFAULT_MAX_MARKUP_MB = 64  # XML inside an Office file that a parser builds in memory
 DEFAULT_MAX_CHUNKS = 60_000  # chunks per document
