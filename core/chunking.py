@@ -113,8 +113,7 @@ def chunk_document(
             first = sections[max(bisect.bisect_right(starts, start) - 1, 0)]
             last = sections[max(bisect.bisect_left(starts, end) - 1, 0)]
             text = parsed.text[start:end]
-            if len(chunks) >= max_chunks:
-                check_chunks(parsed.filename, len(chunks) + 1, max_chunks)
+            check_chunks(parsed.filename, len(chunks) + 1, max_chunks)
             chunks.append(
                 Chunk(
                     document_id=document_id,

@@ -37,6 +37,7 @@ from core.redact import redact
 from core.workbench import Workbench
 
 log = logging.getLogger(__name__)
+MAX_IMPORT_BYTES = 2**40  # an export holds a whole store: no upload limit, but still a regular file read in blocks
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,7 +301,11 @@ def _store_export(wb: Workbench, args: argparse.Namespace, user: str) -> None:
 
 def _store_import(wb: Workbench, args: argparse.Namespace, user: str) -> None:
     imported = wb.import_store(
-        _read(args.file), filename=args.file.name, name=args.name, backend=args.backend, user=user
+        read_file(args.file, max_bytes=MAX_IMPORT_BYTES),
+        filename=args.file.name,
+        name=args.name,
+        backend=args.backend,
+        user=user,
     )
     print(f"Imported '{imported.name}' into {imported.backend} ({imported.embedding_model}).")
 
@@ -391,7 +396,7 @@ def _search(wb: Workbench, args: argparse.Namespace, user: str) -> None:
 
 
 def _eval(wb: Workbench, args: argparse.Namespace, user: str) -> None:
-    questions = read_questions(_read(args.questions), args.questions.name)
+    questions = read_questions(read_file(args.questions, max_bytes=wb.settings.max_upload_bytes), args.questions.name)
     base = _search_options(args)
     name = f"mode={base.mode}" + (f" fusion={base.fusion}" if base.mode == "hybrid" else "")
     settings = {name + (f" rerank={base.rerank}" if str(base.rerank) != "none" else ""): base}
@@ -405,7 +410,7 @@ def _eval(wb: Workbench, args: argparse.Namespace, user: str) -> None:
 def _preview(wb: Workbench, args: argparse.Namespace, user: str) -> None:
     result = wb.preview(
         args.file.name,
-        _read(args.file, wb.settings.max_upload_bytes),
+        read_file(args.file, max_bytes=wb.settings.max_upload_bytes),
         chunking=_chunking(args, wb.settings.chunking) or wb.settings.chunking,
         embedding=args.embedding,
         user=user,
@@ -491,10 +496,6 @@ def _grant(wb: Workbench, args: argparse.Namespace, user: str) -> None:
 def _revoke(wb: Workbench, args: argparse.Namespace, user: str) -> None:
     wb.revoke(args.store, args.name, user=user)
     print(f"'{args.name}' no longer has access to '{args.store}'.")
-
-
-def _read(path: Path, max_bytes: int = 2**40) -> bytes:
-    return read_file(path, max_bytes=max_bytes)
 
 
 def _new_password(args: argparse.Namespace) -> str:

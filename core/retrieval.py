@@ -78,7 +78,10 @@ def search(
     limit = limit or options.top_k
     pool = max(options.candidates, limit)
     contexts = [_candidates(query, t, catalog=catalog, options=options, pool=pool) for t in targets]
-    hits = contexts[0].hits if len(contexts) == 1 else _fuse_stores(contexts, options, pool)
+    if len(contexts) == 1:
+        hits = fuse(contexts[0].vector_hits, contexts[0].keyword_hits, options)
+    else:
+        hits = _fuse_stores(contexts, options, pool)
     if options.rerank.kind is RerankKind.MMR:
         hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
     elif options.rerank.kind is not RerankKind.NONE and hits:
@@ -100,8 +103,7 @@ def search(
 @dataclass
 class _Context:
     target: Target
-    hits: list[Hit]  # the store's own fused list
-    vector_hits: list[Hit]  # its first-stage lists, for ranking several stores on one pool
+    vector_hits: list[Hit]  # the store's first-stage lists, fused once over all stores that share a model
     keyword_hits: list[Hit]
 
 
@@ -140,12 +142,7 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
         if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
             vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store))))
     named = lambda hits: [replace(h, store=store.name) for h in hits]  # noqa: E731
-    return _Context(
-        target=target,
-        hits=named(fuse(vector_hits, keyword_hits, options)),
-        vector_hits=named(vector_hits),
-        keyword_hits=named(keyword_hits),
-    )
+    return _Context(target=target, vector_hits=named(vector_hits), keyword_hits=named(keyword_hits))
 
 
 def fuse(vector_hits: list[Hit], keyword_hits: list[Hit], options: SearchOptions) -> list[Hit]:
