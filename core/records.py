@@ -65,6 +65,32 @@ class User:
     has_password: bool = False
 
 
+class Channel(enum.StrEnum):
+    """Which front end an operation came through (kept with its usage)."""
+
+    APP = "app"
+    API = "api"
+    CLI = "cli"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: resolved once at the edge (sign-in, an API key, the CLI's --user) and passed to every
+    core operation first. Core never looks the user up again within the operation."""
+
+    user: User
+    channel: Channel = Channel.APP
+    key_id: str | None = None  # the API key it came with, if any
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.is_admin
+
+
 @dataclass(frozen=True)
 class Grant:
     store: str
@@ -235,6 +261,7 @@ class UsageEvent:
     model: str
     store: str | None = None  # the store when there is exactly one
     stores: tuple[str, ...] = ()
+    store_ids: tuple[str, ...] = ()  # the same stores' ids, when the recorder knows them (history follows a rename)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0

@@ -13,7 +13,7 @@ from datetime import datetime
 import pandas as pd
 
 from core.catalog import Catalog
-from core.records import UsageEvent
+from core.records import Store, UsageEvent
 
 COLUMNS = [
     "time",
@@ -39,11 +39,14 @@ class UsageRecorder:
     """Records model calls of one kind by one user on some stores; `record` takes any response with
     token counts, cost and latency (embedding, chat, rerank, vision), or None for a call that failed."""
 
-    def __init__(self, catalog: Catalog, *, kind: str, user: str, stores: Sequence[str] = (), model: str = "") -> None:
+    def __init__(
+        self, catalog: Catalog, *, kind: str, user: str, stores: Sequence[Store] = (), model: str = ""
+    ) -> None:
         self.catalog = catalog
         self.kind = kind
         self.user = user
-        self.stores = tuple(stores)
+        self.stores = tuple(s.name for s in stores)
+        self.store_ids = tuple(s.id for s in stores)  # the history follows a store when it is renamed
         self.model = model
 
     def record(
@@ -56,6 +59,7 @@ class UsageRecorder:
                 user=self.user,
                 model=model or self.model,
                 stores=self.stores,
+                store_ids=self.store_ids,
                 prompt_tokens=int(getattr(response, "prompt_tokens", 0) or 0),
                 completion_tokens=int(getattr(response, "completion_tokens", 0) or 0),
                 cost=float(getattr(response, "cost", 0.0) or 0.0),
@@ -72,6 +76,7 @@ class UsageRecorder:
                 user=self.user,
                 model=self.model,
                 stores=self.stores,
+                store_ids=self.store_ids,
                 documents=documents,
                 pages=pages,
                 chunks=chunks,

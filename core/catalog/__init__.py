@@ -1,0 +1,23 @@
+"""The metadata database (SQLite by default, any SQLAlchemy URL): one `Catalog` made of one query group per table
+group; the tables and their upgrade are in `schema`, the row conversions in `rows`."""
+
+from __future__ import annotations
+
+from core.catalog.conversations import ConversationQueries
+from core.catalog.documents import DocumentQueries
+from core.catalog.rows import WORKER, new_id, now
+from core.catalog.schema import make_engine, upgrade
+from core.catalog.stores import StoreQueries
+from core.catalog.usage import UsageQueries
+from core.catalog.users import UserQueries
+
+__all__ = ["WORKER", "Catalog", "new_id", "now"]
+
+
+class Catalog(UserQueries, StoreQueries, DocumentQueries, ConversationQueries, UsageQueries):
+    """All metadata reads and writes; one instance per process, safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        upgrade(self.engine)

@@ -1,0 +1,176 @@
+"""Catalog queries: documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.catalog.rows import document_of, document_row, now, store_of, worker_alive
+from core.catalog.schema import documents, stores
+from core.records import Document, DocumentStatus, Store
+from core.redact import redact
+
+
+class DocumentQueries:
+    engine: Engine
+
+    def add_documents(self, docs: Sequence[Document]) -> None:
+        """Insert documents (normally in status processing) in one transaction."""
+        if not docs:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(documents.insert(), [document_row(d) for d in docs])
+
+    def claim_documents(self, docs: Sequence[Document]) -> list[Document]:
+        """Insert documents one by one; returns those refused because a live copy of the same content exists
+        (another ingest claimed it first)."""
+        refused = []
+        for doc in docs:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(documents.insert(), [document_row(doc)])
+            except sa.exc.IntegrityError:
+                refused.append(doc)
+        return refused
+
+    def find_by_hash(self, store: Store, content_hash: str) -> Document | None:
+        """A ready or in-progress document of the store with this content, if any."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(documents).where(
+                        documents.c.store_id == store.id,
+                        documents.c.content_hash == content_hash,
+                        documents.c.status != DocumentStatus.FAILED.value,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return document_of(row) if row else None
+
+    def mark_ready(self, chunk_counts: dict[str, int], *, retire: Sequence[str] = ()) -> None:
+        """Make documents ready and, in the same transaction, forget the ones they replace."""
+        with self.engine.begin() as conn:
+            if retire:
+                conn.execute(documents.delete().where(documents.c.id.in_(list(retire))))
+            for doc_id, count in chunk_counts.items():
+                conn.execute(
+                    documents.update()
+                    .where(documents.c.id == doc_id)
+                    .values(status=DocumentStatus.READY.value, chunk_count=count, error=None, updated_at=now())
+                )
+
+    def failed_copies(self, store: Store, content_hash: str, filename: str) -> list[str]:
+        """Failed earlier attempts at this very file (a successful upload of it replaces them)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.id).where(
+                    documents.c.store_id == store.id,
+                    documents.c.content_hash == content_hash,
+                    documents.c.filename == filename,
+                    documents.c.status == DocumentStatus.FAILED.value,
+                )
+            )
+            return [r.id for r in rows]
+
+    def find_by_name(self, store: Store, filename: str) -> list[Document]:
+        """Ready documents of the store with this file name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents).where(
+                    documents.c.store_id == store.id,
+                    documents.c.filename == filename,
+                    documents.c.status == DocumentStatus.READY.value,
+                )
+            ).mappings()
+            return [document_of(r) for r in rows]
+
+    def abandoned(self) -> list[tuple[Store, list[str]]]:
+        """Documents left `processing` by a process that no longer runs (on this host), by store."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.id, documents.c.store_id, documents.c.worker).where(
+                    documents.c.status == DocumentStatus.PROCESSING.value
+                )
+            ).all()
+        by_store: dict[str, list[str]] = {}
+        for row in rows:
+            if not worker_alive(row.worker):
+                by_store.setdefault(row.store_id, []).append(row.id)
+        if not by_store:
+            return []
+        with self.engine.connect() as conn:
+            owners = conn.execute(sa.select(stores).where(stores.c.id.in_(list(by_store)))).mappings().all()
+        found = [(store_of(row), by_store[row["id"]]) for row in owners]
+        return found
+
+    def mark_failed(self, doc_ids: Iterable[str], error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                documents.update()
+                .where(documents.c.id.in_(list(doc_ids)))
+                .values(status=DocumentStatus.FAILED.value, chunk_count=0, error=redact(error), updated_at=now())
+            )
+
+    def list_documents(self, store: Store, *, status: DocumentStatus | None = None) -> list[Document]:
+        query = sa.select(documents).where(documents.c.store_id == store.id)
+        if status is not None:
+            query = query.where(documents.c.status == status.value)
+        with self.engine.connect() as conn:
+            return [document_of(r) for r in conn.execute(query.order_by(documents.c.created_at)).mappings()]
+
+    def ready_ids(self, store: Store, doc_ids: Iterable[str]) -> set[str]:
+        """Those of `doc_ids` that belong to the store and are ready."""
+        wanted = list(set(doc_ids))
+        if not wanted:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.id).where(
+                    documents.c.store_id == store.id,
+                    documents.c.id.in_(wanted),
+                    documents.c.status == DocumentStatus.READY.value,
+                )
+            )
+            return {r.id for r in rows}
+
+    def matching_ids(
+        self,
+        store: Store,
+        *,
+        filenames: Sequence[str] = (),
+        extensions: Sequence[str] = (),
+        after: datetime | None = None,
+        before: datetime | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> set[str]:
+        """Ready documents of the store that pass every given filter (metadata values compare as text)."""
+        query = sa.select(documents.c.id, documents.c.filename, documents.c.metadata).where(
+            documents.c.store_id == store.id, documents.c.status == DocumentStatus.READY.value
+        )
+        if filenames:
+            query = query.where(documents.c.filename.in_(list(filenames)))
+        if after is not None:
+            query = query.where(documents.c.created_at >= after)
+        if before is not None:
+            query = query.where(documents.c.created_at < before)
+        wanted_ext = {e.lower().lstrip(".") for e in extensions}
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {
+            r.id
+            for r in rows
+            if (not wanted_ext or r.filename.rsplit(".", 1)[-1].lower() in wanted_ext)
+            and all(str((r.metadata or {}).get(k)) == v for k, v in (metadata or {}).items())
+        }
+
+    def delete_document(self, doc_id: str) -> None:
+        self.delete_documents([doc_id])
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(documents.delete().where(documents.c.id.in_(list(doc_ids))))

@@ -1,0 +1,212 @@
+"""The catalog's tables, its engine and the upgrade of a catalog made by an earlier version."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False, unique=True),
+    sa.Column("backend", sa.String(40), nullable=False),
+    sa.Column("embedding_model", sa.String(200), nullable=False),
+    sa.Column("embedding_dim", sa.Integer, nullable=False),
+    sa.Column("chunk_size", sa.Integer, nullable=False),
+    sa.Column("chunk_overlap", sa.Integer, nullable=False),
+    sa.Column("chunk_strategy", sa.String(20), nullable=False, default="recursive"),
+    sa.Column("owner", sa.String(120), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("search_defaults", sa.JSON, nullable=True),  # the retrieval settings chat uses for this store
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_name", sa.String(120), sa.ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("filename", sa.String(500), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("chunk_count", sa.Integer, nullable=False, default=0),
+    sa.Column("page_count", sa.Integer, nullable=True),
+    sa.Column("uploaded_by", sa.String(120), nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the process writing it, while processing
+)
+
+usage_events = sa.Table(
+    "usage_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("user_name", sa.String(120), nullable=False),
+    sa.Column("store", sa.String(120), nullable=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False, default=0),
+    sa.Column("completion_tokens", sa.Integer, nullable=False, default=0),
+    sa.Column("cost", sa.Float, nullable=False, default=0.0),
+    sa.Column("latency_ms", sa.Float, nullable=False, default=0.0),
+    sa.Column("ok", sa.Boolean, nullable=False, default=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("documents", sa.Integer, nullable=False, default=0, server_default="0"),  # ingest volume
+    sa.Column("pages", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("chunks", sa.Integer, nullable=False, default=0, server_default="0"),
+)
+
+usage_stores = sa.Table(  # the stores an event touched: one row each (a question may span several)
+    "usage_stores",
+    metadata,
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("usage_events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("store", sa.String(120), primary_key=True),  # its name when recorded (kept once the store is gone)
+    sa.Column("store_id", sa.String(32), nullable=True, index=True),  # its history follows the store when renamed
+)
+
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_name", sa.String(120), sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+conversation_stores = sa.Table(
+    "conversation_stores",
+    metadata,
+    sa.Column(
+        "conversation_id", sa.String(32), sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+# One live copy of a file per store: two ingests of the same file at once (two tabs, two processes) cannot both
+# claim it; the loser reports a duplicate. Failed attempts may repeat.
+ONE_LIVE_COPY = sa.Index(
+    "documents_one_live_copy",
+    documents.c.store_id,
+    documents.c.content_hash,
+    unique=True,
+    sqlite_where=documents.c.status != "failed",
+    postgresql_where=documents.c.status != "failed",
+)
+
+question_sets = sa.Table(  # evaluation question sets saved with a store, re-run after it changes
+    "question_sets",
+    metadata,
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),  # JSON lines, as core.evaluation writes them
+    sa.Column("questions", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(120), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+chat_messages = sa.Table(
+    "chat_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(32),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("role", sa.String(12), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False, default="complete"),
+    sa.Column("citations", sa.JSON, nullable=False, default=list),
+    sa.Column("sources", sa.JSON, nullable=False, default=list),
+    sa.Column("model", sa.String(200), nullable=False, default=""),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("feedback", sa.Integer, nullable=False, default=0),
+    sa.Column("feedback_comment", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Upgrade a catalog made by an earlier version: add the columns it lacks (with their defaults)."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                ddl = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)  # name, type, default
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                log.info("catalog upgraded: %s.%s added", table.name, column.name)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring a catalog of any earlier version up to this one (idempotent; run at every start)."""
+    metadata.create_all(engine)
+    _add_missing_columns(engine)
+    try:  # a catalog from before the index may hold duplicates already: it then works without it
+        ONE_LIVE_COPY.create(engine, checkfirst=True)
+    except sa.exc.IntegrityError:
+        log.warning("the catalog holds duplicate documents; remove them so that concurrent uploads cannot add more")
+    with engine.begin() as conn:  # usage recorded by store name before it was keyed by id: link it to the store
+        conn.execute(
+            usage_stores.update()
+            .where(usage_stores.c.store_id.is_(None))
+            .values(store_id=sa.select(stores.c.id).where(stores.c.name == usage_stores.c.store).scalar_subquery())
+        )

@@ -1,0 +1,109 @@
+"""Catalog queries: users and grants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.access import check_name
+from core.catalog.rows import now, user_of, utc
+from core.catalog.schema import grants, users
+from core.errors import AlreadyExists, NotFound
+from core.records import Grant, Role, Store, User
+
+
+class UserQueries:
+    engine: Engine
+
+    def ensure_user(self, name: str, *, is_admin: bool = False) -> User:
+        """Return the user, creating it on first sight."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+            if row is None:
+                conn.execute(users.insert().values(name=name, is_admin=is_admin, created_at=now()))
+                return User(name=name, is_admin=is_admin, created_at=now())
+        return user_of(row)
+
+    def add_user(self, name: str, *, is_admin: bool = False, password_hash: str | None = None) -> User:
+        check_name(name, "user")
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
+                raise AlreadyExists(f"A user named '{name}' already exists.")
+            created = now()
+            conn.execute(
+                users.insert().values(name=name, is_admin=is_admin, password_hash=password_hash, created_at=created)
+            )
+        return User(name=name, is_admin=is_admin, created_at=created)
+
+    def get_user(self, name: str) -> User:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFound(f"There is no user named '{name}'.")
+        return user_of(row)
+
+    def password_hash(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(users.c.password_hash).where(users.c.name == name)).scalar()
+
+    def update_user(
+        self, name: str, *, password_hash: str | None = None, is_admin: bool | None = None, disabled: bool | None = None
+    ) -> User:
+        values: dict[str, object] = {}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if is_admin is not None:
+            values["is_admin"] = is_admin
+        if disabled is not None:
+            values["disabled"] = disabled
+        with self.engine.begin() as conn:
+            if values:
+                conn.execute(users.update().where(users.c.name == name).values(**values))
+        return self.get_user(name)
+
+    def login_failures(self, name: str) -> tuple[int, datetime | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users.c.failed_logins, users.c.last_failed_at).where(users.c.name == name)
+            ).first()
+        if row is None:
+            return 0, None
+        return int(row.failed_logins), utc(row.last_failed_at) if row.last_failed_at else None
+
+    def set_login_failures(self, name: str, count: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                users.update()
+                .where(users.c.name == name)
+                .values(failed_logins=count, last_failed_at=now() if count else None)
+            )
+
+    def list_users(self) -> list[User]:
+        with self.engine.connect() as conn:
+            return [user_of(r) for r in conn.execute(sa.select(users).order_by(users.c.name)).mappings()]
+
+    def grant(self, store: Store, user: str, role: Role) -> Grant:
+        self.get_user(user)
+        with self.engine.begin() as conn:
+            conn.execute(grants.delete().where(grants.c.store_id == store.id, grants.c.user_name == user))
+            conn.execute(grants.insert().values(store_id=store.id, user_name=user, role=role.value))
+        return Grant(store=store.name, user=user, role=role)
+
+    def revoke(self, store: Store, user: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(grants.delete().where(grants.c.store_id == store.id, grants.c.user_name == user))
+
+    def granted_role(self, user: str, store: Store) -> Role | None:
+        """The role the store was shared with the user at, if any (who else may act is `access.role_on`'s rule)."""
+        with self.engine.connect() as conn:
+            role = conn.execute(
+                sa.select(grants.c.role).where(grants.c.store_id == store.id, grants.c.user_name == user)
+            ).scalar()
+        return Role(role) if role else None
+
+    def grants_of(self, store: Store) -> list[Grant]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(grants).where(grants.c.store_id == store.id).order_by(grants.c.user_name))
+            return [Grant(store=store.name, user=r.user_name, role=Role(r.role)) for r in rows]
