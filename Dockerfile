@@ -15,6 +15,8 @@ RUN pip install -r requirements.txt && pip install --no-deps -r requirements-mod
 
 COPY app.py pyproject.toml ./
 COPY core core
+COPY cli cli
+COPY ui ui
 COPY pages pages
 COPY .streamlit/config.toml .streamlit/config.toml
 

@@ -1,9 +1,9 @@
 """RAG Workbench: the Streamlit entry point (logging, page config, login gate, navigation).
 
 Before login the only page is "Sign in" (or, on a new installation, "Create the administrator").
-After login, `st.session_state["wb"]` is the workbench acting as the signed-in user: pages use only
-that, so every operation they make is checked by core for that user. A page opened without it shows
-nothing (see pages/*.py: each stops first thing when no user is signed in).
+After login, every run resolves who is acting once (`st.session_state["actor"]`, refused once the account is
+disabled or removed); pages pass it to every core operation, which checks it. A page opened without it shows
+nothing (each page starts with `ui.session.signed_in()`).
 """
 
 import contextlib
@@ -16,7 +16,8 @@ from streamlit_authenticator.utilities.exceptions import LoginError
 import core  # noqa: F401  (sets the offline environment before any model library loads)
 from core.access import MAX_LOGIN_FAILURES
 from core.errors import WorkbenchError
-from core.workbench import Workbench
+from core.records import Channel
+from ui.session import services
 
 COOKIE_NAME = "rag_workbench"
 COOKIE_DAYS = 7.0
@@ -25,17 +26,11 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 st.set_page_config(page_title="RAG Workbench", page_icon=":material/library_books:", layout="wide")
 
 
-@st.cache_resource(show_spinner="Opening the workbench…")
-def services() -> Workbench:
-    """The one composition root, shared by every session (it holds no per-user state)."""
-    return Workbench()
-
-
 workbench = services()
 signed_in = st.session_state.get("username") if st.session_state.get("authentication_status") else None
-credentials = workbench.login_credentials(only=signed_in)
+credentials = workbench.users.login_credentials(only=signed_in)
 authenticator = stauth.Authenticate(
-    credentials, COOKIE_NAME, workbench.cookie_key(), COOKIE_DAYS, auto_hash=False, login_sleep_time=0
+    credentials, COOKIE_NAME, workbench.users.cookie_key(), COOKIE_DAYS, auto_hash=False, login_sleep_time=0
 )
 with contextlib.suppress(LoginError):  # a cookie of a user who is gone or disabled: the login form shows
     authenticator.login(location="unrendered")  # signs in again from a valid cookie
@@ -59,7 +54,7 @@ def first_admin_form() -> None:
                 st.error("The two passwords differ; type them again.")
             else:
                 try:
-                    workbench.create_first_admin(name, password)
+                    workbench.users.create_first_admin(name, password)
                 except WorkbenchError as exc:
                     st.error(str(exc))
                 else:
@@ -80,21 +75,20 @@ def login_form() -> None:
     except LoginError:
         st.error("Too many failed sign-ins; wait 15 minutes or ask an administrator for a new password.")
     for name, entry in credentials["usernames"].items():  # keep the form's failed-attempt counts
-        workbench.record_login_failures(name, int(entry.get("failed_login_attempts", 0)))
+        workbench.users.record_login_failures(name, int(entry.get("failed_login_attempts", 0)))
     if st.session_state.get("authentication_status") is False:
         st.error("Wrong user name or password.")
 
 
 if st.session_state.get("authentication_status"):
     try:
-        me = workbench.acting(st.session_state["username"])  # refused once disabled or removed
+        me = workbench.actor(st.session_state["username"], Channel.APP)  # refused once disabled or removed
     except WorkbenchError as exc:
         authenticator.logout(location="unrendered")
-        st.session_state.pop("wb", None)
+        st.session_state.pop("actor", None)
         st.error(str(exc))
         st.stop()
-    st.session_state["wb"] = workbench.as_user(me.name)
-    st.session_state["is_admin"] = me.is_admin
+    st.session_state["actor"] = me
     sections = {
         "Documents": [
             st.Page("pages/stores.py", title="Stores", icon=":material/database:", default=True),
@@ -122,7 +116,7 @@ if st.session_state.get("authentication_status"):
         st.markdown(f"**{me.name}** · {'administrator' if me.is_admin else 'user'}")
         authenticator.logout("Sign out", location="sidebar", key="logout")
 else:
-    st.session_state.pop("wb", None)
-    page = first_admin_page if workbench.needs_first_admin() else login_page
+    st.session_state.pop("actor", None)
+    page = first_admin_page if workbench.users.needs_first_admin() else login_page
     navigation = st.navigation([st.Page(page, title="Sign in", icon=":material/login:")])
 navigation.run()

@@ -25,7 +25,7 @@ def scratch_workbench(**overrides: object) -> tuple[Workbench, tempfile.Temporar
     settings = load_settings(
         env={}, secrets_file=Path(scratch.name) / "none.toml", data_dir=Path(scratch.name) / "data", **overrides
     )
-    return Workbench(settings).as_user("admin"), scratch
+    return Workbench(settings), scratch
 
 
 def scifact_corpus(limit: int | None = None) -> Iterator[dict[str, str]]:

@@ -57,16 +57,16 @@ def load_queries(split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]
 def ensure_store(workbench: Workbench, name: str, chunking: ChunkSettings | None) -> float:
     """Ingest the corpus once (normal ingest path); returns the seconds it took (0 when reused)."""
     corpus = list(scifact_corpus())
-    existing = {s.store.name: s for s in workbench.list_stores()}
+    existing = {s.store.name: s for s in workbench.stores.visible(workbench.actor("admin"))}
     if name in existing and existing[name].documents == len(corpus):
         return 0.0
     if name in existing:
-        workbench.delete_store(name)
-    workbench.create_store(name, chunking=chunking)
+        workbench.stores.delete(workbench.actor("admin"), name)
+    workbench.stores.create(workbench.actor("admin"), name, chunking=chunking)
     uploads = [Upload(f"{d['_id']}.txt", f"{d['title']} {d['text']}".encode()) for d in corpus]
     started = time.perf_counter()
     for i in range(0, len(uploads), 500):
-        results = workbench.ingest(name, uploads[i : i + 500])
+        results = workbench.documents.ingest(workbench.actor("admin"), name, uploads[i : i + 500])
         failed = [r for r in results if r.status.value == "failed"]
         if failed:
             raise SystemExit(f"{len(failed)} abstracts failed to ingest, e.g. {failed[0].error}")
@@ -105,9 +105,19 @@ def lists(workbench: Workbench, store: str, queries: dict[str, str]) -> dict[str
     """Each query's vector and BM25 chunk lists, fetched once and fused in every way afterwards."""
     out = {}
     for query_id, text in queries.items():
-        vector = workbench.search(store, text, options=SearchOptions(mode=Mode.VECTOR, candidates=DEPTH), limit=DEPTH)
-        keyword = workbench.search(
-            store, text, options=SearchOptions(mode=Mode.FULLTEXT, candidates=DEPTH), limit=DEPTH
+        vector = workbench.search.run(
+            workbench.actor("admin"),
+            store,
+            text,
+            options=SearchOptions(mode=Mode.VECTOR, candidates=DEPTH),
+            limit=DEPTH,
+        )
+        keyword = workbench.search.run(
+            workbench.actor("admin"),
+            store,
+            text,
+            options=SearchOptions(mode=Mode.FULLTEXT, candidates=DEPTH),
+            limit=DEPTH,
         )
         out[query_id] = (_plain(vector), _plain(keyword))
     return out
@@ -145,9 +155,7 @@ def main() -> None:
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-abstract validation store")
     parser.add_argument("--skip-mmr", action="store_true", help="skip the rows reranked with MMR")
     args = parser.parse_args()
-    workbench = Workbench(
-        load_settings(env={}, secrets_file=args.data_dir / "none.toml", data_dir=args.data_dir)
-    ).as_user("admin")
+    workbench = Workbench(load_settings(env={}, secrets_file=args.data_dir / "none.toml", data_dir=args.data_dir))
 
     timings: dict[str, float] = {}
     timings["ingest default chunking (s)"] = ensure_store(workbench, "scifact", None)
@@ -222,7 +230,9 @@ def evaluate_with_product(
         for q, text in queries.items()
     ]
     settings = {name: replace(options, top_k=10) for name, options in configs.items()}
-    result = product_evaluate(lambda q, o: workbench.search("scifact", q, options=o), questions, settings, k=10)
+    result = product_evaluate(
+        lambda q, o: workbench.search.run(workbench.actor("admin"), "scifact", q, options=o), questions, settings, k=10
+    )
     return result.table()
 
 
@@ -233,7 +243,10 @@ def mmr_rows(
     rows: list[dict[str, object]] = []
     for name, options in configs.items():
         mmr = replace(options, rerank=Reranker(RerankKind.MMR), candidates=100, mmr_lambda=0.7)
-        runs = {q: doc_run(workbench.search("scifact", text, options=mmr, limit=100)) for q, text in queries.items()}
+        runs = {
+            q: doc_run(workbench.search.run(workbench.actor("admin"), "scifact", text, options=mmr, limit=100))
+            for q, text in queries.items()
+        }
         rows.append({"config": f"{name} + mmr", "store": "scifact (default chunking)", **score(runs, qrels)})
     return rows
 

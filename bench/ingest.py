@@ -30,19 +30,19 @@ def main() -> None:
     for doc in scifact_corpus(args.docs):
         (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']} {doc['text']}", encoding="utf-8")
     paths = sorted(folder.iterdir())
-    workbench.create_store("bench", backend=args.backend)
-    store = workbench.store("bench")
+    workbench.stores.create(workbench.actor("admin"), "bench", backend=args.backend)
+    store = workbench.stores.get(workbench.actor("admin"), "bench")
     get_embedder(store.embedding_model).embed(["warm up the model and LiteLLM"] * 8)  # imports and loads, untimed
     model = local_model(store.embedding_model)
 
     started = time.perf_counter()
-    results = workbench.ingest_paths("bench", paths)
+    results = workbench.documents.ingest_paths(workbench.actor("admin"), "bench", paths)
     pipeline_seconds = time.perf_counter() - started
     failed = [r for r in results if r.status.value == "failed"]
     if failed:
         raise SystemExit(f"{len(failed)} files failed, e.g. {failed[0].error}")
 
-    texts = [c.content for batch, _ in workbench.backend(store.backend).scan(store.collection) for c in batch]
+    texts = [c.content for batch, _ in workbench.services.backend(store.backend).scan(store.collection) for c in batch]
     started = time.perf_counter()
     model.model.encode(texts, batch_size=LOCAL_BATCH_SIZE, normalize_embeddings=True, show_progress_bar=False)
     bare_seconds = time.perf_counter() - started

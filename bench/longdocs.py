@@ -80,16 +80,23 @@ def main() -> None:
         chunking = ChunkSettings(*[int(p) if p.isdigit() else p for p in spec.split(":")]) if spec else None
         label = spec or "product default"
         store = f"filings{number}"
-        workbench.create_store(store, chunking=chunking)
+        workbench.stores.create(workbench.actor("admin"), store, chunking=chunking)
         started = time.perf_counter()
         uploads = [Upload(p.name, p.read_bytes()) for p in pdfs]
-        results = workbench.ingest(store, uploads, options=IngestOptions(chunking=chunking))
+        results = workbench.documents.ingest(
+            workbench.actor("admin"), store, uploads, options=IngestOptions(chunking=chunking)
+        )
         seconds = time.perf_counter() - started
         chunks = sum(r.chunks for r in results)
         failed = [r.filename for r in results if r.error]
         ingests.append({"chunking": label, "files": len(pdfs), "chunks": chunks, "ingest s": seconds,
                         "chunks/s": chunks / seconds, "failed": ", ".join(failed) or "-"})  # fmt: skip
-        result = evaluate(lambda q, o, s=store: workbench.search(s, q, options=o), questions, options, k=args.k)
+        result = evaluate(
+            lambda q, o, s=store: workbench.search.run(workbench.actor("admin"), s, q, options=o),
+            questions,
+            options,
+            k=args.k,
+        )
         rows += [{"chunking": label, **row} for row in result.table()]
     print(f"\nIngest ({len(pdfs)} filings)\n")
     print_table(ingests)

@@ -23,10 +23,12 @@ def main() -> None:
     args = parser.parse_args()
     workbench, scratch = scratch_workbench()
     data = filing(args.pages)
-    workbench.preview("warm.txt", b"warm up the tokenizer", chunking=ChunkSettings(Strategy.TOKENS, 50, 0))
+    workbench.documents.preview(
+        workbench.actor("admin"), "warm.txt", b"warm up the tokenizer", chunking=ChunkSettings(Strategy.TOKENS, 50, 0)
+    )
 
     started = time.perf_counter()
-    first = workbench.preview("filing.pdf", data, chunking=ChunkSettings())
+    first = workbench.documents.preview(workbench.actor("admin"), "filing.pdf", data, chunking=ChunkSettings())
     first_ms = (time.perf_counter() - started) * 1000
     rows: list[dict[str, object]] = [
         {
@@ -47,7 +49,7 @@ def main() -> None:
                 overlap // 4 if strategy is Strategy.TOKENS else overlap,
             )
             started = time.perf_counter()
-            result = workbench.preview("filing.pdf", data, chunking=settings)
+            result = workbench.documents.preview(workbench.actor("admin"), "filing.pdf", data, chunking=settings)
             timings.append((time.perf_counter() - started) * 1000)
             assert result.from_cache
             chunks = len(result.chunks)

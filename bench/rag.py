@@ -33,15 +33,15 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     args = parser.parse_args()
     workbench, scratch = scratch_workbench()
-    workbench.create_store("bench")
-    workbench.ingest("bench", [Upload("report.pdf", filing(20))])
+    workbench.stores.create(workbench.actor("admin"), "bench")
+    workbench.documents.ingest(workbench.actor("admin"), "bench", [Upload("report.pdf", filing(20))])
     model = f"{llm.LOCAL_PROVIDER}/{llm.LOCAL_CHAT}"
     list(llm.stream_chat(model, [{"role": "user", "content": "warm up"}], params={"max_tokens": 2}))
-    workbench.search("bench", "warm up")
+    workbench.search.run(workbench.actor("admin"), "bench", "warm up")
     rows: list[dict[str, object]] = []
     for question in QUESTIONS[: args.questions]:
         started = time.perf_counter()
-        hits = workbench.search("bench", question)
+        hits = workbench.search.run(workbench.actor("admin"), "bench", question)
         retrieval = time.perf_counter() - started
         started = time.perf_counter()
         messages = rag.build_messages(
@@ -73,7 +73,9 @@ def main() -> None:
             }
         )
     started = time.perf_counter()
-    stream, _ = workbench.ask("bench", QUESTIONS[0], options=AskOptions(max_tokens=args.tokens))
+    stream, _ = workbench.chat.ask(
+        workbench.actor("admin"), "bench", QUESTIONS[0], options=AskOptions(max_tokens=args.tokens)
+    )
     "".join(stream)
     whole = time.perf_counter() - started
     print_table(rows)

@@ -68,8 +68,8 @@ def main() -> None:
 
 def measure(backend_name: str, pool: list[str], queries: list[str], total: int) -> list[dict[str, object]]:
     workbench, scratch = scratch_workbench()
-    store = workbench.create_store("bench", backend=backend_name)
-    backend = workbench.backend(store.backend)
+    store = workbench.stores.create(workbench.actor("admin"), "bench", backend=backend_name)
+    backend = workbench.services.backend(store.backend)
     rng = np.random.default_rng(7)
     write_seconds = 0.0
     for first in range(0, total, 10_000):

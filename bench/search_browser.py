@@ -49,13 +49,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wb-bench-") as scratch:
         data = Path(scratch) / "data"
         workbench = Workbench(load_settings(env={}, secrets_file=Path(scratch) / "none.toml", data_dir=data))
-        workbench.create_store("scifact", user="admin")
+        workbench.stores.create(workbench.actor("admin"), "scifact")
         uploads = [
             Upload(f"{d['_id']}.txt", f"{d['title']}\n\n{d['text']}".encode()) for d in scifact_corpus(args.abstracts)
         ]
         started = time.perf_counter()
-        workbench.ingest("scifact", uploads, user="admin")
-        chunks = workbench.list_stores(user="admin")[0].chunks
+        workbench.documents.ingest(workbench.actor("admin"), "scifact", uploads)
+        chunks = workbench.stores.visible(workbench.actor("admin"))[0].chunks
         print(f"ingested {len(uploads)} abstracts, {chunks} chunks, in {time.perf_counter() - started:.0f} s")
         server = Server(data, env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD})
         searches: list[float] = []

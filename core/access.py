@@ -15,7 +15,7 @@ from pathlib import Path
 
 import bcrypt
 
-from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.errors import InvalidInput, PermissionDenied, StoreNotFound
 from core.records import Role, Store, User
 
 MAX_LOGIN_FAILURES = 5  # failed logins in a row before an account waits LOCKOUT
@@ -84,16 +84,16 @@ def require_admin(user: User, doing: str = "manage users") -> None:
 
 
 def role_on(user: User, store: Store, granted: Role | None) -> Role | None:
-    """The user's role on a store: admins and the owner own it; others have their grant, or nothing."""
+    """The one rule of roles: administrators and the store's owner own it; others have their grant, or nothing."""
     if user.is_admin or store.owner == user.name:
         return Role.OWNER
     return granted
 
 
-def authorize(user: User, store: Store, role: Role | None, action: Action) -> Role:
+def authorize(store: Store, role: Role | None, action: Action) -> Role:
     """The user's role if it allows the action; otherwise a refusal (a store you may not see does not exist)."""
     if role is None:
-        raise NotFound(missing_store(store.name))
+        raise StoreNotFound(missing_store(store.name))
     if role.rank < action.needs.rank:
         raise PermissionDenied(
             f"You may only {role.verb} '{store.name}'; ask its owner to make you {_article(action.needs)}."
@@ -102,7 +102,7 @@ def authorize(user: User, store: Store, role: Role | None, action: Action) -> Ro
 
 
 def missing_store(name: str) -> str:
-    return f"There is no store named '{name}'. Run `python -m core store list` to see the stores."
+    return f"There is no store named '{name}'."
 
 
 def _article(role: Role) -> str:

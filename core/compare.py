@@ -1,37 +1,10 @@
-"""Two result lists side by side: which hits moved up or down, appeared or vanished; query terms marked in a text."""
+"""Two result lists side by side: which hits moved up or down, appeared or vanished."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from html import escape
 
 from core.records import Hit
-
-STOP_WORDS = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "with",
-        "what",
-        "does",
-        "did",
-        "how",
-        "are",
-        "was",
-        "were",
-        "this",
-        "that",
-        "from",
-        "into",
-        "about",
-        "have",
-        "has",
-        "per",
-        "its",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -63,17 +36,3 @@ def vanished(hits: list[Hit], other: list[Hit]) -> list[Hit]:
     """Hits of `other` that `hits` no longer has."""
     kept = {(h.store, *h.key) for h in hits}
     return [h for h in other if (h.store, *h.key) not in kept]
-
-
-def highlight(text: str, query: str) -> str:
-    """The text as HTML with the query's words marked (case-insensitive, whole words; all else escaped)."""
-    words = sorted({w for w in re.findall(r"\w{3,}", query.lower()) if w not in STOP_WORDS}, key=len, reverse=True)
-    if not words:
-        return escape(text)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
-    out, last = [], 0
-    for match in pattern.finditer(text):
-        out += [escape(text[last : match.start()]), f"<mark>{escape(match.group(0))}</mark>"]
-        last = match.end()
-    out.append(escape(text[last:]))
-    return "".join(out)

@@ -9,6 +9,10 @@ class NotFound(WorkbenchError):
     """A store, document or user that does not exist (or that the user may not see)."""
 
 
+class StoreNotFound(NotFound):
+    """A store that does not exist for this user (each front end may say where to see the stores)."""
+
+
 class AlreadyExists(WorkbenchError):
     """A name that is already taken."""
 

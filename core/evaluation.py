@@ -190,7 +190,7 @@ def score(question: Question, hits: Sequence[Hit], k: int) -> QuestionResult:
 
 
 Search = Callable[[str, SearchOptions], Sequence[Hit]]
-Progress = Callable[[int, int], None]  # (done, total) over every question of every setting
+Progress = Callable[[int, int], object]  # (done, total) over every question of every setting
 
 
 def evaluate(

@@ -35,10 +35,6 @@ class Once(Generic[P, T]):
                 self.values[key] = self.factory(*args, **kwargs)
             return self.values[key]
 
-    def cache_clear(self) -> None:
-        with self.guard:
-            self.values.clear()
-
 
 def once(factory: Callable[P, T]) -> Once[P, T]:
     """Decorate a loader so that each distinct argument list is loaded exactly once per process."""

@@ -197,6 +197,13 @@ class SearchOptions:
             "mmr_lambda": self.mmr_lambda,
         }
 
+    def describe(self) -> str:
+        """A short label made from the settings themselves (so that a label cannot say one thing and run another)."""
+        label = {"vector": "vector", "fulltext": "full-text"}.get(self.mode.value, "hybrid")
+        if self.mode is Mode.HYBRID:
+            label += " RRF" if self.fusion is Fusion.RRF else f" weighted {self.weight:g}"
+        return label + (f" + {self.rerank}" if self.rerank.kind is not RerankKind.NONE else "")
+
     @classmethod
     def parse(cls, text: str, **defaults: object) -> SearchOptions:
         """Options written as 'mode=vector top_k=10 weight=0.7 rerank=mmr' (as on the command line)."""
@@ -214,8 +221,11 @@ class SearchOptions:
 
     @classmethod
     def from_settings(cls, values: Mapping[str, object]) -> SearchOptions:
-        """Options from `settings()` output; unknown keys are ignored, missing ones take the defaults."""
+        """Options from `settings()` output (and, for one question, `filters`: a Filters record); unknown keys are
+        ignored, missing ones take the defaults."""
         known = {k: v for k, v in values.items() if k in SETTING_NAMES}
+        if isinstance(values.get("filters"), Filters):
+            known["filters"] = values["filters"]
         if "rerank" in known:
             known["rerank"] = Reranker.parse(str(known["rerank"]))
         return cls(**known)  # type: ignore[arg-type]
@@ -239,6 +249,17 @@ class AskOptions:
     system_prompt: str | None = None
     refuse_without_sources: bool = True
     search: SearchOptions = field(default_factory=SearchOptions)
+
+    def settings(self) -> dict[str, object]:
+        """The answer and retrieval settings as plain JSON values (a conversation keeps them)."""
+        answer = {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens}
+        return {**answer, "system_prompt": self.system_prompt, **self.search.settings()}
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, object]) -> AskOptions:
+        """Options from `settings()` output; unknown keys are ignored, missing ones take the defaults."""
+        known = {k: v for k, v in values.items() if k in ("model", "temperature", "max_tokens", "system_prompt")}
+        return cls(**known, search=SearchOptions.from_settings(values))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

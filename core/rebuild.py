@@ -40,7 +40,7 @@ def rebuild(
     backend: VectorStore,
     embedder: Embedder,
     on_usage: UsageSink | None = None,
-    on_progress: Callable[[RebuildProgress], None] | None = None,
+    on_progress: Callable[[RebuildProgress], object] | None = None,
 ) -> Store:
     """The store, switched to `embedder`'s model with every ready chunk re-embedded."""
     if embedder.model == store.embedding_model:

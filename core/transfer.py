@@ -112,7 +112,9 @@ def _header(line: str, path: Path) -> dict[str, Any]:
     except json.JSONDecodeError:
         header = None
     if not isinstance(header, dict) or header.get("format") != MAGIC:
-        raise InvalidInput(f"{path.name} is not a store export made by `python -m core store export`.")
+        raise InvalidInput(
+            f"{path.name} is not a store export made by a workbench (Export on the Stores page, or store export on the command line)."
+        )
     if header.get("version") != VERSION:
         raise InvalidInput(
             f"{path.name} is a version {header.get('version')} export; this workbench reads version {VERSION}."

@@ -3,13 +3,12 @@
 import streamlit as st
 
 from core.errors import WorkbenchError
+from ui.session import signed_in
 
-wb = st.session_state.get("wb")
-if wb is None:  # nobody signed in (a page URL opened directly): show nothing
-    st.stop()
+wb, me = signed_in()
 
 st.title("Account")
-st.write(f"Signed in as **{wb.user}**.")
+st.write(f"Signed in as **{me.name}**.")
 with st.form("change_password", clear_on_submit=True):
     current = st.text_input("Current password", type="password", key="current_password")
     new = st.text_input("New password (at least 8 characters)", type="password", key="new_password")
@@ -19,7 +18,7 @@ with st.form("change_password", clear_on_submit=True):
             st.error("The two new passwords differ; type them again.")
         else:
             try:
-                wb.set_password(wb.user, new, current=current)
+                wb.users.set_password(me, me.name, new, current=current)
                 st.success("Your password is changed. Use it the next time you sign in.")
             except WorkbenchError as exc:
                 st.error(str(exc))

@@ -1,57 +1,34 @@
 """Documents: what a store holds, each document's chunks with their locations, and deleting one."""
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
 from core.records import DocumentStatus, Role
+from ui import tables
+from ui.session import signed_in
 
-wb = st.session_state.get("wb")
-if wb is None:  # nobody signed in (a page URL opened directly): show nothing
-    st.stop()
-
+wb, me = signed_in()
 st.title("Documents")
-summaries = wb.list_stores()
+summaries = wb.stores.visible(me)
 if not summaries:
     st.info("No stores yet: create one on the Stores page.")
     st.stop()
 name = st.selectbox("Store", [s.store.name for s in summaries], key="documents_store")
 role = next(s.role for s in summaries if s.store.name == name)
-documents = wb.documents(name)
+documents = wb.documents.of(me, name)
 if not documents:
     st.info(f"'{name}' has no documents yet: add files on the Upload page.")
     st.stop()
-
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "Name": d.filename,
-                "Type": d.filename.rsplit(".", 1)[-1].lower() if "." in d.filename else "",
-                "Pages": d.page_count,
-                "Chunks": d.chunk_count,
-                "Size (KB)": round(d.size_bytes / 1024, 1),
-                "Status": d.status.value if d.status is not DocumentStatus.FAILED else f"failed: {d.error}",
-                "Uploaded by": d.uploaded_by,
-                "Uploaded (UTC)": f"{d.created_at:%Y-%m-%d %H:%M}",
-            }
-            for d in documents
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-    key="documents_table",
-)
+st.dataframe(tables.documents(documents), hide_index=True, width="stretch", key="documents_table")
 
 ready = [d for d in documents if d.status is DocumentStatus.READY]
 labels = {f"{d.filename} ({d.chunk_count} chunks)": d for d in ready}
 if labels:
     document = labels[st.selectbox("Open a document", list(labels), key="open_document")]
-    chunks = wb.document_chunks(name, document.id)
+    chunks = wb.documents.chunks(me, name, document.id)
     for chunk in chunks[:200]:
-        with st.expander(
-            f"Chunk {chunk.chunk_index + 1} · {chunk.location or 'no location'} · {len(chunk.text):,} characters"
-        ):
+        where = chunk.location or "no location"
+        with st.expander(f"Chunk {chunk.chunk_index + 1} · {where} · {len(chunk.text):,} characters"):
             st.text(chunk.text)
     if len(chunks) > 200:
         st.caption(f"The first 200 of {len(chunks):,} chunks.")
@@ -62,7 +39,7 @@ if role.rank >= Role.EDITOR.rank:
     doomed = everything[st.selectbox("Document", list(everything), key="delete_document_choice")]
     if st.button("Delete document", key="delete_document"):
         try:
-            wb.delete_document(name, doomed.id)
+            wb.documents.delete(me, name, doomed.id)
             st.rerun()
         except WorkbenchError as exc:
             st.error(str(exc))

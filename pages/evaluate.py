@@ -7,24 +7,21 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.evaluation import Question, read_questions, write_questions
 from core.options import SearchOptions
+from ui.session import fail, signed_in
 
-wb = st.session_state.get("wb")
-if wb is None:  # nobody signed in (a page URL opened directly): show nothing
-    st.stop()
-
+wb, me = signed_in()
 st.title("Evaluate")
 st.caption(
     "Questions with the document (and pages) that answer them: see how often each search setting finds the answer "
     "in its top results. Save the set with the store and run it again after the store changes."
 )
-readable = [s.store.name for s in wb.list_stores()]
+readable = [s.store.name for s in wb.stores.visible(me)]
 if not readable:
     st.info("No store to evaluate yet: create one on the Stores page, or ask an owner to share one.")
     st.stop()
 store = st.selectbox("Store", readable, key="eval_store")
 SAMPLE = pd.DataFrame([{"question": "", "document": "", "pages": "", "text": ""}])
-
-saved = {s["name"]: s for s in wb.question_sets(store)}
+saved = {s["name"]: s for s in wb.evaluations.sets(me, store)}
 source = st.segmented_control("Questions", ["Upload a file", "Type them", "A saved set"], default="Upload a file",
                               key="eval_source") or "Upload a file"  # fmt: skip
 questions: list[Question] = []
@@ -42,7 +39,7 @@ try:
     elif saved:
         chosen = st.selectbox("Saved set", list(saved), key="eval_saved",
                               format_func=lambda n: f"{n} ({saved[n]['questions']} questions)")  # fmt: skip
-        questions = wb.question_set(store, chosen)
+        questions = wb.evaluations.get(me, store, chosen)
     else:
         st.info(f"'{store}' has no saved question set yet: upload or type one, then save it.")
 except WorkbenchError as exc:
@@ -54,45 +51,37 @@ if questions:
     set_name = name.text_input("Save this set with the store as", key="eval_set_name", placeholder="e.g. filings Q3")
     if button.button("Save set", key="eval_save", disabled=not set_name.strip()):
         try:
-            wb.save_question_set(store, set_name, questions)
+            wb.evaluations.save(me, store, set_name, questions)
             st.toast(f"Saved '{set_name}' with '{store}'.")
         except WorkbenchError as exc:
             st.error(str(exc))
     st.download_button("Download the set", write_questions(questions), "questions.jsonl", key="eval_download")
 
-PRESETS = {
-    "hybrid (RRF)": "mode=hybrid", "vector": "mode=vector", "full-text": "mode=fulltext",
-    "hybrid weighted 0.7": "mode=hybrid fusion=weighted weight=0.7", "hybrid + MMR": "mode=hybrid rerank=mmr",
-}  # fmt: skip
-chosen = st.multiselect("Settings to compare", list(PRESETS), default=list(PRESETS)[:2], key="eval_settings")
-custom = st.text_input("Another setting (key=value ...)", key="eval_custom", placeholder="mode=vector candidates=100")
 k = st.slider("Top results that count (k)", 1, 20, 5, key="eval_k")
-if not st.button("Run", type="primary", key="eval_run", disabled=not questions or not (chosen or custom.strip())):
+specs = ["mode=hybrid fusion=rrf", "mode=vector", "mode=fulltext", "mode=hybrid fusion=weighted weight=0.7", "mode=hybrid rerank=mmr"]  # fmt: skip
+presets = {"saved: " + (own := wb.stores.search_defaults(me, store)).describe(): own}
+presets |= {(o := SearchOptions.parse(spec)).describe(): o for spec in specs}  # each label says what it runs
+chosen_settings = st.multiselect("Settings to compare", list(presets), default=list(presets)[1:3], key="eval_settings")
+custom = st.text_input("Another setting (key=value ...)", key="eval_custom", placeholder="mode=vector candidates=100")
+if not st.button(
+    "Run", type="primary", key="eval_run", disabled=not questions or not (chosen_settings or custom.strip())
+):
     st.stop()
 try:
-    settings = {n: SearchOptions.parse(PRESETS[n], top_k=k) for n in chosen}
+    settings = {n: SearchOptions.from_settings({**presets[n].settings(), "top_k": k}) for n in chosen_settings}
     if custom.strip():
         settings[custom.strip()] = SearchOptions.parse(custom, top_k=k)
     bar = st.progress(0.0, text="Running the questions…")
-    result = wb.evaluate(store, questions, settings, k=k,
-                         on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} searches"))  # fmt: skip
+    result = wb.evaluations.run(me, store, questions, settings, k=k,
+                                on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} searches"))  # fmt: skip
 except WorkbenchError as exc:
-    st.error(str(exc))
-    st.stop()
+    fail(exc)
 bar.empty()
 table = pd.DataFrame(result.table())
 long = table.melt(id_vars="setting", value_vars=[c for c in table.columns if "@" in c], var_name="metric")
-st.altair_chart(
-    alt.Chart(long)
-    .mark_bar()
-    .encode(
-        x=alt.X("setting:N", title=None),
-        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1])),
-        color="setting:N",
-        column=alt.Column("metric:N", title=None),
-        tooltip=list(long.columns),
-    ),
-)
+chart = alt.Chart(long).mark_bar().encode(x=alt.X("setting:N", title=None), y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1])),
+                                          color="setting:N", column=alt.Column("metric:N", title=None), tooltip=list(long.columns))  # fmt: skip
+st.altair_chart(chart)
 st.dataframe(table, hide_index=True, width="stretch")
 differences = result.differences()
 st.subheader("Questions one setting finds and another misses")

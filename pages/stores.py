@@ -1,22 +1,16 @@
 """Stores: create, list, share, rename, export, import and delete."""
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
 from core.options import ChunkSettings, Strategy
 from core.records import Role
+from ui import tables
+from ui.session import signed_in
 
-wb = st.session_state.get("wb")
-if wb is None:  # nobody signed in (a page URL opened directly): show nothing
-    st.stop()
-
+wb, me = signed_in()
 st.title("Stores")
-
-with (
-    st.expander("New store", icon=":material/add:", expanded=not wb.list_stores()),
-    st.form("create_store", clear_on_submit=True),
-):
+with st.expander("New store", icon=":material/add:", expanded=not wb.stores.visible(me)), st.form("create_store", clear_on_submit=True):  # fmt: skip
     name = st.text_input("Name", key="new_store_name", placeholder="e.g. finance-2026")
     description = st.text_input("Description", key="new_store_description")
     left, middle, right = st.columns(3)
@@ -27,40 +21,17 @@ with (
     overlap = middle.number_input("Overlap", 0, 5_000, wb.settings.chunk_overlap, key="new_store_overlap")
     if st.form_submit_button("Create store", type="primary"):
         try:
-            chunking = ChunkSettings(strategy, int(size), int(overlap))  # type: ignore[arg-type]
-            wb.create_store(
-                name.strip(), backend=backend, embedding=embedding, chunking=chunking, description=description
-            )
+            chunking = ChunkSettings(Strategy(strategy), int(size), int(overlap))
+            wb.stores.create(me, name.strip(), backend=backend, embedding=embedding, chunking=chunking, description=description)  # fmt: skip
             st.toast(f"Created '{name.strip()}'.", icon=":material/check:")
         except WorkbenchError as exc:
             st.error(str(exc))
 
-summaries = wb.list_stores(sizes=True)
+summaries = wb.stores.visible(me, sizes=True)
 if not summaries:
     st.info("No stores yet. Create one above, then add files on the Upload page.")
     st.stop()
-
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "Store": s.store.name,
-                "Documents": s.documents,
-                "Chunks": s.chunks,
-                "Size (MB)": round(s.size_bytes / 2**20, 2) if s.size_bytes is not None else None,
-                "Embedding model": s.store.embedding_model,
-                "Storage": s.store.backend,
-                "Owner": s.store.owner,
-                "Your role": s.role.value,
-                "Last change (UTC)": f"{s.updated_at:%Y-%m-%d %H:%M}" if s.updated_at else "",
-            }
-            for s in summaries
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-    key="stores_table",
-)
+st.dataframe(tables.stores(summaries), hide_index=True, width="stretch", key="stores_table")
 
 st.subheader("Manage a store")
 chosen = st.selectbox("Store", [s.store.name for s in summaries], key="manage_store")
@@ -68,46 +39,36 @@ summary = next(s for s in summaries if s.store.name == chosen)
 if summary.role is not Role.OWNER:
     st.caption(f"You are a {summary.role.value} of '{chosen}'; its owner shares, renames, exports and deletes it.")
     st.stop()
-
 sharing, rename, model, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Export", "Delete"])
 with sharing:
-    grants = wb.grants(chosen)
+    grants = wb.stores.grants(me, chosen)
     if grants:
-        st.dataframe(
-            pd.DataFrame([{"User": g.user, "Role": g.role.value} for g in grants]), hide_index=True, key="grants_table"
-        )
+        st.dataframe([{"User": g.user, "Role": g.role.value} for g in grants], hide_index=True, key="grants_table")
     with st.form("share", clear_on_submit=True):
         who = st.text_input("User name", key="share_user")
-        role = st.radio(
-            "Role",
-            ["viewer", "editor", "owner"],
-            horizontal=True,
-            key="share_role",
-            captions=["search and chat", "also add and delete documents", "also share and delete the store"],
-        )
+        role = st.radio("Role", ["viewer", "editor", "owner"], horizontal=True, key="share_role",
+                        captions=["search and chat", "also add and delete documents", "also share and delete the store"])  # fmt: skip
         if st.form_submit_button("Share"):
             try:
-                wb.grant(chosen, who.strip().lower(), role)
+                wb.stores.grant(me, chosen, who.strip().lower(), role)
                 st.toast(f"'{who}' is now {role} of '{chosen}'.")
             except WorkbenchError as exc:
                 st.error(str(exc))
     if grants:
         gone = st.selectbox("Take access away from", [g.user for g in grants], key="revoke_user")
         if st.button("Revoke", key="revoke"):
-            wb.revoke(chosen, gone)
+            wb.stores.revoke(me, chosen, gone)
             st.rerun()
 with rename:
     new_name = st.text_input("New name", value=chosen, key="rename_to")
     if st.button("Rename", key="rename") and new_name.strip() != chosen:
         try:
-            wb.rename_store(chosen, new_name.strip())
+            wb.stores.rename(me, chosen, new_name.strip())
             st.rerun()
         except WorkbenchError as exc:
             st.error(str(exc))
 with model:
-    st.write(
-        f"'{chosen}' is embedded with **{summary.store.embedding_model}** ({summary.store.embedding_dim} dimensions)."
-    )
+    st.write(f"'{chosen}' is embedded with **{summary.store.embedding_model}** ({summary.store.embedding_dim} dimensions).")  # fmt: skip
     others = [m for m in wb.models.names("embedding") if m != summary.store.embedding_model]
     if not others:
         st.caption("No other embedding model is configured; add one to models.yaml to rebuild with it.")
@@ -117,11 +78,7 @@ with model:
         if st.button("Rebuild", key="rebuild"):
             bar = st.progress(0.0, text="Re-embedding…")
             try:
-                wb.rebuild_store(
-                    chosen,
-                    target,
-                    on_progress=lambda p: bar.progress(p.share, text=f"{p.done:,} of {p.total:,} chunks"),
-                )
+                wb.stores.rebuild(me, chosen, target, on_progress=lambda p: bar.progress(p.share, text=f"{p.done:,} of {p.total:,} chunks"))  # fmt: skip
                 st.success(f"'{chosen}' now uses {target}.")
             except WorkbenchError as exc:
                 st.error(str(exc))
@@ -130,18 +87,14 @@ with export:
         "A Parquet file with every chunk, its vector and metadata; import it on any workbench without re-embedding."
     )
     if st.button("Prepare export", key="export"):
-        exported = wb.export_store(chosen)
-        st.download_button(
-            f"Download {chosen}.parquet ({exported.chunks:,} chunks)",
-            exported.path.read_bytes(),
-            file_name=f"{chosen}.parquet",
-            key="export_download",
-        )
+        exported = wb.stores.export(me, chosen)
+        st.download_button(f"Download {chosen}.parquet ({exported.chunks:,} chunks)", exported.path.read_bytes(),
+                           file_name=f"{chosen}.parquet", key="export_download")  # fmt: skip
 with delete:
     st.warning(f"Deleting '{chosen}' removes its {summary.documents} documents and every chunk. It cannot be undone.")
     typed = st.text_input(f"Type {chosen} to confirm", key="delete_confirm")
     if st.button("Delete store", type="primary", disabled=typed != chosen, key="delete_store"):
-        wb.delete_store(chosen)
+        wb.stores.delete(me, chosen)
         st.rerun()
 
 with st.expander("Import a store", icon=":material/move_to_inbox:"):
@@ -149,7 +102,7 @@ with st.expander("Import a store", icon=":material/move_to_inbox:"):
     as_name = st.text_input("Name (empty: the exported store's)", key="import_name")
     if upload is not None and st.button("Import", key="import"):
         try:
-            store = wb.import_store(upload.getvalue(), filename=upload.name, name=as_name.strip() or None)
+            store = wb.stores.import_(me, upload.getvalue(), filename=upload.name, name=as_name.strip() or None)
             st.success(f"Imported '{store.name}'.")
         except WorkbenchError as exc:
             st.error(str(exc))

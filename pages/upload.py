@@ -3,24 +3,20 @@
 import logging
 import time
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
 from core.ingest import Progress, Upload
 from core.options import ChunkSettings, IngestOptions, Strategy
 from core.parsing import supported_extensions
-from core.preview import marked_html
 from core.records import IngestStatus, Role
+from ui import preview_view, tables
+from ui.session import fail, signed_in
 
 log = logging.getLogger("pages.upload")
-wb = st.session_state.get("wb")
-if wb is None:  # nobody signed in (a page URL opened directly): show nothing
-    st.stop()
-
+wb, me = signed_in()
 st.title("Upload")
-editable = [s.store for s in wb.list_stores() if s.role.rank >= Role.EDITOR.rank]
+editable = [s.store for s in wb.stores.visible(me) if s.role.rank >= Role.EDITOR.rank]
 if not editable:
     st.info("You may add files to no store yet: create one on the Stores page, or ask an owner to make you an editor.")
     st.stop()
@@ -29,9 +25,8 @@ if st.session_state.pop("ingest_running", False):  # the last ingest was stopped
 
 chosen_store = st.selectbox("Store", [s.name for s in editable], key="upload_store")
 store = next(s for s in editable if s.name == chosen_store)
-limit = wb.settings.max_upload_mb
 files = st.file_uploader(
-    f"Drop files here: PDF, Word, PowerPoint, Excel, CSV, HTML, e-mail, text, images (up to {limit} MB each)",
+    f"Drop files here: PDF, Word, PowerPoint, Excel, CSV, HTML, e-mail, text, images (up to {wb.settings.max_upload_mb} MB each)",
     type=supported_extensions(),
     accept_multiple_files=True,
     key="upload_files",
@@ -51,51 +46,20 @@ def preview_panel() -> ChunkSettings:
     data = next(f for f in files if f.name == chosen).getvalue()
     left, middle, right = st.columns(3)
     strategies = [s.value for s in Strategy]
-    strategy = left.selectbox(
-        "Strategy", strategies, index=strategies.index(store.chunk_strategy), key="preview_strategy"
-    )
+    strategy = left.selectbox("Strategy", strategies, index=strategies.index(store.chunk_strategy), key="preview_strategy")  # fmt: skip
     size = middle.slider("Chunk size", 50, 4000, store.chunk_size, step=10, key="preview_size")
     overlap = right.slider("Overlap", 0, 1000, min(store.chunk_overlap, size - 1), step=5, key="preview_overlap")
     try:
-        settings = ChunkSettings(strategy, size, overlap)  # type: ignore[arg-type]
-        result = wb.preview(chosen, data, chunking=settings, embedding=store.embedding_model)
+        settings = ChunkSettings(Strategy(strategy), size, overlap)
+        result = wb.documents.preview(me, chosen, data, chunking=settings, embedding=store.embedding_model)
     except WorkbenchError as exc:
         st.error(str(exc))
-        return ChunkSettings(store.chunk_strategy, store.chunk_size, store.chunk_overlap)  # type: ignore[arg-type]
+        return store.chunking
     st.caption(
         f"Preview of {chosen} with {settings.strategy.value} chunks of {size} {settings.unit}, overlap {overlap}."
     )
-    a, b, c, d = st.columns(4)
-    a.metric("Chunks", f"{len(result.chunks):,}")
-    b.metric("Pages", result.parsed.page_count or "–")
-    c.metric("Median size", f"{sorted(result.sizes)[len(result.sizes) // 2] if result.sizes else 0:,} chars")
-    d.metric("Re-chunked in", f"{result.chunk_ms:.0f} ms")
-    for warning in result.parsed.warnings:
-        st.warning(warning)
-    if result.over_window:
-        st.warning(
-            f"{result.over_window} chunks are longer than the embedding model reads; their ends are not embedded."
-        )
-    sizes = pd.DataFrame({"characters": result.sizes})
-    chart = (
-        alt.Chart(sizes)
-        .mark_bar()
-        .encode(
-            alt.X(
-                "characters:Q",
-                bin=alt.Bin(maxbins=30, minstep=10),
-                title="chunk size (characters)",
-                axis=alt.Axis(format="d"),
-            ),
-            alt.Y("count()", title="chunks"),
-        )
-    )
-    st.altair_chart(chart.properties(height=140), width="stretch")  # no key: a keyed chart keeps its first data
-    with st.container(height=420, key="preview_text"):
-        st.html(marked_html(result))
-    log.info(
-        "preview of %s (%d chunks) drawn in %.0f ms", chosen, len(result.chunks), (time.perf_counter() - started) * 1000
-    )
+    preview_view.show(result)
+    log.info("preview of %s (%d chunks) drawn in %.0f ms", chosen, len(result.chunks), (time.perf_counter() - started) * 1000)  # fmt: skip
     return settings
 
 
@@ -120,40 +84,16 @@ def show(event: Progress) -> None:
     bars[event.file].progress(done, text=event.message)
 
 
-uploads = [(f.name, f.getvalue()) for f in files]
+uploads = [Upload(f.name, f.getvalue()) for f in files]
 try:
-    results = wb.ingest(
-        store.name, [Upload(n, d) for n, d in uploads], options=IngestOptions(chunking=settings), on_progress=show
-    )
+    results = wb.documents.ingest(me, store.name, uploads, options=IngestOptions(chunking=settings), on_progress=show)
 except WorkbenchError as exc:
     st.session_state.pop("ingest_running", None)
-    st.error(str(exc))
-    st.stop()
+    fail(exc)
 st.session_state.pop("ingest_running", None)
 cancel.empty()
 overall.progress(1.0, text="Done")
 tally = {status: sum(r.status is status for r in results) for status in IngestStatus}
-summary = (
-    f"{tally[IngestStatus.WRITTEN]} added, {tally[IngestStatus.DUPLICATE]} already there, "
-    f"{tally[IngestStatus.FAILED]} failed."
-)
+summary = f"{tally[IngestStatus.WRITTEN]} added, {tally[IngestStatus.DUPLICATE]} already there, {tally[IngestStatus.FAILED]} failed."
 (st.warning if tally[IngestStatus.FAILED] else st.success)(summary)
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "File": r.filename,
-                "Result": {IngestStatus.WRITTEN: "added", IngestStatus.DUPLICATE: "already there"}.get(
-                    r.status, r.status.value
-                ),
-                "Chunks": r.chunks,
-                "Pages": r.pages,
-                "Note": r.error or "; ".join(r.warnings),
-            }
-            for r in results
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-    key="ingest_results",
-)
+st.dataframe(tables.ingest_results(results), hide_index=True, width="stretch", key="ingest_results")

@@ -3,25 +3,27 @@
 from datetime import UTC, datetime, timedelta
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
-wb = st.session_state.get("wb")
-if wb is None:  # nobody signed in (a page URL opened directly): show nothing
-    st.stop()
+from ui.session import signed_in
+
+wb, me = signed_in()
 
 st.title("Usage")
 PERIODS = {"24 hours": timedelta(hours=24), "7 days": timedelta(days=7), "30 days": timedelta(days=30), "All": None}
 left, middle, right = st.columns(3)
 period = left.segmented_control("Period", list(PERIODS), default="7 days", key="usage_period") or "7 days"
-everything = wb.usage()
+everything = wb.usage.report(me)
 users = sorted(set(everything.events["user"]))
 stores = sorted({s for s in everything.events["store"] if s})
 who = middle.selectbox("User", ["Everyone", *users], key="usage_user")
 where = right.selectbox("Store", ["All stores", *stores], key="usage_store")
 span = PERIODS[period]
-report = wb.usage(
+report = wb.usage.report(
+    me,
     since=datetime.now(UTC) - span if span else None,
-    of_user=None if who == "Everyone" else who,
+    user=None if who == "Everyone" else who,
     store=None if where == "All stores" else where,
 )
 if report.events.empty:
@@ -39,7 +41,7 @@ d.metric("Failed", f"{int((~table['ok']).sum()):,}")
 DAY = alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(labelAngle=0))  # one labelled bar per day
 
 
-def bars(frame, x: str | alt.X, y: str, colour: str | None, title: str):  # type: ignore[no-untyped-def]
+def bars(frame: pd.DataFrame, x: str | alt.X, y: str, colour: str | None, title: str | None) -> alt.Chart:
     encoding = {
         "x": x if isinstance(x, alt.X) else alt.X(x, title=None),
         "y": alt.Y(y, title=title),

@@ -1,36 +1,22 @@
 """Users (administrators): add people, reset passwords, make or unmake administrators, disable accounts."""
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
+from ui import tables
+from ui.session import signed_in
 
-wb = st.session_state.get("wb")
-if wb is None or not st.session_state.get("is_admin"):  # core refuses non-admins anyway
+wb, me = signed_in()
+if not me.is_admin:  # core refuses non-admins anyway
     st.stop()
 
 st.title("Users")
 try:
-    people = wb.list_users()
+    people = wb.users.all(me)
 except WorkbenchError as exc:
     st.error(str(exc))
     st.stop()
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "User": u.name,
-                "Role": "administrator" if u.is_admin else "user",
-                "Status": "disabled" if u.disabled else ("active" if u.has_password else "no password yet"),
-                "Since (UTC)": f"{u.created_at:%Y-%m-%d}" if u.created_at else "",
-            }
-            for u in people
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-    key="users_table",
-)
+st.dataframe(tables.users(people), hide_index=True, width="stretch", key="users_table")
 
 with st.form("add_user", clear_on_submit=True):
     st.subheader("Add a user")
@@ -41,7 +27,7 @@ with st.form("add_user", clear_on_submit=True):
     admin = st.checkbox("Administrator", key="add_user_admin")
     if st.form_submit_button("Add user", type="primary"):
         try:
-            wb.add_user(name.strip(), password=password, admin=admin)
+            wb.users.add(me, name.strip(), password=password, admin=admin)
             st.toast(f"Added '{name.strip()}'.")
             st.rerun()
         except WorkbenchError as exc:
@@ -55,7 +41,7 @@ with left.form("reset_password", clear_on_submit=True):
     new = st.text_input("New password", type="password", key="reset_password_value")
     if st.form_submit_button("Reset password"):
         try:
-            wb.set_password(person.name, new)
+            wb.users.set_password(me, person.name, new)
             st.success(f"'{person.name}' has a new password.")
         except WorkbenchError as exc:
             st.error(str(exc))
@@ -63,12 +49,12 @@ with right:
     for label, action, key in (
         (
             "Enable" if person.disabled else "Disable",
-            lambda: wb.set_disabled(person.name, not person.disabled),
+            lambda: wb.users.set_disabled(me, person.name, not person.disabled),
             "toggle_disabled",
         ),
         (
             "Remove administrator" if person.is_admin else "Make administrator",
-            lambda: wb.set_admin(person.name, not person.is_admin),
+            lambda: wb.users.set_admin(me, person.name, not person.is_admin),
             "toggle_admin",
         ),
     ):

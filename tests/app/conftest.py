@@ -9,8 +9,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.config import load_settings
 from core.workbench import Workbench
+from ui.session import services
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -28,15 +28,14 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.fixture
 def workbench(data_dir: Path) -> Workbench:
-    """The workbench the app will open (same data directory), for seeding and checking."""
-    return Workbench(load_settings())
+    """The app's own cached workbench (same data directory), for seeding and checking: pages see what it does."""
+    return services()
 
 
 def page_as(workbench: Workbench, page: str, user: str) -> AppTest:
     """One page script run as a signed-in user, as app.py would set it up."""
     at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120)
-    at.session_state["wb"] = workbench.as_user(user)
-    at.session_state["is_admin"] = workbench.catalog.get_user(user).is_admin
+    at.session_state["actor"] = workbench.actor(user)
     return at
 
 

@@ -31,27 +31,27 @@ def test_a_new_installation_asks_for_the_first_administrator(data_dir: Path) -> 
 
 
 def test_signing_in_opens_the_stores_page_and_wrong_passwords_are_refused(workbench: Workbench) -> None:
-    workbench.create_first_admin("admin", PASSWORD)
-    workbench.add_user("ana", user="admin", password=PASSWORD)
+    workbench.users.create_first_admin("admin", PASSWORD)
+    workbench.users.add(workbench.actor("admin"), "ana", password=PASSWORD)
     at = AppTest.from_file(APP, default_timeout=120).run()
     _login(at, "ana", "not her password")
     assert "Wrong user name or password." in texts(at)
-    assert workbench.login_credentials()["usernames"]["ana"]["failed_login_attempts"] == 1  # kept by core
+    assert workbench.users.login_credentials()["usernames"]["ana"]["failed_login_attempts"] == 1  # kept by core
     _login(at, "ana", PASSWORD)
     assert not at.exception and at.title[0].value == "Stores"
     assert "**ana** · user" in texts(at) and "Users" not in [link.label for link in at.get("page_link")]
 
 
 def test_an_administrator_gets_the_users_page_too(workbench: Workbench) -> None:
-    workbench.create_first_admin("admin", PASSWORD)
+    workbench.users.create_first_admin("admin", PASSWORD)
     at = _login(AppTest.from_file(APP, default_timeout=120).run(), "admin", PASSWORD)
     assert "Users" in [link.label for link in at.get("page_link")]
 
 
 def test_a_user_disabled_mid_session_is_signed_out(workbench: Workbench) -> None:
-    workbench.create_first_admin("admin", PASSWORD)
-    workbench.add_user("ana", user="admin", password=PASSWORD)
-    workbench.set_disabled("ana", True, user="admin")
+    workbench.users.create_first_admin("admin", PASSWORD)
+    workbench.users.add(workbench.actor("admin"), "ana", password=PASSWORD)
+    workbench.users.set_disabled(workbench.actor("admin"), "ana", True)
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in {"authentication_status": True, "username": "ana", "name": "ana"}.items():
         at.session_state[key] = value  # a session that signed in before the account was disabled

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from core.ingest import Upload
+from core.options import AskOptions, Fusion, SearchOptions
 from core.records import MessageStatus, Role, UsageEvent
 from core.workbench import Workbench
 from tests.app.conftest import PASSWORD, page_as, texts
@@ -15,15 +16,15 @@ from tests.conftest import filing_pages, make_pdf
 
 @pytest.fixture
 def kb(workbench: Workbench) -> Workbench:
-    workbench.create_first_admin("admin", PASSWORD)
-    workbench.add_user("vic", user="admin", password=PASSWORD)
-    workbench.add_user("sam", user="admin", password=PASSWORD)
-    workbench.create_store("kb", user="admin")
-    workbench.grant("kb", "vic", Role.VIEWER, user="admin")
-    workbench.ingest(
+    workbench.users.create_first_admin("admin", PASSWORD)
+    workbench.users.add(workbench.actor("admin"), "vic", password=PASSWORD)
+    workbench.users.add(workbench.actor("admin"), "sam", password=PASSWORD)
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.stores.grant(workbench.actor("admin"), "kb", "vic", Role.VIEWER)
+    workbench.documents.ingest(
+        workbench.actor("admin"),
         "kb",
         [Upload("filing.pdf", make_pdf(filing_pages(6))), Upload("notes.txt", b"Zebra herds also cross rivers.")],
-        user="admin",
     )
     return workbench
 
@@ -59,8 +60,8 @@ def test_chat_answers_with_a_cited_source_and_keeps_the_conversation(kb: Workben
     at = page_as(kb, "chat", "vic").run()
     at.chat_input(key="chat_input").set_value("When do zebras migrate across the Serengeti?").run()
     assert not at.exception
-    [conversation] = kb.conversations(user="vic")
-    _, messages = kb.conversation(conversation.id, user="vic")
+    [conversation] = kb.chat.conversations(kb.actor("vic"))
+    _, messages = kb.chat.conversation(kb.actor("vic"), conversation.id)
     assert [m.role for m in messages] == ["user", "assistant"] and messages[1].content
     assert any(s.filename == "filing.pdf" and s.page == 3 for s in messages[1].sources)
     assert at.session_state["conversation"] == conversation.id
@@ -70,7 +71,7 @@ def test_chat_answers_with_a_cited_source_and_keeps_the_conversation(kb: Workben
 
 def test_a_cited_source_opens_on_its_pages_text(kb: Workbench, mock_chat: Callable[[str], None]) -> None:
     question = "When do zebras migrate across the Serengeti?"
-    hits = kb.search("kb", question, user="vic")  # the chat numbers its sources in this order
+    hits = kb.search.run(kb.actor("vic"), "kb", question)  # the chat numbers its sources in this order
     n = next(rank for rank, h in enumerate(hits, 1) if h.filename == "filing.pdf" and h.page == 3)
     mock_chat(f"Zebras cross the Serengeti plains in the dry season [{n}].")
     at = page_as(kb, "chat", "vic").run()
@@ -84,14 +85,14 @@ def test_a_cited_source_opens_on_its_pages_text(kb: Workbench, mock_chat: Callab
 
 
 def test_a_stopped_answer_is_shown_as_stopped(kb: Workbench) -> None:
-    stream, answer = kb.ask("kb", "Tell me all about the zebras.", user="vic")
+    stream, answer = kb.chat.ask(kb.actor("vic"), "kb", "Tell me all about the zebras.")
     next(stream)
     stream.close()
     at = page_as(kb, "chat", "vic")
     at.session_state["conversation"] = answer.conversation_id
     at.run()
     assert not at.exception and "Stopped before the end." in texts(at)
-    assert kb.conversation(answer.conversation_id, user="vic")[1][1].status is MessageStatus.STOPPED
+    assert kb.chat.conversation(kb.actor("vic"), answer.conversation_id)[1][1].status is MessageStatus.STOPPED
 
 
 def test_usage_charts_for_those_who_may_see_them(kb: Workbench) -> None:
@@ -107,12 +108,11 @@ def test_usage_charts_for_those_who_may_see_them(kb: Workbench) -> None:
 def test_saved_settings_become_the_stores_default_and_filters_narrow_the_search(kb: Workbench) -> None:
     from core.options import IngestOptions
 
-    kb.ingest("kb", [Upload("ops.txt", b"Zebra feeding schedule for the ops team.")], user="admin",
-              options=IngestOptions(metadata={"team": "ops"}))  # fmt: skip
+    kb.documents.ingest(kb.actor("admin"), "kb", [Upload("ops.txt", b"Zebra feeding schedule for the ops team.")], options=IngestOptions(metadata={"team": "ops"}))  # fmt: skip
     at = page_as(kb, "search", "admin").run()
     at.slider(key="a_top_k").set_value(3).run()
     at.button(key="save_defaults").click().run()
-    assert kb.search_defaults("kb", user="admin").top_k == 3
+    assert kb.stores.search_defaults(kb.actor("admin"), "kb").top_k == 3
     chat = page_as(kb, "chat", "vic").run()
     assert chat.slider(key="chat_top_k").value == 3  # the chat starts from the store's saved settings
     viewer = page_as(kb, "search", "vic").run()
@@ -134,13 +134,48 @@ def test_evaluate_runs_a_question_set_and_charts_the_settings(kb: Workbench) -> 
     assert not at.exception
     assert at.get("vega_lite_chart"), "no chart of the metrics"
     table = at.dataframe[0].value
-    assert list(table["setting"]) == ["hybrid (RRF)", "vector"] and table["recall@5"].min() == 1.0
+    assert list(table["setting"]) == ["hybrid RRF", "vector"] and table["recall@5"].min() == 1.0
     at.text_input(key="eval_set_name").input("filing checks").run()
     at.button(key="eval_save").click().run()
-    assert [s["name"] for s in kb.question_sets("kb", user="vic")] == ["filing checks"]
+    assert [s["name"] for s in kb.evaluations.sets(kb.actor("vic"), "kb")] == ["filing checks"]
 
 
 def test_evaluate_explains_a_bad_question_file(kb: Workbench) -> None:
     at = page_as(kb, "evaluate", "vic").run()
     at.file_uploader(key="eval_file").upload("set.csv", b"query,doc\nx,y\n", "text/csv").run()
     assert not at.exception and any("columns question and document" in e.value for e in at.error)
+
+
+def test_chat_answers_with_every_saved_search_setting(kb: Workbench) -> None:
+    saved = SearchOptions.parse("mode=hybrid fusion=weighted weight=0.9 threshold=0.01 candidates=80 top_k=4")
+    kb.stores.set_search_defaults(kb.actor("admin"), "kb", saved)
+    at = page_as(kb, "chat", "vic").run()
+    at.chat_input(key="chat_input").set_value("When do zebras migrate?").run()
+    assert not at.exception
+    [conversation] = kb.chat.conversations(kb.actor("vic"))
+    assert SearchOptions.from_settings(conversation.options) == saved  # weight, threshold and candidates kept
+    assert AskOptions.from_settings(conversation.options).search == saved
+
+
+def test_each_evaluate_preset_runs_what_its_label_says(kb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.workbench import search
+
+    ran: dict[str, SearchOptions] = {}
+    real = search.evaluation.evaluate
+    monkeypatch.setattr(
+        search.evaluation,
+        "evaluate",
+        lambda ask, qs, settings, **kw: ran.update(settings) or real(ask, qs, settings, **kw),
+    )
+    at = page_as(kb, "evaluate", "vic").run()
+    at.file_uploader(key="eval_file").upload(
+        "set.csv", b"question,document\nWhen do zebras migrate?,filing.pdf\n", "text/csv"
+    )
+    at.run()
+    every = at.multiselect(key="eval_settings").options
+    at.multiselect(key="eval_settings").set_value(every).run()
+    at.button(key="eval_run").click().run()
+    assert not at.exception and len(ran) == len(every) >= 5
+    assert ran["hybrid RRF"].fusion is Fusion.RRF and ran["hybrid weighted 0.7"].weight == 0.7
+    for label, options in ran.items():
+        assert label.removeprefix("saved: ") == options.describe()

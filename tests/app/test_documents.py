@@ -10,14 +10,14 @@ from tests.conftest import filing_pages, make_pdf
 
 
 def test_documents_their_chunks_and_deleting_one(workbench: Workbench) -> None:
-    workbench.create_first_admin("admin", PASSWORD)
-    workbench.add_user("vic", user="admin", password=PASSWORD)
-    workbench.create_store("kb", user="admin")
-    workbench.grant("kb", "vic", Role.VIEWER, user="admin")
-    workbench.ingest(
+    workbench.users.create_first_admin("admin", PASSWORD)
+    workbench.users.add(workbench.actor("admin"), "vic", password=PASSWORD)
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.stores.grant(workbench.actor("admin"), "kb", "vic", Role.VIEWER)
+    workbench.documents.ingest(
+        workbench.actor("admin"),
         "kb",
         [Upload("report.pdf", make_pdf(filing_pages(3))), Upload("broken.pdf", b"%PDF-1.4 nonsense")],
-        user="admin",
     )
     at = page_as(workbench, "documents", "admin").run()
     assert not at.exception
@@ -31,4 +31,4 @@ def test_documents_their_chunks_and_deleting_one(workbench: Workbench) -> None:
     assert not viewer.exception and not [b for b in viewer.button if b.key == "delete_document"]
     at.selectbox(key="delete_document_choice").select_index(0).run()
     at.button(key="delete_document").click().run()
-    assert [d.filename for d in workbench.documents("kb", user="admin")] == ["broken.pdf"]
+    assert [d.filename for d in workbench.documents.of(workbench.actor("admin"), "kb")] == ["broken.pdf"]

@@ -8,9 +8,9 @@ from tests.app.conftest import PASSWORD, page_as, texts
 
 
 def _team(workbench: Workbench) -> Workbench:
-    workbench.create_first_admin("admin", PASSWORD)
+    workbench.users.create_first_admin("admin", PASSWORD)
     for name in ("olivia", "vic", "sam"):
-        workbench.add_user(name, user="admin", password=PASSWORD)
+        workbench.users.add(workbench.actor("admin"), name, password=PASSWORD)
     return workbench
 
 
@@ -27,13 +27,15 @@ def test_an_owner_creates_a_store_and_shares_it(workbench: Workbench) -> None:
     at.text_input(key="share_user").input("vic")
     at.radio(key="share_role").set_value("viewer")
     at.button(key="FormSubmitter:share-Share").click().run()
-    assert [(g.user, g.role) for g in workbench.grants("finance", user="olivia")] == [("vic", Role.VIEWER)]
+    assert [(g.user, g.role) for g in workbench.stores.grants(workbench.actor("olivia"), "finance")] == [
+        ("vic", Role.VIEWER)
+    ]
 
 
 def test_a_viewer_sees_the_store_but_not_its_management_and_a_stranger_sees_nothing(workbench: Workbench) -> None:
     _team(workbench)
-    workbench.create_store("finance", user="olivia")
-    workbench.grant("finance", "vic", Role.VIEWER, user="olivia")
+    workbench.stores.create(workbench.actor("olivia"), "finance")
+    workbench.stores.grant(workbench.actor("olivia"), "finance", "vic", Role.VIEWER)
     viewer = page_as(workbench, "stores", "vic").run()
     assert viewer.dataframe[0].value["Store"].tolist() == ["finance"]
     assert "You are a viewer of 'finance'" in texts(viewer) and not viewer.tabs
@@ -43,12 +45,12 @@ def test_a_viewer_sees_the_store_but_not_its_management_and_a_stranger_sees_noth
 
 def test_deleting_needs_the_name_typed(workbench: Workbench) -> None:
     _team(workbench)
-    workbench.create_store("finance", user="olivia")
+    workbench.stores.create(workbench.actor("olivia"), "finance")
     at = page_as(workbench, "stores", "olivia").run()
     assert at.button(key="delete_store").disabled
     at.text_input(key="delete_confirm").input("finance").run()
     at.button(key="delete_store").click().run()
-    assert not at.exception and workbench.list_stores(user="olivia") == []
+    assert not at.exception and workbench.stores.visible(workbench.actor("olivia")) == []
 
 
 def test_a_page_opened_without_a_user_shows_nothing(workbench: Workbench) -> None:
@@ -68,15 +70,15 @@ def test_an_owner_rebuilds_with_another_embedding_model(
     from core.models import ModelRegistry
 
     _team(workbench)
-    workbench.create_store("finance", user="olivia")
-    workbench.ingest("finance", [Upload("a.txt", b"Pump repair steps.")], user="olivia")
+    workbench.stores.create(workbench.actor("olivia"), "finance")
+    workbench.documents.ingest(workbench.actor("olivia"), "finance", [Upload("a.txt", b"Pump repair steps.")])
     models = tmp_path / "models.yaml"
     models.write_text(
         f"model_list:\n  - model_name: remote\n    litellm_params: {{model: {fake_embedding_provider}}}\n    model_info: {{mode: embedding}}\n"
     )
-    workbench.models = ModelRegistry.load(models)
+    workbench.services.models = ModelRegistry.load(models)
     at = page_as(workbench, "stores", "olivia").run()
     at.selectbox(key="rebuild_model").set_value("remote").run()
     at.button(key="rebuild").click().run()
     assert not at.exception and "'finance' now uses remote." in texts(at)
-    assert workbench.store("finance", user="olivia").embedding_dim == 16
+    assert workbench.stores.get(workbench.actor("olivia"), "finance").embedding_dim == 16

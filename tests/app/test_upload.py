@@ -14,11 +14,11 @@ from tests.conftest import filing_pages, make_docx, make_pdf, make_xlsx
 
 @pytest.fixture
 def team(workbench: Workbench) -> Workbench:
-    workbench.create_first_admin("admin", PASSWORD)
+    workbench.users.create_first_admin("admin", PASSWORD)
     for name in ("olivia", "vic"):
-        workbench.add_user(name, user="admin", password=PASSWORD)
-    workbench.create_store("finance", user="olivia")
-    workbench.grant("finance", "vic", Role.VIEWER, user="olivia")
+        workbench.users.add(workbench.actor("admin"), name, password=PASSWORD)
+    workbench.stores.create(workbench.actor("olivia"), "finance")
+    workbench.stores.grant(workbench.actor("olivia"), "finance", "vic", Role.VIEWER)
     return workbench
 
 
@@ -28,8 +28,7 @@ def _metric(at, label: str) -> str:  # type: ignore[no-untyped-def]
 
 def test_the_preview_reacts_to_the_chunk_settings_and_ingest_reports_each_file(team: Workbench) -> None:
     at = page_as(team, "upload", "olivia").run()
-    uploader = at.get("file_uploader")[0] if hasattr(at, "get") else None
-    assert uploader is not None
+    assert [u.key for u in at.get("file_uploader")] == ["upload_files"]  # the drop zone is drawn
     files = [
         ("report.pdf", make_pdf(filing_pages(10)), "application/pdf"),
         (
@@ -54,12 +53,14 @@ def test_the_preview_reacts_to_the_chunk_settings_and_ingest_reports_each_file(t
     assert small > large and "chunks of 150 characters" in texts(at)
     at.button(key="ingest").click().run()
     assert not at.exception and "3 added, 0 already there, 0 failed." in texts(at)
-    assert sorted(d.filename for d in team.documents("finance", user="olivia")) == [
+    assert sorted(d.filename for d in team.documents.of(team.actor("olivia"), "finance")) == [
         "numbers.xlsx",
         "policy.docx",
         "report.pdf",
     ]
-    assert {d.chunk_count for d in team.documents("finance", user="olivia") if d.filename == "report.pdf"} == {small}
+    assert {
+        d.chunk_count for d in team.documents.of(team.actor("olivia"), "finance") if d.filename == "report.pdf"
+    } == {small}
 
 
 def test_a_viewer_gets_no_upload_controls_and_core_refuses_anyway(team: Workbench) -> None:
@@ -67,15 +68,15 @@ def test_a_viewer_gets_no_upload_controls_and_core_refuses_anyway(team: Workbenc
     assert not at.exception and "You may add files to no store yet" in texts(at)
     assert not at.get("file_uploader")
     with pytest.raises(PermissionDenied):
-        team.ingest("finance", [Upload("x.txt", b"sneaky")], user="vic")
+        team.documents.ingest(team.actor("vic"), "finance", [Upload("x.txt", b"sneaky")])
 
 
 def test_files_go_to_the_store_chosen(team: Workbench) -> None:
-    team.create_store("travel", user="olivia")
+    team.stores.create(team.actor("olivia"), "travel")
     at = page_as(team, "upload", "olivia").run()
     at.selectbox(key="upload_store").set_value("travel").run()
     at.file_uploader(key="upload_files").upload("note.txt", b"Hotels are reimbursed up to 180 EUR.", "text/plain")
     at.run()
     at.button(key="ingest").click().run()
-    assert not at.exception and [d.filename for d in team.documents("travel", user="olivia")] == ["note.txt"]
-    assert team.documents("finance", user="olivia") == []
+    assert not at.exception and [d.filename for d in team.documents.of(team.actor("olivia"), "travel")] == ["note.txt"]
+    assert team.documents.of(team.actor("olivia"), "finance") == []

@@ -15,9 +15,15 @@ from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.evaluation import Question
 from core.ingest import Upload
 from core.options import ChunkSettings, SearchOptions
-from core.records import Role
-from core.workbench import ACTING, Workbench
-from tests.conftest import database_url
+from core.records import Actor, Role
+from core.workbench import Workbench
+from core.workbench.chat import Chat
+from core.workbench.documents import Documents
+from core.workbench.search import Evaluations, Search
+from core.workbench.stores import Stores
+from core.workbench.usage import Usage
+from core.workbench.users import Users
+from tests.conftest import database_url, sign_in
 from tests.postgres import POSTGRESQL, SQLITE
 
 ACTORS = ("admin", "olivia", "ed", "vic", "sam", "dan")  # admin, owner, editor, viewer, stranger, disabled
@@ -33,21 +39,21 @@ def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     url = database_url(request.param, request, root / "catalog.db")
     wb = Workbench(load_settings(env={}, secrets_file=root / "none.toml", data_dir=root / "data", database_url=url))
     for name in ACTORS[1:]:
-        wb.add_user(name, user="admin", password=PASSWORD)
-    wb.create_store("kb", user="olivia")
-    wb.ingest("kb", [Upload("notes.txt", b"The launch is planned for the third of May.")], user="olivia")
-    wb.grant("kb", "ed", Role.EDITOR, user="olivia")
-    wb.grant("kb", "vic", Role.VIEWER, user="olivia")
-    wb.grant("kb", "dan", Role.EDITOR, user="olivia")
-    wb.set_disabled("dan", True, user="admin")
+        wb.users.add(wb.actor("admin"), name, password=PASSWORD)
+    wb.stores.create(wb.actor("olivia"), "kb")
+    wb.documents.ingest(wb.actor("olivia"), "kb", [Upload("notes.txt", b"The launch is planned for the third of May.")])
+    wb.stores.grant(wb.actor("olivia"), "kb", "ed", Role.EDITOR)
+    wb.stores.grant(wb.actor("olivia"), "kb", "vic", Role.VIEWER)
+    wb.stores.grant(wb.actor("olivia"), "kb", "dan", Role.EDITOR)
+    wb.users.set_disabled(wb.actor("admin"), "dan", True)
     return wb
 
 
 def _throwaway(wb: Workbench, name: str) -> str:
     """A store owned by olivia with the same grants as kb, for operations that destroy what they touch."""
-    wb.create_store(name, user="olivia")
+    wb.stores.create(wb.actor("olivia"), name)
     for user, role in (("ed", Role.EDITOR), ("vic", Role.VIEWER), ("dan", Role.EDITOR)):
-        wb.grant(name, user, role, user="olivia")
+        wb.stores.grant(wb.actor("olivia"), name, user, role)
     return name
 
 
@@ -67,14 +73,14 @@ def _vics_answer(wb: Workbench) -> int:
 
 
 def _export_bytes(wb: Workbench) -> bytes:
-    return wb.export_store("kb", user="admin", fmt="jsonl").path.read_bytes()
+    return wb.stores.export(wb.actor("admin"), "kb", fmt="jsonl").path.read_bytes()
 
 
 QUESTIONS = [Question("When is the launch?", "notes.txt")]
 
 
 def _saved_set(wb: Workbench, name: str = "launch") -> str:
-    wb.save_question_set("kb", name, QUESTIONS, user="ed")
+    wb.evaluations.save(wb.actor("ed"), "kb", name, QUESTIONS)
     return name
 
 
@@ -85,76 +91,110 @@ EDITORS = {"admin", "olivia", "ed"}
 OWNERS = {"admin", "olivia"}
 ADMINS = {"admin"}
 VIC = {"vic"}  # a conversation is its author's alone, administrators included
+NOUNS = {"users": Users, "stores": Stores, "documents": Documents, "search": Search, "evaluations": Evaluations,
+         "chat": Chat, "usage": Usage}  # fmt: skip
 
 MATRIX: dict[str, tuple[Operation, set[str]]] = {
-    "add_user": (lambda wb, u: wb.add_user(f"new-{u}", user=u), ADMINS),
-    "list_users": (lambda wb, u: wb.list_users(user=u), ADMINS),
-    "set_password": (lambda wb, u: wb.set_password("sam", PASSWORD, user=u), ADMINS),
-    "set_admin": (lambda wb, u: wb.set_admin("vic", False, user=u), ADMINS),
-    "set_disabled": (lambda wb, u: wb.set_disabled("vic", False, user=u), ADMINS),
-    "grant": (lambda wb, u: wb.grant("kb", "vic", "read", user=u), OWNERS),
-    "revoke": (lambda wb, u: wb.revoke(_throwaway(wb, f"revoke-{u}"), "vic", user=u), OWNERS),
-    "grants": (lambda wb, u: wb.grants("kb", user=u), OWNERS),
-    "create_store": (lambda wb, u: wb.create_store(f"mine-{u}", user=u), EVERYONE),
-    "store": (lambda wb, u: wb.store("kb", user=u), READERS),
-    "list_stores": (lambda wb, u: wb.list_stores(user=u), EVERYONE),
-    "rename_store": (lambda wb, u: wb.rename_store(_throwaway(wb, f"old-{u}"), f"renamed-{u}", user=u), OWNERS),
+    "users.add": (lambda wb, u: wb.users.add(wb.actor(u), f"new-{u}"), ADMINS),
+    "users.all": (lambda wb, u: wb.users.all(wb.actor(u)), ADMINS),
+    "users.set_password": (lambda wb, u: wb.users.set_password(wb.actor(u), "sam", PASSWORD), ADMINS),
+    "users.set_admin": (lambda wb, u: wb.users.set_admin(wb.actor(u), "vic", False), ADMINS),
+    "users.set_disabled": (lambda wb, u: wb.users.set_disabled(wb.actor(u), "vic", False), ADMINS),
+    "stores.grant": (lambda wb, u: wb.stores.grant(wb.actor(u), "kb", "vic", "read"), OWNERS),
+    "stores.revoke": (lambda wb, u: wb.stores.revoke(wb.actor(u), _throwaway(wb, f"revoke-{u}"), "vic"), OWNERS),
+    "stores.grants": (lambda wb, u: wb.stores.grants(wb.actor(u), "kb"), OWNERS),
+    "stores.create": (lambda wb, u: wb.stores.create(wb.actor(u), f"mine-{u}"), EVERYONE),
+    "stores.get": (lambda wb, u: wb.stores.get(wb.actor(u), "kb"), READERS),
+    "stores.visible": (lambda wb, u: wb.stores.visible(wb.actor(u)), EVERYONE),
+    "stores.rename": (lambda wb, u: wb.stores.rename(wb.actor(u), _throwaway(wb, f"old-{u}"), f"renamed-{u}"), OWNERS),
     # allowed here means "not refused": the same model is refused as bad input, after the permission check
-    "rebuild_store": (
-        lambda wb, u: wb.rebuild_store(_throwaway(wb, f"rebuild-{u}"), "local/all-minilm-l6-v2", user=u),
+    "stores.rebuild": (
+        lambda wb, u: wb.stores.rebuild(wb.actor(u), _throwaway(wb, f"rebuild-{u}"), "local/all-minilm-l6-v2"),
         OWNERS,
     ),
-    "search_defaults": (lambda wb, u: wb.search_defaults("kb", user=u), READERS),
-    "set_search_defaults": (lambda wb, u: wb.set_search_defaults("kb", SearchOptions(top_k=7), user=u), EDITORS),
-    "delete_store": (lambda wb, u: wb.delete_store(_throwaway(wb, f"doomed-{u}"), user=u), OWNERS),
-    "ask": (lambda wb, u: wb.ask("kb", "When is the launch?", user=u), READERS),
-    "forget_chat": (lambda wb, u: wb.forget_chat("kb", user=u), READERS),
-    "export_store": (lambda wb, u: wb.export_store("kb", user=u), OWNERS),
-    "import_store": (
-        lambda wb, u: wb.import_store(_export_bytes(wb), filename="kb.jsonl", name=f"imported-{u}", user=u),
+    "stores.search_defaults": (lambda wb, u: wb.stores.search_defaults(wb.actor(u), "kb"), READERS),
+    "stores.set_search_defaults": (
+        lambda wb, u: wb.stores.set_search_defaults(wb.actor(u), "kb", SearchOptions(top_k=7)),
+        EDITORS,
+    ),
+    "stores.delete": (lambda wb, u: wb.stores.delete(wb.actor(u), _throwaway(wb, f"doomed-{u}")), OWNERS),
+    "chat.ask": (lambda wb, u: wb.chat.ask(wb.actor(u), "kb", "When is the launch?"), READERS),
+    "chat.forget": (lambda wb, u: wb.chat.forget(wb.actor(u), "kb"), READERS),
+    "stores.export": (lambda wb, u: wb.stores.export(wb.actor(u), "kb"), OWNERS),
+    "stores.import_": (
+        lambda wb, u: wb.stores.import_(wb.actor(u), _export_bytes(wb), filename="kb.jsonl", name=f"imported-{u}"),
         EVERYONE,
     ),
-    "documents": (lambda wb, u: wb.documents("kb", user=u), READERS),
-    "document_chunks": (
-        lambda wb, u: wb.document_chunks("kb", wb.documents("kb", user="admin")[0].id, user=u),
+    "documents.of": (lambda wb, u: wb.documents.of(wb.actor(u), "kb"), READERS),
+    "documents.chunks": (
+        lambda wb, u: wb.documents.chunks(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id),
         READERS,
     ),
-    "delete_document": (
-        lambda wb, u: wb.delete_document(
+    "documents.delete": (
+        lambda wb, u: wb.documents.delete(
+            wb.actor(u),
             "kb",
-            wb.ingest("kb", [Upload(f"{u}.txt", f"Scratch note by {u}.".encode())], user="olivia")[0].document_id,
-            user=u,
+            wb.documents.ingest(wb.actor("olivia"), "kb", [Upload(f"{u}.txt", f"Scratch note by {u}.".encode())])[
+                0
+            ].document_id,
         ),
         EDITORS,
     ),
-    "parse_options": (lambda wb, u: wb.parse_options(user=u, store="kb"), EDITORS),
-    "ingest": (lambda wb, u: wb.ingest("kb", [Upload(f"by-{u}.txt", f"Written by {u}.".encode())], user=u), EDITORS),
-    "ingest_paths": (lambda wb, u: wb.ingest_paths("kb", [Path(__file__)], user=u), EDITORS),
-    "preview": (lambda wb, u: wb.preview("a.txt", b"Some text.", chunking=ChunkSettings(), user=u), EVERYONE),
-    "search": (lambda wb, u: wb.search("kb", "launch", user=u), READERS),
-    "conversations": (lambda wb, u: wb.conversations(user=u), EVERYONE),
-    "conversation": (lambda wb, u: wb.conversation(_vics_conversation(wb), user=u), VIC),
-    "rename_conversation": (lambda wb, u: wb.rename_conversation(_vics_conversation(wb), "Launch", user=u), VIC),
-    "delete_conversation": (lambda wb, u: wb.delete_conversation(_vics_conversation(wb), user=u), VIC),
-    "feedback": (lambda wb, u: wb.feedback(_vics_answer(wb), rating=1, user=u), VIC),
-    "export_conversation": (lambda wb, u: wb.export_conversation(_vics_conversation(wb), user=u), VIC),
-    "latest_conversation": (lambda wb, u: wb.latest_conversation("kb", user=u), READERS),
-    "usage": (lambda wb, u: wb.usage(user=u), EVERYONE),
-    "evaluate": (lambda wb, u: wb.evaluate("kb", QUESTIONS, {"default": SearchOptions()}, user=u), READERS),
-    "save_question_set": (lambda wb, u: wb.save_question_set("kb", f"set-{u}", QUESTIONS, user=u), READERS),
-    "question_sets": (lambda wb, u: wb.question_sets("kb", user=u), READERS),
-    "question_set": (lambda wb, u: wb.question_set("kb", _saved_set(wb), user=u), READERS),
+    "documents.parse_options": (lambda wb, u: wb.documents.parse_options(wb.actor(u), "kb"), EDITORS),
+    "documents.ingest": (
+        lambda wb, u: wb.documents.ingest(wb.actor(u), "kb", [Upload(f"by-{u}.txt", f"Written by {u}.".encode())]),
+        EDITORS,
+    ),
+    "documents.ingest_paths": (lambda wb, u: wb.documents.ingest_paths(wb.actor(u), "kb", [Path(__file__)]), EDITORS),
+    "documents.preview": (
+        lambda wb, u: wb.documents.preview(wb.actor(u), "a.txt", b"Some text.", chunking=ChunkSettings()),
+        EVERYONE,
+    ),
+    "search.run": (lambda wb, u: wb.search.run(wb.actor(u), "kb", "launch"), READERS),
+    "chat.conversations": (lambda wb, u: wb.chat.conversations(wb.actor(u)), EVERYONE),
+    "chat.conversation": (lambda wb, u: wb.chat.conversation(wb.actor(u), _vics_conversation(wb)), VIC),
+    "chat.rename": (lambda wb, u: wb.chat.rename(wb.actor(u), _vics_conversation(wb), "Launch"), VIC),
+    "chat.delete": (lambda wb, u: wb.chat.delete(wb.actor(u), _vics_conversation(wb)), VIC),
+    "chat.feedback": (lambda wb, u: wb.chat.feedback(wb.actor(u), _vics_answer(wb), rating=1), VIC),
+    "chat.export": (lambda wb, u: wb.chat.export(wb.actor(u), _vics_conversation(wb)), VIC),
+    "chat.latest": (lambda wb, u: wb.chat.latest(wb.actor(u), "kb"), READERS),
+    "usage.report": (lambda wb, u: wb.usage.report(wb.actor(u)), EVERYONE),
+    "evaluations.run": (
+        lambda wb, u: wb.evaluations.run(wb.actor(u), "kb", QUESTIONS, {"default": SearchOptions()}),
+        READERS,
+    ),
+    "evaluations.save": (lambda wb, u: wb.evaluations.save(wb.actor(u), "kb", f"set-{u}", QUESTIONS), READERS),
+    "evaluations.sets": (lambda wb, u: wb.evaluations.sets(wb.actor(u), "kb"), READERS),
+    "evaluations.get": (lambda wb, u: wb.evaluations.get(wb.actor(u), "kb", _saved_set(wb)), READERS),
     # its author (ed) or whoever manages the store; vic may read the store but did not write the set
-    "delete_question_set": (
-        lambda wb, u: wb.delete_question_set("kb", _saved_set(wb, f"by-ed-{u}"), user=u),
+    "evaluations.delete": (
+        lambda wb, u: wb.evaluations.delete(wb.actor(u), "kb", _saved_set(wb, f"by-ed-{u}")),
         {"admin", "olivia", "ed"},
     ),
 }
 
 
-def test_the_matrix_covers_every_public_operation() -> None:
-    public = {name for name, _ in inspect.getmembers(Workbench, inspect.isfunction) if not name.startswith("_")}
-    assert public >= ACTING and set(MATRIX) == ACTING
+def operations() -> dict[str, Callable[..., Any]]:
+    """Every public operation of every noun the workbench hands out, as 'noun.method'."""
+    return {
+        f"{noun}.{name}": method
+        for noun, kind in NOUNS.items()
+        for name, method in inspect.getmembers(kind, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def test_the_matrix_covers_every_public_operation(world: Workbench) -> None:
+    assert {n for n, v in vars(world).items() if type(v) in NOUNS.values()} == set(NOUNS)
+    acting = {n for n, method in operations().items() if "actor" in inspect.signature(method).parameters}
+    assert set(MATRIX) == acting
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX))
+def test_every_operation_takes_the_actor_first(operation: str) -> None:
+    first = list(inspect.signature(operations()[operation]).parameters.values())[1]
+    assert first.name == "actor" and first.default is inspect.Parameter.empty
+    assert first.annotation in ("Actor", Actor)
 
 
 @pytest.mark.parametrize("operation", sorted(MATRIX))
@@ -165,7 +205,7 @@ def test_permission_matrix(world: Workbench, operation: str, actor: str) -> None
         try:
             assert run(world, actor) is not False
         except InvalidInput as exc:  # past the permission check, refused for what was asked
-            assert operation == "rebuild_store" and "already uses" in str(exc)
+            assert operation == "stores.rebuild" and "already uses" in str(exc)
         return
     with pytest.raises((PermissionDenied, NotFound)) as refused:
         run(world, actor)
@@ -178,47 +218,41 @@ def test_permission_matrix(world: Workbench, operation: str, actor: str) -> None
         assert message.startswith(("There is no store named", "There is no such"))
 
 
-@pytest.mark.parametrize("operation", sorted(ACTING))
-def test_forgetting_the_user_fails_loudly(operation: str) -> None:
-    parameter = inspect.signature(getattr(Workbench, operation)).parameters["user"]
-    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
-
-
 @pytest.mark.parametrize("nobody", ["", "ghost"])
 def test_an_empty_or_unknown_user_is_nobody(world: Workbench, nobody: str) -> None:
     with pytest.raises(PermissionDenied):
-        world.list_stores(user=nobody)
+        world.stores.visible(world.actor(nobody))
     with pytest.raises(PermissionDenied):
-        world.add_user("eve", admin=True, user=nobody)
+        world.users.add(world.actor(nobody), "eve", admin=True)
 
 
 def test_a_stranger_and_a_missing_store_read_the_same(world: Workbench) -> None:
     with pytest.raises(NotFound) as hidden:
-        world.search("kb", "launch", user="sam")
+        world.search.run(world.actor("sam"), "kb", "launch")
     with pytest.raises(NotFound) as missing:
-        world.search("no-such-store", "launch", user="sam")
+        world.search.run(world.actor("sam"), "no-such-store", "launch")
     assert str(hidden.value) == access.missing_store("kb") and str(missing.value) == access.missing_store(
         "no-such-store"
     )
 
 
 def test_a_disabled_user_cannot_log_in_and_an_enabled_one_can(world: Workbench) -> None:
-    assert world.check_login("vic", PASSWORD).name == "vic"
-    assert world.check_login("  VIC ", PASSWORD).name == "vic"  # as the login form trims and lowercases
+    assert sign_in(world, "vic", PASSWORD) == "vic"
+    assert sign_in(world, "  VIC ", PASSWORD) == "vic"  # as the login form trims and lowercases
     for name, password in (("dan", PASSWORD), ("vic", "wrong password"), ("ghost", PASSWORD), ("vic", "")):
         with pytest.raises(PermissionDenied, match="Wrong user name or password"):
-            world.check_login(name, password)
+            sign_in(world, name, password)
 
 
 def test_users_change_their_own_password_with_the_current_one(settings: Settings) -> None:
     wb = Workbench(settings)
-    wb.add_user("alice", user="admin", password=PASSWORD)
+    wb.users.add(wb.actor("admin"), "alice", password=PASSWORD)
     with pytest.raises(PermissionDenied, match="current password is not right"):
-        wb.set_password("alice", "a brand new secret", current="guess", user="alice")
-    wb.set_password("alice", "a brand new secret", current=PASSWORD, user="alice")
-    assert wb.check_login("alice", "a brand new secret").name == "alice"
+        wb.users.set_password(wb.actor("alice"), "alice", "a brand new secret", current="guess")
+    wb.users.set_password(wb.actor("alice"), "alice", "a brand new secret", current=PASSWORD)
+    assert sign_in(wb, "alice", "a brand new secret") == "alice"
     with pytest.raises(PermissionDenied, match="Only an administrator"):
-        wb.set_password("admin", "taking over now", user="alice")
+        wb.users.set_password(wb.actor("alice"), "admin", "taking over now")
 
 
 @pytest.mark.parametrize(
@@ -241,9 +275,9 @@ def test_core_hashes_and_the_login_page_agree() -> None:
 def test_the_last_administrator_stays(settings: Settings) -> None:
     wb = Workbench(settings)
     with pytest.raises(PermissionDenied, match="cannot disable your own account"):
-        wb.set_disabled("admin", True, user="admin")
+        wb.users.set_disabled(wb.actor("admin"), "admin", True)
     with pytest.raises(PermissionDenied, match="last administrator"):
-        wb.set_admin("admin", False, user="admin")
+        wb.users.set_admin(wb.actor("admin"), "admin", False)
 
 
 def test_old_role_words_still_work(world: Workbench) -> None:
@@ -255,51 +289,51 @@ def test_old_role_words_still_work(world: Workbench) -> None:
 @pytest.mark.parametrize("name", ["bad\nname", "esc\x1b[31m", "tab\there"])
 def test_names_with_control_characters_are_refused(world: Workbench, name: str) -> None:
     with pytest.raises(InvalidInput, match="control characters"):
-        world.create_store(name, user="olivia")
+        world.stores.create(world.actor("olivia"), name)
     with pytest.raises(InvalidInput, match="control characters"):
-        world.add_user(name, user="admin")
+        world.users.add(world.actor("admin"), name)
 
 
 def test_user_names_are_lowercase_as_the_login_form_makes_them(world: Workbench) -> None:
     with pytest.raises(InvalidInput, match="lowercase"):
-        world.add_user("Alice", user="admin")
+        world.users.add(world.actor("admin"), "Alice")
 
 
 def test_the_first_administrator_is_created_once(settings: Settings) -> None:
     wb = Workbench(settings)
-    assert wb.needs_first_admin()  # the built-in admin has no password yet
-    wb.create_first_admin("Boss ", PASSWORD)
-    assert not wb.needs_first_admin() and wb.check_login("boss", PASSWORD).is_admin
+    assert wb.users.needs_first_admin()  # the built-in admin has no password yet
+    wb.users.create_first_admin("Boss ", PASSWORD)
+    assert not wb.users.needs_first_admin() and wb.catalog.get_user(sign_in(wb, "boss", PASSWORD)).is_admin
     with pytest.raises(PermissionDenied, match="already exists"):
-        wb.create_first_admin("mallory", PASSWORD)
+        wb.users.create_first_admin("mallory", PASSWORD)
 
 
 def test_the_environment_can_set_the_first_admin_password(settings: Settings) -> None:
     wb = Workbench(settings.replace(admin_password=PASSWORD))
-    assert wb.check_login("admin", PASSWORD).name == "admin"
+    assert sign_in(wb, "admin", PASSWORD) == "admin"
     again = Workbench(settings.replace(admin_password="another password entirely"))  # only on a first start
-    assert again.check_login("admin", PASSWORD).name == "admin"
+    assert sign_in(again, "admin", PASSWORD) == "admin"
 
 
 def test_login_credentials_hold_enabled_users_with_a_password(world: Workbench) -> None:
-    credentials = world.login_credentials()["usernames"]
+    credentials = world.users.login_credentials()["usernames"]
     assert "dan" not in credentials and "admin" not in credentials  # disabled; no password
     assert credentials["vic"]["roles"] == ["user"] and access.password_matches(PASSWORD, credentials["vic"]["password"])
-    assert list(world.login_credentials(only="vic")["usernames"]) == ["vic"]  # a signed-in session's own entry
-    assert world.login_credentials(only="dan")["usernames"] == {}
+    assert list(world.users.login_credentials(only="vic")["usernames"]) == ["vic"]  # a signed-in session's own entry
+    assert world.users.login_credentials(only="dan")["usernames"] == {}
 
 
 def test_five_failed_logins_lock_the_account_until_a_new_password(settings: Settings) -> None:
     wb = Workbench(settings)
-    wb.add_user("eve", user="admin", password=PASSWORD)
+    wb.users.add(wb.actor("admin"), "eve", password=PASSWORD)
     for _ in range(access.MAX_LOGIN_FAILURES):
         with pytest.raises(PermissionDenied, match="Wrong user name or password"):
-            wb.check_login("eve", "guess")
+            sign_in(wb, "eve", "guess")
     with pytest.raises(PermissionDenied, match="Too many failed sign-ins"):
-        wb.check_login("eve", PASSWORD)  # even the right password waits
-    assert wb.login_credentials()["usernames"]["eve"]["failed_login_attempts"] == access.MAX_LOGIN_FAILURES
-    wb.set_password("eve", "a fresh start now", user="admin")
-    assert wb.check_login("eve", "a fresh start now").name == "eve"
+        sign_in(wb, "eve", PASSWORD)  # even the right password waits
+    assert wb.users.login_credentials()["usernames"]["eve"]["failed_login_attempts"] == access.MAX_LOGIN_FAILURES
+    wb.users.set_password(wb.actor("admin"), "eve", "a fresh start now")
+    assert sign_in(wb, "eve", "a fresh start now") == "eve"
 
 
 def test_failed_logins_stop_counting_after_the_lockout(tmp_path: Path) -> None:
@@ -320,11 +354,11 @@ def test_the_cookie_key_is_generated_once_and_kept_private(tmp_path: Path) -> No
 def test_a_taken_store_name_is_not_confirmed_to_those_who_may_not_see_it(world: Workbench) -> None:
     """Store names are unique across the workbench; a stranger learns only that a name is not available."""
     with pytest.raises(WorkbenchError) as refused:
-        world.create_store("kb", user="sam")
+        world.stores.create(world.actor("sam"), "kb")
     assert str(refused.value) == "The name 'kb' is not available; choose another name."
-    world.create_store("sams-own", user="sam")
+    world.stores.create(world.actor("sam"), "sams-own")
     with pytest.raises(WorkbenchError, match="^The name 'kb' is not available"):
-        world.rename_store("sams-own", "kb", user="sam")
+        world.stores.rename(world.actor("sam"), "sams-own", "kb")
     with pytest.raises(WorkbenchError, match="'kb' already exists"):
-        world.create_store("kb", user="vic")  # a viewer sees kb: told plainly
-    assert "kb" not in [s.store.name for s in world.list_stores(user="sam")]
+        world.stores.create(world.actor("vic"), "kb")  # a viewer sees kb: told plainly
+    assert "kb" not in [s.store.name for s in world.stores.visible(world.actor("sam"))]

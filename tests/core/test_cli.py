@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli import main
 from tests.conftest import ROOT, filing_pages, make_docx, make_pdf
 
 

@@ -1,8 +1,8 @@
-"""Side-by-side comparison of two result lists, and query terms marked in a hit's text."""
+"""Side-by-side comparison of two result lists."""
 
 from __future__ import annotations
 
-from core.compare import highlight, placed, vanished
+from core.compare import placed, vanished
 from core.records import Hit
 
 
@@ -23,9 +23,3 @@ def test_moves_appearances_and_vanishings_are_named() -> None:
     ]  # another store's chunk 2 is new
     assert [h.chunk_index for h in vanished(after, before)] == [2, 4]
     assert [p.change for p in placed(before, before)] == ["same"] * 4
-
-
-def test_query_terms_are_marked_and_everything_else_escaped() -> None:
-    html = highlight("The <b>dividend</b> per share; Dividends rose.", "What dividend per share?")
-    assert html == ("The &lt;b&gt;<mark>dividend</mark>&lt;/b&gt; per <mark>share</mark>; <mark>Dividends</mark> rose.")
-    assert highlight("a < b", "") == "a &lt; b"

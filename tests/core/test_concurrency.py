@@ -21,7 +21,7 @@ def test_two_processes_ingesting_the_same_files_add_each_once(
 ) -> None:
     settings = settings.replace(database_url=any_database)
     wb = Workbench(settings)
-    wb.create_store("kb", user="admin")
+    wb.stores.create(wb.actor("admin"), "kb")
     folder = tmp_path / "files"
     folder.mkdir()
     for n in range(15):
@@ -41,10 +41,12 @@ def test_two_processes_ingesting_the_same_files_add_each_once(
     for run, (_out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err
         assert "Traceback" not in err and "commit conflict" not in err.lower()
-    documents = Workbench(settings).documents("kb", user="admin")
+    fresh = Workbench(settings)
+    documents = fresh.documents.of(fresh.actor("admin"), "kb")
     ready = [d.filename for d in documents if d.status is DocumentStatus.READY]
     assert sorted(ready) == sorted(p.name for p in folder.iterdir())  # each file once
-    hits = Workbench(settings).search("kb", "depot in town 7", user="admin")
+    fresh = Workbench(settings)
+    hits = fresh.search.run(fresh.actor("admin"), "kb", "depot in town 7")
     keys = [(h.document_id, h.chunk_index) for h in hits]
     assert len(keys) == len(set(keys))  # no chunk twice
     assert len({(h.filename, h.document_id) for h in hits}) == len({h.filename for h in hits})  # one copy per file
@@ -72,7 +74,7 @@ def test_an_ingest_killed_at_random_moments_loses_nothing_after_a_rerun(settings
     import time
 
     wb = Workbench(settings)
-    wb.create_store("kb", user="admin")
+    wb.stores.create(wb.actor("admin"), "kb")
     earlier = tmp_path / "earlier.txt"
     earlier.write_text("The harbour office keeps the tide tables for every pier.")
     env = {
@@ -106,18 +108,23 @@ def test_an_ingest_killed_at_random_moments_loses_nothing_after_a_rerun(settings
             run.send_signal(signal.SIGKILL)
             kills += 1
         run.communicate(timeout=300)
-        visible = Workbench(settings).search("kb", "signal box is green", user="admin")
-        ready = {d.id for d in Workbench(settings).documents("kb", user="admin") if d.status is DocumentStatus.READY}
+        fresh = Workbench(settings)
+        visible = fresh.search.run(fresh.actor("admin"), "kb", "signal box is green")
+        fresh = Workbench(settings)
+        ready = {d.id for d in fresh.documents.of(fresh.actor("admin"), "kb") if d.status is DocumentStatus.READY}
         assert {h.document_id for h in visible} <= ready  # nothing of a half document shows
         rerun = ingest(folder)
         _out, err = rerun.communicate(timeout=600)
         assert rerun.returncode == 0, err
-        documents = Workbench(settings).documents("kb", user="admin")
+        fresh = Workbench(settings)
+        documents = fresh.documents.of(fresh.actor("admin"), "kb")
         assert not [d for d in documents if d.status is DocumentStatus.PROCESSING]  # none stuck
         assert sorted(d.filename for d in documents if d.status is DocumentStatus.READY) == sorted(expected)  # once
-        hits = Workbench(settings).search("kb", f"zq{round_}x39", user="admin")
+        fresh = Workbench(settings)
+        hits = fresh.search.run(fresh.actor("admin"), "kb", f"zq{round_}x39")
         assert [h.filename for h in hits].count(f"r{round_}-39.txt") == 1  # searchable, exactly once
     print(f"kill test: {kills} of 4 ingest runs killed mid-write; every invariant held after each re-run")
     assert kills >= 2  # the loop did kill mid-run
-    hits = Workbench(settings).search("kb", "tide tables for every pier", user="admin")
+    fresh = Workbench(settings)
+    hits = fresh.search.run(fresh.actor("admin"), "kb", "tide tables for every pier")
     assert hits[0].filename == "earlier.txt"

@@ -19,9 +19,38 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_core_never_imports_streamlit() -> None:
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "core").rglob("*.py") if "streamlit" in _imports(p)]
+FRONT_ENDS = {"app", "pages", "ui", "cli", "api", "streamlit", "streamlit_authenticator", "argparse", "fastapi"}
+LAUNCHER = ROOT / "core" / "__main__.py"  # `python -m core` starts the CLI: the one file of core that names it
+
+
+def test_core_never_imports_a_front_end_or_parses_arguments() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_imports(p) & FRONT_ENDS)
+        for p in (ROOT / "core").rglob("*.py")
+        if p != LAUNCHER and _imports(p) & FRONT_ENDS
+    }
+    assert offenders == {}
+    assert _imports(LAUNCHER) & FRONT_ENDS == {"cli"}
+
+
+def test_core_builds_no_html_and_names_no_cli_command() -> None:
+    markup = re.compile(r"<(div|span|mark|b|br|p|a|img|table)\b|html\.escape|from html import")
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "core").rglob("*.py")
+        if p != LAUNCHER and (markup.search(text := p.read_text(encoding="utf-8")) or "python -m core" in text)
+    ]
     assert offenders == []
+
+
+def test_files_stay_short() -> None:
+    long_core = {str(p.relative_to(ROOT)): n for p in (ROOT / "core").rglob("*.py") if (n := _lines(p)) > 450}
+    long_pages = {str(p.relative_to(ROOT)): n for p in (ROOT / "pages").glob("*.py") if (n := _lines(p)) > 110}
+    assert long_core == {} and long_pages == {}
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
 
 
 def test_only_llm_module_imports_litellm() -> None:

@@ -22,15 +22,17 @@ REMOTE = AskOptions(model="openai/gpt-4o-mini", search=SearchOptions(top_k=3))
 
 @pytest.fixture
 def kb(workbench: Workbench) -> Workbench:
-    workbench.create_store("kb")
-    workbench.create_store("travel")
-    workbench.ingest("kb", [Upload("filing.pdf", make_pdf(filing_pages(5)))])
-    workbench.ingest("travel", [Upload("travel.txt", b"Hotels are reimbursed up to 180 EUR a night.")])
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.stores.create(workbench.actor("admin"), "travel")
+    workbench.documents.ingest(workbench.actor("admin"), "kb", [Upload("filing.pdf", make_pdf(filing_pages(5)))])
+    workbench.documents.ingest(
+        workbench.actor("admin"), "travel", [Upload("travel.txt", b"Hotels are reimbursed up to 180 EUR a night.")]
+    )
     return workbench
 
 
 def _ask(wb: Workbench, stores: str, question: str, **kwargs: Any) -> rag.Answer:
-    stream, answer = wb.ask(stores, question, **kwargs)
+    stream, answer = wb.chat.ask(wb.actor("admin"), stores, question, **kwargs)
     "".join(stream)
     return answer
 
@@ -39,24 +41,24 @@ def test_a_conversation_is_titled_listed_renamed_and_deleted(kb: Workbench, mock
     mock_chat("Zebras migrate in July [1].")
     first = _ask(kb, "kb", "When do zebras migrate across the Serengeti?", options=REMOTE)
     second = _ask(kb, "kb,travel", "What is the hotel limit?", options=REMOTE)
-    listed = kb.conversations()
+    listed = kb.chat.conversations(kb.actor("admin"))
     assert [c.id for c in listed] == [second.conversation_id, first.conversation_id]  # the most recent first
     assert listed[1].title == "When do zebras migrate across the Serengeti?" and listed[0].stores == ("kb", "travel")
     assert listed[1].options["model"] == "openai/gpt-4o-mini" and listed[1].options["top_k"] == 3
-    renamed = kb.rename_conversation(first.conversation_id, "Zebra migration")
+    renamed = kb.chat.rename(kb.actor("admin"), first.conversation_id, "Zebra migration")
     assert renamed.title == "Zebra migration"
     with pytest.raises(InvalidInput):
-        kb.rename_conversation(first.conversation_id, "  ")
-    kb.delete_conversation(first.conversation_id)
-    assert [c.id for c in kb.conversations()] == [second.conversation_id]
+        kb.chat.rename(kb.actor("admin"), first.conversation_id, "  ")
+    kb.chat.delete(kb.actor("admin"), first.conversation_id)
+    assert [c.id for c in kb.chat.conversations(kb.actor("admin"))] == [second.conversation_id]
     with pytest.raises(NotFound):
-        kb.conversation(first.conversation_id)
+        kb.chat.conversation(kb.actor("admin"), first.conversation_id)
 
 
 def test_a_reloaded_conversation_shows_its_cited_and_retrieved_sources(kb: Workbench, mock_chat) -> None:  # type: ignore[no-untyped-def]
     mock_chat("Zebras migrate in July [1].")
     answer = _ask(kb, "kb", "When do zebras migrate across the Serengeti?", options=REMOTE)
-    _, messages = kb.conversation(answer.conversation_id)
+    _, messages = kb.chat.conversation(kb.actor("admin"), answer.conversation_id)
     question, reply = messages
     assert (question.role, question.content) == ("user", "When do zebras migrate across the Serengeti?")
     assert reply.status is MessageStatus.COMPLETE and reply.model == "openai/gpt-4o-mini"
@@ -68,11 +70,11 @@ def test_feedback_is_kept_with_the_answer(kb: Workbench, mock_chat) -> None:  # 
     mock_chat("Zebras migrate in July [1].")
     answer = _ask(kb, "kb", "When do zebras migrate?", options=REMOTE)
     assert answer.message_id is not None
-    kb.feedback(answer.message_id, rating=-1, comment="  Wrong month.  ")
-    [_, reply] = kb.conversation(answer.conversation_id)[1]
+    kb.chat.feedback(kb.actor("admin"), answer.message_id, rating=-1, comment="  Wrong month.  ")
+    [_, reply] = kb.chat.conversation(kb.actor("admin"), answer.conversation_id)[1]
     assert (reply.feedback, reply.feedback_comment) == (-1, "Wrong month.")
     with pytest.raises(InvalidInput):
-        kb.feedback(answer.message_id, rating=5)
+        kb.chat.feedback(kb.actor("admin"), answer.message_id, rating=5)
 
 
 def test_deleting_a_store_takes_its_conversations_links_not_other_stores_history(kb: Workbench, mock_chat) -> None:  # type: ignore[no-untyped-def]
@@ -80,21 +82,24 @@ def test_deleting_a_store_takes_its_conversations_links_not_other_stores_history
     only_kb = _ask(kb, "kb", "When do zebras migrate?", options=REMOTE)
     both = _ask(kb, "kb,travel", "Hotel limit?", options=REMOTE)
     only_travel = _ask(kb, "travel", "Hotel limit?", options=REMOTE)
-    kb.delete_store("kb")
-    remaining = {c.id: c.stores for c in kb.conversations()}
+    kb.stores.delete(kb.actor("admin"), "kb")
+    remaining = {c.id: c.stores for c in kb.chat.conversations(kb.actor("admin"))}
     assert remaining == {both.conversation_id: ("travel",), only_travel.conversation_id: ("travel",)}
-    kb.create_store("kb")  # a new store of the old name inherits nothing
-    assert kb.latest_conversation("kb") is None and only_kb.conversation_id not in remaining
+    kb.stores.create(kb.actor("admin"), "kb")  # a new store of the old name inherits nothing
+    assert kb.chat.latest(kb.actor("admin"), "kb") is None and only_kb.conversation_id not in remaining
 
 
 def test_an_abandoned_stream_keeps_the_question_the_partial_answer_and_its_usage(kb: Workbench) -> None:
     """The user presses Stop (or leaves the page): with the real bundled model."""
-    stream, answer = kb.ask(
-        "kb", "Tell me everything about the zebras and the company.", options=AskOptions(max_tokens=300)
+    stream, answer = kb.chat.ask(
+        kb.actor("admin"),
+        "kb",
+        "Tell me everything about the zebras and the company.",
+        options=AskOptions(max_tokens=300),
     )
     first = next(stream)
     stream.close()
-    _, messages = kb.conversation(answer.conversation_id)
+    _, messages = kb.chat.conversation(kb.actor("admin"), answer.conversation_id)
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[1].status is MessageStatus.STOPPED and messages[1].content.startswith(first)
     events = [e for e in kb.catalog.usage() if e.kind == "chat"]
@@ -112,10 +117,10 @@ def _busy(url: str) -> bool:
 
 def test_a_failing_model_keeps_the_conversation_with_a_readable_reason(kb: Workbench) -> None:
     failing = AskOptions(model="openai/gpt-4o-mini", search=SearchOptions(top_k=2))
-    stream, answer = kb.ask("kb", "When do zebras migrate?", options=failing)
+    stream, answer = kb.chat.ask(kb.actor("admin"), "kb", "When do zebras migrate?", options=failing)
     with pytest.raises(ModelError) as failure:
         "".join(stream)
-    _, messages = kb.conversation(answer.conversation_id)
+    _, messages = kb.chat.conversation(kb.actor("admin"), answer.conversation_id)
     assert messages[1].status is MessageStatus.FAILED and messages[1].error == str(failure.value)
     assert "API key" in str(failure.value)
 
@@ -135,7 +140,7 @@ def test_sources_are_fitted_whole_into_the_model_window() -> None:
 
 
 def test_twenty_sources_fit_the_bundled_model_and_the_drop_is_reported(kb: Workbench) -> None:
-    kb.ingest("kb", [Upload("long.pdf", make_pdf(filing_pages(30)))])
+    kb.documents.ingest(kb.actor("admin"), "kb", [Upload("long.pdf", make_pdf(filing_pages(30)))])
     answer = _ask(
         kb, "kb", "What does the report say?", options=AskOptions(max_tokens=16, search=SearchOptions(top_k=20))
     )
@@ -146,7 +151,7 @@ def test_twenty_sources_fit_the_bundled_model_and_the_drop_is_reported(kb: Workb
 def test_a_conversation_exports_as_markdown(kb: Workbench, mock_chat) -> None:  # type: ignore[no-untyped-def]
     mock_chat("Zebras migrate in July [1].")
     answer = _ask(kb, "kb", "When do zebras migrate?", options=REMOTE)
-    text = kb.export_conversation(answer.conversation_id)
+    text = kb.chat.export(kb.actor("admin"), answer.conversation_id)
     assert text.startswith("# When do zebras migrate?")
     assert "**Question:** When do zebras migrate?" in text and "**Answer:** Zebras migrate in July [1]." in text
     assert "- [1] filing.pdf, Page 3 (kb):" in text
@@ -169,11 +174,13 @@ def test_remote_calls_get_the_configured_retries_and_timeout(kb: Workbench, monk
 
 
 def test_a_stores_saved_retrieval_settings_are_what_chat_uses(kb: Workbench) -> None:
-    assert kb.search_defaults("kb") == SearchOptions()
-    kb.set_search_defaults("kb", SearchOptions(top_k=2, mode="vector", rerank=Reranker.parse("mmr")))
-    saved = kb.search_defaults("kb")
+    assert kb.stores.search_defaults(kb.actor("admin"), "kb") == SearchOptions()
+    kb.stores.set_search_defaults(
+        kb.actor("admin"), "kb", SearchOptions(top_k=2, mode="vector", rerank=Reranker.parse("mmr"))
+    )
+    saved = kb.stores.search_defaults(kb.actor("admin"), "kb")
     assert (saved.top_k, saved.mode.value, str(saved.rerank)) == (2, "vector", "mmr")
-    stream, answer = kb.ask("kb", "When do zebras migrate?", options=None)
+    stream, answer = kb.chat.ask(kb.actor("admin"), "kb", "When do zebras migrate?", options=None)
     "".join(stream)
     assert len(answer.retrieved) + answer.sources_dropped == 2
-    assert kb.conversation(answer.conversation_id)[0].options["mode"] == "vector"
+    assert kb.chat.conversation(kb.actor("admin"), answer.conversation_id)[0].options["mode"] == "vector"

@@ -30,8 +30,9 @@ QUESTIONS = [
 
 @pytest.fixture
 def kb(workbench: Workbench) -> Workbench:
-    workbench.create_store("kb")
-    workbench.ingest(
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.documents.ingest(
+        workbench.actor("admin"),
         "kb",
         [Upload("report.pdf", make_pdf(filing_pages(5))), Upload("notes.txt", b"The zebras graze near the river.")],
     )
@@ -71,7 +72,9 @@ def test_an_expected_text_must_be_in_the_chunk() -> None:
 def test_known_answers_are_found_and_a_wrong_page_is_a_miss(kb: Workbench) -> None:
     settings = {"vector": SearchOptions(mode="vector"), "fulltext": SearchOptions(mode="fulltext")}
     progress: list[tuple[int, int]] = []
-    result = kb.evaluate("kb", QUESTIONS, settings, k=3, on_progress=lambda d, t: progress.append((d, t)))
+    result = kb.evaluations.run(
+        kb.actor("admin"), "kb", QUESTIONS, settings, k=3, on_progress=lambda d, t: progress.append((d, t))
+    )
     assert progress[-1] == (10, 10) and len(progress) == 10
     for setting in result.results:
         assert setting.recall == 1.0 and setting.document_recall == 1.0, setting.name
@@ -79,7 +82,7 @@ def test_known_answers_are_found_and_a_wrong_page_is_a_miss(kb: Workbench) -> No
         assert ranks[0] in (1, 2)  # the zebra page (the zebra note may come first)
         assert setting.mrr == pytest.approx(sum(1 / r for r in ranks) / len(ranks))
     wrong = [Question("What dividend per share did the board approve?", "report.pdf", (1,))]
-    missed = kb.evaluate("kb", wrong, {"vector": SearchOptions(mode="vector", top_k=1)})
+    missed = kb.evaluations.run(kb.actor("admin"), "kb", wrong, {"vector": SearchOptions(mode="vector", top_k=1)})
     assert missed.results[0].recall == 0.0 and missed.results[0].document_recall == 1.0
     assert missed.k == 1
 
@@ -87,7 +90,7 @@ def test_known_answers_are_found_and_a_wrong_page_is_a_miss(kb: Workbench) -> No
 def test_differences_list_the_questions_one_setting_misses(kb: Workbench) -> None:
     hard = [Question("Where do the zebras graze?", "notes.txt"), *QUESTIONS[:1]]
     settings = {"top1": SearchOptions(mode="fulltext", top_k=1), "none": SearchOptions(threshold=99.0)}
-    result = kb.evaluate("kb", hard, settings)
+    result = kb.evaluations.run(kb.actor("admin"), "kb", hard, settings)
     rows = result.differences()
     assert rows and all(r["none"] == "missed" and r["top1"] == 1 for r in rows)
 
@@ -118,20 +121,20 @@ def test_question_files_in_csv_and_jsonl_and_their_errors() -> None:
 
 
 def test_a_question_set_is_saved_with_the_store_and_goes_with_it(kb: Workbench) -> None:
-    kb.save_question_set("kb", "filings", QUESTIONS)
-    assert [s["name"] for s in kb.question_sets("kb")] == ["filings"]
-    assert kb.question_set("kb", "filings") == QUESTIONS
-    kb.save_question_set("kb", "filings", QUESTIONS[:2])  # saved again: replaced
-    assert kb.question_sets("kb")[0]["questions"] == 2
+    kb.evaluations.save(kb.actor("admin"), "kb", "filings", QUESTIONS)
+    assert [s["name"] for s in kb.evaluations.sets(kb.actor("admin"), "kb")] == ["filings"]
+    assert kb.evaluations.get(kb.actor("admin"), "kb", "filings") == QUESTIONS
+    kb.evaluations.save(kb.actor("admin"), "kb", "filings", QUESTIONS[:2])  # saved again: replaced
+    assert kb.evaluations.sets(kb.actor("admin"), "kb")[0]["questions"] == 2
     with pytest.raises(InvalidInput, match="line breaks"):
-        kb.save_question_set("kb", "bad\nname", QUESTIONS)
-    kb.delete_question_set("kb", "filings")
+        kb.evaluations.save(kb.actor("admin"), "kb", "bad\nname", QUESTIONS)
+    kb.evaluations.delete(kb.actor("admin"), "kb", "filings")
     with pytest.raises(NotFound, match="no question set"):
-        kb.question_set("kb", "filings")
-    kb.save_question_set("kb", "filings", QUESTIONS)
-    kb.delete_store("kb")
-    kb.create_store("kb")
-    assert kb.question_sets("kb") == []
+        kb.evaluations.get(kb.actor("admin"), "kb", "filings")
+    kb.evaluations.save(kb.actor("admin"), "kb", "filings", QUESTIONS)
+    kb.stores.delete(kb.actor("admin"), "kb")
+    kb.stores.create(kb.actor("admin"), "kb")
+    assert kb.evaluations.sets(kb.actor("admin"), "kb") == []
 
 
 def test_eval_command_prints_metrics_and_json(kb: Workbench, tmp_path: Path) -> None:

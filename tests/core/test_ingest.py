@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.catalog import documents
+from core.catalog.schema import documents
 from core.config import Settings
 from core.embedding import get_embedder
 from core.errors import InvalidInput, WorkbenchError
@@ -22,35 +22,38 @@ from tests.conftest import filing_pages, make_docx, make_pdf
 
 
 def test_pdf_and_docx_are_written_and_the_page_three_sentence_is_found_first(workbench: Workbench) -> None:
-    workbench.create_store("kb")
+    workbench.stores.create(workbench.actor("admin"), "kb")
     pdf = make_pdf(filing_pages(5))
     docx = make_docx(lambda d: (d.add_heading("Travel", 1), d.add_paragraph("Hotels up to 180 EUR a night.")))
-    results = workbench.ingest("kb", [Upload("filing.pdf", pdf), Upload("travel.docx", docx)])
+    results = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("filing.pdf", pdf), Upload("travel.docx", docx)]
+    )
     assert [(r.filename, r.status, r.pages) for r in results] == [
         ("filing.pdf", IngestStatus.WRITTEN, 5),
         ("travel.docx", IngestStatus.WRITTEN, None),
     ]
-    store = workbench.store("kb")
-    assert workbench.backend("lancedb").count(store.collection) == sum(r.chunks for r in results)
-    hits = workbench.search("kb", "zebras migrate across the Serengeti")
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
+    assert workbench.services.backend("lancedb").count(store.collection) == sum(r.chunks for r in results)
+    hits = workbench.search.run(workbench.actor("admin"), "kb", "zebras migrate across the Serengeti")
     assert (hits[0].filename, hits[0].page) == ("filing.pdf", 3)
-    hits = workbench.search("kb", "hotel price limit per night")
+    hits = workbench.search.run(workbench.actor("admin"), "kb", "hotel price limit per night")
     assert (hits[0].filename, hits[0].page, hits[0].heading) == ("travel.docx", None, "Travel")
 
 
 def test_same_content_is_skipped_even_under_another_name(workbench: Workbench) -> None:
-    workbench.create_store("kb")
+    workbench.stores.create(workbench.actor("admin"), "kb")
     data = b"The only line of this file."
-    first = workbench.ingest("kb", [Upload("a.txt", data), Upload("b.txt", data)])
-    again = workbench.ingest("kb", [Upload("c.txt", data)])
+    first = workbench.documents.ingest(workbench.actor("admin"), "kb", [Upload("a.txt", data), Upload("b.txt", data)])
+    again = workbench.documents.ingest(workbench.actor("admin"), "kb", [Upload("c.txt", data)])
     assert [r.status for r in first + again] == [IngestStatus.WRITTEN, IngestStatus.DUPLICATE, IngestStatus.DUPLICATE]
     assert "same content as a.txt" in (again[0].error or "")
-    assert len(workbench.documents("kb")) == 1
+    assert len(workbench.documents.of(workbench.actor("admin"), "kb")) == 1
 
 
 def test_bad_files_fail_alone_and_are_recorded_with_the_reason(workbench: Workbench) -> None:
-    workbench.create_store("kb")
-    results = workbench.ingest(
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    results = workbench.documents.ingest(
+        workbench.actor("admin"),
         "kb",
         [
             Upload("bad.pdf", b"%PDF-1.4 nonsense"),
@@ -61,7 +64,7 @@ def test_bad_files_fail_alone_and_are_recorded_with_the_reason(workbench: Workbe
     )
     assert [r.status for r in results] == [IngestStatus.FAILED] * 3 + [IngestStatus.WRITTEN]
     assert "bad.pdf" in (results[0].error or "") and "empty" in (results[1].error or "")
-    statuses = {d.filename: (d.status, d.error) for d in workbench.documents("kb")}
+    statuses = {d.filename: (d.status, d.error) for d in workbench.documents.of(workbench.actor("admin"), "kb")}
     assert statuses["ok.txt"] == (DocumentStatus.READY, None)
     assert statuses["bad.pdf"][0] is DocumentStatus.FAILED and "damaged" in (statuses["bad.pdf"][1] or "")
 
@@ -69,11 +72,9 @@ def test_bad_files_fail_alone_and_are_recorded_with_the_reason(workbench: Workbe
 def test_oversized_upload_is_refused_before_parsing(tmp_path: Path) -> None:
     from core.config import load_settings
 
-    small = Workbench(
-        load_settings(env={}, secrets_file=tmp_path / "none", data_dir=tmp_path / "d", max_upload_mb=1)
-    ).as_user("admin")
-    small.create_store("kb")
-    [result] = small.ingest("kb", [Upload("huge.txt", b"a" * (2 * 2**20))])
+    small = Workbench(load_settings(env={}, secrets_file=tmp_path / "none", data_dir=tmp_path / "d", max_upload_mb=1))
+    small.stores.create(small.actor("admin"), "kb")
+    [result] = small.documents.ingest(small.actor("admin"), "kb", [Upload("huge.txt", b"a" * (2 * 2**20))])
     assert result.status is IngestStatus.FAILED
     assert "over the 1 MB upload limit" in (result.error or "")
 
@@ -94,39 +95,45 @@ class FlakyStore(LanceStore):
 
 
 def test_a_failed_write_leaves_no_half_document(settings: Settings) -> None:
-    workbench = Workbench(settings.replace(ingest_batch_chunks=8)).as_user("admin")
-    workbench.create_store("kb", chunking=ChunkSettings(size=200, overlap=0))
+    workbench = Workbench(settings.replace(ingest_batch_chunks=8))
+    workbench.stores.create(workbench.actor("admin"), "kb", chunking=ChunkSettings(size=200, overlap=0))
     flaky = FlakyStore(settings, fail_on=3)
-    workbench._backends["lancedb"] = flaky
+    workbench.services._backends["lancedb"] = flaky
     long_doc = Upload("long.pdf", make_pdf(filing_pages(12)))  # many batches: the third write fails mid-document
     short_doc = Upload("later.txt", b"A short note written after the failure.")
-    long_result, short_result = workbench.ingest("kb", [long_doc, short_doc])
+    long_result, short_result = workbench.documents.ingest(workbench.actor("admin"), "kb", [long_doc, short_doc])
     assert long_result.status is IngestStatus.FAILED
     assert "No space left on device" in (long_result.error or "")
     assert short_result.status is IngestStatus.WRITTEN
-    store = workbench.store("kb")
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
     assert flaky.count(store.collection, document_id=long_result.document_id or "") == 0
     assert flaky.count(store.collection) == short_result.chunks
-    docs = {d.filename: d for d in workbench.documents("kb")}
+    docs = {d.filename: d for d in workbench.documents.of(workbench.actor("admin"), "kb")}
     assert docs["long.pdf"].status is DocumentStatus.FAILED and docs["long.pdf"].chunk_count == 0
-    retry = workbench.ingest("kb", [long_doc])  # the same file may be tried again after a failure
+    retry = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [long_doc]
+    )  # the same file may be tried again after a failure
     assert retry[0].status is IngestStatus.WRITTEN
 
 
 def test_document_spread_over_many_batches_is_complete(settings: Settings) -> None:
-    workbench = Workbench(settings.replace(ingest_batch_chunks=5)).as_user("admin")
-    workbench.create_store("kb", chunking=ChunkSettings(size=150, overlap=20))
-    [result] = workbench.ingest("kb", [Upload("long.pdf", make_pdf(filing_pages(6)))])
+    workbench = Workbench(settings.replace(ingest_batch_chunks=5))
+    workbench.stores.create(workbench.actor("admin"), "kb", chunking=ChunkSettings(size=150, overlap=20))
+    [result] = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("long.pdf", make_pdf(filing_pages(6)))]
+    )
     assert result.chunks > 15
-    store = workbench.store("kb")
-    assert workbench.backend("lancedb").count(store.collection) == result.chunks
-    assert workbench.list_stores()[0].chunks == result.chunks
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
+    assert workbench.services.backend("lancedb").count(store.collection) == result.chunks
+    assert workbench.stores.visible(workbench.actor("admin"))[0].chunks == result.chunks
 
 
 def test_chunks_of_unfinished_documents_are_invisible_to_search(workbench: Workbench) -> None:
-    workbench.create_store("kb")
-    [done] = workbench.ingest("kb", [Upload("done.txt", b"Penguins live in Antarctica and eat fish.")])
-    store = workbench.store("kb")
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    [done] = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("done.txt", b"Penguins live in Antarctica and eat fish.")]
+    )
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
     half = Chunk(
         document_id="in-progress",
         filename="half.txt",
@@ -135,8 +142,10 @@ def test_chunks_of_unfinished_documents_are_invisible_to_search(workbench: Workb
         start=0,
         end=28,
     )
-    workbench.backend("lancedb").add(store.collection, [half], get_embedder(store.embedding_model).embed([half.text]))
-    hits = workbench.search("kb", "Where do penguins live?")
+    workbench.services.backend("lancedb").add(
+        store.collection, [half], get_embedder(store.embedding_model).embed([half.text])
+    )
+    hits = workbench.search.run(workbench.actor("admin"), "kb", "Where do penguins live?")
     assert [h.filename for h in hits] == ["done.txt"]
     assert hits[0].document_id == done.document_id
 
@@ -145,25 +154,27 @@ def test_chunks_of_unfinished_documents_are_invisible_to_search(workbench: Workb
 def test_orphan_chunks_do_not_starve_search_of_ready_matches(workbench: Workbench, mode: str) -> None:
     """More orphan chunks (of a document that never finished) than the candidate pool match better than the one
     ready document: search still returns the ready one (the pool is taken over ready documents only)."""
-    workbench.create_store("kb")
-    [done] = workbench.ingest("kb", [Upload("done.txt", b"Penguins live in the Antarctic and eat fish and krill.")])
-    store = workbench.store("kb")
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    [done] = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("done.txt", b"Penguins live in the Antarctic and eat fish and krill.")]
+    )
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
     text = "Where do penguins live? Penguins live in Antarctica."
     orphans = [
         Chunk(document_id=f"orphan-{n}", filename="half.txt", text=text, chunk_index=0, start=0, end=len(text))
         for n in range(12)
     ]
     vectors = get_embedder(store.embedding_model).embed([c.text for c in orphans])
-    workbench.backend("lancedb").add(store.collection, orphans, vectors)
+    workbench.services.backend("lancedb").add(store.collection, orphans, vectors)
     options = SearchOptions(mode=Mode(mode), top_k=3, candidates=5)
-    hits = workbench.search("kb", "Where do penguins live?", options=options)
+    hits = workbench.search.run(workbench.actor("admin"), "kb", "Where do penguins live?", options=options)
     assert [h.document_id for h in hits] == [done.document_id]
 
 
 def test_ingest_records_embedding_usage(workbench: Workbench) -> None:
-    workbench.create_store("kb")
-    workbench.ingest("kb", [Upload("a.txt", b"Some words to embed.")])
-    workbench.search("kb", "words")
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.documents.ingest(workbench.actor("admin"), "kb", [Upload("a.txt", b"Some words to embed.")])
+    workbench.search.run(workbench.actor("admin"), "kb", "words")
     events = workbench.catalog.usage()
     assert [(e.kind, e.user, e.store, e.model) for e in events] == [
         ("embedding", "admin", "kb", "local/all-minilm-l6-v2"),
@@ -175,50 +186,62 @@ def test_ingest_records_embedding_usage(workbench: Workbench) -> None:
 
 def test_chunking_settings_are_validated_when_the_store_is_made(workbench: Workbench) -> None:
     with pytest.raises(InvalidInput):
-        workbench.create_store("kb", chunking=ChunkSettings(size=100, overlap=100))
+        workbench.stores.create(workbench.actor("admin"), "kb", chunking=ChunkSettings(size=100, overlap=100))
     with pytest.raises(WorkbenchError):
-        workbench.store("kb")
-    store = workbench.create_store("kb", chunking=ChunkSettings("sentence", 300, 0))  # type: ignore[arg-type]
+        workbench.stores.get(workbench.actor("admin"), "kb")
+    store = workbench.stores.create(workbench.actor("admin"), "kb", chunking=ChunkSettings("sentence", 300, 0))  # type: ignore[arg-type]
     assert store.chunking == ChunkSettings(Strategy.SENTENCE, 300, 0)
 
 
 def test_a_new_version_can_replace_the_old_one_or_sit_beside_it(workbench: Workbench) -> None:
     from core.options import IngestOptions
 
-    workbench.create_store("kb")
-    [old] = workbench.ingest("kb", [Upload("plan.txt", b"The launch is in May.")])
-    [both] = workbench.ingest("kb", [Upload("plan.txt", b"The launch moved to June.")])
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    [old] = workbench.documents.ingest(workbench.actor("admin"), "kb", [Upload("plan.txt", b"The launch is in May.")])
+    [both] = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("plan.txt", b"The launch moved to June.")]
+    )
     assert "both versions are kept" in both.warnings[0]
-    assert {h.text for h in workbench.search("kb", "When is the launch?", options=None)} == {
+    assert {
+        h.text for h in workbench.search.run(workbench.actor("admin"), "kb", "When is the launch?", options=None)
+    } == {
         "The launch is in May.",
         "The launch moved to June.",
     }
-    [new] = workbench.ingest(
+    [new] = workbench.documents.ingest(
+        workbench.actor("admin"),
         "kb",
         [Upload("plan.txt", b"The launch is now in July.")],
-        options=IngestOptions(replace=True, parse=workbench.parse_options(user="admin", store="kb")),
+        options=IngestOptions(replace=True, parse=workbench.documents.parse_options(workbench.actor("admin"), "kb")),
     )
     assert new.status is IngestStatus.WRITTEN and "Replaces the earlier version" in new.warnings[-1]
-    assert [h.text for h in workbench.search("kb", "When is the launch?")] == ["The launch is now in July."]
-    assert [d.id for d in workbench.documents("kb")] == [new.document_id]
-    store = workbench.store("kb")
-    assert workbench.backend("lancedb").count(store.collection) == 1
+    assert [h.text for h in workbench.search.run(workbench.actor("admin"), "kb", "When is the launch?")] == [
+        "The launch is now in July."
+    ]
+    assert [d.id for d in workbench.documents.of(workbench.actor("admin"), "kb")] == [new.document_id]
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
+    assert workbench.services.backend("lancedb").count(store.collection) == 1
     assert old.document_id != new.document_id
 
 
 def test_a_failed_replacement_keeps_the_old_version(settings: Settings) -> None:
     from core.options import IngestOptions
 
-    workbench = Workbench(settings).as_user("admin")
-    workbench.create_store("kb")
-    workbench.ingest("kb", [Upload("plan.txt", b"Version one of the plan.")])
+    workbench = Workbench(settings)
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.documents.ingest(workbench.actor("admin"), "kb", [Upload("plan.txt", b"Version one of the plan.")])
     flaky = FlakyStore(settings, fail_on=1)
-    workbench._backends["lancedb"] = flaky
-    [failed] = workbench.ingest(
-        "kb", [Upload("plan.txt", b"Version two of the plan.")], options=IngestOptions(replace=True)
+    workbench.services._backends["lancedb"] = flaky
+    [failed] = workbench.documents.ingest(
+        workbench.actor("admin"),
+        "kb",
+        [Upload("plan.txt", b"Version two of the plan.")],
+        options=IngestOptions(replace=True),
     )
     assert failed.status is IngestStatus.FAILED
-    assert [h.text for h in workbench.search("kb", "plan")] == ["Version one of the plan."]
+    assert [h.text for h in workbench.search.run(workbench.actor("admin"), "kb", "plan")] == [
+        "Version one of the plan."
+    ]
 
 
 class StopRun(BaseException):
@@ -226,8 +249,8 @@ class StopRun(BaseException):
 
 
 def _batched(settings: Settings, size: int = 5) -> Workbench:
-    workbench = Workbench(settings.replace(ingest_batch_chunks=size)).as_user("admin")
-    workbench.create_store("kb", chunking=ChunkSettings(size=150, overlap=0))
+    workbench = Workbench(settings.replace(ingest_batch_chunks=size))
+    workbench.stores.create(workbench.actor("admin"), "kb", chunking=ChunkSettings(size=150, overlap=0))
     return workbench
 
 
@@ -240,7 +263,9 @@ def test_progress_tells_each_file_its_stages_and_batch_i_of_n(settings: Settings
         Upload("copy.txt", b"A short note about the quarterly dividend."),
         Upload("bad.pdf", b"%PDF-1.4 nonsense"),
     ]
-    long_result, note, copy, bad = workbench.ingest("kb", uploads, on_progress=events.append)
+    long_result, note, copy, bad = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", uploads, on_progress=events.append
+    )
     assert bad.status is IngestStatus.FAILED
     by_file = {
         name: [e for e in events if e.filename == name] for name in ("long.pdf", "note.txt", "copy.txt", "bad.pdf")
@@ -276,18 +301,23 @@ def test_an_ingest_stopped_from_its_progress_callback_leaves_no_trace(settings: 
                 raise StopRun
 
     with pytest.raises(StopRun):
-        workbench.ingest("kb", uploads, on_progress=stop_midway)
-    store = workbench.store("kb")
-    names = {d.filename: d.status for d in workbench.documents("kb")}
+        workbench.documents.ingest(workbench.actor("admin"), "kb", uploads, on_progress=stop_midway)
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
+    names = {d.filename: d.status for d in workbench.documents.of(workbench.actor("admin"), "kb")}
     assert "long.pdf" not in names  # no half document, not even a failed row
-    lance = workbench.backend("lancedb")
-    assert lance.count(store.collection) == sum(d.chunk_count for d in workbench.documents("kb"))
-    again = workbench.ingest("kb", uploads)  # and the same upload simply runs again
+    lance = workbench.services.backend("lancedb")
+    assert lance.count(store.collection) == sum(
+        d.chunk_count for d in workbench.documents.of(workbench.actor("admin"), "kb")
+    )
+    again = workbench.documents.ingest(workbench.actor("admin"), "kb", uploads)  # and the same upload simply runs again
     assert [r.status for r in again] == [
         IngestStatus.WRITTEN if names.get("first.txt") is None else IngestStatus.DUPLICATE,
         IngestStatus.WRITTEN,
     ]
-    assert workbench.search("kb", "Zebras migrate across the Serengeti plains")[0].filename == "long.pdf"
+    assert (
+        workbench.search.run(workbench.actor("admin"), "kb", "Zebras migrate across the Serengeti plains")[0].filename
+        == "long.pdf"
+    )
 
 
 def test_a_cancelled_ingest_keeps_finished_files_and_nothing_of_the_rest(settings: Settings) -> None:
@@ -302,20 +332,22 @@ def test_a_cancelled_ingest_keeps_finished_files_and_nothing_of_the_rest(setting
         Upload("long.pdf", make_pdf(filing_pages(6))),
         Upload("never.txt", b"Never reached."),
     ]
-    first, long_result, never = workbench.ingest("kb", uploads, on_progress=count, cancelled=lambda: writes["n"] >= 2)
+    first, long_result, never = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", uploads, on_progress=count, cancelled=lambda: writes["n"] >= 2
+    )
     assert (first.status, long_result.status, never.status) == (
         IngestStatus.WRITTEN,
         IngestStatus.CANCELLED,
         IngestStatus.CANCELLED,
     )
-    assert [d.filename for d in workbench.documents("kb")] == ["first.txt"]
-    store = workbench.store("kb")
-    assert workbench.backend("lancedb").count(store.collection) == first.chunks
+    assert [d.filename for d in workbench.documents.of(workbench.actor("admin"), "kb")] == ["first.txt"]
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
+    assert workbench.services.backend("lancedb").count(store.collection) == first.chunks
 
 
 def test_documents_left_processing_by_a_killed_process_are_cleaned_at_start(settings: Settings) -> None:
     workbench = _batched(settings)
-    store = workbench.store("kb")
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
     data = b"Orphaned text about lighthouse keepers."
     doc = Document(
         id="orphan",
@@ -335,20 +367,26 @@ def test_documents_left_processing_by_a_killed_process_are_cleaned_at_start(sett
     chunk = Chunk(
         document_id="orphan", filename="orphan.txt", text=data.decode(), chunk_index=0, start=0, end=len(data)
     )
-    workbench.backend("lancedb").add(store.collection, [chunk], get_embedder(store.embedding_model).embed([chunk.text]))
-    live = Workbench(settings).as_user("admin")  # a running process's documents are left alone ...
-    assert {d.id: d.status for d in live.documents("kb")}["orphan"] is DocumentStatus.FAILED
-    [row] = [d for d in live.documents("kb") if d.id == "orphan"]
+    workbench.services.backend("lancedb").add(
+        store.collection, [chunk], get_embedder(store.embedding_model).embed([chunk.text])
+    )
+    live = Workbench(settings)  # a running process's documents are left alone ...
+    assert {d.id: d.status for d in live.documents.of(live.actor("admin"), "kb")}["orphan"] is DocumentStatus.FAILED
+    [row] = [d for d in live.documents.of(live.actor("admin"), "kb") if d.id == "orphan"]
     assert row.error and row.error.startswith("interrupted")
-    assert live.backend("lancedb").count(store.collection) == 0
-    [again] = live.ingest("kb", [Upload("orphan.txt", data)])  # ... a dead one's are, and the file goes in again
+    assert live.services.backend("lancedb").count(store.collection) == 0
+    [again] = live.documents.ingest(
+        live.actor("admin"), "kb", [Upload("orphan.txt", data)]
+    )  # ... a dead one's are, and the file goes in again
     assert again.status is IngestStatus.WRITTEN
-    assert [(d.filename, d.status) for d in live.documents("kb")] == [("orphan.txt", DocumentStatus.READY)]
+    assert [(d.filename, d.status) for d in live.documents.of(live.actor("admin"), "kb")] == [
+        ("orphan.txt", DocumentStatus.READY)
+    ]
 
 
 def test_a_running_process_keeps_its_processing_documents(settings: Settings) -> None:
     workbench = _batched(settings)
-    store = workbench.store("kb")
+    store = workbench.stores.get(workbench.actor("admin"), "kb")
     doc = Document(
         id="mine",
         store_id=store.id,
@@ -360,36 +398,45 @@ def test_a_running_process_keeps_its_processing_documents(settings: Settings) ->
         uploaded_by="admin",
     )
     workbench.catalog.add_documents([doc])  # written by this very process, which is alive
-    assert Workbench(settings).recover() == 0
-    assert {d.id: d.status for d in workbench.documents("kb")}["mine"] is DocumentStatus.PROCESSING
+    fresh = Workbench(settings)
+    assert fresh.services.recover() == 0
+    assert {d.id: d.status for d in workbench.documents.of(workbench.actor("admin"), "kb")}[
+        "mine"
+    ] is DocumentStatus.PROCESSING
 
 
 def test_ingest_options_keep_the_configured_parse_options(settings: Settings) -> None:
-    workbench = Workbench(settings.replace(max_unzipped_mb=1)).as_user("admin")
-    workbench.create_store("kb")
+    workbench = Workbench(settings.replace(max_unzipped_mb=1))
+    workbench.stores.create(workbench.actor("admin"), "kb")
     big = make_docx(lambda d: d.add_paragraph("Repeated words compress very well. " * 60_000))  # > 1 MB unzipped
-    [result] = workbench.ingest("kb", [Upload("big.docx", big)], options=IngestOptions(metadata={"team": "ops"}))
+    [result] = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("big.docx", big)], options=IngestOptions(metadata={"team": "ops"})
+    )
     assert result.status is IngestStatus.FAILED and "MB" in (result.error or "")
 
 
 def test_a_failing_index_tidy_up_does_not_fail_a_written_ingest(
     workbench: Workbench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workbench.create_store("kb")
+    workbench.stores.create(workbench.actor("admin"), "kb")
 
     def broken(collection: str) -> None:
         raise OSError("optimize failed")
 
-    monkeypatch.setattr(workbench.backend("lancedb"), "maintain", broken)
-    [result] = workbench.ingest("kb", [Upload("a.txt", b"Still written and searchable.")])
+    monkeypatch.setattr(workbench.services.backend("lancedb"), "maintain", broken)
+    [result] = workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("a.txt", b"Still written and searchable.")]
+    )
     assert result.status is IngestStatus.WRITTEN
-    assert workbench.search("kb", "searchable")[0].filename == "a.txt"
+    assert workbench.search.run(workbench.actor("admin"), "kb", "searchable")[0].filename == "a.txt"
 
 
 def test_ingest_paths_reports_progress_too(workbench: Workbench, tmp_path: Path) -> None:
-    workbench.create_store("kb")
+    workbench.stores.create(workbench.actor("admin"), "kb")
     (tmp_path / "a.txt").write_text("First file.")
     (tmp_path / "b.txt").write_text("Second file.")
     events: list[Progress] = []
-    workbench.ingest_paths("kb", [tmp_path / "a.txt", tmp_path / "b.txt"], on_progress=events.append)
+    workbench.documents.ingest_paths(
+        workbench.actor("admin"), "kb", [tmp_path / "a.txt", tmp_path / "b.txt"], on_progress=events.append
+    )
     assert [(e.filename, e.stage) for e in events if e.stage.final] == [("a.txt", Stage.DONE), ("b.txt", Stage.DONE)]

@@ -77,14 +77,16 @@ def test_rows_characters_and_parse_time_have_limits() -> None:
 
 def test_too_many_chunks_fail_the_file_in_ingest_and_preview(tmp_path: Path) -> None:
     settings = load_settings(env={}, secrets_file=tmp_path / "none.toml", data_dir=tmp_path / "data", max_chunks=5)
-    wb = Workbench(settings).as_user("admin")
-    wb.create_store("kb", chunking=ChunkSettings(size=50, overlap=0))
+    wb = Workbench(settings)
+    wb.stores.create(wb.actor("admin"), "kb", chunking=ChunkSettings(size=50, overlap=0))
     text = ("A sentence that fills a small chunk of the store. " * 12).encode()
-    result = wb.ingest("kb", [Upload("many.txt", text), Upload("few.txt", b"Just one short line.")])[0]
+    result = wb.documents.ingest(
+        wb.actor("admin"), "kb", [Upload("many.txt", text), Upload("few.txt", b"Just one short line.")]
+    )[0]
     assert result.status is IngestStatus.FAILED and "more than 5 chunks (WORKBENCH_MAX_CHUNKS)" in (result.error or "")
-    assert [d.filename for d in wb.documents("kb") if d.status.value == "ready"] == ["few.txt"]
+    assert [d.filename for d in wb.documents.of(wb.actor("admin"), "kb") if d.status.value == "ready"] == ["few.txt"]
     with pytest.raises(ParseError, match="more than 5 chunks"):
-        wb.preview("many.txt", text, chunking=ChunkSettings(size=50, overlap=0))
+        wb.documents.preview(wb.actor("admin"), "many.txt", text, chunking=ChunkSettings(size=50, overlap=0))
 
 
 def test_the_limits_are_settings() -> None:

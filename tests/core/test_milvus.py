@@ -59,77 +59,106 @@ def test_unreachable_server_is_explained() -> None:
 
 
 def test_every_mode_works_on_milvus_and_both_backends_live_side_by_side(workbench: Workbench) -> None:
-    workbench.create_store("lance-kb")
-    workbench.create_store("milvus-kb", backend="milvus")
+    workbench.stores.create(workbench.actor("admin"), "lance-kb")
+    workbench.stores.create(workbench.actor("admin"), "milvus-kb", backend="milvus")
     pdf = Upload("filing.pdf", make_pdf(filing_pages(5)))
     for name in ("lance-kb", "milvus-kb"):
-        [result] = workbench.ingest(name, [pdf])
+        [result] = workbench.documents.ingest(workbench.actor("admin"), name, [pdf])
         assert result.chunks > 5
     for mode in Mode:
-        hits = workbench.search(
-            "milvus-kb", "Zebras migrate across the Serengeti plains", options=SearchOptions(mode=mode, top_k=3)
+        hits = workbench.search.run(
+            workbench.actor("admin"),
+            "milvus-kb",
+            "Zebras migrate across the Serengeti plains",
+            options=SearchOptions(mode=mode, top_k=3),
         )
         assert (hits[0].filename, hits[0].page) == ("filing.pdf", 3), mode
-    both = workbench.search("lance-kb,milvus-kb", "dividend per share", options=SearchOptions(top_k=4))
+    both = workbench.search.run(
+        workbench.actor("admin"), "lance-kb,milvus-kb", "dividend per share", options=SearchOptions(top_k=4)
+    )
     assert {h.store for h in both} == {"lance-kb", "milvus-kb"}
 
 
 def test_export_from_lancedb_and_import_into_milvus_gives_the_same_results(
     workbench: Workbench, tmp_path: Path
 ) -> None:
-    workbench.create_store("kb")
-    workbench.ingest(
-        "kb", [Upload("filing.pdf", make_pdf(filing_pages(5))), Upload("notes.txt", b"The launch moved to June.")]
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.documents.ingest(
+        workbench.actor("admin"),
+        "kb",
+        [Upload("filing.pdf", make_pdf(filing_pages(5))), Upload("notes.txt", b"The launch moved to June.")],
     )
     for suffix in ("parquet", "jsonl"):
-        exported = workbench.export_store("kb", fmt=suffix)
+        exported = workbench.stores.export(workbench.actor("admin"), "kb", fmt=suffix)
         path = exported.path.rename(tmp_path / f"kb.{suffix}")
         assert exported.path.parent == workbench.settings.data_dir / "exports"  # never a path a page chose
-        assert exported.chunks == workbench.list_stores()[0].chunks
-        moved = workbench.import_store(path.read_bytes(), filename=path.name, name=f"kb-{suffix}", backend="milvus")
+        assert exported.chunks == workbench.stores.visible(workbench.actor("admin"))[0].chunks
+        moved = workbench.stores.import_(
+            workbench.actor("admin"), path.read_bytes(), filename=path.name, name=f"kb-{suffix}", backend="milvus"
+        )
         assert (moved.backend, moved.embedding_model, moved.chunk_size) == ("milvus", "local/all-minilm-l6-v2", 512)
         for query in ("Zebras migrate across the Serengeti", "When is the launch?"):
             before = [
                 (h.filename, h.chunk_index, round(h.score, 4))
-                for h in workbench.search("kb", query, options=SearchOptions(mode=Mode.VECTOR))
+                for h in workbench.search.run(
+                    workbench.actor("admin"), "kb", query, options=SearchOptions(mode=Mode.VECTOR)
+                )
             ]
             after = [
                 (h.filename, h.chunk_index, round(h.score, 4))
-                for h in workbench.search(f"kb-{suffix}", query, options=SearchOptions(mode=Mode.VECTOR))
+                for h in workbench.search.run(
+                    workbench.actor("admin"), f"kb-{suffix}", query, options=SearchOptions(mode=Mode.VECTOR)
+                )
             ]
             assert after == before
     assert json.loads((tmp_path / "kb.jsonl").read_text().splitlines()[0])["store"]["name"] == "kb"
 
 
 def test_import_keeps_the_exported_name_unless_told_otherwise(workbench: Workbench, tmp_path: Path) -> None:
-    workbench.create_store("kb")
-    workbench.ingest("kb", [Upload("a.txt", b"Alpha text.")], options=IngestOptions(metadata={"team": "ops"}))
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.documents.ingest(
+        workbench.actor("admin"),
+        "kb",
+        [Upload("a.txt", b"Alpha text.")],
+        options=IngestOptions(metadata={"team": "ops"}),
+    )
     for fmt in ("jsonl", "parquet"):
-        data = workbench.export_store("kb", fmt=fmt).path.read_bytes()
-        workbench.delete_store("kb")
-        assert workbench.import_store(data, filename=f"kb.{fmt}").name == "kb"
-        [hit] = workbench.search("kb", "alpha", options=SearchOptions(filters=Filters(metadata={"team": "ops"})))
+        data = workbench.stores.export(workbench.actor("admin"), "kb", fmt=fmt).path.read_bytes()
+        workbench.stores.delete(workbench.actor("admin"), "kb")
+        assert workbench.stores.import_(workbench.actor("admin"), data, filename=f"kb.{fmt}").name == "kb"
+        [hit] = workbench.search.run(
+            workbench.actor("admin"), "kb", "alpha", options=SearchOptions(filters=Filters(metadata={"team": "ops"}))
+        )
         assert hit.filename == "a.txt"
-        assert workbench.backend("lancedb").scan(workbench.store("kb").collection, batch=10).__next__()[0][
-            0
-        ].metadata == {"team": "ops"}  # chunk metadata survives both formats
+        assert workbench.services.backend("lancedb").scan(
+            workbench.stores.get(workbench.actor("admin"), "kb").collection, batch=10
+        ).__next__()[0][0].metadata == {"team": "ops"}  # chunk metadata survives both formats
     with pytest.raises(InvalidInput, match="bad.jsonl is not a store export"):
-        workbench.import_store(b'{"hello": 1}\n', filename="bad.jsonl")
+        workbench.stores.import_(workbench.actor("admin"), b'{"hello": 1}\n', filename="bad.jsonl")
 
 
 def test_power_users_add_their_own_milvus_filter_on_metadata(settings: Settings) -> None:
-    workbench = Workbench(settings.replace(milvus_filter='metadata["team"] == "finance"')).as_user("admin")
-    workbench.create_store("kb", backend="milvus")
-    workbench.ingest(
-        "kb", [Upload("a.txt", b"Budget for the pump repair.")], options=IngestOptions(metadata={"team": "finance"})
+    workbench = Workbench(settings.replace(milvus_filter='metadata["team"] == "finance"'))
+    workbench.stores.create(workbench.actor("admin"), "kb", backend="milvus")
+    workbench.documents.ingest(
+        workbench.actor("admin"),
+        "kb",
+        [Upload("a.txt", b"Budget for the pump repair.")],
+        options=IngestOptions(metadata={"team": "finance"}),
     )
-    workbench.ingest(
-        "kb", [Upload("b.txt", b"Pump repair steps.")], options=IngestOptions(metadata={"team": "maintenance"})
+    workbench.documents.ingest(
+        workbench.actor("admin"),
+        "kb",
+        [Upload("b.txt", b"Pump repair steps.")],
+        options=IngestOptions(metadata={"team": "maintenance"}),
     )
     for mode in (Mode.VECTOR, Mode.FULLTEXT):
-        assert [h.filename for h in workbench.search("kb", "pump repair", options=SearchOptions(mode=mode))] == [
-            "a.txt"
-        ]
+        assert [
+            h.filename
+            for h in workbench.search.run(
+                workbench.actor("admin"), "kb", "pump repair", options=SearchOptions(mode=mode)
+            )
+        ] == ["a.txt"]
 
 
 @pytest.mark.parametrize("backend", ["lancedb", "milvus"])

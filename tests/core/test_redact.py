@@ -47,17 +47,21 @@ def echoing(workbench: Workbench, tmp_path: Path):  # type: ignore[no-untyped-de
             "  - model_name: echoing-proxy\n"
             f"    litellm_params: {{model: openai/stub, api_base: '{stub.api_base}', api_key: {KEY}}}\n"
         )
-        workbench.models = ModelRegistry.load(models)
-        workbench.settings = workbench.settings.replace(models_file=models, model_retries=0)
-        workbench.create_store("kb")
-        workbench.ingest("kb", [Upload("notes.txt", b"The launch is planned for the third of May.")])
+        workbench.services.models = ModelRegistry.load(models)
+        workbench.services.settings = workbench.settings.replace(models_file=models, model_retries=0)
+        workbench.stores.create(workbench.actor("admin"), "kb")
+        workbench.documents.ingest(
+            workbench.actor("admin"), "kb", [Upload("notes.txt", b"The launch is planned for the third of May.")]
+        )
         yield workbench, stub
 
 
 def test_a_provider_echoing_the_key_leaves_it_nowhere(echoing, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     workbench, stub = echoing
     caplog.set_level(logging.DEBUG)
-    stream, answer = workbench.ask("kb", "When is the launch?", options=AskOptions(model="echoing-proxy"))
+    stream, answer = workbench.chat.ask(
+        workbench.actor("admin"), "kb", "When is the launch?", options=AskOptions(model="echoing-proxy")
+    )
     with pytest.raises(ModelError) as failed:
         "".join(stream)
     assert stub.requests and KEY in stub.requests[-1]["headers"]["Authorization"]  # the stub did echo it
@@ -78,11 +82,15 @@ def test_an_unreachable_provider_is_named_by_its_host(workbench: Workbench, tmp_
         "model_list:\n  - model_name: gone\n"
         f"    litellm_params: {{model: openai/x, api_base: 'http://127.0.0.1:9/v1', api_key: {KEY}}}\n"
     )
-    workbench.models = ModelRegistry.load(models)
-    workbench.settings = workbench.settings.replace(model_retries=0, model_timeout_s=5)
-    workbench.create_store("kb")
-    workbench.ingest("kb", [Upload("notes.txt", b"The launch is planned for the third of May.")])
-    stream, _ = workbench.ask("kb", "When?", options=AskOptions(model="gone", search=SearchOptions(top_k=1)))
+    workbench.services.models = ModelRegistry.load(models)
+    workbench.services.settings = workbench.settings.replace(model_retries=0, model_timeout_s=5)
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.documents.ingest(
+        workbench.actor("admin"), "kb", [Upload("notes.txt", b"The launch is planned for the third of May.")]
+    )
+    stream, _ = workbench.chat.ask(
+        workbench.actor("admin"), "kb", "When?", options=AskOptions(model="gone", search=SearchOptions(top_k=1))
+    )
     with pytest.raises(ModelError, match=r"^Could not reach the provider at 127\.0\.0\.1:9 for 'openai/x'"):
         "".join(stream)
 

@@ -238,10 +238,12 @@ def test_cancelling_an_upload_keeps_no_half_document(tmp_path: Path, page: Any) 
             load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
         )
         deadline = time.monotonic() + 20  # the stopped run cleans up while the next one already draws the page
-        while workbench.documents("finance", user="admin") and time.monotonic() < deadline:
+        while workbench.documents.of(workbench.actor("admin"), "finance") and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert workbench.documents("finance", user="admin") == []  # no half document, not even a failed row
-        store = workbench.store("finance", user="admin")
-        assert workbench.backend("lancedb").count(store.collection) == 0
+        assert (
+            workbench.documents.of(workbench.actor("admin"), "finance") == []
+        )  # no half document, not even a failed row
+        store = workbench.stores.get(workbench.actor("admin"), "finance")
+        assert workbench.services.backend("lancedb").count(store.collection) == 0
     finally:
         server.stop()

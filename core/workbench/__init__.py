@@ -1,0 +1,54 @@
+"""The composition root: services built once, and the product's operations grouped by noun.
+
+Every operation takes the acting identity first (`Workbench.actor` resolves it once, at the edge: sign-in,
+an API key, the CLI's --user), authorizes it, and makes one call below. The front ends call only this.
+"""
+
+from __future__ import annotations
+
+from core.catalog import Catalog
+from core.config import Settings
+from core.models import ModelRegistry
+from core.records import Actor, Channel
+from core.workbench.chat import Chat
+from core.workbench.documents import Documents
+from core.workbench.search import Evaluations, Search
+from core.workbench.services import Services
+from core.workbench.stores import Stores, StoreSummary
+from core.workbench.usage import Usage
+from core.workbench.users import Users
+
+__all__ = ["StoreSummary", "Workbench"]
+
+
+class Workbench:
+    """One per process; shared by every session of the app (it holds no per-user state)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.services = services = Services(settings)
+        self.users = Users(services)
+        self.stores = Stores(services)
+        self.documents = Documents(services)
+        self.search = Search(services)
+        self.evaluations = Evaluations(services)
+        self.chat = Chat(services)
+        self.usage = Usage(services)
+        services.recover()
+        if self.settings.admin_password and self.users.needs_first_admin():
+            self.users.create_first_admin(self.settings.admin_user, self.settings.admin_password)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.services.catalog
+
+    @property
+    def models(self) -> ModelRegistry:
+        return self.services.models
+
+    def actor(self, name: str, channel: Channel = Channel.APP, *, key_id: str | None = None) -> Actor:
+        """Who is acting, resolved once at the edge: refused when the name is empty, unknown or disabled."""
+        return self.services.actor(name, channel, key_id=key_id)

@@ -1,0 +1,142 @@
+"""Chat: answers streamed from the stores' documents, kept as conversations of their asker."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import asdict, replace
+
+from core import rag
+from core.errors import InvalidInput
+from core.options import AskOptions, SearchOptions
+from core.rag import Answer
+from core.records import Actor, ChatMessage, Conversation, MessageStatus, Store
+from core.workbench.search import search_stores
+from core.workbench.services import Services
+
+KEPT = (MessageStatus.COMPLETE, MessageStatus.STOPPED, MessageStatus.REFUSED)  # what a follow-up builds on
+
+
+class Chat:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._catalog = services.catalog
+
+    def ask(
+        self,
+        actor: Actor,
+        stores: str | Sequence[str],
+        question: str,
+        *,
+        conversation: str | None = None,
+        options: AskOptions | None = None,
+    ) -> tuple[Generator[str, None, None], Answer]:
+        """Stream an answer from the stores' documents; the Answer is complete once the stream ends.
+
+        Without `conversation` a new one starts, titled by the question. Follow-up questions are rewritten
+        into a standalone search query from the conversation. The question and the answer (with its cited
+        and retrieved sources) are saved when the stream ends, also when it is closed early (status
+        stopped, the partial answer kept) or the model fails (status failed, with the reason).
+        Without `options`, the first store's saved search settings and the configured model answer.
+        """
+        if not question.strip():
+            raise InvalidInput("Type a question.")
+        found = self._s.stores(actor, stores)
+        if options is None:
+            options = AskOptions(search=SearchOptions.from_settings(self._catalog.search_defaults(found[0])))
+        model_name = options.model or self._s.settings.chat_model
+        model, params = self._s.models.resolve(model_name)
+        history: list[tuple[str, str]] = []
+        if conversation is not None:
+            self._catalog.get_conversation(conversation, user=actor.name)  # refused unless it is theirs
+            history = [(m.role, m.content) for m in self._catalog.messages(conversation) if m.status in KEPT]
+        answer = Answer(question=question, model=model_name, conversation_id=conversation or "")
+        usage = self._s.usage(actor, "chat", found, model_name)
+        pipeline = rag.answer_stream(
+            answer,
+            history=history,
+            search=lambda query: search_stores(self._s, actor, found, query, options=options.search),
+            model=model,
+            params=self._s.remote_call(model, params),
+            options=options,
+            stores=[s.name for s in found],
+            on_usage=lambda response, error: usage.record(response, error=error),
+        )
+        return self._saved(actor, pipeline, answer, stores=found, options=options), answer
+
+    def _saved(
+        self, actor: Actor, pipeline: Iterator[str], answer: Answer, *, stores: list[Store], options: AskOptions
+    ) -> Generator[str, None, None]:
+        """The pipeline's stream; when it ends, however it ends, the question and answer join the conversation."""
+        if answer.conversation_id:
+            self._catalog.update_conversation(answer.conversation_id, stores=stores, options=options.settings())
+        else:
+            answer.conversation_id = self._catalog.create_conversation(
+                user=actor.name, title=answer.question, stores=stores, options=options.settings()
+            )
+        try:
+            yield from pipeline
+        finally:
+            if answer.status is MessageStatus.COMPLETE and answer.text == "" and answer.error is None:
+                answer.status = MessageStatus.STOPPED  # closed before the first piece
+            reply = {
+                "role": "assistant",
+                "content": answer.text,
+                "status": answer.status.value,
+                "citations": [asdict(c) for c in answer.citations],
+                "sources": [asdict(c) for c in answer.retrieved],
+                "model": answer.model,
+                "error": answer.error,
+            }
+            question = {"role": "user", "content": answer.question}
+            _, answer.message_id = self._catalog.add_messages(answer.conversation_id, [question, reply])
+
+    def conversations(self, actor: Actor) -> list[Conversation]:
+        """The actor's own conversations, the most recent first."""
+        return self._catalog.list_conversations(user=actor.name)
+
+    def conversation(self, actor: Actor, conversation_id: str) -> tuple[Conversation, list[ChatMessage]]:
+        """A conversation of the actor's with its messages; sources from stores they may no longer read are hidden."""
+        found = self._catalog.get_conversation(conversation_id, user=actor.name)
+        readable = {store.name for store, _ in self._s.readable(actor)}
+        messages = [
+            replace(
+                m,
+                citations=tuple(c for c in m.citations if c.store in readable),
+                sources=tuple(c for c in m.sources if c.store in readable),
+            )
+            for m in self._catalog.messages(conversation_id)
+        ]
+        return found, messages
+
+    def rename(self, actor: Actor, conversation_id: str, title: str) -> Conversation:
+        self._catalog.get_conversation(conversation_id, user=actor.name)
+        if not title.strip():
+            raise InvalidInput("Give the conversation a title.")
+        self._catalog.update_conversation(conversation_id, title=title)
+        return self._catalog.get_conversation(conversation_id, user=actor.name)
+
+    def delete(self, actor: Actor, conversation_id: str) -> None:
+        self._catalog.get_conversation(conversation_id, user=actor.name)
+        self._catalog.delete_conversation(conversation_id)
+
+    def feedback(self, actor: Actor, message_id: int, *, rating: int, comment: str = "") -> None:
+        """Thumbs up (+1), down (-1) or neither (0) on an answer of the actor's own, with an optional comment."""
+        if rating not in (-1, 0, 1):
+            raise InvalidInput("Feedback is +1 (helpful), -1 (not helpful) or 0 (none).")
+        self._catalog.set_feedback(message_id, user=actor.name, rating=rating, comment=comment.strip())
+
+    def export(self, actor: Actor, conversation_id: str) -> str:
+        """The conversation as Markdown, with each answer's cited sources."""
+        return rag.markdown(*self.conversation(actor, conversation_id))
+
+    def forget(self, actor: Actor, stores: str | Sequence[str]) -> None:
+        """Delete the actor's conversations over exactly these stores."""
+        wanted = [s.name for s in self._s.stores(actor, stores)]
+        for found in self._catalog.list_conversations(user=actor.name):
+            if list(found.stores) == wanted:
+                self._catalog.delete_conversation(found.id)
+
+    def latest(self, actor: Actor, stores: str | Sequence[str]) -> str | None:
+        """The actor's most recent conversation over exactly these stores (the command line continues it)."""
+        wanted = [s.name for s in self._s.stores(actor, stores)]
+        return next((c.id for c in self._catalog.list_conversations(user=actor.name) if list(c.stores) == wanted), None)

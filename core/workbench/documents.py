@@ -1,0 +1,154 @@
+"""Documents: preview a file, ingest files into a store, list a store's documents and chunks, delete one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from core import llm
+from core.access import Action
+from core.errors import NotFound
+from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, read_uploads
+from core.options import ChunkSettings, IngestOptions
+from core.parsing.options import ParseOptions
+from core.preview import Preview, preview
+from core.records import Actor, Chunk, Document, IngestResult, IngestStatus, Store
+from core.workbench.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Documents:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._catalog = services.catalog
+
+    def of(self, actor: Actor, store: str) -> list[Document]:
+        """The store's documents, oldest first, in every status."""
+        return self._catalog.list_documents(self._s.store(actor, store))
+
+    def chunks(self, actor: Actor, store: str, document_id: str) -> list[Chunk]:
+        """One document's chunks with their locations, in order (the document viewer)."""
+        found = self._s.store(actor, store)
+        if not any(d.id == document_id for d in self._catalog.list_documents(found)):
+            raise NotFound(f"'{store}' has no such document; it may have been deleted.")
+        return self._s.backend(found.backend).document_chunks(found.collection, document_id)
+
+    def delete(self, actor: Actor, store: str, document_id: str) -> None:
+        """Remove one document and its chunks (editors and owners)."""
+        found = self._s.store(actor, store, Action.EDIT)
+        if not any(d.id == document_id for d in self._catalog.list_documents(found)):
+            raise NotFound(f"'{store}' has no such document; it may have been deleted already.")
+        self._s.backend(found.backend).delete_documents(found.collection, [document_id])
+        self._catalog.delete_document(document_id)
+
+    def parse_options(
+        self, actor: Actor, store: str | None, *, vision_model: str | None = None, vision_prompt: str | None = None
+    ) -> ParseOptions:
+        """Parsing choices from the settings, with this upload's overrides; vision calls are recorded as usage."""
+        into = [self._s.store(actor, store, Action.EDIT)] if store is not None else []
+        return self._parse_options(actor, into, vision_model=vision_model, vision_prompt=vision_prompt)
+
+    def _parse_options(
+        self, actor: Actor, into: Sequence[Store], *, vision_model: str | None = None, vision_prompt: str | None = None
+    ) -> ParseOptions:
+        usage = self._s.usage(actor, "vision", into)
+
+        def record(model: str, outcome: llm.CompletionResponse | Exception) -> None:
+            failed = isinstance(outcome, Exception)
+            usage.record(None if failed else outcome, error=str(outcome) if failed else None, model=model)
+
+        settings = self._s.settings
+        chosen = settings.vision_model if vision_model is None else vision_model
+        target, params = self._s.models.resolve(chosen) if chosen else ("", {})
+        return ParseOptions(
+            vision_model=target,
+            vision_params=params,
+            vision_prompt=vision_prompt or settings.vision_prompt,
+            max_unzipped_bytes=settings.max_unzipped_mb * 2**20,
+            max_zip_ratio=settings.max_zip_ratio,
+            limits=settings.limits,
+            on_usage=record,
+        )
+
+    def preview(
+        self,
+        actor: Actor,
+        filename: str,
+        data: bytes,
+        *,
+        chunking: ChunkSettings,
+        embedding: str | None = None,
+        vision_model: str | None = None,
+        vision_prompt: str | None = None,
+    ) -> Preview:
+        """What ingest would make of a file with these settings; nothing is embedded or written."""
+        return preview(
+            filename,
+            data,
+            settings=chunking,
+            embedder=self._s.embedder(embedding or self._s.settings.default_embedding),
+            options=self._parse_options(actor, [], vision_model=vision_model, vision_prompt=vision_prompt),
+            cache=self._s.parse_cache,
+            max_bytes=self._s.settings.max_upload_bytes,
+        )
+
+    def ingest(
+        self,
+        actor: Actor,
+        store: str,
+        uploads: Sequence[Upload | IngestResult],
+        *,
+        options: IngestOptions | None = None,
+        on_progress: ProgressSink | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> list[IngestResult]:
+        """Write files into a store: one result per upload; progress events as it goes; `cancelled()` is
+        checked between files and batches. Interrupted or cancelled, it leaves no half document."""
+        found = self._s.store(actor, store, Action.EDIT)
+        embedder = self._s.embedder(found.embedding_model)
+        options = options or IngestOptions()
+        if options.parse is None:  # the configured parse options (vision model, zip limits, usage records)
+            options = replace(options, parse=self._parse_options(actor, [found]))
+        backend = self._s.backend(found.backend)
+        backend.count(found.collection)  # connect first: a backend out of reach is said now, not after the embedding
+        cache = self._s.parse_cache
+        results = Ingestor(
+            catalog=self._catalog,
+            backend=backend,
+            embedder=embedder,
+            store=found,
+            user=actor.name,
+            batch_chunks=self._s.settings.ingest_batch_chunks,
+            max_bytes=self._s.settings.max_upload_bytes,
+            options=options,
+            on_usage=self._s.embedding_usage(actor, embedder, found),
+            parse=lambda filename, data, digest, opts: cache.parse(filename, data, digest, opts, remember=False)[0],
+        ).run(uploads, on_progress=on_progress, cancelled=cancelled)
+        written = [r for r in results if r.status is IngestStatus.WRITTEN]
+        if written:
+            self._s.usage(actor, "ingest", [found], found.embedding_model).ingested(
+                documents=len(written), pages=sum(r.pages or 0 for r in written), chunks=sum(r.chunks for r in written)
+            )
+            try:
+                backend.maintain(found.collection)
+            except Exception:  # the documents are written and searchable; tidying the index can wait for next time
+                log.warning("maintaining %s after ingest failed", found.name, exc_info=True)
+        return results
+
+    def ingest_paths(
+        self,
+        actor: Actor,
+        store: str,
+        paths: Sequence[Path],
+        *,
+        options: IngestOptions | None = None,
+        on_progress: ProgressSink | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> list[IngestResult]:
+        """Ingest files from this machine's disk: for the command line, never for a page."""
+        self._s.store(actor, store, Action.EDIT)  # fail fast, before reading any file
+        uploads = list(read_uploads(paths, max_bytes=self._s.settings.max_upload_bytes))
+        return self.ingest(actor, store, uploads, options=options, on_progress=on_progress, cancelled=cancelled)

@@ -1,0 +1,124 @@
+"""What every operation stands on: settings, the catalog, the vector-store backends and the models, built once
+per process; the acting identity resolved once; and the one store check every operation makes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core import access, llm
+from core.access import Action
+from core.catalog import Catalog
+from core.config import Settings, load_settings
+from core.embedding import Embedder, UsageSink, get_embedder
+from core.errors import InvalidInput, NotFound, PermissionDenied, StoreNotFound, WorkbenchError
+from core.models import ModelRegistry
+from core.preview import ParseCache
+from core.records import Actor, Channel, Role, Store
+from core.redact import install_log_redaction
+from core.stores import VectorStore, open_backend
+from core.usage import UsageRecorder
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted: the process writing it stopped before it was complete; upload it again."
+
+
+class Services:
+    """One per process, shared by every session and thread (it holds no per-user state)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        install_log_redaction()  # no secret reaches a log line, whichever library writes it
+        self.settings = settings or load_settings()
+        for key, value in self.settings.secrets.items():  # provider keys from secrets.toml, for LiteLLM
+            os.environ.setdefault(key, value)  # the environment, when it sets one, wins
+        self.catalog = Catalog(self.settings.database_url)
+        self.catalog.ensure_user(self.settings.admin_user, is_admin=True)
+        self.lock = threading.Lock()
+        self.parse_cache = ParseCache()
+        self.models = ModelRegistry.load(self.settings.models_file)
+        self._backends: dict[str, VectorStore] = {}
+        self._embedders: dict[str, Embedder] = {}
+
+    def backend(self, name: str) -> VectorStore:
+        with self.lock:
+            if name not in self._backends:
+                self._backends[name] = open_backend(name, self.settings)
+            return self._backends[name]
+
+    def embedder(self, name: str) -> Embedder:
+        """The embedder for a model-list name or a LiteLLM model string (bundled models load once per process)."""
+        model, params = self.models.resolve(name)
+        if model == name and not params:
+            return get_embedder(name)
+        with self.lock:
+            if name not in self._embedders:
+                self._embedders[name] = Embedder(name, target=model, params=params)
+            return self._embedders[name]
+
+    def recover(self) -> int:
+        """Clean up after a process that died mid-ingest: its unfinished documents lose their chunks and are
+        marked failed ("interrupted"), so that the same files can be uploaded again. Returns how many."""
+        count = 0
+        for store, ids in self.catalog.abandoned():
+            try:
+                self.backend(store.backend).delete_documents(store.collection, ids)
+            except WorkbenchError as exc:  # a backend that cannot be opened now: try again at the next start
+                log.warning("could not clean up %d interrupted documents of %s: %s", len(ids), store.name, exc)
+                continue
+            self.catalog.mark_failed(ids, INTERRUPTED)
+            count += len(ids)
+            log.warning("store %s: %d documents interrupted by a stopped process were cleaned up", store.name, len(ids))
+        return count
+
+    # who is acting, and on what
+
+    def actor(self, name: str, channel: Channel, *, key_id: str | None = None) -> Actor:
+        """The acting identity for a signed-in name: refused when the name is empty, unknown or disabled."""
+        try:
+            user = self.catalog.get_user(name) if name else None
+        except NotFound:
+            raise PermissionDenied(f"There is no user named '{name}'. Sign in as a known user.") from None
+        return Actor(user=access.acting(user, name), channel=channel, key_id=key_id)
+
+    def role(self, actor: Actor, store: Store) -> Role | None:
+        return access.role_on(actor.user, store, self.catalog.granted_role(actor.name, store))
+
+    def store(self, actor: Actor, name: str, action: Action = Action.READ) -> Store:
+        """The store if the actor may do `action` on it; a store the actor may not see does not exist for them."""
+        try:
+            store = self.catalog.get_store(name)
+        except NotFound:
+            raise StoreNotFound(access.missing_store(name)) from None
+        access.authorize(store, self.role(actor, store), action)
+        return store
+
+    def stores(self, actor: Actor, names: str | Sequence[str], action: Action = Action.READ) -> list[Store]:
+        """Several stores (a list, or names separated by commas), each checked, deduplicated, in order."""
+        wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        wanted = [n for n in dict.fromkeys(wanted) if n]
+        if not wanted:
+            raise InvalidInput("Name at least one store.")
+        return [self.store(actor, name, action) for name in wanted]
+
+    def readable(self, actor: Actor) -> list[tuple[Store, Role]]:
+        """Every store the actor may see, with their role on it."""
+        return [(s, role) for s in self.catalog.list_stores() if (role := self.role(actor, s)) is not None]
+
+    # model calls and what they cost
+
+    def usage(self, actor: Actor, kind: str, stores: Sequence[Store] = (), model: str = "") -> UsageRecorder:
+        return UsageRecorder(self.catalog, kind=kind, user=actor.name, stores=stores, model=model)
+
+    def embedding_usage(self, actor: Actor, embedder: Embedder, store: Store) -> UsageSink:
+        """Record each embedding call as a usage event of the actor on the store."""
+        return self.usage(actor, "embedding", [store], embedder.model).record
+
+    def remote_call(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Retries and a timeout for a remote model, from the settings, unless its model-list entry sets them."""
+        if model.startswith(llm.LOCAL_PROVIDER + "/"):
+            return dict(params)
+        return {"num_retries": self.settings.model_retries, "timeout": self.settings.model_timeout_s, **params}

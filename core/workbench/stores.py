@@ -1,0 +1,181 @@
+"""Stores: create, list, share, rename, re-embed, export, import and delete; their saved search settings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from core.access import Action
+from core.catalog import new_id
+from core.errors import AlreadyExists, InvalidInput, WorkbenchError
+from core.options import ChunkSettings, SearchOptions
+from core.rebuild import RebuildProgress, rebuild
+from core.records import Actor, DocumentStatus, Grant, Role, Store
+from core.transfer import ExportSummary, export_store, import_export, read_export
+from core.workbench.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    store: Store
+    documents: int
+    chunks: int
+    role: Role
+    size_bytes: int | None = None  # on disk, where the backend can tell
+    updated_at: datetime | None = None  # the last document change, or the store's creation
+
+
+class Stores:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._catalog = services.catalog
+
+    def get(self, actor: Actor, name: str, action: Action = Action.READ) -> Store:
+        """The store if the actor may do `action` on it; a store they may not see does not exist for them."""
+        return self._s.store(actor, name, action)
+
+    def visible(self, actor: Actor, *, sizes: bool = False) -> list[StoreSummary]:
+        """The stores the actor may see, with counts; `sizes` also measures each on disk (slower: a folder walk)."""
+        return [self._summary(store, role, sizes=sizes) for store, role in self._s.readable(actor)]
+
+    def _summary(self, store: Store, role: Role, *, sizes: bool) -> StoreSummary:
+        documents, chunks = self._catalog.store_stats(store)
+        size = None
+        with contextlib.suppress(WorkbenchError):  # a backend out of reach: the list still shows the store
+            size = self._s.backend(store.backend).size_bytes(store.collection) if sizes else None
+        updated = self._catalog.last_change(store)
+        return StoreSummary(store, documents, chunks, role, size_bytes=size, updated_at=updated)
+
+    def create(
+        self,
+        actor: Actor,
+        name: str,
+        *,
+        backend: str | None = None,
+        embedding: str | None = None,
+        chunking: ChunkSettings | None = None,
+        description: str = "",
+    ) -> Store:
+        backend_name = backend or self._s.settings.default_backend
+        vectors = self._s.backend(backend_name)
+        embedder = self._s.embedder(embedding or self._s.settings.default_embedding)
+        chunking = chunking or self._s.settings.chunking
+        try:
+            store = self._catalog.create_store(
+                name,
+                backend=backend_name,
+                embedding_model=embedder.model,
+                embedding_dim=embedder.dimension,
+                chunk_size=chunking.size,
+                chunk_overlap=chunking.overlap,
+                chunk_strategy=chunking.strategy.value,
+                owner=actor.name,
+                description=description,
+            )
+        except AlreadyExists:
+            raise self._name_taken(actor, name) from None
+        try:
+            vectors.create(store.collection, dimension=store.embedding_dim)
+        except Exception:
+            self._catalog.delete_store(store)
+            raise
+        log.info("created store %s (%s, %s)", name, backend_name, embedder.model)
+        return store
+
+    def _name_taken(self, actor: Actor, name: str) -> AlreadyExists:
+        """A taken name: said plainly to whoever may see that store, neutrally to others (no confirmation it exists)."""
+        with contextlib.suppress(WorkbenchError):
+            self._s.store(actor, name)
+            return AlreadyExists(f"A store named '{name}' already exists; choose another name.")
+        return AlreadyExists(f"The name '{name}' is not available; choose another name.")
+
+    def rename(self, actor: Actor, name: str, new_name: str) -> Store:
+        store = self._s.store(actor, name, Action.MANAGE)
+        try:
+            return self._catalog.rename_store(store, new_name)
+        except AlreadyExists:
+            raise self._name_taken(actor, new_name) from None
+
+    def rebuild(
+        self, actor: Actor, name: str, embedding: str, *, on_progress: Callable[[RebuildProgress], object] | None = None
+    ) -> Store:
+        """Re-embed every chunk with another model (owners); searches use the old vectors until it is done."""
+        store = self._s.store(actor, name, Action.MANAGE)
+        embedder = self._s.embedder(embedding)
+        return rebuild(
+            store,
+            catalog=self._catalog,
+            backend=self._s.backend(store.backend),
+            embedder=embedder,
+            on_usage=self._s.embedding_usage(actor, embedder, store),
+            on_progress=on_progress,
+        )
+
+    def delete(self, actor: Actor, name: str) -> None:
+        store = self._s.store(actor, name, Action.MANAGE)
+        self._s.backend(store.backend).drop(store.collection)
+        self._catalog.delete_store(store)
+        log.info("deleted store %s", name)
+
+    # sharing
+
+    def grant(self, actor: Actor, name: str, user: str, role: Role | str) -> Grant:
+        return self._catalog.grant(self._s.store(actor, name, Action.MANAGE), user, Role(role))
+
+    def revoke(self, actor: Actor, name: str, user: str) -> None:
+        self._catalog.revoke(self._s.store(actor, name, Action.MANAGE), user)
+
+    def grants(self, actor: Actor, name: str) -> list[Grant]:
+        return self._catalog.grants_of(self._s.store(actor, name, Action.MANAGE))
+
+    # the search settings chat and the search page start from
+
+    def search_defaults(self, actor: Actor, name: str) -> SearchOptions:
+        """The store's saved retrieval settings (chat uses them), or the product's defaults."""
+        return SearchOptions.from_settings(self._catalog.search_defaults(self._s.store(actor, name)))
+
+    def set_search_defaults(self, actor: Actor, name: str, options: SearchOptions) -> None:
+        """Save retrieval settings as the store's default (editors and owners)."""
+        self._catalog.set_search_defaults(self._s.store(actor, name, Action.EDIT), options.settings())
+
+    # moving a store between workbenches
+
+    def export(self, actor: Actor, name: str, *, fmt: str = "parquet") -> ExportSummary:
+        """Write the store's ready documents, chunk texts and vectors into the data directory's exports folder."""
+        store = self._s.store(actor, name, Action.MANAGE)
+        if fmt not in ("parquet", "jsonl"):
+            raise InvalidInput(f"Export as parquet or jsonl, not '{fmt}'.")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self._s.settings.data_dir / "exports" / f"{store.id}-{stamp}.{fmt}"
+        documents = self._catalog.list_documents(store, status=DocumentStatus.READY)
+        return export_store(store, documents, self._s.backend(store.backend), path)
+
+    def import_(
+        self, actor: Actor, data: bytes, *, filename: str, name: str | None = None, backend: str | None = None
+    ) -> Store:
+        """Recreate an exported store from its file's bytes (under its own name unless `name` says otherwise),
+        owned by the actor, without re-embedding."""
+        scratch = self._s.settings.data_dir / "imports" / f"{new_id()}{Path(filename).suffix.lower()}"
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        scratch.write_bytes(data)
+        backend_name = backend or self._s.settings.default_backend
+        try:
+            exported = read_export(scratch, shown_as=filename)
+            store = import_export(
+                exported,
+                catalog=self._catalog,
+                backend=self._s.backend(backend_name),
+                backend_name=backend_name,
+                name=name,
+                owner=actor.name,
+            )
+        finally:
+            scratch.unlink(missing_ok=True)
+        log.info("imported store %s from %s into %s", store.name, filename, backend_name)
+        return store

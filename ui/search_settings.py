@@ -1,0 +1,40 @@
+"""The search-settings widgets, one helper for every page that searches: each starts from the store's saved
+settings and returns one SearchOptions record (the record the store saves and the conversation keeps)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.options import Filters, Fusion, Mode, Reranker, SearchOptions
+from core.workbench import Workbench
+
+
+def rerankers(wb: Workbench) -> list[str]:
+    return ["none", "mmr", "llm", *(f"litellm:{m}" for m in wb.models.names("rerank")), "cross-encoder"]
+
+
+def search_settings(
+    wb: Workbench, saved: SearchOptions, key: str, *, filters: Filters | None = None, most: int = 50
+) -> SearchOptions:
+    """Every retrieval setting, starting from `saved`; `key` keeps two sets on one page apart."""
+    modes = [m.value for m in Mode]
+    mode = st.segmented_control("Mode", modes, default=saved.mode.value, key=f"{key}_mode") or saved.mode.value
+    fusion, weight = saved.fusion.value, saved.weight
+    if mode == Mode.HYBRID:
+        fusions = [f.value for f in Fusion]
+        fusion = st.radio("Fusion", fusions, fusions.index(fusion), horizontal=True, key=f"{key}_fusion") or fusion
+        if fusion == Fusion.WEIGHTED:
+            weight = st.slider("Vector share", 0.0, 1.0, saved.weight, 0.05, key=f"{key}_weight")
+    top_k = st.slider("Results", 1, most, min(saved.top_k, most), key=f"{key}_top_k")
+    threshold = st.number_input(
+        "Minimum score (0: none)", 0.0, 100.0, saved.threshold or 0.0, 0.05, key=f"{key}_threshold"
+    )
+    candidates = st.number_input("Candidates per list", 1, 1000, saved.candidates, 10, key=f"{key}_candidates")
+    choices = rerankers(wb)
+    index = choices.index(str(saved.rerank)) if str(saved.rerank) in choices else 0
+    rerank = st.selectbox("Reranker", choices, index=index, key=f"{key}_rerank")
+    if rerank == "cross-encoder":
+        rerank = f"cross-encoder:{st.text_input('Cross-encoder folder', key=f'{key}_cross_encoder')}"
+    chosen = {"mode": mode, "fusion": fusion, "weight": weight, "top_k": top_k, "threshold": threshold or None}
+    chosen |= {"candidates": int(candidates), "rerank": str(Reranker.parse(rerank))}
+    return SearchOptions.from_settings({**saved.settings(), **chosen, "filters": filters or Filters()})

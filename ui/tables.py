@@ -1,0 +1,79 @@
+"""The tables the pages show, one function each: records in, a DataFrame with the analyst's column names out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from core.records import Document, DocumentStatus, IngestResult, IngestStatus, User
+from core.workbench import StoreSummary
+
+
+def stores(summaries: Sequence[StoreSummary]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Store": s.store.name,
+                "Documents": s.documents,
+                "Chunks": s.chunks,
+                "Size (MB)": round(s.size_bytes / 2**20, 2) if s.size_bytes is not None else None,
+                "Embedding model": s.store.embedding_model,
+                "Storage": s.store.backend,
+                "Owner": s.store.owner,
+                "Your role": s.role.value,
+                "Last change (UTC)": f"{s.updated_at:%Y-%m-%d %H:%M}" if s.updated_at else "",
+            }
+            for s in summaries
+        ]
+    )
+
+
+def documents(found: Sequence[Document]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Name": d.filename,
+                "Type": d.filename.rsplit(".", 1)[-1].lower() if "." in d.filename else "",
+                "Pages": d.page_count,
+                "Chunks": d.chunk_count,
+                "Size (KB)": round(d.size_bytes / 1024, 1),
+                "Status": d.status.value if d.status is not DocumentStatus.FAILED else f"failed: {d.error}",
+                "Uploaded by": d.uploaded_by,
+                "Uploaded (UTC)": f"{d.created_at:%Y-%m-%d %H:%M}",
+            }
+            for d in found
+        ]
+    )
+
+
+def users(people: Sequence[User]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "User": u.name,
+                "Role": "administrator" if u.is_admin else "user",
+                "Status": "disabled" if u.disabled else ("active" if u.has_password else "no password yet"),
+                "Since (UTC)": f"{u.created_at:%Y-%m-%d}" if u.created_at else "",
+            }
+            for u in people
+        ]
+    )
+
+
+RESULTS = {IngestStatus.WRITTEN: "added", IngestStatus.DUPLICATE: "already there"}
+
+
+def ingest_results(results: Sequence[IngestResult]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "File": r.filename,
+                "Result": RESULTS.get(r.status, r.status.value),
+                "Chunks": r.chunks,
+                "Pages": r.pages,
+                "Note": r.error or "; ".join(r.warnings),
+            }
+            for r in results
+        ]
+    )
