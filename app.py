@@ -17,7 +17,7 @@ import core  # noqa: F401  (sets the offline environment before any model librar
 from core.access import MAX_LOGIN_FAILURES
 from core.errors import WorkbenchError
 from core.records import Channel
-from ui.session import services
+from ui.session import workbench as app_workbench
 
 COOKIE_NAME = "rag_workbench"
 COOKIE_DAYS = 7.0
@@ -26,14 +26,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 st.set_page_config(page_title="RAG Workbench", page_icon=":material/library_books:", layout="wide")
 
 
-workbench = services()
-signed_in = st.session_state.get("username") if st.session_state.get("authentication_status") else None
-credentials = workbench.users.login_credentials(only=signed_in)
-authenticator = stauth.Authenticate(
-    credentials, COOKIE_NAME, workbench.users.cookie_key(), COOKIE_DAYS, auto_hash=False, login_sleep_time=0
-)
-with contextlib.suppress(LoginError):  # a cookie of a user who is gone or disabled: the login form shows
-    authenticator.login(location="unrendered")  # signs in again from a valid cookie
+workbench = app_workbench()
 
 
 def first_admin_page() -> None:
@@ -59,6 +52,19 @@ def first_admin_form() -> None:
                     st.error(str(exc))
                 else:
                     st.rerun()  # the login form comes next
+
+
+if workbench.users.needs_first_admin():  # nobody can sign in yet: no login cookie component either (its first
+    st.session_state.pop("actor", None)  # rerun could swallow the click on "Create administrator")
+    st.navigation([st.Page(first_admin_page, title="Sign in", icon=":material/login:")]).run()
+    st.stop()
+signed_in = st.session_state.get("username") if st.session_state.get("authentication_status") else None
+credentials = workbench.users.login_credentials(only=signed_in)
+authenticator = stauth.Authenticate(
+    credentials, COOKIE_NAME, workbench.users.cookie_key(), COOKIE_DAYS, auto_hash=False, login_sleep_time=0
+)
+with contextlib.suppress(LoginError):  # a cookie of a user who is gone or disabled: the login form shows
+    authenticator.login(location="unrendered")  # signs in again from a valid cookie
 
 
 def login_page() -> None:
@@ -117,6 +123,5 @@ if st.session_state.get("authentication_status"):
         authenticator.logout("Sign out", location="sidebar", key="logout")
 else:
     st.session_state.pop("actor", None)
-    page = first_admin_page if workbench.users.needs_first_admin() else login_page
-    navigation = st.navigation([st.Page(page, title="Sign in", icon=":material/login:")])
+    navigation = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")])
 navigation.run()

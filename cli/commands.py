@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from cli import terminal
 from core.errors import InvalidInput
 from core.evaluation import read_questions
-from core.options import AskOptions, ChunkSettings, Filters, IngestOptions, SearchOptions, Strategy
+from core.options import AnswerMode, AskOptions, ChunkSettings, Filters, IngestOptions, SearchOptions, Strategy
 from core.parsing.limits import read_file
 from core.records import Actor, IngestStatus, Role
 from core.workbench import Workbench
+from core.workbench.services import store_names
 
 MAX_IMPORT_BYTES = 2**40  # an export holds a whole store: no upload limit, but still a regular file read in blocks
 SETTINGS = ("top_k", "mode", "fusion", "weight", "threshold", "candidates", "rerank")
@@ -144,7 +145,11 @@ def ask(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
     conversation = None if args.new else wb.chat.latest(me, args.store)
     answer_settings = {"temperature": args.temperature, "max_tokens": args.max_tokens}
     options = AskOptions(
-        model=args.model or "", system_prompt=args.system_prompt, search=search_options(wb, args, me), **answer_settings
+        model=args.model or "",
+        mode=AnswerMode(args.answer),
+        system_prompt=args.system_prompt,
+        search=search_options(wb, args, me),
+        **answer_settings,
     )
     stream, answer = wb.chat.ask(me, args.store, args.question, conversation=conversation, options=options)
     if args.json:
@@ -184,8 +189,7 @@ def user_enable(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
 
 def search_options(wb: Workbench, args: argparse.Namespace, me: Actor) -> SearchOptions:
     """The first store's saved search settings, with the ones given on the command line over them."""
-    first = args.store.split(",")[0].strip()
-    saved = wb.stores.search_defaults(me, first).settings() if first else {}
+    saved = wb.stores.search_defaults(me, store_names(args.store)[0]).settings()
     given = {name: getattr(args, name) for name in SETTINGS if name in args}
     return SearchOptions.from_settings({**saved, **given, "filters": Filters.parse(args.filter)})
 

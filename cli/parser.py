@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.options import MAX_TOP_K, SearchOptions, Strategy
+from core.options import MAX_TOP_K, AnswerMode, Fusion, Mode, SearchOptions, Strategy
 
 DEFAULTS = SearchOptions()  # what a setting left out falls back to when the store has saved none
 
@@ -143,6 +143,12 @@ def _asking(commands: argparse._SubParsersAction, plain: Parents, listed: Parent
     ask.add_argument(
         "--model", help="chat model: a name from the model list or any LiteLLM model (default: $WORKBENCH_CHAT_MODEL)"
     )
+    ask.add_argument(
+        "--answer",
+        choices=[m.value for m in AnswerMode],
+        default=AnswerMode.AUTO.value,
+        help="extractive quotes the sources; generative has the model write (auto: extractive with the bundled model)",
+    )
     ask.add_argument("--temperature", type=float, default=0.2)
     ask.add_argument("--max-tokens", type=int, default=512)
     search_arguments(ask, sources=True)
@@ -184,8 +190,8 @@ def search_arguments(parser: argparse.ArgumentParser, *, sources: bool = False) 
     what = "sources given to the model" if sources else "number of hits"
     add = parser.add_argument
     add("--top-k", type=int, default=argparse.SUPPRESS, help=f"{what}, 1 to {MAX_TOP_K} ({saved % DEFAULTS.top_k})")
-    add("--mode", choices=["vector", "fulltext", "hybrid"], default=argparse.SUPPRESS, help=saved % DEFAULTS.mode)
-    add("--fusion", choices=["rrf", "weighted"], default=argparse.SUPPRESS, help="how hybrid fuses the lists (%s)" % (saved % DEFAULTS.fusion))  # fmt: skip
+    add("--mode", choices=[m.value for m in Mode], default=argparse.SUPPRESS, help=saved % DEFAULTS.mode)
+    add("--fusion", choices=[f.value for f in Fusion], default=argparse.SUPPRESS, help="how hybrid fuses the lists (%s)" % (saved % DEFAULTS.fusion))  # fmt: skip
     add("--weight", type=float, default=argparse.SUPPRESS, help="share of the vector score in weighted fusion, 0 to 1 (%s)" % (saved % DEFAULTS.weight))  # fmt: skip
     add("--rerank", default=argparse.SUPPRESS, metavar="RERANKER", help="none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH")  # fmt: skip
     add("--threshold", type=float, default=argparse.SUPPRESS, help="drop hits whose score is below this")

@@ -58,12 +58,19 @@ def source_json(c: Citation) -> dict[str, object]:
         "score": c.score,
         "store": c.store,
         "matched": c.matched,
+        "supported": c.supported,
     }
 
 
 def answer_json(answer: Answer) -> dict[str, object]:
+    check = answer.grounding
     return {
         "answer": answer.text,
+        "grounded": check.grounded if check else None,
+        "unsupported": list(check.unsupported) if check else [],
+        "refused": answer.refused,
+        "mode": answer.mode.value,
+        "check": check.as_record() if check else None,
         "conversation": answer.conversation_id,
         "status": answer.status.value,
         "sources_dropped": answer.sources_dropped,
@@ -84,6 +91,8 @@ def answer_json(answer: Answer) -> dict[str, object]:
 def print_sources(answer: Answer) -> None:
     if answer.refused:
         return
+    if answer.grounding is not None and not answer.grounding.grounded:
+        print(f"\nWarning: {answer.grounding.summary()}")
     cited = {c.n for c in answer.citations}
     if answer.citations:
         how = " (matched by wording: the model cited nothing)" if answer.citations[0].matched else ""

@@ -113,7 +113,7 @@ def _header(line: str, path: Path) -> dict[str, Any]:
         header = None
     if not isinstance(header, dict) or header.get("format") != MAGIC:
         raise InvalidInput(
-            f"{path.name} is not a store export made by a workbench (Export on the Stores page, or store export on the command line)."
+            f"{path.name} is not a store export made by a workbench (its export of a store, as .parquet or .jsonl)."
         )
     if header.get("version") != VERSION:
         raise InvalidInput(

@@ -44,6 +44,7 @@ def filters_form(stores: list[str]) -> Filters:
 
 @st.fragment
 def playground() -> None:
+    wb, me = signed_in()  # a fragment reruns alone: who is acting is checked again here
     readable = [s.store.name for s in summaries]
     stores = st.multiselect("Stores", readable, default=readable[:1], key="search_stores")
     query = st.text_input("Query", key="search_query", placeholder="e.g. dividend per share approved by the board")

@@ -3,26 +3,118 @@ ones it did not, and thumbs up or down."""
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
-from core.records import Actor, ChatMessage, Citation, MessageStatus
+from core.errors import WorkbenchError
+from core.options import AnswerMode, AskOptions, SearchOptions
+from core.rag import resolve_mode
+from core.records import Actor, ChatMessage, Citation, Conversation, MessageStatus
 from core.workbench import Workbench
+from core.workbench.chat import Running
+from ui.search_settings import search_settings
+from ui.session import fail
+
+REFRESH_S = 0.5  # how often an answer being written is redrawn
+STOP_S = 10.0  # how long Stop waits for the answer to be saved before the page is drawn again
+ANSWERED_BY = {
+    "extractive": "Quoted from the documents, word for word.",
+    "generative": "Written by {model}; every figure and statement is checked against the sources.",
+}
+MODES = {
+    AnswerMode.EXTRACTIVE: "Quote the documents (exact words, with citations)",
+    AnswerMode.GENERATIVE: "Written by the model (checked against the sources)",
+}
+
+
+def answering(job: Running, stores: list[str]) -> None:
+    """An answer being written: the question, then the answer so far, redrawn until it is saved."""
+    with st.chat_message("user"):
+        st.markdown(job.answer.question)
+
+    @st.fragment(run_every=REFRESH_S)
+    def live() -> None:
+        if job.done.is_set():
+            st.rerun(scope="app")  # saved: the page shows it from the conversation, with its check and sources
+        answer = job.answer
+        with st.chat_message("assistant"):
+            if answer.retrieved:
+                dropped = f" ({answer.sources_dropped} more did not fit the model)" * bool(answer.sources_dropped)
+                st.caption(f"Searched {', '.join(stores)}: {len(answer.retrieved)} sources in {answer.retrieval_ms:.0f} ms{dropped}")  # fmt: skip
+            else:
+                st.caption(f"Searching {', '.join(stores)}…")
+            st.markdown(answer.text + " ▌")
+            if st.button("Stop", icon=":material/stop_circle:", key="stop_answer", help="Stop the answer; what came so far is kept."):  # fmt: skip
+                job.stop()
+                job.done.wait(timeout=STOP_S)
+                st.rerun(scope="app")
+
+    live()
+
+
+def conversation_list(conversations: list[Conversation], current: str | None) -> None:
+    st.subheader("Conversations")
+    if st.button("New chat", icon=":material/add:", key="new_chat"):
+        st.session_state.pop("conversation", None)
+        st.rerun()
+    for c in conversations[:20]:
+        if st.button(c.title, key=f"open_{c.id}", type="primary" if c.id == current else "tertiary"):
+            st.session_state["conversation"] = c.id
+            st.rerun()
+
+
+def answer_settings(
+    wb: Workbench, me: Actor, found: Conversation | None, store: str, current: str | None
+) -> AskOptions:
+    """How to answer: quoted or written (and by which model), and the search settings, starting from the
+    conversation's own or the store's saved ones."""
+    with st.expander("Answer settings"):
+        models = wb.models.names("chat")
+        chosen = wb.settings.chat_model
+        model = st.selectbox("Model", models, index=models.index(chosen) if chosen in models else 0, key="chat_model")
+        auto = resolve_mode(AnswerMode.AUTO, wb.models.resolve(model)[0])
+        modes = list(MODES)
+        mode = st.radio("Answer", modes, modes.index(auto), format_func=MODES.__getitem__, key="chat_answer_mode")
+        if mode is AnswerMode.GENERATIVE and auto is AnswerMode.EXTRACTIVE:
+            st.caption("The bundled model is a small draft model (135M parameters): it often invents figures. "
+                       "Its answers are checked against the sources; read the warnings.")  # fmt: skip
+        temperature = st.slider("Temperature", 0.0, 1.0, AskOptions().temperature, 0.05, key="chat_temperature")
+        system = st.text_area("Instructions (empty: the default)", key="chat_system")
+        kept = SearchOptions.from_settings(found.options) if found and found.options else None
+        st.caption("Search: this conversation's settings." if kept else f"Search: the saved settings of '{store}'.")
+        try:
+            start = kept or wb.stores.search_defaults(me, store)
+            search = search_settings(
+                wb, start, f"chat_{current[:8]}" if current else "chat", most=20, results="Sources"
+            )
+        except WorkbenchError as exc:
+            fail(exc)
+    return AskOptions(model=model, mode=mode, temperature=temperature, system_prompt=system or None, search=search)
 
 
 def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Citation], readable: list[str]) -> None:
     numbers = {c.n for c in cited}
     for c in cited:
         how = " (matched by wording)" if c.matched else ""
+        how += " (does not hold what cites it)" if c.supported is False else ""
         with st.expander(f"[{c.n}] {c.filename} · {c.location or ''} · score {c.score:.2f}{how}"):
-            st.write(c.snippet + "…")
-            if c.store in readable:
-                for chunk in wb.documents.chunks(me, c.store, c.document_id):
-                    if abs(chunk.chunk_index - c.chunk_index) <= 1:
-                        st.caption(
-                            f"Chunk {chunk.chunk_index + 1} · {chunk.location or ''}"
-                            + (" (the cited one)" if chunk.chunk_index == c.chunk_index else "")
-                        )
-                        st.text(chunk.text)
+            if c.store not in readable:
+                st.write(c.snippet + "…")
+                continue
+            around = [
+                k for k in wb.documents.chunks(me, c.store, c.document_id) if abs(k.chunk_index - c.chunk_index) <= 1
+            ]
+            passage = next((k.text for k in around if k.chunk_index == c.chunk_index), c.snippet)
+            image = wb.documents.page_image(me, c.store, c.document_id, c.page, passage=passage) if c.page else None
+            page, text = st.columns([3, 2]) if image else (None, st.container())
+            if page is not None and image is not None:
+                page.image(image, caption=f"{c.filename}, page {c.page}: the cited passage is outlined")
+            with text:
+                for chunk in around:
+                    mark = " (the cited one)" if chunk.chunk_index == c.chunk_index else ""
+                    st.caption(f"Chunk {chunk.chunk_index + 1} · {chunk.location or ''}{mark}")
+                    st.text(chunk.text)
     others = [c for c in retrieved if c.n not in numbers]
     if others:
         st.caption(
@@ -31,11 +123,33 @@ def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Cit
         )
 
 
+def marked(shown: ChatMessage) -> str:
+    """The answer with what its sources do not hold marked: figures highlighted, a citation whose source does
+    not hold its sentence labelled as such, a statement no source holds flagged."""
+    text, check = shown.content, shown.grounding
+    if check is None or check.grounded:
+        return text
+    for figure in check.figures:
+        text = re.sub(rf"(?<![\w.,]){re.escape(figure)}(?![\w])", f":orange-background[{figure}]", text)
+    for cited in check.citations:
+        if not cited.supported:
+            text = text.replace(f"[{cited.n}]", f"[{cited.n}] :orange-badge[not in source {cited.n}]")
+    for sentence in check.sentences:
+        end = sentence.rstrip("…")[-40:]
+        if end and end in text:
+            text = text.replace(end, end + " :orange-badge[no source holds this]", 1)
+    return text
+
+
 def message(wb: Workbench, me: Actor, shown: ChatMessage, readable: list[str]) -> None:
     with st.chat_message(shown.role):
-        st.markdown(shown.content or "_(no answer)_")
+        if shown.role == "assistant" and shown.grounding is not None and not shown.grounding.grounded:
+            st.warning(shown.grounding.summary(), icon=":material/report:")
+        st.markdown(marked(shown) or "_(no answer)_")
         if shown.role != "assistant":
             return
+        if shown.mode:
+            st.caption(ANSWERED_BY.get(shown.mode, "").format(model=shown.model))
         if shown.status is MessageStatus.STOPPED:
             st.caption("Stopped before the end.")
         if shown.status is MessageStatus.FAILED:

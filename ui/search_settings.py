@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.options import Filters, Fusion, Mode, Reranker, SearchOptions
+from core.options import MAX_CANDIDATES, MAX_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions
 from core.workbench import Workbench
 
 
@@ -14,7 +14,13 @@ def rerankers(wb: Workbench) -> list[str]:
 
 
 def search_settings(
-    wb: Workbench, saved: SearchOptions, key: str, *, filters: Filters | None = None, most: int = 50
+    wb: Workbench,
+    saved: SearchOptions,
+    key: str,
+    *,
+    filters: Filters | None = None,
+    most: int = MAX_TOP_K,
+    results: str = "Results",
 ) -> SearchOptions:
     """Every retrieval setting, starting from `saved`; `key` keeps two sets on one page apart."""
     modes = [m.value for m in Mode]
@@ -25,11 +31,13 @@ def search_settings(
         fusion = st.radio("Fusion", fusions, fusions.index(fusion), horizontal=True, key=f"{key}_fusion") or fusion
         if fusion == Fusion.WEIGHTED:
             weight = st.slider("Vector share", 0.0, 1.0, saved.weight, 0.05, key=f"{key}_weight")
-    top_k = st.slider("Results", 1, most, min(saved.top_k, most), key=f"{key}_top_k")
+    top_k = st.slider(results, 1, most, min(saved.top_k, most), key=f"{key}_top_k")
     threshold = st.number_input(
         "Minimum score (0: none)", 0.0, 100.0, saved.threshold or 0.0, 0.05, key=f"{key}_threshold"
     )
-    candidates = st.number_input("Candidates per list", 1, 1000, saved.candidates, 10, key=f"{key}_candidates")
+    candidates = st.number_input(
+        "Candidates per list", 1, MAX_CANDIDATES, saved.candidates, 10, key=f"{key}_candidates"
+    )
     choices = rerankers(wb)
     index = choices.index(str(saved.rerank)) if str(saved.rerank) in choices else 0
     rerank = st.selectbox("Reranker", choices, index=index, key=f"{key}_rerank")

@@ -1,28 +1,37 @@
-"""The one cached workbench of the app, and the guard every page starts with."""
+"""The one cached workbench of the app, and the guard every page (and every fragment) starts with."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import streamlit as st
 
+from core.errors import WorkbenchError
 from core.records import Actor
 from core.workbench import Workbench
 
 
 @st.cache_resource(show_spinner="Opening the workbench…")
-def services() -> Workbench:
+def workbench() -> Workbench:
     """The one composition root, shared by every session (it holds no per-user state)."""
     return Workbench()
 
 
 def signed_in() -> tuple[Workbench, Actor]:
-    """The workbench and who is acting (app.py resolves it on every run); nobody signed in: the page shows nothing."""
+    """The workbench and who is acting, checked again now (a fragment reruns without app.py: a user disabled
+    meanwhile is stopped here too); nobody signed in: the page shows nothing."""
     me = st.session_state.get("actor")
     if not isinstance(me, Actor):
         st.stop()
-    return services(), me
+    wb = workbench()
+    try:
+        return wb, wb.actor(me.name, me.channel)
+    except WorkbenchError as exc:
+        st.session_state.pop("actor", None)
+        fail(exc)
 
 
-def fail(message: object) -> None:
+def fail(message: object) -> NoReturn:
     """Say what went wrong in plain words, and draw nothing more of the page."""
     st.error(str(message))
     st.stop()

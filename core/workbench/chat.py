@@ -2,24 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+import logging
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, replace
 
 from core import rag
-from core.errors import InvalidInput
+from core.embedding import MIN_RELEVANCE
+from core.errors import InvalidInput, WorkbenchError
 from core.options import AskOptions, SearchOptions
 from core.rag import Answer
 from core.records import Actor, ChatMessage, Conversation, MessageStatus, Store
-from core.workbench.search import search_stores
 from core.workbench.services import Services
 
 KEPT = (MessageStatus.COMPLETE, MessageStatus.STOPPED, MessageStatus.REFUSED)  # what a follow-up builds on
+OPENING_S = 30.0  # how long `start` waits for the conversation to exist (a catalog write)
+log = logging.getLogger(__name__)
+
+
+class Running:
+    """An answer being written in a thread of its own: `answer.text` grows as it streams; `stop()` ends it
+    (what came so far is kept, marked stopped); `done` is set once it is saved."""
+
+    def __init__(self, user: str, answer: Answer, stream: Generator[str, None, None]) -> None:
+        self.user, self.answer, self._stream = user, answer, stream
+        self.opened, self.done, self._stop = threading.Event(), threading.Event(), threading.Event()
+
+    @property
+    def conversation_id(self) -> str:
+        return self.answer.conversation_id
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, finished: Callable[[Running], None]) -> None:
+        try:
+            for _ in self._stream:
+                self.opened.set()
+                if self._stop.is_set():
+                    break
+        except WorkbenchError:
+            pass  # saved as failed, with its reason, by the stream itself
+        except Exception:
+            log.exception("an answer in the background failed")
+        finally:
+            self._stream.close()  # stopped: the answer so far is saved as stopped
+            self.opened.set()
+            self.done.set()
+            finished(self)
 
 
 class Chat:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._catalog = services.catalog
+        self._jobs: dict[str, Running] = {}  # answers being written, by conversation
+        self._lock = threading.Lock()
 
     def ask(
         self,
@@ -29,6 +67,7 @@ class Chat:
         *,
         conversation: str | None = None,
         options: AskOptions | None = None,
+        opened: Callable[[str], None] | None = None,
     ) -> tuple[Generator[str, None, None], Answer]:
         """Stream an answer from the stores' documents; the Answer is complete once the stream ends.
 
@@ -51,20 +90,71 @@ class Chat:
             history = [(m.role, m.content) for m in self._catalog.messages(conversation) if m.status in KEPT]
         answer = Answer(question=question, model=model_name, conversation_id=conversation or "")
         usage = self._s.usage(actor, "chat", found, model_name)
+        embedder = self._s.embedder(found[0].embedding_model)
+        on_embedding = self._s.embedding_usage(actor, embedder, found[0])
+        floor = options.search.min_relevance
+        floor = MIN_RELEVANCE.get(found[0].embedding_model) if floor is None else floor
         pipeline = rag.answer_stream(
             answer,
             history=history,
-            search=lambda query: search_stores(self._s, actor, found, query, options=options.search),
+            search=lambda query: self._s.search(actor, found, query, options=options.search),
             model=model,
             params=self._s.remote_call(model, params),
             options=options,
             stores=[s.name for s in found],
-            on_usage=lambda response, error: usage.record(response, error=error),
+            on_usage=lambda response, error: usage.record(
+                response, error=error, grounded=answer.grounding.grounded if answer.grounding else None
+            ),
+            embed=lambda texts: embedder.embed(texts, on_usage=on_embedding),
+            min_relevance=floor or None,
         )
-        return self._saved(actor, pipeline, answer, stores=found, options=options), answer
+        return self._saved(actor, pipeline, answer, stores=found, options=options, opened=opened), answer
+
+    def start(
+        self,
+        actor: Actor,
+        stores: str | Sequence[str],
+        question: str,
+        *,
+        conversation: str | None = None,
+        options: AskOptions | None = None,
+    ) -> Running:
+        """Answer in the background: the answer goes on, and is saved, when the asker leaves or reloads the page;
+        `running` finds it again. Returns once its conversation exists (before the first word)."""
+        job: Running | None = None
+
+        def opened(conversation_id: str) -> None:
+            assert job is not None  # the stream starts in the job's thread, after the job exists
+            with self._lock:
+                self._jobs[conversation_id] = job
+            job.opened.set()
+
+        stream, answer = self.ask(actor, stores, question, conversation=conversation, options=options, opened=opened)
+        job = Running(actor.name, answer, stream)
+        threading.Thread(target=job.run, args=(self._finished,), daemon=True, name="answer").start()
+        job.opened.wait(timeout=OPENING_S)
+        return job
+
+    def running(self, actor: Actor, conversation_id: str) -> Running | None:
+        """The actor's answer still being written in this conversation, if any."""
+        with self._lock:
+            job = self._jobs.get(conversation_id)
+        return job if job is not None and job.user == actor.name and not job.done.is_set() else None
+
+    def _finished(self, job: Running) -> None:
+        with self._lock:
+            if self._jobs.get(job.answer.conversation_id) is job:
+                del self._jobs[job.answer.conversation_id]
 
     def _saved(
-        self, actor: Actor, pipeline: Iterator[str], answer: Answer, *, stores: list[Store], options: AskOptions
+        self,
+        actor: Actor,
+        pipeline: Iterator[str],
+        answer: Answer,
+        *,
+        stores: list[Store],
+        options: AskOptions,
+        opened: Callable[[str], None] | None = None,
     ) -> Generator[str, None, None]:
         """The pipeline's stream; when it ends, however it ends, the question and answer join the conversation."""
         if answer.conversation_id:
@@ -73,6 +163,8 @@ class Chat:
             answer.conversation_id = self._catalog.create_conversation(
                 user=actor.name, title=answer.question, stores=stores, options=options.settings()
             )
+        if opened is not None:
+            opened(answer.conversation_id)
         try:
             yield from pipeline
         finally:
@@ -86,6 +178,8 @@ class Chat:
                 "sources": [asdict(c) for c in answer.retrieved],
                 "model": answer.model,
                 "error": answer.error,
+                "mode": answer.mode.value,
+                "grounding": answer.grounding.as_record() if answer.grounding else None,
             }
             question = {"role": "user", "content": answer.question}
             _, answer.message_id = self._catalog.add_messages(answer.conversation_id, [question, reply])

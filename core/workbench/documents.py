@@ -43,6 +43,12 @@ class Documents:
             raise NotFound(f"'{store}' has no such document; it may have been deleted already.")
         self._s.backend(found.backend).delete_documents(found.collection, [document_id])
         self._catalog.delete_document(document_id)
+        self._s.originals.forget(found.id, [document_id])
+
+    def page_image(self, actor: Actor, store: str, document_id: str, page: int, *, passage: str = "") -> bytes | None:
+        """A PDF document's page as a PNG, the passage outlined where it is found; None for other formats."""
+        found = self._s.store(actor, store)
+        return self._s.originals.page_png(found.id, document_id, page, passage)
 
     def parse_options(
         self, actor: Actor, store: str | None, *, vision_model: str | None = None, vision_prompt: str | None = None
@@ -128,6 +134,10 @@ class Documents:
             parse=lambda filename, data, digest, opts: cache.parse(filename, data, digest, opts, remember=False)[0],
         ).run(uploads, on_progress=on_progress, cancelled=cancelled)
         written = [r for r in results if r.status is IngestStatus.WRITTEN]
+        files = {u.filename: u.data for u in uploads if isinstance(u, Upload)}
+        for result in written:
+            if result.document_id and result.filename in files:
+                self._s.originals.keep(found.id, result.document_id, result.filename, files[result.filename])
         if written:
             self._s.usage(actor, "ingest", [found], found.embedding_model).ingested(
                 documents=len(written), pages=sum(r.pages or 0 for r in written), chunks=sum(r.chunks for r in written)

@@ -10,9 +10,7 @@ from core.access import Action
 from core.errors import InvalidInput, NotFound
 from core.evaluation import Evaluation, Question
 from core.options import SearchOptions
-from core.records import Actor, Hit, Store
-from core.retrieval import RerankModels, Target, check_embedding
-from core.retrieval import search as retrieval_search
+from core.records import Actor, Hit
 from core.workbench.services import Services
 
 
@@ -32,38 +30,7 @@ class Search:
     ) -> list[Hit]:
         """Search one store or several (a list, or names separated by commas), fused into one list."""
         found = self._s.stores(actor, stores)
-        return search_stores(self._s, actor, found, query, options=options, embedding=embedding, limit=limit)
-
-
-def search_stores(
-    services: Services,
-    actor: Actor,
-    stores: Sequence[Store],
-    query: str,
-    *,
-    options: SearchOptions | None = None,
-    embedding: str | None = None,
-    limit: int | None = None,
-) -> list[Hit]:
-    """Search stores the actor was already authorized for: chat and evaluation check them once, first, then search
-    many times (not a public operation: the caller has made the check)."""
-    targets = []
-    for store in stores:
-        check_embedding(store, embedding)
-        embedder = services.embedder(store.embedding_model)
-        on_usage = services.embedding_usage(actor, embedder, store)
-        targets.append(
-            Target(store=store, backend=services.backend(store.backend), embedder=embedder, on_usage=on_usage)
-        )
-    usage = services.usage(actor, "rerank", stores)
-    models = RerankModels(
-        judge_model=services.settings.judge_model,
-        resolve=services.models.resolve,
-        on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
-    )
-    return retrieval_search(
-        query, targets, catalog=services.catalog, options=options or SearchOptions(), models=models, limit=limit
-    )
+        return self._s.search(actor, found, query, options=options, embedding=embedding, limit=limit)
 
 
 class Evaluations:
@@ -86,7 +53,7 @@ class Evaluations:
         """Run a question set against a store with each setting."""
         found = [self._s.store(actor, store)]
         return evaluation.evaluate(
-            lambda question, options: search_stores(self._s, actor, found, question, options=options),
+            lambda question, options: self._s.search(actor, found, question, options=options),
             questions,
             settings,
             k=k,

@@ -16,15 +16,28 @@ from core.config import Settings, load_settings
 from core.embedding import Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, StoreNotFound, WorkbenchError
 from core.models import ModelRegistry
+from core.options import SearchOptions
+from core.originals import Originals
 from core.preview import ParseCache
-from core.records import Actor, Channel, Role, Store
+from core.records import Actor, Channel, Hit, Role, Store
 from core.redact import install_log_redaction
+from core.retrieval import RerankModels, Target, check_embedding
+from core.retrieval import search as retrieval_search
 from core.stores import VectorStore, open_backend
 from core.usage import UsageRecorder
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted: the process writing it stopped before it was complete; upload it again."
+
+
+def store_names(names: str | Sequence[str]) -> list[str]:
+    """Store names from a list or a comma-separated string, deduplicated, in order; at least one."""
+    wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else [n.strip() for n in names]
+    wanted = [n for n in dict.fromkeys(wanted) if n]
+    if not wanted:
+        raise InvalidInput("Name at least one store.")
+    return wanted
 
 
 class Services:
@@ -39,6 +52,7 @@ class Services:
         self.catalog.ensure_user(self.settings.admin_user, is_admin=True)
         self.lock = threading.Lock()
         self.parse_cache = ParseCache()
+        self.originals = Originals(self.settings.data_dir / "originals")
         self.models = ModelRegistry.load(self.settings.models_file)
         self._backends: dict[str, VectorStore] = {}
         self._embedders: dict[str, Embedder] = {}
@@ -98,11 +112,7 @@ class Services:
 
     def stores(self, actor: Actor, names: str | Sequence[str], action: Action = Action.READ) -> list[Store]:
         """Several stores (a list, or names separated by commas), each checked, deduplicated, in order."""
-        wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-        wanted = [n for n in dict.fromkeys(wanted) if n]
-        if not wanted:
-            raise InvalidInput("Name at least one store.")
-        return [self.store(actor, name, action) for name in wanted]
+        return [self.store(actor, name, action) for name in store_names(names)]
 
     def readable(self, actor: Actor) -> list[tuple[Store, Role]]:
         """Every store the actor may see, with their role on it."""
@@ -122,3 +132,33 @@ class Services:
         if model.startswith(llm.LOCAL_PROVIDER + "/"):
             return dict(params)
         return {"num_retries": self.settings.model_retries, "timeout": self.settings.model_timeout_s, **params}
+
+    def search(
+        self,
+        actor: Actor,
+        stores: Sequence[Store],
+        query: str,
+        *,
+        options: SearchOptions | None = None,
+        embedding: str | None = None,
+        limit: int | None = None,
+    ) -> list[Hit]:
+        """Search stores the actor was already authorized for: chat and evaluation check them once, first, then search
+        many times. Plumbing: the caller has made the check, so no front end calls it."""
+        targets = []
+        for store in stores:
+            check_embedding(store, embedding)
+            embedder = self.embedder(store.embedding_model)
+            on_usage = self.embedding_usage(actor, embedder, store)
+            targets.append(
+                Target(store=store, backend=self.backend(store.backend), embedder=embedder, on_usage=on_usage)
+            )
+        usage = self.usage(actor, "rerank", stores)
+        models = RerankModels(
+            judge_model=self.settings.judge_model,
+            resolve=self.models.resolve,
+            on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
+        )
+        return retrieval_search(
+            query, targets, catalog=self.catalog, options=options or SearchOptions(), models=models, limit=limit
+        )

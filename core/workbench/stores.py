@@ -121,6 +121,7 @@ class Stores:
         store = self._s.store(actor, name, Action.MANAGE)
         self._s.backend(store.backend).drop(store.collection)
         self._catalog.delete_store(store)
+        self._s.originals.drop(store.id)
         log.info("deleted store %s", name)
 
     # sharing

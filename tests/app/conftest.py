@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.workbench import Workbench
-from ui.session import services
+from ui.session import workbench as app_workbench
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -29,7 +30,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def workbench(data_dir: Path) -> Workbench:
     """The app's own cached workbench (same data directory), for seeding and checking: pages see what it does."""
-    return services()
+    return app_workbench()
 
 
 def page_as(workbench: Workbench, page: str, user: str) -> AppTest:
@@ -47,3 +48,15 @@ def texts(at: AppTest) -> str:
         for e in getattr(at, kind)
     ]
     return "\n".join(str(p) for p in parts)
+
+
+def settled(at: AppTest, workbench: Workbench, user: str, *, timeout: float = 300.0) -> AppTest:
+    """Wait until the answer the page started in the background is saved, then draw the page again (AppTest does
+    not run the page's refreshing fragment by itself)."""
+    conversation = at.session_state["conversation"] if "conversation" in at.session_state else None  # noqa: SIM401
+    me = workbench.actor(user)
+    deadline = time.monotonic() + timeout
+    while conversation and (job := workbench.chat.running(me, conversation)) is not None:
+        assert time.monotonic() < deadline, "the answer did not finish"
+        job.done.wait(timeout=1.0)
+    return at.run()
