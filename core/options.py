@@ -167,6 +167,9 @@ class SearchOptions:
     rerank: Reranker = field(default_factory=Reranker)
     filters: Filters = field(default_factory=Filters)
     mmr_lambda: float = 0.5  # 1 = pure relevance, 0 = pure diversity
+    # chat refuses, without calling a model, when the best hit's cosine is below this (None: the embedding
+    # model's measured default, see core.embedding.MIN_RELEVANCE)
+    min_relevance: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -195,6 +198,7 @@ class SearchOptions:
             "candidates": self.candidates,
             "rerank": str(self.rerank),
             "mmr_lambda": self.mmr_lambda,
+            "min_relevance": self.min_relevance,
         }
 
     def describe(self) -> str:
@@ -237,29 +241,60 @@ NUMBER_SETTINGS: dict[str, type] = {
     "weight": float,
     "threshold": float,
     "mmr_lambda": float,
+    "min_relevance": float,
 }
-SETTING_NAMES = ("top_k", "mode", "fusion", "weight", "threshold", "candidates", "rerank", "mmr_lambda")
+SETTING_NAMES = (
+    "top_k",
+    "mode",
+    "fusion",
+    "weight",
+    "threshold",
+    "candidates",
+    "rerank",
+    "mmr_lambda",
+    "min_relevance",
+)
+
+
+class AnswerMode(enum.StrEnum):
+    AUTO = "auto"  # quoted with the bundled model (135M parameters invent figures), written with a configured one
+    EXTRACTIVE = "extractive"  # the sources' own sentences and table rows, quoted with their citations
+    GENERATIVE = "generative"  # written by the chat model, then checked against the sources
 
 
 @dataclass(frozen=True)
 class AskOptions:
     model: str = ""  # registry name or LiteLLM model string; empty: the configured chat model
+    mode: AnswerMode = AnswerMode.AUTO
     temperature: float = 0.2
     max_tokens: int = 512
     system_prompt: str | None = None
     refuse_without_sources: bool = True
     search: SearchOptions = field(default_factory=SearchOptions)
 
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mode", AnswerMode(self.mode))
+        except ValueError:
+            known = ", ".join(m.value for m in AnswerMode)
+            raise InvalidInput(f"Unknown answer mode '{self.mode}'. Choose one of: {known}.") from None
+
     def settings(self) -> dict[str, object]:
         """The answer and retrieval settings as plain JSON values (a conversation keeps them)."""
-        answer = {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens}
+        answer = {
+            "model": self.model,
+            "answer_mode": self.mode.value,  # the search settings' own "mode" sits beside it
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
         return {**answer, "system_prompt": self.system_prompt, **self.search.settings()}
 
     @classmethod
     def from_settings(cls, values: Mapping[str, object]) -> AskOptions:
         """Options from `settings()` output; unknown keys are ignored, missing ones take the defaults."""
         known = {k: v for k, v in values.items() if k in ("model", "temperature", "max_tokens", "system_prompt")}
-        return cls(**known, search=SearchOptions.from_settings(values))  # type: ignore[arg-type]
+        mode = values.get("answer_mode", AnswerMode.AUTO)
+        return cls(**known, mode=mode, search=SearchOptions.from_settings(values))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core import llm
+from core import extractive, grounding, llm
 from core.errors import ModelError
-from core.options import AskOptions
+from core.extractive import Embed
+from core.grounding import Grounding
+from core.options import AnswerMode, AskOptions
 from core.records import ChatMessage, Citation, Conversation, Hit, MessageStatus
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -33,6 +35,12 @@ CONDENSE_PROMPT = (
     "Reply with the query only."
 )
 NO_SOURCES = "I could not find anything about this in the documents of {stores}, so I will not guess."
+NOT_RELEVANT = (
+    "The documents of {stores} do not seem to say: the closest passage matches this question only weakly "
+    "({best:.2f}, below the minimum of {floor:.2f}). I will not guess; try other words or another store."
+)
+NO_PASSAGE = "The sources found hold no sentence that answers this; open them below to read them yourself."
+EXTRACTIVE_MODEL = "extractive"  # the answer's model when it is quoted, not written
 CITATION = re.compile(r"\[(\d{1,3})\]")
 SNIPPET_CHARS = 240
 CHARS_PER_TOKEN = 3  # cautious (numbers and tables take more tokens than prose), for fitting the model's window
@@ -59,6 +67,8 @@ class Answer:
     latency_ms: float = 0.0
     retrieval_ms: float = 0.0
     refused: bool = False
+    mode: AnswerMode = AnswerMode.GENERATIVE
+    grounding: Grounding | None = None  # the check against the sources, once the answer is complete
     sources_dropped: int = 0  # retrieved sources left out because the model's window could not hold them
     status: MessageStatus = MessageStatus.COMPLETE
     error: str | None = None
@@ -150,15 +160,22 @@ def answer_stream(
     options: AskOptions,
     stores: Sequence[str],
     on_usage: UsageSink,
+    embed: Embed,
+    min_relevance: float | None = None,
 ) -> Iterator[str]:
-    """The RAG pipeline: condense a follow-up into a query, retrieve, prompt, stream, cite; fills `answer`.
+    """The RAG pipeline: condense a follow-up into a query, retrieve, refuse when nothing is relevant enough,
+    then quote the sources (extractive) or prompt, stream and cite (generative); every answer is checked against
+    its sources. Fills `answer`.
 
     Closing the stream early (Stop, or leaving the page) closes the model's stream at once and records
     the usage of what was generated; `answer.text` holds the partial answer.
     """
     question = answer.question
+    answer.mode = resolve_mode(options.mode, model)
     query = question
-    if history:
+    if history and answer.mode is AnswerMode.EXTRACTIVE:  # no model call at all: the last question joins this one
+        query = clean_query("", question, history)
+    elif history:
         try:
             reply = llm.complete(
                 model, condense_messages(question, history), params={**params, "temperature": 0, "max_tokens": 64}
@@ -172,14 +189,17 @@ def answer_stream(
     started = time.perf_counter()
     hits = search(query)
     answer.retrieval_ms = (time.perf_counter() - started) * 1000
-    if not hits and options.refuse_without_sources:
+    best = best_relevance(hits)
+    if (not hits and options.refuse_without_sources) or (
+        min_relevance is not None and best is not None and best < min_relevance
+    ):
         answer.retrieved = []
-        answer.text, answer.refused, answer.status = (
-            NO_SOURCES.format(stores=", ".join(stores)),
-            True,
-            MessageStatus.REFUSED,
-        )
+        answer.text = NOT_RELEVANT.format(stores=", ".join(stores), best=best, floor=min_relevance) if hits else NO_SOURCES.format(stores=", ".join(stores))  # fmt: skip
+        answer.refused, answer.status, answer.grounding = True, MessageStatus.REFUSED, Grounding(True)
         yield answer.text
+        return
+    if answer.mode is AnswerMode.EXTRACTIVE:
+        yield from _quoted(answer, hits, embed=embed, on_usage=on_usage)
         return
     prompt = build_messages(
         question,
@@ -218,11 +238,48 @@ def answer_stream(
             )
             if answer.status is not MessageStatus.FAILED:
                 answer.status = MessageStatus.STOPPED
+                _checked(answer, answer.text, given)
                 on_usage(partial, None)
-    on_usage(done[0], None)
     answer.text, answer.citations = cite(done[0].text, given, question=question)
+    _checked(answer, answer.text, given)
+    on_usage(done[0], None)
     answer.prompt_tokens, answer.completion_tokens = done[0].prompt_tokens, done[0].completion_tokens
     answer.cost, answer.latency_ms = done[0].cost, done[0].latency_ms
+
+
+def resolve_mode(mode: AnswerMode, model: str) -> AnswerMode:
+    """Auto quotes the documents when the model is the bundled 135M one (it invents figures), else writes."""
+    if mode is not AnswerMode.AUTO:
+        return mode
+    return AnswerMode.EXTRACTIVE if model == f"{llm.LOCAL_PROVIDER}/{llm.LOCAL_CHAT}" else AnswerMode.GENERATIVE
+
+
+def best_relevance(hits: Sequence[Hit]) -> float | None:
+    """The best cosine between the query and a hit (its absolute scale, comparable across queries), if any."""
+    cosines = [h.breakdown.vector for h in hits if h.breakdown is not None and h.breakdown.vector is not None]
+    return max(cosines) if cosines else None
+
+
+def _quoted(answer: Answer, hits: Sequence[Hit], *, embed: Embed, on_usage: UsageSink) -> Iterator[str]:
+    started = time.perf_counter()
+    answer.retrieved = sources(hits)
+    text = extractive.answer(answer.question, hits, embed) or NO_PASSAGE
+    answer.model = EXTRACTIVE_MODEL
+    answer.text, answer.citations = cite(text, hits, question=answer.question)
+    _checked(answer, answer.text, hits)
+    answer.latency_ms = (time.perf_counter() - started) * 1000
+    yield answer.text
+    on_usage(llm.CompletionResponse(text=answer.text, prompt_tokens=0, completion_tokens=0, cost=0.0,
+                                    latency_ms=answer.latency_ms), None)  # fmt: skip
+
+
+def _checked(answer: Answer, text: str, hits: Sequence[Hit]) -> None:
+    """Check the answer against its sources; each citation says whether its source holds what cites it."""
+    result = grounding.check(text, [h.text for h in hits], question=answer.question)
+    answer.grounding = result
+    verdict = {c.n: c.supported for c in result.citations}
+    answer.citations = [replace(c, supported=verdict.get(c.n, not c.matched or None)) for c in answer.citations]
+    answer.retrieved = [replace(c, supported=verdict.get(c.n)) for c in answer.retrieved]
 
 
 def _attr(value: str) -> str:
@@ -327,6 +384,8 @@ def markdown(conversation: Conversation, messages: Sequence[ChatMessage]) -> str
             continue
         note = {"stopped": " *(stopped)*", "failed": f" *(failed: {message.error})*"}.get(message.status.value, "")
         lines += [f"**Answer{note}:** {message.content}", ""]
+        if message.grounding is not None and not message.grounding.grounded:
+            lines += [f"> **Not supported by the sources:** {message.grounding.summary()}", ""]
         for c in message.citations:
             where = f", {c.location}" if c.location else ""
             lines.append(f"- [{c.n}] {c.filename}{where} ({c.store}): {c.snippet}")

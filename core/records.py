@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from core.grounding import Grounding
+
 if TYPE_CHECKING:
     from core.options import ChunkSettings
 
@@ -272,6 +274,7 @@ class UsageEvent:
     documents: int = 0  # with kind ingest: what was written
     pages: int = 0
     chunks: int = 0
+    grounded: bool | None = None  # with kind chat: whether the answer held up against its sources
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,7 @@ class Citation:
     chunk_index: int
     store: str | None
     matched: bool = False  # True when the answer had no [n] and the source was matched by its words instead
+    supported: bool | None = None  # whether this source holds what the sentences citing it say (None: not checked)
 
 
 class MessageStatus(enum.StrEnum):
@@ -322,3 +326,5 @@ class ChatMessage:
     error: str | None = None
     feedback: int = 0  # +1 thumbs up, -1 thumbs down, 0 none
     feedback_comment: str = ""
+    mode: str = ""  # extractive or generative (answers only)
+    grounding: Grounding | None = None  # the check of the answer against its sources (answers only)

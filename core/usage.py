@@ -32,6 +32,7 @@ COLUMNS = [
     "documents",
     "pages",
     "chunks",
+    "grounded",
 ]
 
 
@@ -50,7 +51,13 @@ class UsageRecorder:
         self.model = model
 
     def record(
-        self, response: object | None, *, error: str | None = None, kind: str | None = None, model: str | None = None
+        self,
+        response: object | None,
+        *,
+        error: str | None = None,
+        kind: str | None = None,
+        model: str | None = None,
+        grounded: bool | None = None,
     ) -> None:
         error = error or getattr(response, "error", None)
         self.catalog.record_usage(
@@ -66,6 +73,7 @@ class UsageRecorder:
                 latency_ms=float(getattr(response, "latency_ms", 0.0) or 0.0),
                 ok=error is None,
                 error=error,
+                grounded=grounded,
             )
         )
 
@@ -187,6 +195,7 @@ def report(
                     "documents": event.documents,
                     "pages": event.pages,
                     "chunks": event.chunks,
+                    "grounded": event.grounded,
                 }
             )
     return UsageReport(pd.DataFrame(rows, columns=["event", *COLUMNS]))

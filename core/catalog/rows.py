@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from core.catalog.schema import conversation_stores, stores
+from core.grounding import Grounding
 from core.records import ChatMessage, Citation, Conversation, Document, DocumentStatus, MessageStatus, Store, User
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who writes a processing document (see `abandoned`)
@@ -101,6 +102,8 @@ def message_of(row: RowMapping) -> ChatMessage:
         error=row["error"],
         feedback=row["feedback"],
         feedback_comment=row["feedback_comment"],
+        mode=row["mode"] or "",
+        grounding=Grounding.from_record(row["grounding"]),
     )
 
 

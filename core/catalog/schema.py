@@ -87,6 +87,7 @@ usage_events = sa.Table(
     sa.Column("documents", sa.Integer, nullable=False, default=0, server_default="0"),  # ingest volume
     sa.Column("pages", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("chunks", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("grounded", sa.Boolean, nullable=True),  # a chat answer: held up against its sources or not
 )
 
 usage_stores = sa.Table(  # the stores an event touched: one row each (a question may span several)
@@ -161,6 +162,8 @@ chat_messages = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("feedback", sa.Integer, nullable=False, default=0),
     sa.Column("feedback_comment", sa.Text, nullable=False, default=""),
+    sa.Column("mode", sa.String(12), nullable=False, default="", server_default=""),
+    sa.Column("grounding", sa.JSON, nullable=True),  # core.grounding.Grounding.as_record()
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 

@@ -36,6 +36,7 @@ class UsageQueries:
                     documents=event.documents,
                     pages=event.pages,
                     chunks=event.chunks,
+                    grounded=event.grounded,
                 )
             )
             event_id = new_key(result)
@@ -86,6 +87,7 @@ class UsageQueries:
                 documents=r.documents,
                 pages=r.pages,
                 chunks=r.chunks,
+                grounded=r.grounded,
                 created_at=utc(r.created_at),
             )
             for r in rows

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from core.ingest import Upload
-from core.options import AskOptions, Fusion, SearchOptions
+from core.options import AnswerMode, AskOptions, Fusion, SearchOptions
 from core.records import MessageStatus, Role, UsageEvent
 from core.workbench import Workbench
-from tests.app.conftest import PASSWORD, page_as, texts
+from tests.app.conftest import PASSWORD, page_as, settled, texts
 from tests.conftest import filing_pages, make_pdf
 
 
@@ -59,6 +59,7 @@ def test_the_compare_view_marks_a_moved_result(kb: Workbench) -> None:
 def test_chat_answers_with_a_cited_source_and_keeps_the_conversation(kb: Workbench) -> None:
     at = page_as(kb, "chat", "vic").run()
     at.chat_input(key="chat_input").set_value("When do zebras migrate across the Serengeti?").run()
+    settled(at, kb, "vic")
     assert not at.exception
     [conversation] = kb.chat.conversations(kb.actor("vic"))
     _, messages = kb.chat.conversation(kb.actor("vic"), conversation.id)
@@ -76,6 +77,7 @@ def test_a_cited_source_opens_on_its_pages_text(kb: Workbench, mock_chat: Callab
     mock_chat(f"Zebras cross the Serengeti plains in the dry season [{n}].")
     at = page_as(kb, "chat", "vic").run()
     at.chat_input(key="chat_input").set_value(question).run()
+    settled(at, kb, "vic")
     assert not at.exception
     [cited] = [e for e in at.expander if e.label.startswith(f"[{n}] ")]
     assert "filing.pdf · Page 3" in cited.label
@@ -85,7 +87,8 @@ def test_a_cited_source_opens_on_its_pages_text(kb: Workbench, mock_chat: Callab
 
 
 def test_a_stopped_answer_is_shown_as_stopped(kb: Workbench) -> None:
-    stream, answer = kb.chat.ask(kb.actor("vic"), "kb", "Tell me all about the zebras.")
+    options = AskOptions(mode=AnswerMode.GENERATIVE)  # a written answer streams in pieces (a quoted one is whole)
+    stream, answer = kb.chat.ask(kb.actor("vic"), "kb", "Tell me all about the zebras.", options=options)
     next(stream)
     stream.close()
     at = page_as(kb, "chat", "vic")
@@ -151,6 +154,7 @@ def test_chat_answers_with_every_saved_search_setting(kb: Workbench) -> None:
     kb.stores.set_search_defaults(kb.actor("admin"), "kb", saved)
     at = page_as(kb, "chat", "vic").run()
     at.chat_input(key="chat_input").set_value("When do zebras migrate?").run()
+    settled(at, kb, "vic")
     assert not at.exception
     [conversation] = kb.chat.conversations(kb.actor("vic"))
     assert SearchOptions.from_settings(conversation.options) == saved  # weight, threshold and candidates kept
@@ -179,3 +183,30 @@ def test_each_evaluate_preset_runs_what_its_label_says(kb: Workbench, monkeypatc
     assert ran["hybrid RRF"].fusion is Fusion.RRF and ran["hybrid weighted 0.7"].weight == 0.7
     for label, options in ran.items():
         assert label.removeprefix("saved: ") == options.describe()
+
+
+def test_an_answer_with_an_invented_figure_is_flagged_on_the_page(
+    kb: Workbench, mock_chat: Callable[[str], None]
+) -> None:
+    mock_chat("Zebras migrate across the Serengeti 75469 times a year [1].")
+    at = page_as(kb, "chat", "vic").run()
+    at.radio(key="chat_answer_mode").set_value(AnswerMode.GENERATIVE).run()
+    at.chat_input(key="chat_input").set_value("How often do zebras migrate across the Serengeti?").run()
+    settled(at, kb, "vic")
+    assert not at.exception
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith("1 figure in this answer does not appear in the sources: 75469.")
+    assert any(":orange-background[75469]" in str(m.value) for m in at.markdown)  # marked in the text
+    [conversation] = kb.chat.conversations(kb.actor("vic"))
+    _, [_, saved] = kb.chat.conversation(kb.actor("vic"), conversation.id)
+    assert saved.grounding is not None and saved.grounding.figures == ("75469",)
+
+
+def test_offline_chat_quotes_the_documents_by_default(kb: Workbench) -> None:
+    at = page_as(kb, "chat", "vic").run()
+    assert at.radio(key="chat_answer_mode").value is AnswerMode.EXTRACTIVE
+    at.chat_input(key="chat_input").set_value("When do zebras migrate across the Serengeti?").run()
+    settled(at, kb, "vic")
+    assert not at.exception and not at.warning
+    assert any(str(m.value).startswith("From the documents:") and "Serengeti" in str(m.value) for m in at.markdown)
+    assert "Quoted from the documents, word for word." in texts(at)

@@ -119,6 +119,8 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     ),
     "stores.delete": (lambda wb, u: wb.stores.delete(wb.actor(u), _throwaway(wb, f"doomed-{u}")), OWNERS),
     "chat.ask": (lambda wb, u: wb.chat.ask(wb.actor(u), "kb", "When is the launch?"), READERS),
+    "chat.start": (lambda wb, u: wb.chat.start(wb.actor(u), "kb", "When is the launch?").done.wait(60), READERS),
+    "chat.running": (lambda wb, u: wb.chat.running(wb.actor(u), _vics_conversation(wb)), EVERYONE),
     "chat.forget": (lambda wb, u: wb.chat.forget(wb.actor(u), "kb"), READERS),
     "stores.export": (lambda wb, u: wb.stores.export(wb.actor(u), "kb"), OWNERS),
     "stores.import_": (
@@ -128,6 +130,10 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "documents.of": (lambda wb, u: wb.documents.of(wb.actor(u), "kb"), READERS),
     "documents.chunks": (
         lambda wb, u: wb.documents.chunks(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id),
+        READERS,
+    ),
+    "documents.page_image": (
+        lambda wb, u: wb.documents.page_image(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id, 1),
         READERS,
     ),
     "documents.delete": (

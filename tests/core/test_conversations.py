@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from core import llm, localmodel, rag
 from core.errors import InvalidInput, ModelError, NotFound
 from core.ingest import Upload
-from core.options import AskOptions, Reranker, SearchOptions
+from core.options import AnswerMode, AskOptions, Reranker, SearchOptions
 from core.records import Hit, MessageStatus
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
@@ -95,7 +96,7 @@ def test_an_abandoned_stream_keeps_the_question_the_partial_answer_and_its_usage
         kb.actor("admin"),
         "kb",
         "Tell me everything about the zebras and the company.",
-        options=AskOptions(max_tokens=300),
+        options=AskOptions(max_tokens=300, mode=AnswerMode.GENERATIVE),
     )
     first = next(stream)
     stream.close()
@@ -142,7 +143,10 @@ def test_sources_are_fitted_whole_into_the_model_window() -> None:
 def test_twenty_sources_fit_the_bundled_model_and_the_drop_is_reported(kb: Workbench) -> None:
     kb.documents.ingest(kb.actor("admin"), "kb", [Upload("long.pdf", make_pdf(filing_pages(30)))])
     answer = _ask(
-        kb, "kb", "What does the report say?", options=AskOptions(max_tokens=16, search=SearchOptions(top_k=20))
+        kb,
+        "kb",
+        "What does the report say?",
+        options=AskOptions(max_tokens=16, mode=AnswerMode.GENERATIVE, search=SearchOptions(top_k=20)),
     )
     assert answer.status is MessageStatus.COMPLETE and answer.text  # no context overflow
     assert answer.sources_dropped > 0 and len(answer.retrieved) + answer.sources_dropped == 20
@@ -169,7 +173,7 @@ def test_remote_calls_get_the_configured_retries_and_timeout(kb: Workbench, monk
     monkeypatch.setattr(litellm, "completion", spy)
     _ask(kb, "kb", "When do zebras migrate?", options=REMOTE)
     assert seen[-1]["num_retries"] == kb.settings.model_retries and seen[-1]["timeout"] == kb.settings.model_timeout_s
-    _ask(kb, "kb", "When do zebras migrate?", options=AskOptions(max_tokens=4))
+    _ask(kb, "kb", "When do zebras migrate?", options=AskOptions(max_tokens=4, mode=AnswerMode.GENERATIVE))
     assert "num_retries" not in seen[-1]  # the bundled model: a crash is reported, never silently retried
 
 
@@ -184,3 +188,37 @@ def test_a_stores_saved_retrieval_settings_are_what_chat_uses(kb: Workbench) -> 
     "".join(stream)
     assert len(answer.retrieved) + answer.sources_dropped == 2
     assert kb.chat.conversation(kb.actor("admin"), answer.conversation_id)[0].options["mode"] == "vector"
+
+
+def test_an_answer_goes_on_in_the_background_and_stop_keeps_what_came(kb: Workbench, tmp_path: Path) -> None:
+    from core.models import ModelRegistry
+    from core.options import AskOptions
+    from core.records import MessageStatus
+    from tests.stub_provider import StubProvider
+
+    reply = "The report covers several matters in turn. " * 6
+    with StubProvider(reply=reply, delay=0.05) as slow:
+        models = tmp_path / "models.yaml"
+        models.write_text(
+            "model_list:\n  - model_name: slow\n"
+            f"    litellm_params: {{model: openai/stub, api_base: '{slow.api_base}', api_key: sk-stub-test-key}}\n"
+        )
+        kb.services.models = ModelRegistry.load(models)
+        me = kb.actor("admin")
+        job = kb.chat.start(me, "kb", "Summarise the report.", options=AskOptions(model="slow"))
+        assert kb.chat.running(me, job.conversation_id) is job  # nobody reads it: it goes on by itself
+        assert kb.chat.running(kb.actor("admin"), "another") is None
+        assert job.done.wait(timeout=120)
+        _, [_, whole] = kb.chat.conversation(me, job.conversation_id)
+        assert whole.status is MessageStatus.COMPLETE and whole.content.strip() == reply.strip()
+        assert kb.chat.running(me, job.conversation_id) is None
+
+        stopped = kb.chat.start(
+            me, "kb", "Summarise it again.", conversation=job.conversation_id, options=AskOptions(model="slow")
+        )
+        while not stopped.answer.text and not stopped.done.is_set():
+            stopped.done.wait(timeout=0.05)  # until the first words arrive
+        stopped.stop()
+        assert stopped.done.wait(timeout=60)
+        _, messages = kb.chat.conversation(me, job.conversation_id)
+        assert messages[-1].status is MessageStatus.STOPPED and 0 < len(messages[-1].content) < len(reply.strip())

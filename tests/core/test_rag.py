@@ -124,10 +124,8 @@ def test_follow_ups_are_condensed_with_the_history_and_history_is_kept(
     mock_chat("Zebras migrate in July [1].")
     _, first = ask(kb, "When do zebras migrate?")
     searched: list[str] = []
-    from core.workbench import chat
-
-    real_search = chat.search_stores
-    monkeypatch.setattr(chat, "search_stores", lambda *args, **kw: searched.append(args[3]) or real_search(*args, **kw))
+    real_search = kb.services.search
+    monkeypatch.setattr(kb.services, "search", lambda *args, **kw: searched.append(args[2]) or real_search(*args, **kw))
     mock_chat("zebra migration location Serengeti")
     stream, answer = kb.chat.ask(
         kb.actor("admin"), "kb", "And where?", conversation=first.conversation_id, options=REMOTE
@@ -214,7 +212,7 @@ def test_a_model_list_entry_answers_through_its_own_litellm_params(kb: Workbench
 def test_offline_ask_cites_the_right_page_of_a_pdf(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No key anywhere: the bundled SmolLM2 answers, and the citation points at page 3."""
+    """No key anywhere: the answer quotes the page (3) that says it; the bundled SmolLM2 writes one on request."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
     for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY"):
@@ -241,13 +239,16 @@ def test_offline_ask_cites_the_right_page_of_a_pdf(
         == 0
     )
     result = json.loads(capsys.readouterr().out)
-    assert (
-        result["answer"]
-        and result["usage"]["model"] == "local/smollm2-135m"
-        and result["usage"]["completion_tokens"] > 0
-    )
+    assert result["mode"] == "extractive" and result["grounded"] is True and result["refused"] is False
+    assert result["answer"].startswith("From the documents:") and "Serengeti" in result["answer"]
+    assert result["usage"]["model"] == "extractive" and result["usage"]["completion_tokens"] == 0  # no model ran
     assert result["citations"] and result["citations"][0]["page"] == 3
     assert result["retrieved"][0]["page"] == 3
+    question = ["ask", "kb", "When do zebras migrate across the Serengeti?", "--json", "--new", "--max-tokens", "48"]
+    assert main([*question, "--top-k", "3", "--temperature", "0", "--answer", "generative"]) == 0
+    drafted = json.loads(capsys.readouterr().out)  # the bundled model writes, and its answer is checked
+    assert drafted["mode"] == "generative" and drafted["usage"]["model"] == "local/smollm2-135m"
+    assert drafted["usage"]["completion_tokens"] > 0 and isinstance(drafted["grounded"], bool)
 
 
 class OpenAICompatible(BaseHTTPRequestHandler):

@@ -91,6 +91,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
             "model_list:\n"
             "  - model_name: scripted-citer\n"
             "    litellm_params: {model: openai/scripted, mock_response: 'They cross the plains in July [1].'}\n"
+            "  - model_name: scripted-inventor\n"
+            "    litellm_params: {model: openai/inventor, mock_response: 'Zebras cross the Serengeti 75469 times [1].'}\n"
             "  - model_name: slow-provider\n"
             f"    litellm_params: {{model: openai/stub, api_base: '{slow.api_base}', api_key: sk-stub-test-key}}\n"
         )

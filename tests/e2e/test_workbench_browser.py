@@ -152,6 +152,30 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
     shot(page, "13-chat-stopped")
     assert "The report covers" in page.locator('[data-testid="stChatMessage"]').last.inner_text()
 
+    chat_box.fill("Summarise the whole report.")  # leave the page mid-answer: it goes on and is kept whole
+    chat_box.press("Enter")
+    page.wait_for_function(  # the new answer is streaming (the stopped one above says the same words)
+        "() => (document.body.innerText.match(/The report covers/g) || []).length >= 2", timeout=60_000
+    )
+    page.locator(NAV, has_text="Stores").click()
+    page.get_by_role("heading", name="Stores").wait_for()
+    idle(page)
+    page.locator(NAV, has_text="Chat").click()
+    regenerate.wait_for(timeout=180_000)  # the answer ended while the analyst was away
+    idle(page)
+    shot(page, "13b-chat-answer-kept-while-away")
+    last = page.locator('[data-testid="stChatMessage"]').last.inner_text()
+    assert last.count("several matters in turn") == 100 and "Stopped before the end." not in last
+
+    page.get_by_role("button", name="New chat").click()
+    idle(page)
+    choose_model(page, "scripted-inventor")  # a model that invents a figure: the answer says so, calmly
+    chat_box.fill("How often do zebras cross the Serengeti?")
+    chat_box.press("Enter")
+    page.get_by_text("1 figure in this answer does not appear in the sources: 75469.").wait_for(timeout=120_000)
+    idle(page)
+    shot(page, "13c-chat-unsupported-figure")
+
     page.get_by_role("button", name="New chat").click()
     idle(page)
     choose_model(page, "scripted-citer")  # a provider whose answer cites [1]
@@ -171,6 +195,8 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
         except Exception:
             idle(page)
     the_cited_one.wait_for()
+    cited.locator('[data-testid="stImage"] img').first.wait_for()  # the PDF page itself, the passage outlined
+    assert cited.get_by_text(re.compile(r"annual-report\.pdf, page \d+: the cited passage is outlined")).count()
     idle(page)
     shot(page, "14-chat-cited-source")
 
