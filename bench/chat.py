@@ -1,6 +1,10 @@
 """The bundled chat model (SmolLM2-135M-Instruct, Q4_1 GGUF): runtimes side by side, in one run, alternating.
 
     .venv/bin/python bench/chat.py [--rounds 3] [--tokens 128] [--llama-cpp-python /path/to/python]
+                                   [--threads 1,2] [--busy 1]
+
+`--threads` runs the app once per thread count (WORKBENCH_LOCAL_THREADS), side by side; `--busy N` keeps N
+other processes spinning meanwhile, as an app serving other users does (a busy 2-core machine).
 
 Runtimes, each in its own worker process that loads the model once:
 - `app`: what the product runs: llama.cpp's server (xllamacpp) in a child process, through LiteLLM.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -94,11 +99,13 @@ for line in sys.stdin:
 
 
 class Worker:
-    def __init__(self, runtime: str, python: str, tokens: int, gguf: str) -> None:
+    def __init__(self, runtime: str, python: str, tokens: int, gguf: str, threads: int = THREADS) -> None:
         self.runtime = runtime
+        self.label = f"{runtime} ({threads} thread{'s' * (threads > 1)})"
         self.process = subprocess.Popen(
-            [python, "-c", WORKER, runtime, str(tokens), str(THREADS), gguf],
+            [python, "-c", WORKER, runtime, str(tokens), str(threads), gguf],
             cwd=ROOT,
+            env={**os.environ, "WORKBENCH_LOCAL_THREADS": str(threads)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -145,16 +152,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="times each prompt runs on each runtime")
     parser.add_argument("--llama-cpp-python", metavar="PYTHON", help="an interpreter with llama-cpp-python installed")
     parser.add_argument("--build-seconds", type=float, help="how long llama-cpp-python took to compile, for the table")
+    parser.add_argument("--threads", default=str(THREADS), help="thread counts of the app's model server, e.g. 1,2")
+    parser.add_argument("--busy", type=int, default=0, help="processes kept spinning meanwhile (a busy machine)")
     args = parser.parse_args()
+    counts = [int(n) for n in args.threads.split(",")]
 
     sys.path.insert(0, str(ROOT))
     from core.localmodel import model_path
 
     gguf = str(model_path())
-    runtimes = [("app", sys.executable), ("xllamacpp", sys.executable)]
+    workers = [Worker("app", sys.executable, args.tokens, gguf, threads=n) for n in counts]
+    workers.append(Worker("xllamacpp", sys.executable, args.tokens, gguf))
     if args.llama_cpp_python:
-        runtimes.append(("llama-cpp-python", args.llama_cpp_python))
-    workers = [Worker(name, python, args.tokens, gguf) for name, python in runtimes]
+        workers.append(Worker("llama-cpp-python", args.llama_cpp_python, args.tokens, gguf))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     try:
         for _ in range(args.rounds):
             for prompt in PROMPTS:
@@ -163,6 +174,8 @@ def main() -> None:
     finally:
         for worker in workers:
             worker.close()
+        for spinner in spinners:
+            spinner.kill()
 
     install = {
         "app": f"{install_seconds():.1f} s (wheel)",
@@ -173,7 +186,7 @@ def main() -> None:
     for worker in workers:
         rows.append(
             {
-                "runtime": worker.runtime,
+                "runtime": worker.label,
                 "install": install[worker.runtime],
                 "load s": worker.load_s,
                 "first token ms (median)": statistics.median(r["first_ms"] for r in worker.runs),
@@ -183,11 +196,12 @@ def main() -> None:
             }
         )
     print(
-        f"SmolLM2-135M Q4_1, {THREADS} threads, {args.rounds} rounds x {len(PROMPTS)} prompts, up to {args.tokens} tokens\n"
+        f"SmolLM2-135M Q4_1, {args.rounds} rounds x {len(PROMPTS)} prompts, up to {args.tokens} tokens, "
+        f"{args.busy} other busy process(es)\n"
     )
     print_table(rows)
     app = rows[0]
-    fastest = max(rows[1:], key=lambda r: float(r["decode tok/s (median)"]))  # type: ignore[arg-type]
+    fastest = max(rows[len(counts) :], key=lambda r: float(r["decode tok/s (median)"]))  # type: ignore[arg-type]
     ratio = float(app["decode tok/s (median)"]) / float(fastest["decode tok/s (median)"])  # type: ignore[arg-type]
     gap = float(app["first token ms (median)"]) - float(fastest["first token ms (median)"])  # type: ignore[arg-type]
     print(

@@ -65,21 +65,26 @@ class Passage:
 
 def passages(hits: Sequence[Hit]) -> list[Passage]:
     """Each source cut into sentences, and table rows (lines of several numbers) with their header line."""
-    found: list[Passage] = []
-    for n, hit in enumerate(hits, start=1):
-        header = ""
-        for line in hit.text.splitlines():
-            line = " ".join(line.split())
-            if not line:
-                continue
-            if _is_header(line):
-                header = line
-                continue
-            if len(NUMBER.findall(line)) >= 2 and not line.endswith("."):
-                found.append(Passage(n, f"{header} | {line}" if header else line))
-                continue
-            found += [Passage(n, s) for s in SENTENCE.split(line) if len(s) >= MIN_CHARS]
+    found = [p for n, hit in enumerate(hits, start=1) for p in _passages_of(n, hit.text)]
     return [Passage(p.n, _cut(p.text)) for p in found if len(p.text) >= MIN_CHARS]
+
+
+def _passages_of(n: int, text: str) -> list[Passage]:
+    found: list[Passage] = []
+    header, prose = "", []  # a PDF breaks its sentences into lines: prose lines are joined again
+    for raw in [*text.splitlines(), ""]:
+        line = " ".join(raw.split())
+        row = len(NUMBER.findall(line)) >= 2 and not line.endswith(".")
+        if line and not row and not _is_header(line):
+            prose.append(line)
+            continue
+        found += [Passage(n, s) for s in SENTENCE.split(" ".join(prose)) if len(s) >= MIN_CHARS]
+        prose = []
+        if _is_header(line):
+            header = line
+        elif row:
+            found.append(Passage(n, f"{header} | {line}" if header else line))
+    return found
 
 
 def answer(question: str, hits: Sequence[Hit], embed: Embed) -> str:

@@ -57,7 +57,9 @@ def model_path() -> Path:
 class ServerConfig:
     slots: int = SLOTS
     context: int = CONTEXT
-    threads: int = 0  # 0: one per core
+    threads: int = (
+        0  # 0: WORKBENCH_LOCAL_THREADS, else one per core but one (the app keeps a core: see default_threads)
+    )
 
 
 class LocalServer:
@@ -164,6 +166,15 @@ _server: LocalServer | None = None
 _server_lock = threading.Lock()
 
 
+def default_threads() -> int:
+    """Decoding threads: WORKBENCH_LOCAL_THREADS, else every core but one (at most 8). On a busy 2-core machine a
+    thread per core stalled decoding at 2-8 tokens/s against 26-28 with one (bench/chat.py --threads 1,2 --busy 1)."""
+    configured = os.environ.get("WORKBENCH_LOCAL_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min((os.cpu_count() or 1) - 1, 8))
+
+
 def server() -> LocalServer:
     """This process's model-server supervisor (created once; the child starts on first use)."""
     global _server
@@ -181,7 +192,7 @@ def _serve(model: str, config: ServerConfig) -> None:
     params.model.path = model
     params.n_parallel = config.slots
     params.n_ctx = config.context * config.slots  # llama.cpp splits the context between the slots
-    threads = config.threads or max(1, min(os.cpu_count() or 1, 8))
+    threads = config.threads or default_threads()
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.hostnames = ["127.0.0.1"]

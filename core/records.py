@@ -275,6 +275,8 @@ class UsageEvent:
     pages: int = 0
     chunks: int = 0
     grounded: bool | None = None  # with kind chat: whether the answer held up against its sources
+    channel: str = "app"  # the front end it came through: app, api or cli
+    key_id: str | None = None  # the API key, for calls through the API
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ COLUMNS = [
     "pages",
     "chunks",
     "grounded",
+    "channel",
 ]
 
 
@@ -41,9 +42,18 @@ class UsageRecorder:
     token counts, cost and latency (embedding, chat, rerank, vision), or None for a call that failed."""
 
     def __init__(
-        self, catalog: Catalog, *, kind: str, user: str, stores: Sequence[Store] = (), model: str = ""
+        self,
+        catalog: Catalog,
+        *,
+        kind: str,
+        user: str,
+        stores: Sequence[Store] = (),
+        model: str = "",
+        channel: str = "app",
+        key_id: str | None = None,
     ) -> None:
         self.catalog = catalog
+        self.channel, self.key_id = channel, key_id
         self.kind = kind
         self.user = user
         self.stores = tuple(s.name for s in stores)
@@ -67,6 +77,8 @@ class UsageRecorder:
                 model=model or self.model,
                 stores=self.stores,
                 store_ids=self.store_ids,
+                channel=self.channel,
+                key_id=self.key_id,
                 prompt_tokens=int(getattr(response, "prompt_tokens", 0) or 0),
                 completion_tokens=int(getattr(response, "completion_tokens", 0) or 0),
                 cost=float(getattr(response, "cost", 0.0) or 0.0),
@@ -85,6 +97,8 @@ class UsageRecorder:
                 model=self.model,
                 stores=self.stores,
                 store_ids=self.store_ids,
+                channel=self.channel,
+                key_id=self.key_id,
                 documents=documents,
                 pages=pages,
                 chunks=chunks,
@@ -196,6 +210,7 @@ def report(
                     "pages": event.pages,
                     "chunks": event.chunks,
                     "grounded": event.grounded,
+                    "channel": event.channel,
                 }
             )
     return UsageReport(pd.DataFrame(rows, columns=["event", *COLUMNS]))

@@ -36,9 +36,8 @@ if found and current:
 for shown in messages:
     message(wb, me, shown, readable)
 if current and (job := wb.chat.running(me, current)) is not None:  # still being written, also after a reload
-    answering(job, stores)
     st.chat_input("Ask about your documents", key="chat_input", disabled=True)
-    st.stop()
+    answering(job, stores)
 last_question = next((m.content for m in reversed(messages) if m.role == "user"), None)
 again = last_question is not None and st.button(
     "Regenerate the last answer", icon=":material/refresh:", key="regenerate"

@@ -4,6 +4,7 @@ ones it did not, and thumbs up or down."""
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 import streamlit as st
 
@@ -16,7 +17,7 @@ from core.workbench.chat import Running
 from ui.search_settings import search_settings
 from ui.session import fail
 
-REFRESH_S = 0.5  # how often an answer being written is redrawn
+REFRESH_S = 0.3  # how often an answer being written is redrawn
 STOP_S = 10.0  # how long Stop waits for the answer to be saved before the page is drawn again
 ANSWERED_BY = {
     "extractive": "Quoted from the documents, word for word.",
@@ -28,29 +29,28 @@ MODES = {
 }
 
 
-def answering(job: Running, stores: list[str]) -> None:
-    """An answer being written: the question, then the answer so far, redrawn until it is saved."""
+def answering(job: Running, stores: list[str]) -> NoReturn:
+    """An answer being written: the question, then the answer so far, redrawn until it is saved. Leaving the page
+    ends only this drawing: the answer goes on, and this page picks it up again on return."""
     with st.chat_message("user"):
         st.markdown(job.answer.question)
-
-    @st.fragment(run_every=REFRESH_S)
-    def live() -> None:
-        if job.done.is_set():
-            st.rerun(scope="app")  # saved: the page shows it from the conversation, with its check and sources
-        answer = job.answer
-        with st.chat_message("assistant"):
-            if answer.retrieved:
-                dropped = f" ({answer.sources_dropped} more did not fit the model)" * bool(answer.sources_dropped)
-                st.caption(f"Searched {', '.join(stores)}: {len(answer.retrieved)} sources in {answer.retrieval_ms:.0f} ms{dropped}")  # fmt: skip
-            else:
-                st.caption(f"Searching {', '.join(stores)}…")
-            st.markdown(answer.text + " ▌")
-            if st.button("Stop", icon=":material/stop_circle:", key="stop_answer", help="Stop the answer; what came so far is kept."):  # fmt: skip
-                job.stop()
-                job.done.wait(timeout=STOP_S)
-                st.rerun(scope="app")
-
-    live()
+    with st.chat_message("assistant"):
+        if st.button("Stop", icon=":material/stop_circle:", key="stop_answer", help="Stop the answer; what came so far is kept."):  # fmt: skip
+            job.stop()
+            job.done.wait(timeout=STOP_S)
+            st.rerun()
+        live = st.empty()
+        while not job.done.is_set():
+            answer = job.answer
+            with live.container():
+                if answer.retrieved:
+                    dropped = f" ({answer.sources_dropped} more did not fit the model)" * bool(answer.sources_dropped)
+                    st.caption(f"Searched {', '.join(stores)}: {len(answer.retrieved)} sources in {answer.retrieval_ms:.0f} ms{dropped}")  # fmt: skip
+                else:
+                    st.caption(f"Searching {', '.join(stores)}…")
+                st.markdown(answer.text + " ▌")
+            job.done.wait(timeout=REFRESH_S)
+    st.rerun()  # saved: the page shows it from the conversation, with its check and sources
 
 
 def conversation_list(conversations: list[Conversation], current: str | None) -> None:
@@ -75,7 +75,9 @@ def answer_settings(
         model = st.selectbox("Model", models, index=models.index(chosen) if chosen in models else 0, key="chat_model")
         auto = resolve_mode(AnswerMode.AUTO, wb.models.resolve(model)[0])
         modes = list(MODES)
-        mode = st.radio("Answer", modes, modes.index(auto), format_func=MODES.__getitem__, key="chat_answer_mode")
+        mode = st.radio(  # keyed by the model's own default: choosing another kind of model resets the choice
+            "Answer", modes, modes.index(auto), format_func=MODES.__getitem__, key=f"chat_answer_{auto.value}"
+        )
         if mode is AnswerMode.GENERATIVE and auto is AnswerMode.EXTRACTIVE:
             st.caption("The bundled model is a small draft model (135M parameters): it often invents figures. "
                        "Its answers are checked against the sources; read the warnings.")  # fmt: skip
@@ -134,10 +136,10 @@ def marked(shown: ChatMessage) -> str:
     for cited in check.citations:
         if not cited.supported:
             text = text.replace(f"[{cited.n}]", f"[{cited.n}] :orange-badge[not in source {cited.n}]")
-    for sentence in check.sentences:
-        end = sentence.rstrip("…")[-40:]
-        if end and end in text:
-            text = text.replace(end, end + " :orange-badge[no source holds this]", 1)
+    for sentence in check.sentences:  # flagged where it starts (its end may be cut short in the record)
+        start = sentence[:40]
+        if start and start in text:
+            text = text.replace(start, ":orange-badge[no source holds this] " + start, 1)
     return text
 
 

@@ -88,6 +88,8 @@ usage_events = sa.Table(
     sa.Column("pages", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("chunks", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("grounded", sa.Boolean, nullable=True),  # a chat answer: held up against its sources or not
+    sa.Column("channel", sa.String(8), nullable=False, default="app", server_default="app"),  # app, api or cli
+    sa.Column("key_id", sa.String(40), nullable=True),  # the API key it came with
 )
 
 usage_stores = sa.Table(  # the stores an event touched: one row each (a question may span several)
@@ -208,8 +210,7 @@ def upgrade(engine: Engine) -> None:
     except sa.exc.IntegrityError:
         log.warning("the catalog holds duplicate documents; remove them so that concurrent uploads cannot add more")
     with engine.begin() as conn:  # usage recorded by store name before it was keyed by id: link it to the store
-        conn.execute(
-            usage_stores.update()
-            .where(usage_stores.c.store_id.is_(None))
-            .values(store_id=sa.select(stores.c.id).where(stores.c.name == usage_stores.c.store).scalar_subquery())
-        )
+        unlinked = usage_stores.c.store_id.is_(None)
+        owner = sa.select(stores.c.id).where(stores.c.name == usage_stores.c.store).scalar_subquery()
+        conn.execute(usage_stores.update().where(unlinked).values(store_id=owner))
+        conn.execute(usage_stores.update().where(unlinked).values(store_id=""))  # its store is gone: never relinked

@@ -37,6 +37,8 @@ class UsageQueries:
                     pages=event.pages,
                     chunks=event.chunks,
                     grounded=event.grounded,
+                    channel=event.channel,
+                    key_id=event.key_id,
                 )
             )
             event_id = new_key(result)
@@ -88,6 +90,8 @@ class UsageQueries:
                 pages=r.pages,
                 chunks=r.chunks,
                 grounded=r.grounded,
+                channel=r.channel,
+                key_id=r.key_id,
                 created_at=utc(r.created_at),
             )
             for r in rows

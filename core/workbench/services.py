@@ -121,7 +121,10 @@ class Services:
     # model calls and what they cost
 
     def usage(self, actor: Actor, kind: str, stores: Sequence[Store] = (), model: str = "") -> UsageRecorder:
-        return UsageRecorder(self.catalog, kind=kind, user=actor.name, stores=stores, model=model)
+        channel, key = actor.channel.value, actor.key_id
+        return UsageRecorder(
+            self.catalog, kind=kind, user=actor.name, stores=stores, model=model, channel=channel, key_id=key
+        )
 
     def embedding_usage(self, actor: Actor, embedder: Embedder, store: Store) -> UsageSink:
         """Record each embedding call as a usage event of the actor on the store."""

@@ -190,7 +190,7 @@ def test_an_answer_with_an_invented_figure_is_flagged_on_the_page(
 ) -> None:
     mock_chat("Zebras migrate across the Serengeti 75469 times a year [1].")
     at = page_as(kb, "chat", "vic").run()
-    at.radio(key="chat_answer_mode").set_value(AnswerMode.GENERATIVE).run()
+    at.radio(key="chat_answer_extractive").set_value(AnswerMode.GENERATIVE).run()
     at.chat_input(key="chat_input").set_value("How often do zebras migrate across the Serengeti?").run()
     settled(at, kb, "vic")
     assert not at.exception
@@ -204,7 +204,7 @@ def test_an_answer_with_an_invented_figure_is_flagged_on_the_page(
 
 def test_offline_chat_quotes_the_documents_by_default(kb: Workbench) -> None:
     at = page_as(kb, "chat", "vic").run()
-    assert at.radio(key="chat_answer_mode").value is AnswerMode.EXTRACTIVE
+    assert at.radio(key="chat_answer_extractive").value is AnswerMode.EXTRACTIVE
     at.chat_input(key="chat_input").set_value("When do zebras migrate across the Serengeti?").run()
     settled(at, kb, "vic")
     assert not at.exception and not at.warning

@@ -193,3 +193,14 @@ def test_usage_recorded_by_store_name_is_linked_to_the_store_on_upgrade(settings
         assert conn.execute(sa.select(usage_stores.c.store_id)).scalars().all() == [store.id]
     wb.stores.rename(wb.actor("admin"), "kb", "kb-2026")
     assert list(wb.usage.report(wb.actor("admin")).events["store"]) == ["kb-2026"]
+
+
+def test_each_event_keeps_the_channel_it_came_through(workbench: Workbench) -> None:
+    from core.records import Channel
+
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.documents.ingest(workbench.actor("admin", Channel.CLI), "kb", [Upload("a.txt", b"Pumps need oil.")])
+    workbench.search.run(workbench.actor("admin", Channel.API, key_id="key-1"), "kb", "pumps")
+    events = workbench.usage.report(workbench.actor("admin")).table()
+    assert set(events["channel"]) == {"cli", "api"}
+    assert [e.key_id for e in workbench.catalog.usage() if e.channel == "api"] == ["key-1"]

@@ -196,6 +196,7 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
             idle(page)
     the_cited_one.wait_for()
     cited.locator('[data-testid="stImage"] img').first.wait_for()  # the PDF page itself, the passage outlined
+    cited.locator('[data-testid="stImage"]').first.scroll_into_view_if_needed()
     assert cited.get_by_text(re.compile(r"annual-report\.pdf, page \d+: the cited passage is outlined")).count()
     idle(page)
     shot(page, "14-chat-cited-source")
