@@ -195,6 +195,8 @@ def search_arguments(parser: argparse.ArgumentParser, *, sources: bool = False) 
     add("--weight", type=float, default=argparse.SUPPRESS, help="share of the vector score in weighted fusion, 0 to 1 (%s)" % (saved % DEFAULTS.weight))  # fmt: skip
     add("--rerank", default=argparse.SUPPRESS, metavar="RERANKER", help="none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH")  # fmt: skip
     add("--threshold", type=float, default=argparse.SUPPRESS, help="drop hits whose score is below this")
+    add("--min-relevance", type=float, dest="min_relevance", default=argparse.SUPPRESS,
+        help="ask: answer only when the best match's cosine reaches this (default: the embedding model's)")  # fmt: skip
     add("--candidates", type=int, default=argparse.SUPPRESS, help=f"pool per list for fusion and reranking ({saved % DEFAULTS.candidates})")  # fmt: skip
     add("--filter", action="append", default=[], metavar="KEY=VALUE",
         help="document=NAME, type=pdf, after=DATE, before=DATE or any metadata key; repeatable")  # fmt: skip

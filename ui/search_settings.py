@@ -38,11 +38,20 @@ def search_settings(
     candidates = st.number_input(
         "Candidates per list", 1, MAX_CANDIDATES, saved.candidates, 10, key=f"{key}_candidates"
     )
+    floor = st.number_input(
+        "Chat answers only when the best match reaches (0: the embedding model's default)",
+        0.0,
+        1.0,
+        saved.min_relevance or 0.0,
+        0.05,
+        key=f"{key}_min_relevance",
+        help="Below it, chat says the documents do not seem to say, without asking a model.",
+    )
     choices = rerankers(wb)
     index = choices.index(str(saved.rerank)) if str(saved.rerank) in choices else 0
     rerank = st.selectbox("Reranker", choices, index=index, key=f"{key}_rerank")
     if rerank == "cross-encoder":
         rerank = f"cross-encoder:{st.text_input('Cross-encoder folder', key=f'{key}_cross_encoder')}"
     chosen = {"mode": mode, "fusion": fusion, "weight": weight, "top_k": top_k, "threshold": threshold or None}
-    chosen |= {"candidates": int(candidates), "rerank": str(Reranker.parse(rerank))}
+    chosen |= {"candidates": int(candidates), "rerank": str(Reranker.parse(rerank)), "min_relevance": floor or None}
     return SearchOptions.from_settings({**saved.settings(), **chosen, "filters": filters or Filters()})
