@@ -201,6 +201,21 @@ def answer_stream(
     if answer.mode is AnswerMode.EXTRACTIVE:
         yield from _quoted(answer, hits, embed=embed, on_usage=on_usage)
         return
+    yield from _written(answer, hits, history=history, model=model, params=params, options=options, on_usage=on_usage)
+
+
+def _written(
+    answer: Answer,
+    hits: Sequence[Hit],
+    *,
+    history: Sequence[tuple[str, str]],
+    model: str,
+    params: Mapping[str, Any],
+    options: AskOptions,
+    on_usage: UsageSink,
+) -> Iterator[str]:
+    """The model writes from the sources that fit its window; the answer is cited and checked once complete."""
+    question = answer.question
     prompt = build_messages(
         question,
         hits,
