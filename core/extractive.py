@@ -24,8 +24,11 @@ MAX_CHARS = 400  # longer ones are cut at a sentence inside them
 WORD_SHARE = 0.4  # how much the question's words count beside the cosine
 KEEP_SHARE = 0.75  # a passage is quoted when it scores at least this share of the best one
 INTRO = "From the documents:"
+MARKER = re.compile(r"\[(\d{1,3})\]")  # a source's own "[3]" is not one of our citations once quoted
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])")
 NUMBER = re.compile(r"\(?\$?\d[\d,.]*\)?%?")
+ROW_SHARE = 0.25  # a table row: numbers are at least this share of its words (prose mentions a year or two)
+UNITS = re.compile(r"\((?:\$|dollars|amounts)?\s*(?:in\s+)?(?:thousands|millions|billions)\b", re.IGNORECASE)
 YEAR = re.compile(r"\b(19|20)\d\d\b")
 WORD = re.compile(r"[a-z0-9][a-z0-9'&-]{2,}")
 STOP = frozenset(
@@ -65,24 +68,28 @@ class Passage:
 
 def passages(hits: Sequence[Hit]) -> list[Passage]:
     """Each source cut into sentences, and table rows (lines of several numbers) with their header line."""
-    found = [p for n, hit in enumerate(hits, start=1) for p in _passages_of(n, hit.text)]
+    found = [p for n, hit in enumerate(hits, start=1) for p in _passages_of(n, MARKER.sub(r"(\1)", hit.text))]
     return [Passage(p.n, _cut(p.text)) for p in found if len(p.text) >= MIN_CHARS]
 
 
 def _passages_of(n: int, text: str) -> list[Passage]:
     found: list[Passage] = []
-    header, prose = "", []  # a PDF breaks its sentences into lines: prose lines are joined again
+    units, years, prose = "", "", []  # a PDF breaks its sentences into lines: prose lines are joined again
     for raw in [*text.splitlines(), ""]:
         line = " ".join(raw.split())
-        row = len(NUMBER.findall(line)) >= 2 and not line.endswith(".")
+        numbers = len(NUMBER.findall(line))
+        row = numbers >= 2 and numbers >= ROW_SHARE * len(line.split()) and not line.endswith(".")
         if line and not row and not _is_header(line):
             prose.append(line)
             continue
         found += [Passage(n, s) for s in SENTENCE.split(" ".join(prose)) if len(s) >= MIN_CHARS]
         prose = []
-        if _is_header(line):
-            header = line
+        if UNITS.search(line) and numbers <= 1:
+            units = line
+        elif _is_header(line):
+            years = line
         elif row:
+            header = " ".join(h for h in (units, years) if h)
             found.append(Passage(n, f"{header} | {line}" if header else line))
     return found
 
@@ -105,18 +112,21 @@ def answer(question: str, hits: Sequence[Hit], embed: Embed) -> str:
     best = scored[0].score
     chosen: list[Passage] = []
     for passage in scored:
-        if len(chosen) == MAX_QUOTES or passage.score < best * KEEP_SHARE:
+        if len(chosen) == MAX_QUOTES or (chosen and passage.score < best * KEEP_SHARE):
             break
         if all(passage.text not in c.text and c.text not in passage.text for c in chosen):
             chosen.append(passage)
+    if not chosen:
+        return ""
     return INTRO + "\n" + "\n".join(f"- “{p.text}” [{p.n}]" for p in chosen)
 
 
 def _is_header(line: str) -> bool:
     """A table's header line: two or more years and few other numbers, or a line naming its units."""
     years = len(YEAR.findall(line))
-    return (years >= 2 and len(NUMBER.findall(line)) <= years + 1) or bool(
-        re.search(r"\((in|amounts in) (millions|thousands|billions)", line, re.I)
+    short = len(line.split()) <= years + 4  # "Years ended December 31 2018 2017 2016", not a sentence naming years
+    return (years >= 2 and short and len(NUMBER.findall(line)) <= years + 1) or (
+        bool(UNITS.search(line)) and len(NUMBER.findall(line)) <= 1
     )
 
 
@@ -125,7 +135,7 @@ def _cut(text: str) -> str:
         return text
     cut = text[:MAX_CHARS]
     stop = max(cut.rfind(". "), cut.rfind("; "))
-    return (cut[: stop + 1] if stop > MIN_CHARS else cut.rstrip()) + " …"
+    return (cut[: stop + 1] if stop > MIN_CHARS else cut.rsplit(" ", 1)[0]) + " …"  # never inside a word
 
 
 def _words(text: str) -> list[str]:

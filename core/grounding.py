@@ -28,8 +28,12 @@ FIGURE = re.compile(
 )
 SCALE = {"trillion": 1e12, "tn": 1e12, "billion": 1e9, "bn": 1e9, "b": 1e9, "million": 1e6, "mn": 1e6, "mm": 1e6}
 SCALE |= {"m": 1e6, "thousand": 1e3, "k": 1e3}
-SCALES = (1.0, 1e3, 1e6, 1e9, 1e12, 1e-3, 1e-6, 1e-9, 1e-12)  # a table "in millions" against prose in billions
-PERCENT_SCALES = (1.0, 100.0)  # 12% against 12 or 0.12
+UNKNOWN_UNITS = (1e3, 1e6, 1e9)  # a source number whose table unit is not in its text may be in any of these
+UNITS = re.compile(
+    r"\((?:\$|dollars|amounts|usd)?\s*(?:in\s+)?(thousands|millions|billions)\b|\bin (thousands|millions|billions)\b",
+    re.IGNORECASE,
+)
+UNIT_SCALE = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
 WORD = re.compile(r"[a-z][a-z0-9'-]{3,}")
 STOP = frozenset(
     [
@@ -96,20 +100,32 @@ REFUSALS = ("do not say", "does not say", "could not find", "not in the document
 @dataclass(frozen=True)
 class Figure:
     text: str  # as written
-    value: float  # the amount with its scale word applied, sign dropped
-    step: float  # half a unit of its last written digit, scaled: the rounding it allows
+    raw: float  # the number as written, sign dropped
+    step: float  # half a unit of its last written digit: the rounding it allows
+    scale: float | None = None  # its own scale word (1.6 billion), or the unit its source declares (in millions)
+    own_scale: bool = False  # the scale is written with the number itself
     percent: bool = False
     year: bool = False
 
     def found_in(self, others: Iterable[Figure]) -> bool:
         return any(self.matches(other) for other in others)
 
-    def matches(self, other: Figure) -> bool:
-        if self.year or other.year:
-            return self.year == other.year and self.value == other.value
-        scales = PERCENT_SCALES if self.percent or other.percent else SCALES
-        slack = self.step + abs(self.value) * 1e-9
-        return any(abs(self.value - other.value * k) <= slack for k in scales)
+    def matches(self, source: Figure) -> bool:
+        """Whether this figure of an answer states the source's figure (a percent only a percent or a fraction;
+        an amount with a scale word only the source's amount at the source's own or declared scale)."""
+        if self.year or source.year:
+            return self.year == source.year and self.raw == source.raw
+        slack = self.step + abs(self.raw) * 1e-9
+        if self.percent:
+            fraction = not source.percent and source.raw < 1
+            return (source.percent and abs(self.raw - source.raw) <= slack) or (
+                fraction and abs(self.raw - 100 * source.raw) <= slack
+            )
+        if not self.own_scale:
+            return abs(self.raw - source.raw) <= slack
+        amount, slack = self.raw * (self.scale or 1.0), slack * (self.scale or 1.0)
+        scales = (source.scale,) if source.scale else UNKNOWN_UNITS
+        return any(abs(amount - source.raw * k) <= slack for k in scales)
 
 
 @dataclass(frozen=True)
@@ -164,18 +180,21 @@ class Grounding:
         return cls(bool(record["grounded"]), tuple(record["figures"]), tuple(record["sentences"]), citations)
 
 
-def figures(text: str) -> list[Figure]:
-    """The figures a text states, each once, in order (citation markers and list numbers are not figures)."""
+def figures(text: str, *, source: bool = False) -> list[Figure]:
+    """The figures a text states, each once, in order (citation markers and list numbers are not figures). In a
+    source, numbers without a scale word take the unit the text declares ("(in millions)"), if it declares one."""
+    declared = UNITS.search(text) if source else None
+    unit = UNIT_SCALE[(declared.group(1) or declared.group(2)).lower()] if declared else None
     text = LIST_NUMBER.sub(" ", CITATION.sub(" ", text))
     found: dict[str, Figure] = {}
     for match in FIGURE.finditer(text):
-        figure = _figure(match)
+        figure = _figure(match, unit)
         if figure is not None and figure.text not in found:
             found[figure.text] = figure
     return list(found.values())
 
 
-def _figure(match: re.Match[str]) -> Figure | None:
+def _figure(match: re.Match[str], unit_scale: float | None = None) -> Figure | None:
     number, unit, currency = match["number"], (match["unit"] or "").lower().replace(" ", ""), match["currency"]
     digits = number.replace(",", "")
     value = float(digits)
@@ -185,19 +204,20 @@ def _figure(match: re.Match[str]) -> Figure | None:
         unit, text = "", match["number"]
     else:
         text = match.group(0).strip()
-    scale = SCALE.get(unit, 1.0)
     if not unit and not currency and "." not in digits and "," not in number:
         if value < 10:
             return None  # a counting word, not a figure
         if 1900 <= value <= 2100 and len(digits) == 4:
             return Figure(digits, value, 0.0, year=True)
     text = text.rstrip(")") if not match["open"] else text
-    return Figure(text, value * scale, 0.5 * 10 ** (-decimals) * scale, percent=percent)
+    own = unit in SCALE
+    scale = SCALE[unit] if own else (None if percent else unit_scale)
+    return Figure(text, value, 0.5 * 10 ** (-decimals), scale=scale, own_scale=own, percent=percent)
 
 
 def check(answer: str, sources: Sequence[str], *, question: str = "") -> Grounding:
     """Check an answer against the texts of its numbered sources (sources[0] is [1])."""
-    known = [figures(text) for text in sources]
+    known = [figures(text, source=True) for text in sources]
     everywhere = [f for group in known for f in group]
     words = [set(_words(text)) for text in sources]
     asked = set(_words(question))
@@ -220,8 +240,12 @@ def check(answer: str, sources: Sequence[str], *, question: str = "") -> Groundi
             shared = _share(said, set().union(*(words[n - 1] for n in cited)))
             ok = not lacking and (bool(own) or shared >= CITED_SHARE or len(said) < CLAIM_WORDS)
             held = held and ok
-            for n in cited:
-                uses.setdefault(n, []).extend(lacking or ([] if ok else [WORDS_ONLY]))
+            for n in cited:  # each cited source must hold a part of it: a figure of it, or its words
+                alone = any(f.found_in(known[n - 1]) for f in own) if own else _share(said, words[n - 1]) >= CITED_SHARE
+                mine = [f.text for f in own if not f.found_in(known[n - 1])] if not alone else []
+                uses.setdefault(n, []).extend(
+                    lacking or mine or ([] if alone or len(said) < CLAIM_WORDS else [WORDS_ONLY])
+                )
         repeated = any(_share(content, w) >= MATCH_SHARE for w in words)
         if not held and not (repeated and all(f.found_in(everywhere) for f in figures(plain))):
             unsupported.append(_short(plain))

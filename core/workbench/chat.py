@@ -46,7 +46,10 @@ class Running:
         except Exception:
             log.exception("an answer in the background failed")
         finally:
-            self._stream.close()  # stopped: the answer so far is saved as stopped
+            try:
+                self._stream.close()  # stopped: the answer so far is saved as stopped
+            except Exception:
+                log.exception("saving an answer that was stopped failed")
             self.opened.set()
             self.done.set()
             finished(self)
@@ -121,6 +124,8 @@ class Chat:
     ) -> Running:
         """Answer in the background: the answer goes on, and is saved, when the asker leaves or reloads the page;
         `running` finds it again. Returns once its conversation exists (before the first word)."""
+        if conversation is not None and self.running(actor, conversation) is not None:
+            raise InvalidInput("An answer is still being written in this conversation; wait for it, or stop it.")
         job: Running | None = None
 
         def opened(conversation_id: str) -> None:
@@ -167,6 +172,9 @@ class Chat:
             opened(answer.conversation_id)
         try:
             yield from pipeline
+        except WorkbenchError as exc:  # the condense step, the search or the model failed: kept with its reason
+            answer.status, answer.error = MessageStatus.FAILED, answer.error or str(exc)
+            raise
         finally:
             if answer.status is MessageStatus.COMPLETE and answer.text == "" and answer.error is None:
                 answer.status = MessageStatus.STOPPED  # closed before the first piece

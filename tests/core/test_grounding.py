@@ -10,6 +10,7 @@ import pytest
 
 from cli import main
 from core.config import Settings
+from core.errors import NotFound
 from core.grounding import check, figures
 from core.ingest import Upload
 from core.options import AnswerMode, AskOptions, SearchOptions
@@ -52,6 +53,19 @@ def test_citations_must_hold_what_cites_them_and_claims_must_have_a_source() -> 
     invented = check("The company has three segments: Safety, Industrial and Health Care.", sources)
     assert not invented.grounded and invented.sentences
     assert check("The documents do not say what the dividend was.", sources).grounded  # a refusal claims nothing
+
+
+ACCOUNTS = "Net revenue was 1,577 (in millions). Diluted EPS was $3.21. We run 15 plants. Margin rose 12.5%."
+
+
+@pytest.mark.parametrize("answer", ["$1.58 million", "$1,577 billion", "$1.6 trillion", "$3.2 billion", "1250%", "15%"])
+def test_a_figure_at_another_scale_or_unit_than_its_source_is_flagged(answer: str) -> None:
+    assert check(f"The figure was {answer} [1].", [ACCOUNTS]).figures == (answer,)
+
+
+def test_each_of_several_citations_must_hold_a_part_of_its_sentence() -> None:
+    result = check("Net revenue was 1,577 [1][2].", [ACCOUNTS, "It rained in Paris all week."])
+    assert [(c.n, c.supported) for c in result.citations] == [(1, True), (2, False)] and not result.grounded
 
 
 def test_names_codes_and_counting_words_are_not_figures() -> None:
@@ -168,4 +182,6 @@ def test_a_cited_pdf_page_is_shown_as_the_page_with_the_passage_outlined(turbine
     assert orange(outlined) > 100 and orange(plain) == 0
     assert turbines.documents.page_image(me, "turbines", document.id, 99) is None  # no such page
     turbines.documents.delete(me, "turbines", document.id)
-    assert turbines.documents.page_image(me, "turbines", document.id, 2) is None  # the original went with it
+    assert not list((turbines.settings.data_dir / "originals").rglob("*.pdf"))  # the original went with it
+    with pytest.raises(NotFound):
+        turbines.documents.page_image(me, "turbines", document.id, 2)
