@@ -168,7 +168,7 @@ _server_lock = threading.Lock()
 
 def default_threads() -> int:
     """Decoding threads: WORKBENCH_LOCAL_THREADS, else every core but one (at most 8). On a busy 2-core machine a
-    thread per core stalled decoding at 2-8 tokens/s against 26-28 with one (bench/chat.py --threads 1,2 --busy 1)."""
+    thread per core stalled decoding at 0.9 tokens/s against 71 with one (bench/chat.py --threads 1,2 --busy 1)."""
     configured = os.environ.get("WORKBENCH_LOCAL_THREADS", "").strip()
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
