@@ -89,7 +89,10 @@ def test_an_unreachable_provider_is_named_by_its_host(workbench: Workbench, tmp_
         workbench.actor("admin"), "kb", [Upload("notes.txt", b"The launch is planned for the third of May.")]
     )
     stream, _ = workbench.chat.ask(
-        workbench.actor("admin"), "kb", "When?", options=AskOptions(model="gone", search=SearchOptions(top_k=1))
+        workbench.actor("admin"),
+        "kb",
+        "When is the launch planned?",
+        options=AskOptions(model="gone", search=SearchOptions(top_k=1)),
     )
     with pytest.raises(ModelError, match=r"^Could not reach the provider at 127\.0\.0\.1:9 for 'openai/x'"):
         "".join(stream)
