@@ -3,6 +3,7 @@ with the cited passage outlined (rendered with pypdfium2)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import shutil
@@ -16,6 +17,7 @@ KEPT = (".pdf",)  # formats whose pages can be shown
 SCALE = 1.6  # 115 dpi: a table's figures stay legible without a huge image
 PASSAGE_CHARS = 60  # the cited passage is found on the page by its first words
 OUTLINE = (255, 140, 0)
+RENDERED = 32  # pages kept rendered (about 70 KB each)
 
 
 class Originals:
@@ -44,33 +46,40 @@ class Originals:
         path = self.path(store_id, document_id)
         if not path.is_file():
             return None
-        pdf = pdfium.PdfDocument(path)
-        try:
-            if not 1 <= page <= len(pdf):
-                return None
-            sheet = pdf[page - 1]
-            image = sheet.render(scale=SCALE).to_pil().convert("RGB")
-            box = _passage_box(sheet, passage)
-            if box is not None:
-                from PIL import ImageDraw
+        return _rendered(path, path.stat().st_mtime_ns, page, passage)
 
-                height = sheet.get_height()
-                left, bottom, right, top = box
-                frame = [
-                    (left - 3) * SCALE,
-                    (height - top - 3) * SCALE,
-                    (right + 3) * SCALE,
-                    (height - bottom + 3) * SCALE,
-                ]
-                ImageDraw.Draw(image).rectangle(frame, outline=OUTLINE, width=3)
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            return buffer.getvalue()
-        except pdfium.PdfiumError as exc:
-            log.warning("could not render page %d of %s: %s", page, path.name, exc)
+
+@functools.lru_cache(maxsize=RENDERED)
+def _rendered(path: Path, _version: int, page: int, passage: str) -> bytes | None:
+    """A page rendered once: the chat page draws every cited page again on each rerun. `_version` (the file's
+    mtime) keeps a replaced file from being served from the cache."""
+    pdf = pdfium.PdfDocument(path)
+    try:
+        if not 1 <= page <= len(pdf):
             return None
-        finally:
-            pdf.close()
+        sheet = pdf[page - 1]
+        image = sheet.render(scale=SCALE).to_pil().convert("RGB")
+        box = _passage_box(sheet, passage)
+        if box is not None:
+            from PIL import ImageDraw
+
+            height = sheet.get_height()
+            left, bottom, right, top = box
+            frame = [
+                (left - 3) * SCALE,
+                (height - top - 3) * SCALE,
+                (right + 3) * SCALE,
+                (height - bottom + 3) * SCALE,
+            ]
+            ImageDraw.Draw(image).rectangle(frame, outline=OUTLINE, width=3)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+    except pdfium.PdfiumError as exc:
+        log.warning("could not render page %d of %s: %s", page, path.name, exc)
+        return None
+    finally:
+        pdf.close()
 
 
 def _passage_box(sheet: pdfium.PdfPage, passage: str) -> tuple[float, float, float, float] | None:

@@ -48,7 +48,7 @@ class Documents:
     def page_image(self, actor: Actor, store: str, document_id: str, page: int, *, passage: str = "") -> bytes | None:
         """A PDF document's page as a PNG, the passage outlined where it is found; None for other formats."""
         found = self._s.store(actor, store)
-        if not any(d.id == document_id for d in self._catalog.list_documents(found)):
+        if not self._catalog.ready_ids(found, [document_id]):  # one indexed lookup: drawn for every cited page
             raise NotFound(f"'{store}' has no such document; it may have been deleted.")
         return self._s.originals.page_png(found.id, document_id, page, passage)
 
