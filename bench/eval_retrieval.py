@@ -20,15 +20,17 @@ from pathlib import Path
 import pytrec_eval
 from common import ROOT, SCIFACT, print_table, scifact_corpus
 
+from core import retrieval
 from core.config import load_settings
 from core.evaluation import Question
 from core.evaluation import evaluate as product_evaluate
 from core.ingest import Upload
-from core.options import ChunkSettings, Fusion, Mode, Reranker, RerankKind, SearchOptions
+from core.options import ChunkSettings, Fusion, Mode, Reranker, RerankKind, SearchOptions, Unit
 from core.records import Hit
 from core.retrieval import fuse
 from core.workbench import Workbench
 
+HALVES = (2.0, 5.0, 10.0, 20.0, 40.0)  # BM25 scores at which the saturated score is 0.5, tried on the train split
 MEASURES = {"ndcg_cut_10", "recall_10", "recall_100", "recip_rank"}
 DEPTH = 1000  # chunks fetched per query (documents are ranked by their best chunk)
 PUBLISHED = {
@@ -109,14 +111,14 @@ def lists(workbench: Workbench, store: str, queries: dict[str, str]) -> dict[str
             workbench.actor("admin"),
             store,
             text,
-            options=SearchOptions(mode=Mode.VECTOR, candidates=DEPTH),
+            options=SearchOptions(mode=Mode.VECTOR, candidates=DEPTH, unit=Unit.CHUNK),
             limit=DEPTH,
         )
         keyword = workbench.search.run(
             workbench.actor("admin"),
             store,
             text,
-            options=SearchOptions(mode=Mode.FULLTEXT, candidates=DEPTH),
+            options=SearchOptions(mode=Mode.FULLTEXT, candidates=DEPTH, unit=Unit.CHUNK),
             limit=DEPTH,
         )
         out[query_id] = (_plain(vector), _plain(keyword))
@@ -166,11 +168,18 @@ def main() -> None:
 
     train = lists(workbench, "scifact", train_queries)
     weights = [round(0.1 * i, 1) for i in range(1, 10)]
-    tuned = {
-        w: evaluate(train, train_qrels, SearchOptions(mode=Mode.HYBRID, fusion=Fusion.WEIGHTED, weight=w))["ndcg@10"]
-        for w in weights
-    }
+    product_half = retrieval.BM25_HALF
+    grid: dict[tuple[float, float], float] = {}
+    for half in HALVES:
+        retrieval.BM25_HALF = half
+        for w in weights:
+            options = SearchOptions(mode=Mode.HYBRID, fusion=Fusion.WEIGHTED, weight=w)
+            grid[(half, w)] = evaluate(train, train_qrels, options)["ndcg@10"]
+    retrieval.BM25_HALF = product_half
+    tuned = {w: grid[(product_half, w)] for w in weights}
     best_weight = max(tuned, key=lambda w: tuned[w])
+    print("Train nDCG@10 by BM25 half-saturation score (rows) and vector weight (columns):")
+    print_table([{"BM25 half": h, **{f"{w}": f"{grid[(h, w)]:.3f}" for w in weights}} for h in HALVES])
 
     started = time.perf_counter()
     test = lists(workbench, "scifact", test_queries)
@@ -181,6 +190,7 @@ def main() -> None:
         "hybrid-rrf": SearchOptions(mode=Mode.HYBRID, fusion=Fusion.RRF),
         "hybrid-weighted": SearchOptions(mode=Mode.HYBRID, fusion=Fusion.WEIGHTED, weight=best_weight),
         "hybrid-weighted 0.7": SearchOptions(mode=Mode.HYBRID, fusion=Fusion.WEIGHTED, weight=0.7),
+        "hybrid-weighted 0.8": SearchOptions(mode=Mode.HYBRID, fusion=Fusion.WEIGHTED, weight=0.8),
         "product default": SearchOptions(),
     }
     rows: list[dict[str, object]] = []

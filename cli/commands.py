@@ -18,7 +18,18 @@ from core.workbench import Workbench
 from core.workbench.services import store_names
 
 MAX_IMPORT_BYTES = 2**40  # an export holds a whole store: no upload limit, but still a regular file read in blocks
-SETTINGS = ("top_k", "mode", "fusion", "weight", "threshold", "candidates", "rerank", "min_relevance")
+SETTINGS = (
+    "top_k",
+    "mode",
+    "fusion",
+    "weight",
+    "unit",
+    "rewrite",
+    "threshold",
+    "candidates",
+    "rerank",
+    "min_relevance",
+)
 
 
 def store_create(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:

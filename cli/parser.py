@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.options import MAX_TOP_K, AnswerMode, Fusion, Mode, SearchOptions, Strategy
+from core.options import MAX_TOP_K, AnswerMode, Fusion, Mode, SearchOptions, Strategy, Unit
 
 DEFAULTS = SearchOptions()  # what a setting left out falls back to when the store has saved none
 
@@ -192,7 +192,9 @@ def search_arguments(parser: argparse.ArgumentParser, *, sources: bool = False) 
     add("--top-k", type=int, default=argparse.SUPPRESS, help=f"{what}, 1 to {MAX_TOP_K} ({saved % DEFAULTS.top_k})")
     add("--mode", choices=[m.value for m in Mode], default=argparse.SUPPRESS, help=saved % DEFAULTS.mode)
     add("--fusion", choices=[f.value for f in Fusion], default=argparse.SUPPRESS, help="how hybrid fuses the lists (%s)" % (saved % DEFAULTS.fusion))  # fmt: skip
-    add("--weight", type=float, default=argparse.SUPPRESS, help="share of the vector score in weighted fusion, 0 to 1 (%s)" % (saved % DEFAULTS.weight))  # fmt: skip
+    add("--weight", type=_weight, default=argparse.SUPPRESS, help="share of the vector score in weighted fusion, 0 to 1, or auto: fitted to the store's documents (%s)" % (saved % "auto"))  # fmt: skip
+    add("--unit", choices=[u.value for u in Unit], default=argparse.SUPPRESS, help="page: one result per page, scored by its best passage; chunk: every passage (%s)" % (saved % DEFAULTS.unit))  # fmt: skip
+    add("--rewrite", action="store_true", default=argparse.SUPPRESS, help="also search the question as a chat model rewrites it in the documents' words (needs WORKBENCH_JUDGE_MODEL or a non-bundled chat model)")  # fmt: skip
     add("--rerank", default=argparse.SUPPRESS, metavar="RERANKER", help="none, mmr, llm[:MODEL], litellm:MODEL or cross-encoder:PATH")  # fmt: skip
     add("--threshold", type=float, default=argparse.SUPPRESS, help="drop hits whose score is below this")
     add("--min-relevance", type=float, dest="min_relevance", default=argparse.SUPPRESS,
@@ -200,3 +202,13 @@ def search_arguments(parser: argparse.ArgumentParser, *, sources: bool = False) 
     add("--candidates", type=int, default=argparse.SUPPRESS, help=f"pool per list for fusion and reranking ({saved % DEFAULTS.candidates})")  # fmt: skip
     add("--filter", action="append", default=[], metavar="KEY=VALUE",
         help="document=NAME, type=pdf, after=DATE, before=DATE or any metadata key; repeatable")  # fmt: skip
+
+
+def _weight(text: str) -> float | None:
+    """--weight: a number, or auto (the store's fitted weight)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the weight is a number from 0 to 1 or auto, not '{text}'") from None

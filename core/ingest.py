@@ -11,7 +11,6 @@ from pathlib import Path
 
 from core import parsing
 from core.catalog import Catalog, new_id, now
-from core.chunking import chunk_document
 from core.embedding import Embedder, UsageSink
 from core.errors import InvalidInput, WorkbenchError
 from core.options import IngestOptions
@@ -20,6 +19,7 @@ from core.parsing.options import ParseOptions
 from core.records import Chunk, Document, DocumentStatus, IngestResult, IngestStatus, ParsedDocument, Store
 from core.redact import redact
 from core.stores import VectorStore
+from core.windows import windows
 
 log = logging.getLogger(__name__)
 
@@ -260,11 +260,12 @@ class Ingestor:
             self._progress.step(index, filename, Stage.CHUNKING)
             chunks_of = self.chunking
             document_id = new_id()
-            chunks = chunk_document(
+            chunks = windows(
                 parsed,
                 document_id=document_id,
                 settings=chunks_of,
                 token_spans=self.embedder.token_spans,
+                window=self.embedder.window_tokens,
                 max_chunks=(self.options.parse or ParseOptions()).limits.max_chunks,
             )
             if self.options.metadata:
@@ -284,7 +285,7 @@ class Ingestor:
             metadata=dict(self.options.metadata),
         )
         warnings = list(parsed.warnings)
-        overflowing = self.embedder.overflowing([c.content for c in chunks])
+        overflowing = self.embedder.overflowing([c.embedded for c in chunks])
         if overflowing:
             warnings.append(
                 f"{overflowing} chunks are longer than the embedding model's {self.embedder.window_tokens}-token window; "
@@ -349,7 +350,7 @@ class Ingestor:
             return
         try:
             self._progress.batch(entries, Stage.EMBEDDING)
-            vectors = self.embedder.embed([c.content for c in chunks], on_usage=self.on_usage)
+            vectors = self.embedder.embed([c.embedded for c in chunks], on_usage=self.on_usage)
             self._progress.batch(entries, Stage.WRITING)
             self.backend.add(self.store.collection, chunks, vectors)
         except Exception as exc:  # every failure must leave no half document behind

@@ -67,6 +67,11 @@ class Fusion(enum.StrEnum):
     WEIGHTED = "weighted"  # weight * normalised vector score + (1 - weight) * normalised BM25 score
 
 
+class Unit(enum.StrEnum):
+    PAGE = "page"  # one result per page: scored by its best window (chunks without a page stay chunks)
+    CHUNK = "chunk"  # every matching window on its own
+
+
 class RerankKind(enum.StrEnum):
     NONE = "none"
     MMR = "mmr"  # maximal marginal relevance: trade relevance for diversity
@@ -161,7 +166,9 @@ class SearchOptions:
     # keeps how much better a match is. Measured (bench/longdocs.py, bench/eval_retrieval.py): FinanceBench dev
     # page-recall@5 0.19 (RRF) -> 0.36, SciFact test nDCG@10 0.717 -> 0.723.
     fusion: Fusion = Fusion.WEIGHTED
-    weight: float = 0.6  # share of the vector score in weighted fusion
+    weight: float | None = None  # share of the vector score in weighted fusion; None: the store's (fusion_weight)
+    unit: Unit = Unit.PAGE
+    rewrite: bool = False  # also search the question as a chat model rewrites it in the documents' words
     threshold: float | None = None  # drop hits whose final score is below this
     candidates: int = DEFAULT_CANDIDATES  # pool per list for fusion and reranking
     rerank: Reranker = field(default_factory=Reranker)
@@ -174,13 +181,13 @@ class SearchOptions:
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
             raise InvalidInput(f"top-k must be between 1 and {MAX_TOP_K}, not {self.top_k}.")
-        if not 0.0 <= self.weight <= 1.0:
+        if self.weight is not None and not 0.0 <= self.weight <= 1.0:
             raise InvalidInput(f"The fusion weight must be between 0 and 1, not {self.weight}.")
         if not 0.0 <= self.mmr_lambda <= 1.0:
             raise InvalidInput(f"The MMR lambda must be between 0 and 1, not {self.mmr_lambda}.")
         if not 1 <= self.candidates <= MAX_CANDIDATES:
             raise InvalidInput(f"The candidate pool must be between 1 and {MAX_CANDIDATES}, not {self.candidates}.")
-        for name, kind in (("mode", Mode), ("fusion", Fusion)):
+        for name, kind in (("mode", Mode), ("fusion", Fusion), ("unit", Unit)):
             try:
                 object.__setattr__(self, name, kind(getattr(self, name)))
             except ValueError:
@@ -194,6 +201,8 @@ class SearchOptions:
             "mode": self.mode.value,
             "fusion": self.fusion.value,
             "weight": self.weight,
+            "unit": self.unit.value,
+            "rewrite": self.rewrite,
             "threshold": self.threshold,
             "candidates": self.candidates,
             "rerank": str(self.rerank),
@@ -205,7 +214,12 @@ class SearchOptions:
         """A short label made from the settings themselves (so that a label cannot say one thing and run another)."""
         label = {"vector": "vector", "fulltext": "full-text"}.get(self.mode.value, "hybrid")
         if self.mode is Mode.HYBRID:
-            label += " RRF" if self.fusion is Fusion.RRF else f" weighted {self.weight:g}"
+            if self.fusion is Fusion.RRF:
+                label += " RRF"
+            else:
+                label += " weighted " + (f"{self.weight:g}" if self.weight is not None else "auto")
+        label += " by chunk" if self.unit is Unit.CHUNK else ""
+        label += " + rewrite" if self.rewrite else ""
         return label + (f" + {self.rerank}" if self.rerank.kind is not RerankKind.NONE else "")
 
     @classmethod
@@ -217,6 +231,14 @@ class SearchOptions:
             if not sep or key not in SETTING_NAMES:
                 known = ", ".join(SETTING_NAMES)
                 raise InvalidInput(f"Search settings are written key=value with keys {known}; not '{pair}'.")
+            if key == "weight" and value == "auto":
+                values[key] = None
+                continue
+            if key == "rewrite":
+                if value.lower() not in ("on", "off", "true", "false", "yes", "no"):
+                    raise InvalidInput(f"The search setting rewrite is on or off, not '{value}'.")
+                values[key] = value.lower() in ("on", "true", "yes")
+                continue
             try:
                 values[key] = NUMBER_SETTINGS.get(key, str)(value)
             except ValueError:
@@ -248,6 +270,8 @@ SETTING_NAMES = (
     "mode",
     "fusion",
     "weight",
+    "unit",
+    "rewrite",
     "threshold",
     "candidates",
     "rerank",

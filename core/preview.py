@@ -10,13 +10,14 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from core import parsing
-from core.chunking import Span, Tokens, chunk_document
+from core.chunking import Span, Tokens
 from core.embedding import Embedder
 from core.errors import InvalidInput
 from core.ingest import content_hash
 from core.options import ChunkSettings
 from core.parsing.options import ParseOptions
 from core.records import Chunk, ParsedDocument
+from core.windows import windows
 
 CACHE_ENTRIES = 16  # parsed documents kept; a 100-page filing is ~0.5 MB of text
 
@@ -107,11 +108,12 @@ def preview(
     started = time.perf_counter()
     parsed, from_cache = cache.parse(filename, data, content_hash(data), options)
     parsed_at = time.perf_counter()
-    chunks = chunk_document(
+    chunks = windows(
         parsed,
         document_id="preview",
         settings=settings,
         token_spans=lambda t: cache.token_spans(embedder, t),
+        window=embedder.window_tokens,
         max_chunks=options.limits.max_chunks,
     )
     chunked_at = time.perf_counter()

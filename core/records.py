@@ -177,8 +177,9 @@ class ParsedDocument:
 class Chunk:
     """A piece of a document's parsed text; `text == parsed.text[start:end]`.
 
-    `content` is what is embedded, stored and shown: the text, after its context (a table's
-    header row) when it has one, so that every chunk reads on its own.
+    `content` is what is shown: the text, after its context (a table's header row) when it has one, so that
+    every chunk reads on its own. `header` (the document, period, section and page title, see core.windows) is
+    embedded and indexed with it but not shown as its text: `embedded` is what the model reads.
     """
 
     document_id: str
@@ -192,30 +193,39 @@ class Chunk:
     context: str = ""
     location: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)  # the document's, copied for backend-side filters
+    header: str = ""
 
     @property
     def content(self) -> str:
         return f"{self.context}\n{self.text}" if self.context else self.text
+
+    @property
+    def embedded(self) -> str:
+        return f"{self.header}\n{self.content}" if self.header else self.content
 
 
 @dataclass(frozen=True)
 class ScoreBreakdown:
     """Why a hit came back: its score and rank in each list, the fused score, and the reranker's score."""
 
-    vector: float | None = None
+    vector: float | None = None  # cosine similarity (also for hits only BM25 found, in weighted fusion)
     vector_rank: int | None = None
     keyword: float | None = None
     keyword_rank: int | None = None
     fused: float | None = None
     rerank: float | None = None
+    named: float | None = None  # the bonus of a document the question names
 
     def describe(self) -> str:
         """'vector 0.712 (#1) · keyword 8.31 (#2) · fused 0.033': the parts that took part, for a result card."""
         parts = [
-            f"vector {self.vector:.3f} (#{self.vector_rank})" if self.vector is not None else "",
+            (f"vector {self.vector:.3f}" + (f" (#{self.vector_rank})" if self.vector_rank else ""))
+            if self.vector is not None
+            else "",
             f"keyword {self.keyword:.2f} (#{self.keyword_rank})" if self.keyword is not None else "",
             f"fused {self.fused:.3f}" if self.fused is not None else "",
             f"rerank {self.rerank:.3f}" if self.rerank is not None else "",
+            f"named in the question +{self.named:g}" if self.named else "",
         ]
         return " · ".join(p for p in parts if p)
 
@@ -236,6 +246,8 @@ class Hit:
     location: str | None = None
     store: str | None = None
     breakdown: ScoreBreakdown | None = None
+    header: str = ""  # what the window was embedded and indexed with besides its text (see core.windows)
+    windows: int = 1  # when results are pages: how many of the page's windows matched
 
     @property
     def key(self) -> tuple[str, int]:

@@ -7,7 +7,8 @@ reranking, thresholds and multi-store merging happen once, the same way for ever
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,15 +22,27 @@ from core.options import (
     Mode,
     RerankKind,
     SearchOptions,
+    Unit,
 )
-from core.records import Hit, ScoreBreakdown, Store
+from core.records import Document, DocumentStatus, Hit, ScoreBreakdown, Store
 from core.rerank import UsageRecorder as RerankUsage
 from core.rerank import rerank_scores
+from core.rewrite import rewritten
 from core.stores import VectorStore, Where
 
 log = logging.getLogger(__name__)
 
 RRF_K = 60
+# BM25 is unbounded and its scale moves with the store (document lengths, term rarity), so weighted fusion maps it
+# through b / (b + BM25_HALF): 0 for no match, 0.5 at BM25_HALF, towards 1 for strong matches. With the cosine on
+# its own absolute scale, a fused score means the same in every query: an unrelated question scores well below a
+# matching one, which min-max normalising within each query (the best hit always near 1) could not show.
+# Fitted on the training halves (bench/calibration.py --fit): SciFact train and half the FinanceBench dev questions.
+BM25_HALF = 10.0
+DEFAULT_WEIGHT = 0.6  # the vector share for short documents (SciFact abstracts: best at 0.6, bench/eval_retrieval.py)
+LONG_DOCUMENT_WEIGHT = 0.8  # and for long ones (FinanceBench filings, bench/longdocs.py)
+LONG_DOCUMENT_WINDOWS = 100  # a document of this many windows (some 25 pages) is long
+NAMED_BONUS = 0.1  # added to hits of a document the question names (see named_documents)
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,7 @@ class RerankModels:
     """What the model rerankers need from the workbench: the judge's default model, model-list names, usage."""
 
     judge_model: str = ""
+    rewrite_model: str = ""  # rewrites questions in the documents' words (SearchOptions.rewrite)
     resolve: Callable[[str], tuple[str, dict[str, Any]]] = lambda name: (name, {})
     on_usage: RerankUsage | None = None
 
@@ -77,15 +91,26 @@ def search(
         raise InvalidInput("Type something to search for.")
     limit = limit or options.top_k
     pool = max(options.candidates, limit)
-    contexts = [_candidates(query, t, catalog=catalog, options=options, pool=pool) for t in targets]
+    models = models or RerankModels()
+    queries = [query]
+    if options.rewrite:
+        extra = rewritten(query, models.rewrite_model, resolve=models.resolve, on_usage=models.on_usage)
+        queries += [extra] if extra else []
+    contexts = [
+        _merged([_candidates(q, t, catalog=catalog, options=options, pool=pool) for q in queries]) for t in targets
+    ]
+    weights = {c.target.store.name: c.weight for c in contexts}
+    weight = lambda hit: weights[hit.store or ""]  # noqa: E731
     if len(contexts) == 1:
-        hits = fuse(contexts[0].vector_hits, contexts[0].keyword_hits, options)
+        hits = fuse(
+            contexts[0].vector_hits, contexts[0].keyword_hits, options, weight=weight, cosines=contexts[0].cosines
+        )
     else:
-        hits = _fuse_stores(contexts, options, pool)
+        hits = _fuse_stores(contexts, options, pool, weight)
+    hits = prefer_named(query, hits, [d for c in contexts for d in c.documents])
     if options.rerank.kind is RerankKind.MMR:
         hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
     elif options.rerank.kind is not RerankKind.NONE and hits:
-        models = models or RerankModels()
         scores = rerank_scores(
             query,
             hits,
@@ -95,9 +120,86 @@ def search(
             resolve=models.resolve,
         )
         hits = _apply_scores(hits, scores)
+    if options.unit is Unit.PAGE:
+        hits = by_page(hits)
     if options.threshold is not None:
         hits = [h for h in hits if h.score >= options.threshold]
     return hits[:limit]
+
+
+def by_page(hits: list[Hit]) -> list[Hit]:
+    """One hit per page, in order: the page's best window, counting how many of its windows matched."""
+    first: dict[tuple[str | None, str, int], int] = {}
+    pages: list[Hit] = []
+    for hit in hits:
+        if hit.page is None:
+            pages.append(hit)
+            continue
+        key = (hit.store, hit.document_id, hit.page)
+        if key in first:
+            best = pages[first[key]]
+            pages[first[key]] = replace(best, windows=best.windows + 1)
+        else:
+            first[key] = len(pages)
+            pages.append(hit)
+    return pages
+
+
+def fusion_weight(documents: int, windows: int) -> float:
+    """The vector share of weighted fusion that fits a store: long documents (filings: hundreds of windows each, full
+    of figures and words every page repeats) want less BM25 than short ones (abstracts, notes, emails), where BM25's
+    exact terms carry more. Decided by the store's mean windows per document (see LONG_DOCUMENT_WINDOWS)."""
+    if documents and windows / documents >= LONG_DOCUMENT_WINDOWS:
+        return LONG_DOCUMENT_WEIGHT
+    return DEFAULT_WEIGHT
+
+
+def fusion_weight_note(documents: int, windows: int) -> str:
+    """Which vector share is in force for a store, and why, for people."""
+    weight = fusion_weight(documents, windows)
+    if not documents:
+        return f"{weight:g} (no documents yet)"
+    size = "long" if weight == LONG_DOCUMENT_WEIGHT else "short"
+    return f"{weight:g}: {size} documents (about {windows / documents:,.0f} windows each)"
+
+
+_NAME_SPLIT = re.compile(r"[^0-9a-z]+")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+def named_documents(query: str, documents: Sequence[Document]) -> set[str]:
+    """The documents a question names: words of their file names (a company, a product, a year) that the question
+    writes as a name (capitalised, or a number: '3M', 'Boeing', 'FY2018'), also run together ('AMERICANEXPRESS' is
+    'American Express'). Only the best match counts, and only when it singles out some documents: a word every file
+    name shares names none, and a topic word in lower case ('pump') is a topic, not a name."""
+    names = [w.lower() for w in re.findall(r"[A-Za-z0-9&]+", query) if w[0].isupper() or w[0].isdigit()]
+    words = {p for w in names for p in _NAME_SPLIT.split(w) if p}
+    squashed = "".join(_NAME_SPLIT.sub("", w) for w in names)
+    years = set(_YEAR.findall(query))
+    scores: dict[str, int] = {}
+    for document in documents:
+        stem = document.filename.rsplit(".", 1)[0].lower()
+        parts = {p for p in _NAME_SPLIT.split(stem) if p and not p.isdigit()}
+        named = sum(1 for p in parts if p in words or (len(p) >= 6 and p in squashed))
+        dated = 1 if parts and years & set(_YEAR.findall(stem)) else 0  # '2019.txt' is an id, not a year
+        scores[document.id] = named + dated
+    best = max(scores.values(), default=0)
+    chosen = {d for d, n in scores.items() if n == best}
+    return chosen if best > 0 and len(chosen) < len(scores) else set()
+
+
+def prefer_named(query: str, hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
+    """Hits of the documents the question names rank higher by NAMED_BONUS (recorded in their breakdown)."""
+    named = named_documents(query, documents)
+    if not named:
+        return hits
+    raised = [
+        replace(h, score=h.score + NAMED_BONUS, breakdown=replace(h.breakdown or ScoreBreakdown(), named=NAMED_BONUS))
+        if h.document_id in named
+        else h
+        for h in hits
+    ]
+    return sorted(raised, key=lambda h: -h.score)
 
 
 @dataclass
@@ -105,6 +207,9 @@ class _Context:
     target: Target
     vector_hits: list[Hit]  # the store's first-stage lists, fused once over all stores that share a model
     keyword_hits: list[Hit]
+    cosines: dict[tuple[str, int], float]  # the query's cosine with hits only BM25 found (weighted fusion)
+    weight: float  # the vector share for this store
+    documents: list[Document]  # the store's ready documents (to see which ones a question names)
 
 
 def _candidates(query: str, target: Target, *, catalog: Catalog, options: SearchOptions, pool: int) -> _Context:
@@ -141,19 +246,73 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
         found = {h.document_id for h in [*vector_hits, *keyword_hits]}
         if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
             vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store))))
+    cosines: dict[tuple[str, int], float] = {}
+    if query_vector is not None and options.fusion is Fusion.WEIGHTED and options.mode is Mode.HYBRID:
+        in_vector = {h.key for h in vector_hits}
+        missing = [h for h in keyword_hits if h.key not in in_vector]
+        if missing:
+            vectors = backend.vectors(store.collection, missing)
+            cosines = {h.key: float(v @ query_vector) for h, v in zip(missing, vectors, strict=True)}
+    documents = catalog.list_documents(store, status=DocumentStatus.READY)
+    weight = options.weight
+    if weight is None:
+        weight = fusion_weight(len(documents), sum(d.chunk_count for d in documents))
     named = lambda hits: [replace(h, store=store.name) for h in hits]  # noqa: E731
-    return _Context(target=target, vector_hits=named(vector_hits), keyword_hits=named(keyword_hits))
+    return _Context(
+        target=target,
+        vector_hits=named(vector_hits),
+        keyword_hits=named(keyword_hits),
+        cosines=cosines,
+        weight=weight,
+        documents=documents,
+    )
 
 
-def fuse(vector_hits: list[Hit], keyword_hits: list[Hit], options: SearchOptions) -> list[Hit]:
-    """One ranked list from a store's vector and BM25 lists, as the options' mode and fusion say."""
+def _merged(contexts: list[_Context]) -> _Context:
+    """One store's lists for several phrasings of a question: each chunk once, with its best score in each list."""
+    if len(contexts) == 1:
+        return contexts[0]
+
+    def best(lists: list[list[Hit]]) -> list[Hit]:
+        found: dict[tuple[str, int], Hit] = {}
+        for hit in (h for hits in lists for h in hits):
+            if hit.key not in found or hit.score > found[hit.key].score:
+                found[hit.key] = hit
+        return sorted(found.values(), key=lambda h: -h.score)
+
+    cosines: dict[tuple[str, int], float] = {}
+    for context in contexts:
+        for key, value in context.cosines.items():
+            cosines[key] = max(value, cosines.get(key, value))
+    first = contexts[0]
+    return replace(
+        first,
+        vector_hits=best([c.vector_hits for c in contexts]),
+        keyword_hits=best([c.keyword_hits for c in contexts]),
+        cosines=cosines,
+    )
+
+
+def fuse(
+    vector_hits: list[Hit],
+    keyword_hits: list[Hit],
+    options: SearchOptions,
+    *,
+    weight: Callable[[Hit], float] | None = None,
+    cosines: Mapping[tuple[str, int], float] | None = None,
+) -> list[Hit]:
+    """One ranked list from a store's vector and BM25 lists, as the options' mode and fusion say.
+
+    Weighted fusion takes each hit's vector share from `weight` (per store: see `fusion_weight`) and the cosine of
+    hits only BM25 found from `cosines`."""
     if options.mode is Mode.VECTOR:
         return [_with(h, rank, vector=h.score) for rank, h in enumerate(vector_hits, 1)]
     if options.mode is Mode.FULLTEXT:
         return [_with(h, rank, keyword=h.score) for rank, h in enumerate(keyword_hits, 1)]
     if options.fusion is Fusion.RRF:
         return _rrf(vector_hits, keyword_hits)
-    return _weighted(vector_hits, keyword_hits, options.weight)
+    fixed = options.weight if options.weight is not None else DEFAULT_WEIGHT
+    return _weighted(vector_hits, keyword_hits, weight or (lambda _hit: fixed), cosines or {})
 
 
 def _with(hit: Hit, rank: int, *, vector: float | None = None, keyword: float | None = None) -> Hit:
@@ -174,31 +333,40 @@ def _rrf(vector_hits: list[Hit], keyword_hits: list[Hit]) -> list[Hit]:
     )
 
 
-def _weighted(vector_hits: list[Hit], keyword_hits: list[Hit], weight: float) -> list[Hit]:
-    """weight * min-max-normalised cosine + (1 - weight) * min-max-normalised BM25; a list that misses a chunk gives 0."""
-    vector_norm = _minmax({h.key: h.score for h in vector_hits})
-    keyword_norm = _minmax({h.key: h.score for h in keyword_hits})
-    return _combine(
-        vector_hits,
-        keyword_hits,
-        lambda _v, _k: 0.0,
-        scores=lambda key: weight * vector_norm.get(key, 0.0) + (1 - weight) * keyword_norm.get(key, 0.0),
-    )
+def saturated(bm25: float) -> float:
+    """A BM25 score on a 0..1 scale that does not depend on the other hits of the query."""
+    return bm25 / (bm25 + BM25_HALF) if bm25 > 0 else 0.0
 
 
-def _minmax(scores: dict[tuple[str, int], float]) -> dict[tuple[str, int], float]:
-    if not scores:
-        return {}
-    low, high = min(scores.values()), max(scores.values())
-    span = high - low
-    return {k: (s - low) / span if span > 0 else 1.0 for k, s in scores.items()}
+def _weighted(
+    vector_hits: list[Hit],
+    keyword_hits: list[Hit],
+    weight: Callable[[Hit], float],
+    cosines: Mapping[tuple[str, int], float],
+) -> list[Hit]:
+    """weight * cosine + (1 - weight) * saturated BM25, both on absolute scales; a hit BM25 did not find gets 0 from
+    it, and a hit only BM25 found gets its real cosine (when known, else 0)."""
+    cosine = {**cosines, **{h.key: h.score for h in vector_hits}}
+    keyword = {h.key: saturated(h.score) for h in keyword_hits}
+
+    def score(hit: Hit) -> float:
+        share = weight(hit)
+        return share * max(cosine.get(hit.key, 0.0), 0.0) + (1 - share) * keyword.get(hit.key, 0.0)
+
+    fused = _combine(vector_hits, keyword_hits, lambda _v, _k: 0.0, scores=score)
+    return [
+        replace(h, breakdown=replace(h.breakdown, vector=cosine[h.key]))
+        if h.breakdown is not None and h.breakdown.vector is None and h.key in cosine
+        else h
+        for h in fused
+    ]
 
 
 def _combine(
     vector_hits: list[Hit],
     keyword_hits: list[Hit],
     by_ranks: Callable[[int | None, int | None], float],
-    scores: Callable[[tuple[str, int]], float] | None = None,
+    scores: Callable[[Hit], float] | None = None,
 ) -> list[Hit]:
     vector = {h.key: (rank, h) for rank, h in enumerate(vector_hits, 1)}
     keyword = {h.key: (rank, h) for rank, h in enumerate(keyword_hits, 1)}
@@ -208,7 +376,7 @@ def _combine(
         k_rank, k_hit = keyword.get(key, (None, None))
         hit = v_hit or k_hit
         assert hit is not None
-        score = scores(key) if scores else by_ranks(v_rank, k_rank)
+        score = scores(hit) if scores else by_ranks(v_rank, k_rank)
         breakdown = ScoreBreakdown(
             vector=v_hit.score if v_hit else None,
             vector_rank=v_rank,
@@ -221,7 +389,9 @@ def _combine(
     return fused
 
 
-def _fuse_stores(contexts: list[_Context], options: SearchOptions, pool: int) -> list[Hit]:
+def _fuse_stores(
+    contexts: list[_Context], options: SearchOptions, pool: int, weight: Callable[[Hit], float]
+) -> list[Hit]:
     """Several stores ranked as one: stores that share an embedding model pool their first-stage lists
     (cosines of one model compare across stores; BM25 scores too, roughly) and are fused once, exactly as if
     they were one store. So an irrelevant store's best hit no longer ties with a relevant store's best, and a
@@ -234,7 +404,8 @@ def _fuse_stores(contexts: list[_Context], options: SearchOptions, pool: int) ->
     for members in groups.values():
         vector = sorted((h for c in members for h in c.vector_hits), key=lambda h: -h.score)[:pool]
         keyword = sorted((h for c in members for h in c.keyword_hits), key=lambda h: -h.score)[:pool]
-        merged += fuse(vector, keyword, options)
+        cosines = {k: v for c in members for k, v in c.cosines.items()}
+        merged += fuse(vector, keyword, options, weight=weight, cosines=cosines)
     return sorted(merged, key=lambda h: -h.score)[:pool]
 
 

@@ -1,8 +1,11 @@
 """Chat: answers from your stores, streamed, with the sources they cite; conversations kept and exportable."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from core.errors import WorkbenchError
+from core.options import Filters
 from ui.chat_view import answer_settings, answering, conversation_list, message
 from ui.session import fail, signed_in
 
@@ -23,6 +26,11 @@ with st.sidebar:
 
 st.title(found.title if found else "Chat")
 stores = st.multiselect("Stores", readable, default=default, key=f"chat_stores_{current}")
+names = sorted({d.filename for name in stores for d in wb.documents.of(me, name)})
+st.session_state["chat_documents"] = [n for n in st.session_state.get("chat_documents", []) if n in names]
+only = st.multiselect("Only these documents (empty: all of them)", names, key="chat_documents")
+if only:
+    options = replace(options, search=replace(options.search, filters=Filters(filenames=tuple(only))))
 if found and current:
     left, middle, right = st.columns([3, 1, 1])
     title = left.text_input("Title", found.title, key=f"title_{current}", label_visibility="collapsed")

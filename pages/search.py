@@ -56,7 +56,8 @@ def playground() -> None:
     for side, column in zip(sides, columns, strict=True):
         with column, st.expander(f"Settings {side.upper()}" if compare else "Settings", expanded=True):
             try:
-                options[side] = search_settings(wb, saved, side, filters=filters)
+                chosen = [s for s in summaries if s.store.name in stores]
+                options[side] = search_settings(wb, saved, side, filters=filters, stores=chosen)
             except WorkbenchError as exc:
                 st.error(str(exc))
     label = (

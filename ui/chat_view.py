@@ -95,6 +95,11 @@ def answer_settings(
     return AskOptions(model=model, mode=mode, temperature=temperature, system_prompt=system or None, search=search)
 
 
+def _only(filename: str) -> None:
+    """Scope the next questions to one document (a callback: it runs before the document filter is drawn)."""
+    st.session_state["chat_documents"] = [filename]
+
+
 def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Citation], readable: list[str]) -> None:
     numbers = {c.n for c in cited}
     for c in cited:
@@ -113,6 +118,8 @@ def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Cit
             if page is not None and image is not None:
                 page.image(image, caption=f"{c.filename}, page {c.page}: the cited passage is outlined")
             with text:
+                st.button("Ask only this document", key=f"only_{c.document_id}_{c.n}_{c.chunk_index}",
+                          icon=":material/filter_alt:", on_click=_only, args=(c.filename,))  # fmt: skip
                 for chunk in around:
                     mark = " (the cited one)" if chunk.chunk_index == c.chunk_index else ""
                     st.caption(f"Chunk {chunk.chunk_index + 1} · {chunk.location or ''}{mark}")

@@ -10,6 +10,11 @@ from core.workbench import Workbench
 from ui.html import highlight
 
 
+def scope(filename: str) -> None:
+    """Narrow the search page's filters to one document (a callback: it runs before the filter widget is drawn)."""
+    st.session_state["search_documents"] = [filename]
+
+
 def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compare: bool, several: bool) -> None:
     hit, change = item.hit, item.change
     mark = {"new": ":green-badge[new]", "same": ""}.get(
@@ -17,8 +22,19 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
     )
     with st.container(border=True):
         st.markdown(f"**{item.rank}. {hit.filename}** · {hit.location or ''} · score {hit.score:.3f} {mark * compare}")
-        st.caption((hit.breakdown.describe() if hit.breakdown else "") + f" · store {hit.store}" * several)
+        windows = f" · best of {hit.windows} matching passages on this page" if hit.windows > 1 else ""
+        st.caption((hit.breakdown.describe() if hit.breakdown else "") + windows + f" · store {hit.store}" * several)
         st.html(f'<div style="font-size:0.9rem;white-space:pre-wrap">{highlight(hit.text, query)}</div>')
+        if hit.header:
+            st.caption(f"Searched with its context: {hit.header}")
+        st.button(
+            "Only this document",
+            key=f"scope_{side}_{item.rank}",
+            icon=":material/filter_alt:",
+            on_click=scope,
+            args=(hit.filename,),
+            help="Search this document alone (the Filters above show it; clear them to search everything again).",
+        )
         if hit.store and st.toggle("Neighbouring chunks", key=f"around_{side}_{item.rank}"):  # read when asked for
             for chunk in wb.documents.chunks(me, hit.store, hit.document_id):
                 if abs(chunk.chunk_index - hit.chunk_index) == 1:

@@ -3,10 +3,15 @@ settings and returns one SearchOptions record (the record the store saves and th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
-from core.options import MAX_CANDIDATES, MAX_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions
+from core.options import MAX_CANDIDATES, MAX_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions, Unit
+from core.retrieval import DEFAULT_WEIGHT, fusion_weight_note
+from core.rewrite import rewrite_model
 from core.workbench import Workbench
+from core.workbench.stores import StoreSummary
 
 
 def rerankers(wb: Workbench) -> list[str]:
@@ -21,6 +26,7 @@ def search_settings(
     filters: Filters | None = None,
     most: int = MAX_TOP_K,
     results: str = "Results",
+    stores: Sequence[StoreSummary] = (),
 ) -> SearchOptions:
     """Every retrieval setting, starting from `saved`; `key` keeps two sets on one page apart."""
     modes = [m.value for m in Mode]
@@ -30,7 +36,33 @@ def search_settings(
         fusions = [f.value for f in Fusion]
         fusion = st.radio("Fusion", fusions, fusions.index(fusion), horizontal=True, key=f"{key}_fusion") or fusion
         if fusion == Fusion.WEIGHTED:
-            weight = st.slider("Vector share", 0.0, 1.0, saved.weight, 0.05, key=f"{key}_weight")
+            fitted = st.toggle(
+                "Vector share fitted to the store",
+                value=saved.weight is None,
+                key=f"{key}_weight_fitted",
+                help="Long documents (filings) get less weight on exact words than short ones (abstracts, notes).",
+            )
+            if fitted:
+                weight = None
+                for summary in stores:
+                    st.caption(f"{summary.store.name}: {fusion_weight_note(summary.documents, summary.chunks)}")
+            else:
+                start = saved.weight if saved.weight is not None else DEFAULT_WEIGHT
+                weight = st.slider("Vector share", 0.0, 1.0, start, 0.05, key=f"{key}_weight")
+    units = {"Pages": Unit.PAGE.value, "Chunks": Unit.CHUNK.value}
+    shown = next(label for label, value in units.items() if value == saved.unit.value)
+    unit = units[st.radio("Results are", list(units), list(units).index(shown), horizontal=True, key=f"{key}_unit",
+                          help="Pages: one result per page, its best window first. Chunks: every matching window.")]  # fmt: skip
+    writer = rewrite_model(wb.settings.judge_model, wb.settings.chat_model)
+    rewrite = st.toggle(
+        "Also search the question in the documents' words",
+        value=saved.rewrite and bool(writer),
+        disabled=not writer,
+        key=f"{key}_rewrite",
+        help=f"{writer} rewrites the question (a derived measure becomes the lines a statement prints)."
+        if writer
+        else "Needs a chat model other than the bundled one (WORKBENCH_JUDGE_MODEL or WORKBENCH_CHAT_MODEL).",
+    )
     top_k = st.slider(results, 1, most, min(saved.top_k, most), key=f"{key}_top_k")
     threshold = st.number_input(
         "Minimum score (0: none)", 0.0, 100.0, saved.threshold or 0.0, 0.05, key=f"{key}_threshold"
@@ -52,6 +84,14 @@ def search_settings(
     rerank = st.selectbox("Reranker", choices, index=index, key=f"{key}_rerank")
     if rerank == "cross-encoder":
         rerank = f"cross-encoder:{st.text_input('Cross-encoder folder', key=f'{key}_cross_encoder')}"
-    chosen = {"mode": mode, "fusion": fusion, "weight": weight, "top_k": top_k, "threshold": threshold or None}
+    chosen = {
+        "mode": mode,
+        "fusion": fusion,
+        "weight": weight,
+        "unit": unit,
+        "rewrite": rewrite,
+        "top_k": top_k,
+        "threshold": threshold or None,
+    }
     chosen |= {"candidates": int(candidates), "rerank": str(Reranker.parse(rerank)), "min_relevance": floor or None}
     return SearchOptions.from_settings({**saved.settings(), **chosen, "filters": filters or Filters()})

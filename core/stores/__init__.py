@@ -56,6 +56,24 @@ CHUNK_FIELDS = [
 ]
 
 
+# A stored text is the window's header, this mark, then its content: full-text search indexes the header with the
+# text (so "3M 2018 cash flow" finds the page), while hits, the viewer and exports read the two apart. A control
+# character no parser leaves in text (they are replaced on parsing) and no tokenizer reads as a word. Rows written
+# before headers existed have no mark and read as content alone.
+HEADER_MARK = "\x1e"
+
+
+def stored_text(chunk: Chunk) -> str:
+    """What a backend writes in its `text` field for a chunk."""
+    return f"{chunk.header}{HEADER_MARK}\n{chunk.content}" if chunk.header else chunk.content
+
+
+def read_text(stored: str) -> tuple[str, str]:
+    """(header, content) of a stored text."""
+    header, mark, content = stored.partition(HEADER_MARK)
+    return (header, content.removeprefix("\n")) if mark else ("", stored)
+
+
 @dataclass(frozen=True)
 class Where:
     """A pre-filter every backend understands: only chunks of these documents."""
@@ -73,7 +91,7 @@ class VectorStore(Protocol):
         """Remove the collection and everything in it (no-op when it does not exist)."""
 
     def add(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Write chunks (their `content`) with their vectors, one row each, visible to search when this returns."""
+        """Write chunks (their `stored_text`) with their vectors, one row each, visible to search when this returns."""
 
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         """Remove every chunk of these documents."""
@@ -106,6 +124,7 @@ class VectorStore(Protocol):
 def chunk_of(hit: Hit, metadata: dict[str, str]) -> Chunk:
     """A stored row read back as a Chunk (for scans and exports): its content is the text, with no separate context."""
     return Chunk(
+        header=hit.header,
         document_id=hit.document_id,
         filename=hit.filename,
         text=hit.text,

@@ -20,7 +20,7 @@ from lancedb.index import FTS
 
 from core.errors import InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import CHUNK_FIELDS, Where, chunk_of
+from core.stores import CHUNK_FIELDS, Where, chunk_of, read_text, stored_text
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class LanceStore:
                 "id": [f"{c.document_id}:{c.chunk_index}" for c in chunks],
                 "document_id": [c.document_id for c in chunks],
                 "filename": [c.filename for c in chunks],
-                "text": pa.array([c.content for c in chunks], type=pa.large_string()),
+                "text": pa.array([stored_text(c) for c in chunks], type=pa.large_string()),
                 "page": pa.array([c.page for c in chunks], type=pa.int32()),
                 "chunk_index": pa.array([c.chunk_index for c in chunks], type=pa.int32()),
                 "char_start": pa.array([c.start for c in chunks], type=pa.int64()),
@@ -257,8 +257,10 @@ def _in_documents(where: Where) -> str:
 
 
 def _hit(row: dict[str, Any], score: float) -> Hit:
+    header, text = read_text(row["text"])
     return Hit(
-        text=row["text"],
+        header=header,
+        text=text,
         score=score,
         document_id=row["document_id"],
         filename=row["filename"],

@@ -19,7 +19,7 @@ import numpy as np
 
 from core.errors import BackendUnavailable, InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import CHUNK_FIELDS, Where, chunk_of
+from core.stores import CHUNK_FIELDS, Where, chunk_of, read_text, stored_text
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class MilvusStore:
                 "id": f"{c.document_id}:{c.chunk_index}",
                 "document_id": c.document_id,
                 "filename": _fit(c.filename, 1024),
-                "text": _fit(c.content, TEXT_BYTES),
+                "text": _fit(stored_text(c), TEXT_BYTES),
                 "page": NO_PAGE if c.page is None else c.page,
                 "chunk_index": c.chunk_index,
                 "char_start": c.start,
@@ -332,8 +332,10 @@ def _in_documents(where: Where) -> str:
 
 
 def _hit(entity: dict[str, Any], score: float) -> Hit:
+    header, text = read_text(entity["text"])
     return Hit(
-        text=entity["text"],
+        header=header,
+        text=text,
         score=score,
         document_id=entity["document_id"],
         filename=entity["filename"],

@@ -23,6 +23,7 @@ from core.records import Actor, Channel, Hit, Role, Store
 from core.redact import install_log_redaction
 from core.retrieval import RerankModels, Target, check_embedding
 from core.retrieval import search as retrieval_search
+from core.rewrite import rewrite_model
 from core.stores import VectorStore, open_backend
 from core.usage import UsageRecorder
 
@@ -159,6 +160,7 @@ class Services:
         usage = self.usage(actor, "rerank", stores)
         models = RerankModels(
             judge_model=self.settings.judge_model,
+            rewrite_model=rewrite_model(self.settings.judge_model, self.settings.chat_model),
             resolve=self.models.resolve,
             on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
         )

@@ -198,3 +198,18 @@ def test_a_documents_chunks_come_back_in_order(backend: VectorStore) -> None:
     assert backend.document_chunks("contract", "missing") == []
     size = backend.size_bytes("contract")
     assert size is None or size > 0
+
+
+def test_a_windows_header_is_searched_with_it_but_read_apart(backend: VectorStore) -> None:
+    plain, headed = chunks_of("plain", 1)[0], chunks_of("headed", 1)[0]
+    headed = Chunk(
+        **{**headed.__dict__, "header": "Zanzibar Holdings 2018 annual report · Cash flows", "context": "2018 2017"}
+    )
+    backend.add("contract", [plain, headed], np.stack([unit(1), unit(0, 1)]))
+    found = backend.fulltext("contract", "zanzibar", top_k=5)
+    assert [h.document_id for h in found] == ["headed"]  # the header is indexed with the text
+    assert found[0].header == headed.header and found[0].text == headed.content  # and read apart from it
+    assert "Zanzibar" not in found[0].text
+    vector_hit = backend.search("contract", unit(1), top_k=1)[0]
+    assert (vector_hit.header, vector_hit.text) == ("", plain.text)  # rows without a header read as before
+    assert [c.header for c in backend.document_chunks("contract", "headed")] == [headed.header]
