@@ -1,87 +1,128 @@
-"""Can a minimum cosine tell "the documents say" from "they do not"? The best cosine of each question against a
-store that answers it and against one that does not, with the bundled all-MiniLM-L6-v2.
+"""Do scores mean the same in every query? Each question is asked, through the product's search, of the store that
+answers it and of one that does not, and we count how often a minimum score tells the two apart.
 
-    .venv/bin/python bench/calibration.py [--cache DIR]
+    .venv/bin/python bench/calibration.py [--data-dir data/eval] [--filings-dir data/longdocs]
 
-Stores: SciFact's 5,183 abstracts, and the ten FinanceBench dev filings chunked as the product does (512/50).
-Questions: SciFact's 300 test claims (train claims tune, test reports) and the 36 FinanceBench questions, each
-asked of its own store (related) and of the other one (unrelated). For each candidate minimum it prints the
-share of unrelated questions still answered (their best hit is above it) and of related ones refused (below it).
+Stores (reused when present, else ingested through the product): SciFact's 5,183 abstracts (the store
+bench/eval_retrieval.py builds) and the ten FinanceBench dev filings (built here on first use).
+Questions: SciFact's 300 test claims and the 36 FinanceBench questions, each asked of its own store (related)
+and of the other one (unrelated), with the product's default search settings.
+
+Two minimums are reported: the chat's (the best hit's cosine against the embedding model's MIN_RELEVANCE, which
+decides whether chat answers at all), and a store's minimum score on the calibrated fused score (the search
+setting `threshold`). For each: the share of unrelated questions whose best hit still reaches it (noise let
+through) and of related questions whose first relevant hit falls below it (a right answer dropped).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import pickle
 import sys
+import time
 from pathlib import Path
 
-import numpy as np
 from common import ROOT, SCIFACT, SHARED_DATA, print_table, scifact_corpus
 
 sys.path.insert(0, str(ROOT))
 
-from core.chunking import chunk_document
-from core.embedding import MINILM, get_embedder
-from core.options import ChunkSettings
-from core.parsing import parse
+from core.config import load_settings
+from core.embedding import MIN_RELEVANCE, MINILM
+from core.evaluation import Question, read_questions
+from core.ingest import Upload
+from core.options import SearchOptions
+from core.rag import best_relevance
+from core.records import Hit
+from core.workbench import Workbench
 
 FINANCEBENCH = SHARED_DATA / "financebench-dev"
-CANDIDATES = (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40)
+THRESHOLDS = (0.20, 0.25, 0.30, 0.35, 0.40)
+K = 10
 
 
-def embed(texts: list[str], cache: Path | None, name: str) -> np.ndarray:
-    path = cache / f"{name}-{hashlib.sha1(''.join(texts).encode()).hexdigest()[:12]}.pkl" if cache else None
-    if path is not None and path.is_file():
-        return pickle.loads(path.read_bytes())  # type: ignore[no-any-return]
-    vectors = np.asarray(get_embedder(MINILM).embed(texts))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(vectors))
-    return vectors
+def workbench_in(folder: Path) -> Workbench:
+    return Workbench(load_settings(env={}, secrets_file=folder / "none.toml", data_dir=folder))
 
 
-def filing_chunks() -> list[str]:
-    texts = []
-    for pdf in sorted((FINANCEBENCH / "pdfs").glob("*.pdf")):
-        parsed = parse(pdf.name, pdf.read_bytes())
-        texts += [c.text for c in chunk_document(parsed, document_id=pdf.stem, settings=ChunkSettings())]
-    return texts
+def ensure(workbench: Workbench, name: str, uploads: list[Upload]) -> None:
+    admin = workbench.actor("admin")
+    existing = {s.store.name: s for s in workbench.stores.visible(admin)}
+    if name in existing and existing[name].documents == len(uploads):
+        return
+    if name in existing:
+        workbench.stores.delete(admin, name)
+    workbench.stores.create(admin, name)
+    started = time.perf_counter()
+    for i in range(0, len(uploads), 500):
+        workbench.documents.ingest(admin, name, uploads[i : i + 500])
+        print(f"  {name}: {min(i + 500, len(uploads))}/{len(uploads)} files ({time.perf_counter() - started:.0f} s)")
 
 
-def best(questions: np.ndarray, store: np.ndarray) -> np.ndarray:
-    return np.max(questions @ store.T, axis=1)
+def scifact_questions() -> list[Question]:
+    qrels: dict[str, list[str]] = {}
+    for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+        query_id, doc_id, _ = line.split("\t")
+        qrels.setdefault(query_id, []).append(f"{doc_id}.txt")
+    rows = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
+    return [Question(r["text"], "|".join(qrels[r["_id"]]), id=r["_id"]) for r in rows if r["_id"] in qrels]
+
+
+def first_relevant(question: Question, hits: list[Hit]) -> Hit | None:
+    return next((h for h in hits if question.relevant(h) is not None), None)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cache", type=Path)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "eval")
+    parser.add_argument("--filings-dir", type=Path, default=ROOT / "data" / "longdocs")
     args = parser.parse_args()
-    claims = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
-    tested = {line.split("\t")[0] for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]}
-    trained = {line.split("\t")[0] for line in (SCIFACT / "qrels" / "train.tsv").read_text().splitlines()[1:]}
-    finance = [json.loads(line)["question"] for line in (FINANCEBENCH / "questions.jsonl").read_text().splitlines()]
-    abstracts = embed([f"{d['title']} {d['text']}" for d in scifact_corpus()], args.cache, "scifact")
-    filings = embed(filing_chunks(), args.cache, "filings")
-    sets = {}
-    for split, ids in (("train", trained), ("test", tested)):
-        asked = embed([c["text"] for c in claims if c["_id"] in ids], args.cache, f"claims-{split}")
-        sets[split] = (best(asked, abstracts), best(asked, filings))
-    questions = embed(finance, args.cache, "finance")
-    sets["financebench"] = (best(questions, filings), best(questions, abstracts))
-    rows = []
-    for floor in CANDIDATES:
-        row: dict[str, object] = {"minimum": floor}
-        for name, (related, unrelated) in sets.items():
-            row[f"{name}: unrelated answered"] = round(float(np.mean(unrelated >= floor)), 3)
-            row[f"{name}: related refused"] = round(float(np.mean(related < floor)), 3)
-        rows.append(row)
+    scifact, filings = workbench_in(args.data_dir), workbench_in(args.filings_dir)
+    abstracts = [Upload(f"{d['_id']}.txt", f"{d['title']} {d['text']}".encode()) for d in scifact_corpus()]
+    ensure(scifact, "scifact", abstracts)
+    ensure(filings, "filings", [Upload(p.name, p.read_bytes()) for p in sorted((FINANCEBENCH / "pdfs").glob("*.pdf"))])
+    finance = list(read_questions((FINANCEBENCH / "questions.jsonl").read_bytes(), "questions.jsonl"))
+    options = SearchOptions(top_k=K)
+    ask = {
+        "scifact": lambda q: scifact.search.run(scifact.actor("admin"), "scifact", q, options=options),
+        "filings": lambda q: filings.search.run(filings.actor("admin"), "filings", q, options=options),
+    }
+    sets = {
+        "SciFact test": (scifact_questions(), "scifact", "filings"),
+        "FinanceBench dev": (finance, "filings", "scifact"),
+    }
+    floor = MIN_RELEVANCE[MINILM]
+    rows: list[dict[str, object]] = []
+    for name, (questions, own, other) in sets.items():
+        related: list[Hit | None] = []
+        related_cosine: list[float | None] = []
+        unrelated_best: list[float] = []
+        unrelated_cosine: list[float] = []
+        for question in questions:
+            hits = list(ask[own](question.question))
+            related.append(first_relevant(question, hits))
+            related_cosine.append(best_relevance(hits))
+            noise = list(ask[other](question.question))
+            unrelated_best.append(noise[0].score if noise else 0.0)
+            unrelated_cosine.append(best_relevance(noise) or 0.0)
+        found = [h for h in related if h is not None]
+        count = len(questions)
+        rows.append({
+            "questions": name, "minimum": f"chat: best cosine {floor:g}",
+            "unrelated let through": round(sum(c >= floor for c in unrelated_cosine) / count, 3),
+            "related refused": round(sum((c or 0) < floor for c in related_cosine) / count, 3),
+            "relevant hit in top 10": round(len(found) / count, 3),
+        })  # fmt: skip
+        for threshold in THRESHOLDS:
+            rows.append({
+                "questions": name, "minimum": f"fused score {threshold:g}",
+                "unrelated let through": round(sum(s >= threshold for s in unrelated_best) / count, 3),
+                "related refused": round(sum(h.score < threshold for h in found) / max(len(found), 1), 3),
+                "relevant hit in top 10": round(len(found) / count, 3),
+            })  # fmt: skip
+    print(
+        "\nrelated refused: of the questions whose relevant hit is in the top 10, the share scoring below the minimum"
+    )
     print_table(rows)
-    for name, (related, unrelated) in sets.items():
-        print(f"{name}: best cosine related median {np.median(related):.3f} (p5 {np.percentile(related, 5):.3f}), "
-              f"unrelated median {np.median(unrelated):.3f} (p95 {np.percentile(unrelated, 95):.3f})")  # fmt: skip
 
 
 if __name__ == "__main__":

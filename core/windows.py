@@ -3,9 +3,9 @@
 A chunk cut from page 60 of a 10-K says "Purchases of property, plant and equipment (PP&E) (1,577) (1,373)":
 not whose, which year, or in what unit. So every window gets
 
-- a **header**, embedded and indexed with it (not shown as its text): the document's name, the period it
-  covers when it states one ("fiscal year ended December 31, 2018"), the current section (a 10-K's Item, a
-  Note) and the page's title lines ("Consolidated Statement of Cash Flows");
+- a **header**, embedded and indexed with it (not shown as its text): the current section (a 10-K's Item, a
+  Note) and the page's title lines ("Consolidated Statement of Cash Flows"); the document's name and the period
+  it reports on are measured levers (HEADER_PARTS), off by default;
 - a table's **column header** (years, units), shown with it, when it starts below that header on the same page;
 - a **size that fits the embedding model**: a chunk whose header and text are longer than the model's window
   is cut into token windows, each with the header, so that nothing is silently dropped from its vector.
@@ -29,6 +29,11 @@ TokenSpans = Callable[[str], list[tuple[int, int]]]
 HEADER_SHARE = 5  # a header takes at most a fifth of the model's window; the rest is the chunk's own text
 HEADER_CHARS = 240  # without a known window: about 50 tokens
 SEPARATOR = " · "
+# What a header says. The document's name and period ("title", "period") are left out: embedded with every window
+# they made the windows of one filing alike and the evidence page harder to tell from its neighbours (FinanceBench
+# dev page-recall@10 0.31 with them, 0.47 without; bench/longdocs.py --header). The filing a question names is
+# found at the document level instead (core.retrieval.named_documents).
+HEADER_PARTS: tuple[str, ...] = ("section", "page")
 
 _PERIOD = re.compile(
     r"\b(?:fiscal\s+)?(?:year|period|quarter)\s+ended\s+"
@@ -55,7 +60,7 @@ def windows(
     *,
     document_id: str,
     settings: ChunkSettings,
-    token_spans: TokenSpans,
+    token_spans: TokenSpans | None,
     window: int | None,
     max_chunks: int = DEFAULT_MAX_CHUNKS,
 ) -> list[Chunk]:
@@ -84,9 +89,13 @@ def with_windows(
     limit = HEADER_CHARS
     fitted: list[Chunk] = []
     for chunk in chunks:
-        header = SEPARATOR.join(
-            p for p in (title, period, pages.section_at(chunk.start) or chunk.heading or "", pages.title_of(chunk)) if p
-        )
+        parts = {
+            "title": title,
+            "period": period,
+            "section": pages.section_at(chunk.start) or chunk.heading or "",
+            "page": pages.title_of(chunk),
+        }
+        header = SEPARATOR.join(parts[name] for name in HEADER_PARTS if parts[name])
         header = header[:limit].rstrip()
         reserve = max((len(token_spans(h)) for h in pages.column_headers(chunk.page)), default=0) if token_spans else 0
         for piece in _fit(parsed, replace(chunk, header=header), token_spans, window, reserve=reserve):

@@ -35,6 +35,11 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
             args=(hit.filename,),
             help="Search this document alone (the Filters above show it; clear them to search everything again).",
         )
+        pdf = bool(hit.store and hit.page and hit.filename.lower().endswith(".pdf"))
+        if pdf and hit.store and hit.page and st.toggle("Show the page", key=f"page_{side}_{item.rank}"):
+            image = wb.documents.page_image(me, hit.store, hit.document_id, hit.page, passage=hit.text)
+            if image:
+                st.image(image, caption=f"{hit.filename}, page {hit.page}: the passage is outlined")
         if hit.store and st.toggle("Neighbouring chunks", key=f"around_{side}_{item.rank}"):  # read when asked for
             for chunk in wb.documents.chunks(me, hit.store, hit.document_id):
                 if abs(chunk.chunk_index - hit.chunk_index) == 1:

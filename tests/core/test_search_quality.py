@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -42,8 +43,16 @@ FILINGS = [
 
 def documents(names: list[str]) -> list[Document]:
     return [
-        Document(id=n, store_id="s", filename=n, content_hash=n, size_bytes=1, status=DocumentStatus.READY,
-                 created_at=datetime.now(UTC), uploaded_by="admin")  # fmt: skip
+        Document(
+            id=n,
+            store_id="s",
+            filename=n,
+            content_hash=n,
+            size_bytes=1,
+            status=DocumentStatus.READY,
+            created_at=datetime.now(UTC),
+            uploaded_by="admin",
+        )
         for n in names
     ]
 
@@ -153,7 +162,7 @@ def test_search_settings_read_the_new_choices() -> None:
 class OpenAILike(BaseHTTPRequestHandler):
     """A loopback stand-in for an OpenAI-style chat endpoint that rewrites 'capex' as a cash-flow line."""
 
-    asked: list[str] = []
+    asked: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
