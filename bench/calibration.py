@@ -75,16 +75,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "eval")
     parser.add_argument("--filings-dir", type=Path, default=ROOT / "data" / "longdocs")
+    parser.add_argument("--filings-store", default="filings", help="a store of the ten filings in --filings-dir")
     args = parser.parse_args()
     scifact, filings = workbench_in(args.data_dir), workbench_in(args.filings_dir)
     abstracts = [Upload(f"{d['_id']}.txt", f"{d['title']} {d['text']}".encode()) for d in scifact_corpus()]
     ensure(scifact, "scifact", abstracts)
-    ensure(filings, "filings", [Upload(p.name, p.read_bytes()) for p in sorted((FINANCEBENCH / "pdfs").glob("*.pdf"))])
+    store = args.filings_store
+    ensure(filings, store, [Upload(p.name, p.read_bytes()) for p in sorted((FINANCEBENCH / "pdfs").glob("*.pdf"))])
     finance = list(read_questions((FINANCEBENCH / "questions.jsonl").read_bytes(), "questions.jsonl"))
     options = SearchOptions(top_k=K)
     ask = {
         "scifact": lambda q: scifact.search.run(scifact.actor("admin"), "scifact", q, options=options),
-        "filings": lambda q: filings.search.run(filings.actor("admin"), "filings", q, options=options),
+        "filings": lambda q: filings.search.run(filings.actor("admin"), store, q, options=options),
     }
     sets = {
         "SciFact test": (scifact_questions(), "scifact", "filings"),

@@ -26,6 +26,7 @@ from core.evaluation import Question
 from core.evaluation import evaluate as product_evaluate
 from core.ingest import Upload
 from core.options import ChunkSettings, Fusion, Mode, Reranker, RerankKind, SearchOptions, Unit
+from core.ranking import DEFAULT_WEIGHT
 from core.records import Hit
 from core.retrieval import fuse
 from core.workbench import Workbench
@@ -156,6 +157,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "eval")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-abstract validation store")
     parser.add_argument("--skip-mmr", action="store_true", help="skip the rows reranked with MMR")
+    parser.add_argument("--skip-tune", action="store_true", help="skip tuning on the train split (use the defaults)")
     args = parser.parse_args()
     workbench = Workbench(load_settings(env={}, secrets_file=args.data_dir / "none.toml", data_dir=args.data_dir))
 
@@ -166,20 +168,21 @@ def main() -> None:
     train_queries, train_qrels = load_queries("train")
     test_queries, test_qrels = load_queries(args.split)
 
-    train = lists(workbench, "scifact", train_queries)
     weights = [round(0.1 * i, 1) for i in range(1, 10)]
     product_half = retrieval.BM25_HALF
-    grid: dict[tuple[float, float], float] = {}
-    for half in HALVES:
+    grid: dict[tuple[float, float], float] = dict.fromkeys(((h, w) for h in HALVES for w in weights), 0.0)
+    train = {} if args.skip_tune else lists(workbench, "scifact", train_queries)
+    for half in HALVES if train else ():
         retrieval.BM25_HALF = half
         for w in weights:
             options = SearchOptions(mode=Mode.HYBRID, fusion=Fusion.WEIGHTED, weight=w)
             grid[(half, w)] = evaluate(train, train_qrels, options)["ndcg@10"]
     retrieval.BM25_HALF = product_half
     tuned = {w: grid[(product_half, w)] for w in weights}
-    best_weight = max(tuned, key=lambda w: tuned[w])
-    print("Train nDCG@10 by BM25 half-saturation score (rows) and vector weight (columns):")
-    print_table([{"BM25 half": h, **{f"{w}": f"{grid[(h, w)]:.3f}" for w in weights}} for h in HALVES])
+    best_weight = max(tuned, key=lambda w: tuned[w]) if train else DEFAULT_WEIGHT
+    if train:
+        print("Train nDCG@10 by BM25 half-saturation score (rows) and vector weight (columns):")
+        print_table([{"BM25 half": h, **{f"{w}": f"{grid[(h, w)]:.3f}" for w in weights}} for h in HALVES])
 
     started = time.perf_counter()
     test = lists(workbench, "scifact", test_queries)

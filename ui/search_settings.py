@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from core.options import MAX_CANDIDATES, MAX_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions, Unit
-from core.retrieval import DEFAULT_WEIGHT, fusion_weight_note
+from core.ranking import DEFAULT_WEIGHT, fusion_weight_note
 from core.rewrite import rewrite_model
 from core.workbench import Workbench
 from core.workbench.stores import StoreSummary

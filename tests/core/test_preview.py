@@ -38,7 +38,7 @@ def test_moving_the_slider_reuses_the_parse(workbench: Workbench) -> None:
     assert len(second.chunks) > len(first.chunks)
 
 
-def test_preview_counts_chunks_longer_than_the_model_reads(workbench: Workbench) -> None:
+def test_preview_cuts_chunks_longer_than_the_model_reads_into_windows(workbench: Workbench) -> None:
     text = ("word " * 2000).encode()
     wide = workbench.documents.preview(
         workbench.actor("admin"), "long.txt", text, chunking=ChunkSettings(size=4000, overlap=0)
@@ -46,8 +46,11 @@ def test_preview_counts_chunks_longer_than_the_model_reads(workbench: Workbench)
     narrow = workbench.documents.preview(
         workbench.actor("admin"), "long.txt", text, chunking=ChunkSettings(size=500, overlap=0)
     )
-    assert wide.over_window == len(wide.chunks) == 3
-    assert narrow.over_window == 0
+    # 4,000 characters are some 800 tokens: each of the three chunks becomes windows the model reads whole
+    assert len(wide.chunks) > 3 and wide.over_window == 0
+    embedder = workbench.services.embedder(workbench.settings.default_embedding)
+    assert all(len(embedder.token_spans(c.embedded)) + 2 <= 256 for c in wide.chunks)
+    assert len(narrow.chunks) == 20 and narrow.over_window == 0
 
 
 def test_token_preview_uses_the_embedding_tokenizer(workbench: Workbench) -> None:

@@ -16,6 +16,7 @@ import pytest
 from core.errors import InvalidInput
 from core.ingest import Upload
 from core.options import Filters, Fusion, IngestOptions, Mode, Reranker, RerankKind, SearchOptions
+from core.retrieval import saturated
 from core.workbench import Workbench
 
 DOCS = {
@@ -71,7 +72,12 @@ def test_hybrid_finds_both_kinds_and_explains_itself(kb: Workbench, fusion: Fusi
     assert top.breakdown is not None and top.breakdown.vector_rank == 1 and top.breakdown.keyword is None
     both = kb.search.run(kb.actor("admin"), "kb", "coolant pump failure", options=options)[0]
     assert both.breakdown is not None and (both.breakdown.vector_rank, both.breakdown.keyword_rank) == (1, 1)
-    assert both.score == pytest.approx(1.0) and both.breakdown.fused == both.score
+    assert both.breakdown.fused == both.score
+    if fusion is Fusion.RRF:  # first in both lists
+        assert both.score == pytest.approx(1.0)
+    else:  # calibrated: the cosine and the saturated BM25 score themselves, not their rank in this query
+        assert both.breakdown.vector is not None and both.breakdown.keyword is not None
+        assert both.score == pytest.approx(0.6 * both.breakdown.vector + 0.4 * saturated(both.breakdown.keyword))
 
 
 def test_weighted_fusion_at_the_extremes_is_each_single_list(kb: Workbench) -> None:
