@@ -48,7 +48,7 @@ def fusion_weight_note(documents: int, windows: int) -> str:
     if not documents:
         return f"{weight:g} (no documents yet)"
     size = "long" if weight == LONG_DOCUMENT_WEIGHT else "short"
-    return f"{weight:g}: {size} documents (about {windows / documents:,.0f} windows each)"
+    return f"{weight:g} ({size} documents, about {windows / documents:,.0f} windows each)"
 
 
 _NAME_SPLIT = re.compile(r"[^0-9a-z]+")

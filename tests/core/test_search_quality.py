@@ -106,7 +106,7 @@ def test_the_fusion_weight_fits_the_length_of_the_stores_documents(kb: Workbench
     assert fusion_weight(5, 10) == DEFAULT_WEIGHT  # notes and abstracts
     assert fusion_weight(2, 2 * LONG_DOCUMENT_WINDOWS) == LONG_DOCUMENT_WEIGHT  # filings
     assert fusion_weight(0, 0) == DEFAULT_WEIGHT
-    assert fusion_weight_note(2, 2 * LONG_DOCUMENT_WINDOWS) == f"{LONG_DOCUMENT_WEIGHT:g}: long documents (about {LONG_DOCUMENT_WINDOWS} windows each)"  # fmt: skip
+    assert fusion_weight_note(2, 2 * LONG_DOCUMENT_WINDOWS) == f"{LONG_DOCUMENT_WEIGHT:g} (long documents, about {LONG_DOCUMENT_WINDOWS} windows each)"  # fmt: skip
     hit = kb.search.run(kb.actor("admin"), "kb", "coolant pump", options=SearchOptions())[0]  # weight=None: fitted
     b = hit.breakdown
     assert b is not None and b.vector is not None and b.keyword is not None
