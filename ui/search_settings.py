@@ -45,7 +45,9 @@ def search_settings(
             if fitted:
                 weight = None
                 for summary in stores:
-                    st.caption(f"{summary.store.name}: vector share {fusion_weight_note(summary.documents, summary.chunks)}")
+                    st.caption(
+                        f"{summary.store.name}: vector share {fusion_weight_note(summary.documents, summary.chunks)}"
+                    )
             else:
                 start = saved.weight if saved.weight is not None else DEFAULT_WEIGHT
                 weight = st.slider("Vector share", 0.0, 1.0, start, 0.05, key=f"{key}_weight")
