@@ -31,7 +31,7 @@ HEADER_CHARS = 240  # without a known window: about 50 tokens
 SEPARATOR = " · "
 # What a header says. The document's name and period ("title", "period") are left out: embedded with every window
 # they made the windows of one filing alike and the evidence page harder to tell from its neighbours (FinanceBench
-# dev page-recall@10 0.31 with them, 0.47 without; bench/longdocs.py --header). The filing a question names is
+# dev page-recall@5 0.28 and @10 0.39 with them, 0.36 and 0.44 without; bench/longdocs.py --header). The filing a question names is
 # found at the document level instead (core.retrieval.named_documents).
 HEADER_PARTS: tuple[str, ...] = ("section", "page")
 
