@@ -11,25 +11,22 @@ from collections.abc import Callable, Sequence
 from cli import terminal
 from core.errors import InvalidInput
 from core.evaluation import read_questions
-from core.options import AnswerMode, AskOptions, ChunkSettings, Filters, IngestOptions, SearchOptions, Strategy
+from core.options import (
+    SETTING_NAMES,
+    AnswerMode,
+    AskOptions,
+    ChunkSettings,
+    Filters,
+    IngestOptions,
+    SearchOptions,
+    Strategy,
+)
 from core.parsing.limits import read_file
 from core.records import Actor, IngestStatus, Role
 from core.workbench import Workbench
 from core.workbench.services import store_names
 
 MAX_IMPORT_BYTES = 2**40  # an export holds a whole store: no upload limit, but still a regular file read in blocks
-SETTINGS = (
-    "top_k",
-    "mode",
-    "fusion",
-    "weight",
-    "unit",
-    "rewrite",
-    "threshold",
-    "candidates",
-    "rerank",
-    "min_relevance",
-)
 
 
 def store_create(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
@@ -201,7 +198,7 @@ def user_enable(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
 def search_options(wb: Workbench, args: argparse.Namespace, me: Actor) -> SearchOptions:
     """The first store's saved search settings, with the ones given on the command line over them."""
     saved = wb.stores.search_defaults(me, store_names(args.store)[0]).settings()
-    given = {name: getattr(args, name) for name in SETTINGS if name in args}
+    given = {name: getattr(args, name) for name in SETTING_NAMES if name in args}  # the options this parser offers
     return SearchOptions.from_settings({**saved, **given, "filters": Filters.parse(args.filter)})
 
 
