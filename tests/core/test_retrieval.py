@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from core.ingest import Upload
 from core.options import Filters, Fusion, IngestOptions, Mode, Reranker, RerankKind, SearchOptions
 from core.retrieval import saturated
 from core.workbench import Workbench
+from tests.loopback import JsonEndpoint, serving
 
 DOCS = {
     "pump.txt": "Error code XJ-9000 means the coolant pump has failed and must be replaced.",
@@ -276,38 +275,24 @@ def test_judge_reply_parser_is_strict_about_numbers() -> None:
     assert parse_judgement("", 2) == [None, None]
 
 
-class CohereLike(BaseHTTPRequestHandler):
+class CohereLike(JsonEndpoint):
     """A loopback stand-in for a Cohere-style /v1/rerank endpoint: scores by shared words with the query."""
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         words = set(body["query"].lower().split())
         results = [
             {"index": i, "relevance_score": len(words & set(d.lower().split())) / 10}
             for i, d in enumerate(body["documents"])
         ]
-        payload = json.dumps(
-            {"id": "r1", "results": sorted(results, key=lambda r: -r["relevance_score"]), "meta": {}}
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        return {"id": "r1", "results": sorted(results, key=lambda r: -r["relevance_score"]), "meta": {}}
 
 
 @pytest.fixture
 def rerank_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), CohereLike)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("COHERE_API_KEY", "test-key")
-    monkeypatch.setenv("COHERE_API_BASE", f"http://127.0.0.1:{server.server_port}")
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(CohereLike) as url:
+        monkeypatch.setenv("COHERE_API_KEY", "test-key")
+        monkeypatch.setenv("COHERE_API_BASE", url)
+        yield url
 
 
 def test_litellm_rerank_through_a_provider_endpoint(kb: Workbench, rerank_server: str) -> None:

@@ -3,13 +3,10 @@ and questions searched in the documents' own words."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -31,6 +28,7 @@ from core.retrieval import saturated
 from core.workbench import Workbench
 from tests.conftest import make_pdf
 from tests.core.test_retrieval import DOCS
+from tests.loopback import JsonEndpoint, serving
 
 FILINGS = [
     "3M_2018_10K.pdf",
@@ -159,41 +157,29 @@ def test_search_settings_read_the_new_choices() -> None:
         SearchOptions(unit="pages")  # type: ignore[arg-type]
 
 
-class OpenAILike(BaseHTTPRequestHandler):
+class OpenAILike(JsonEndpoint):
     """A loopback stand-in for an OpenAI-style chat endpoint that rewrites 'capex' as a cash-flow line."""
 
     asked: ClassVar[list[str]] = []
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         question = body["messages"][-1]["content"]
         OpenAILike.asked.append(question)
         reply = question.replace("capex", "purchases of property, plant and equipment")
-        payload = json.dumps({
+        return {
             "id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}],
             "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28},
-        }).encode()  # fmt: skip
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        }  # fmt: skip
 
 
 @pytest.fixture
 def chat_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), OpenAILike)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    monkeypatch.setenv("OPENAI_API_BASE", f"http://127.0.0.1:{server.server_port}/v1")
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(OpenAILike) as url:
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("OPENAI_API_BASE", f"{url}/v1")
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{url}/v1")
+        yield url
 
 
 def test_a_question_is_also_searched_in_the_documents_words(tmp_path: Path, chat_server: str) -> None:
