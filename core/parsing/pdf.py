@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
 import re
 import threading
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from core.errors import ParseError
 from core.parsing.document import Part, assemble
@@ -17,6 +19,9 @@ log = logging.getLogger(__name__)
 
 _pdfium_lock = threading.Lock()  # PDFium is not thread-safe
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters drawn less than this high (points, as on the page) are not meant to be read: filings converted for
+# EDGAR carry such fragments (a 1-point "low" opens 3M's 2018 10-K, ahead of its title). Footnotes are 7+ points.
+MIN_READABLE_POINTS = 2.0
 
 
 def parse_pdf(filename: str, data: bytes) -> ParsedDocument:
@@ -47,12 +52,28 @@ def _pdfium_pages(data: bytes) -> tuple[list[str], str | None]:
             for index in range(len(pdf)):
                 page = pdf[index]
                 textpage = page.get_textpage()
-                pages.append(_clean(textpage.get_text_range()))
+                pages.append(_clean(_readable(textpage)))
                 textpage.close()
                 page.close()
         finally:
             pdf.close()
     return pages, title
+
+
+def _readable(textpage: pdfium.PdfTextPage) -> str:
+    """The page's text without characters drawn too small to read (their box as drawn, scaling included)."""
+    text = textpage.get_text_range()
+    if len(text) != textpage.count_chars():  # generated characters do not map one to one: keep the text as is
+        return text
+    box, raw = pdfium_c.FS_RECTF(), textpage.raw
+    kept = []
+    for index, char in enumerate(text):
+        if not char.isspace():
+            pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(box))
+            if 0 < box.top - box.bottom < MIN_READABLE_POINTS:
+                continue
+        kept.append(char)
+    return "".join(kept)
 
 
 def _pypdf_pages(filename: str, data: bytes, *, encrypted: bool) -> tuple[list[str], str | None]:

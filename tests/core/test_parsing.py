@@ -4,7 +4,7 @@ import pytest
 
 from core.errors import ParseError, UnsupportedFileType
 from core.parsing import parse
-from tests.conftest import filing_pages, make_docx, make_pdf
+from tests.conftest import filing_pages, make_docx, make_pdf, make_raw_pdf
 
 
 def test_plain_text_utf8_with_bom() -> None:
@@ -41,6 +41,19 @@ def test_pdf_pages_without_text_are_reported_not_hidden() -> None:
     parsed = parse("mixed.pdf", make_pdf(["Some words on page one.", "", "Words on page three."]))
     assert [s.page for s in parsed.sections] == [1, 3]
     assert parsed.warnings and "pages 2" in parsed.warnings[0]
+
+
+def test_pdf_text_too_small_to_read_is_left_out() -> None:
+    # a 1-point fragment ahead of the title, as in 3M's 2018 10-K; and 3 points halved by the page's matrix
+    stray = make_raw_pdf(b"BT /F1 1 Tf 72 780 Td (low) Tj ET BT /F1 12 Tf 72 700 Td (UNITED STATES) Tj ET")
+    halved = make_raw_pdf(b"0.5 0 0 0.5 0 0 cm BT /F1 3 Tf 72 780 Td (tiny) Tj ET BT /F1 12 Tf 72 700 Td (Six) Tj ET")
+    assert parse("a.pdf", stray).text.strip() == "UNITED STATES"
+    assert parse("b.pdf", halved).text.strip() == "Six"
+
+
+def test_pdf_text_set_at_one_point_and_scaled_up_is_kept() -> None:
+    scaled = make_raw_pdf(b"BT /F1 1 Tf 12 0 0 12 72 700 Tm (Scaled up to twelve points) Tj ET")
+    assert parse("c.pdf", scaled).text.strip() == "Scaled up to twelve points"
 
 
 def test_scanned_pdf_asks_for_ocr() -> None:
