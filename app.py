@@ -17,6 +17,7 @@ import core  # noqa: F401  (sets the offline environment before any model librar
 from core.access import MAX_LOGIN_FAILURES
 from core.errors import WorkbenchError
 from core.records import Channel
+from ui.session import warm_up
 from ui.session import workbench as app_workbench
 
 COOKIE_NAME = "rag_workbench"
@@ -120,8 +121,9 @@ if st.session_state.get("authentication_status"):
                 st.page_link(entry)
         st.divider()
         st.markdown(f"**{me.name}** · {'administrator' if me.is_admin else 'user'}")
-        authenticator.logout("Sign out", location="sidebar", key="logout")
+        authenticator.logout("Sign out", location="sidebar", key="sign_out")  # "logout" is the library's own state key
 else:
     st.session_state.pop("actor", None)
     navigation = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")])
 navigation.run()
+warm_up()  # after the page is drawn: loading the models must not delay the first paint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import NoReturn
 
 import streamlit as st
@@ -35,3 +36,12 @@ def fail(message: object) -> NoReturn:
     """Say what went wrong in plain words, and draw nothing more of the page."""
     st.error(str(message))
     st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Once per process, after the first page is drawn: load the models in the background, so that the first
+    search after a start does not wait for them."""
+    thread = threading.Thread(target=workbench().warm_up, name="warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -49,6 +49,10 @@ class Workbench:
     def models(self) -> ModelRegistry:
         return self.services.models
 
+    def warm_up(self) -> list[str]:
+        """Load the stores' bundled models now (run it in the background once the first page is drawn)."""
+        return self.services.warm_up()
+
     def actor(self, name: str, channel: Channel = Channel.APP, *, key_id: str | None = None) -> Actor:
         """Who is acting, resolved once at the edge: refused when the name is empty, unknown or disabled."""
         return self.services.actor(name, channel, key_id=key_id)

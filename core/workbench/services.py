@@ -13,7 +13,7 @@ from core import access, llm
 from core.access import Action
 from core.catalog import Catalog
 from core.config import Settings, load_settings
-from core.embedding import Embedder, UsageSink, get_embedder
+from core.embedding import PROBE_TEXT, Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, StoreNotFound, WorkbenchError
 from core.models import ModelRegistry
 from core.options import SearchOptions
@@ -73,6 +73,31 @@ class Services:
             if name not in self._embedders:
                 self._embedders[name] = Embedder(name, target=model, params=params)
             return self._embedders[name]
+
+    def warm_up(self) -> list[str]:
+        """Load the bundled models the stores use (and the default), and open their backends, so that the first
+        search after a start is as fast as the next; returns the models loaded. Failures are logged, not raised."""
+        try:
+            stores = self.catalog.list_stores()
+        except Exception as exc:  # the catalog is gone (a test's folder) or down: nothing to warm
+            log.warning("warm-up: the catalog could not be read: %s", exc)
+            return []
+        names = {self.settings.default_embedding, *(s.embedding_model for s in stores)}
+        loaded = []
+        for name in sorted(names):
+            try:
+                embedder = self.embedder(name)
+                if embedder.local:
+                    embedder.embed([PROBE_TEXT])
+                    loaded.append(name)
+            except Exception as exc:  # a model that cannot load says so on first use, in the page that needs it
+                log.warning("warm-up: %s did not load: %s", name, exc)
+        for backend in {s.backend for s in stores}:
+            try:
+                self.backend(backend)
+            except Exception as exc:
+                log.warning("warm-up: backend %s did not open: %s", backend, exc)
+        return loaded
 
     def recover(self) -> int:
         """Clean up after a process that died mid-ingest: its unfinished documents lose their chunks and are
