@@ -138,11 +138,12 @@ def _hard_boundary(strategy: Strategy) -> Callable[[Section], tuple[object, ...]
 
 
 def _location(first: Section, last: Section) -> str | None:
-    """Where a chunk is, for people: 'Page 4', 'Slide 3', "Sheet 'Q1', rows 2–40", a heading path."""
+    """Where a chunk is, for people: 'Page 4', 'Slide 3', "Sheet 'Q1', rows 2–40", "Scope, paragraphs 3–5"."""
     place = first.label or (f"Page {first.page}" if first.page is not None else first.heading)
     if first.row is None:
         return place
-    rows = f"row {first.row}" if last.row in (None, first.row) else f"rows {first.row}–{last.row}"
+    unit = first.unit
+    rows = f"{unit} {first.row}" if last.row in (None, first.row) else f"{unit}s {first.row}–{last.row}"
     return f"{place}, {rows}" if place else rows.capitalize()
 
 

@@ -145,6 +145,18 @@ class Document:
 
 
 @dataclass(frozen=True)
+class ChunkChange:
+    """What an editor did to one chunk, and who did it last."""
+
+    document_id: str
+    chunk_index: int
+    disabled: bool
+    edited: bool
+    changed_by: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
 class Section:
     """A span of parsed text that shares one location: a page, a slide, a heading, a table row.
 
@@ -159,6 +171,7 @@ class Section:
     context: str = ""
     label: str | None = None
     row: int | None = None
+    unit: str = "row"  # what `row` counts: "row" (a table's), "paragraph" (a Word document's)
 
 
 @dataclass(frozen=True)

@@ -137,13 +137,14 @@ class _Context:
 
 def _candidates(query: str, target: Target, *, catalog: Catalog, options: SearchOptions, pool: int) -> _Context:
     store, backend = target.store, target.backend
-    where = None
+    hidden = frozenset(catalog.disabled_chunks(store))  # chunks an editor disabled are never retrieved
+    where = Where(hidden=hidden) if hidden else None
     if options.filters.active:
         f = options.filters
         ids = catalog.matching_ids(
             store, filenames=f.filenames, extensions=f.extensions, after=f.after, before=f.before, metadata=f.metadata
         )
-        where = Where(frozenset(ids))
+        where = Where(frozenset(ids), hidden)
     query_vector = None
     if options.mode in (Mode.VECTOR, Mode.HYBRID):
         check_embedding(store, target.embedder.model)
@@ -165,10 +166,10 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
         return vector, keyword
 
     vector_hits, keyword_hits = lists(where)
-    if where is None:  # without a filter, chunks of unfinished or failed documents may still be in the lists
+    if where is None or where.document_ids is None:  # chunks of unfinished or failed documents may be listed
         found = {h.document_id for h in [*vector_hits, *keyword_hits]}
         if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
-            vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store))))
+            vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store)), hidden))
     cosines: dict[tuple[str, int], float] = {}
     if query_vector is not None and options.fusion is Fusion.WEIGHTED and options.mode is Mode.HYBRID:
         in_vector = {h.key for h in vector_hits}

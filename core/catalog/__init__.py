@@ -3,6 +3,7 @@ group; the tables and their upgrade are in `schema`, the row conversions in `row
 
 from __future__ import annotations
 
+from core.catalog.chunks import ChunkQueries
 from core.catalog.conversations import ConversationQueries
 from core.catalog.documents import DocumentQueries
 from core.catalog.rows import WORKER, new_id, now
@@ -14,7 +15,7 @@ from core.catalog.users import UserQueries
 __all__ = ["WORKER", "Catalog", "new_id", "now"]
 
 
-class Catalog(UserQueries, StoreQueries, DocumentQueries, ConversationQueries, UsageQueries):
+class Catalog(UserQueries, StoreQueries, DocumentQueries, ChunkQueries, ConversationQueries, UsageQueries):
     """All metadata reads and writes; one instance per process, safe to share between threads."""
 
     def __init__(self, url: str) -> None:

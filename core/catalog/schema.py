@@ -69,6 +69,18 @@ documents = sa.Table(
     sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the process writing it, while processing
 )
 
+chunk_changes = sa.Table(  # an editor's change to one chunk: disabled (never retrieved) or its text edited
+    "chunk_changes",
+    metadata,
+    sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("chunk_index", sa.Integer, primary_key=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("edited", sa.Boolean, nullable=False, default=False),
+    sa.Column("changed_by", sa.String(120), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 usage_events = sa.Table(
     "usage_events",
     metadata,

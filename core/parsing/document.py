@@ -22,6 +22,7 @@ class Part:
     label: str | None = None
     row: int | None = None
     joiner: str = PART_SEPARATOR
+    unit: str = "row"  # what `row` counts, for the location: "row" (tables), "paragraph" (Word)
 
 
 def assemble(
@@ -56,6 +57,7 @@ def assemble(
                 context=part.context,
                 label=part.label,
                 row=part.row,
+                unit=part.unit,
             )
         )
         offset += len(text)

@@ -8,36 +8,34 @@ import docx
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from core.parsing.document import Part, assemble
+from core.parsing.document import PART_SEPARATOR, Part, assemble
 from core.records import ParsedDocument
 
 
 def parse_docx(filename: str, data: bytes) -> ParsedDocument:
+    """One part per paragraph (a table counts as one), numbered, so that a chunk says which paragraphs it holds."""
     document = docx.Document(io.BytesIO(data))
     parts: list[Part] = []
     path: list[tuple[int, str]] = []
-    lines: list[str] = []
     title = (document.core_properties.title or "").strip() or None
-
-    def flush() -> None:
-        if lines:
-            parts.append(Part("\n".join(lines), heading=" > ".join(h for _, h in path) or None))
-            lines.clear()
-
+    number = 0
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
             text = block.text.strip()
             level = _heading_level(block)
             if level and text:
-                flush()
                 path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, text)]
                 title = title or (text if level == 1 else None)
-                lines.append("#" * level + " " + text)
-            elif text:
-                lines.append(text)
-        elif isinstance(block, Table):
-            lines.extend(_table_rows(block))
-    flush()
+                text = "#" * level + " " + text
+        else:
+            text = "\n".join(_table_rows(block)) if isinstance(block, Table) else ""
+            level = 0
+        if not text:
+            continue
+        number += 1
+        heading = " > ".join(h for _, h in path) or None
+        joiner = PART_SEPARATOR if level else "\n"  # a heading opens a new section, as a blank line shows
+        parts.append(Part(text, heading=heading, row=number, unit="paragraph", joiner=joiner))
     return assemble(filename, parts, title=title)
 
 

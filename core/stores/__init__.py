@@ -74,11 +74,23 @@ def read_text(stored: str) -> tuple[str, str]:
     return (header, content.removeprefix("\n")) if mark else ("", stored)
 
 
+def chunk_id(document_id: str, chunk_index: int) -> str:
+    """A chunk's row id in every backend."""
+    return f"{document_id}:{chunk_index}"
+
+
 @dataclass(frozen=True)
 class Where:
-    """A pre-filter every backend understands: only chunks of these documents."""
+    """A pre-filter every backend understands: only chunks of these documents (None: of any), none of `hidden`
+    (chunk ids: chunks an editor disabled)."""
 
-    document_ids: frozenset[str]
+    document_ids: frozenset[str] | None = None
+    hidden: frozenset[str] = frozenset()
+
+    @property
+    def nothing(self) -> bool:
+        """No document may match: a search answers [] without asking the backend."""
+        return self.document_ids is not None and not self.document_ids
 
 
 class VectorStore(Protocol):
@@ -92,6 +104,9 @@ class VectorStore(Protocol):
 
     def add(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write chunks (their `stored_text`) with their vectors, one row each, visible to search when this returns."""
+
+    def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write chunks as `add` does, each replacing the stored chunk of the same document and index (an edit)."""
 
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         """Remove every chunk of these documents."""

@@ -20,7 +20,7 @@ from lancedb.index import FTS
 
 from core.errors import InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import CHUNK_FIELDS, Where, chunk_of, read_text, stored_text
+from core.stores import CHUNK_FIELDS, Where, chunk_id, chunk_of, read_text, stored_text
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,25 @@ class LanceStore:
         log.info("lancedb: dropped table %s", collection)
 
     def add(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        batch = self._rows(collection, chunks, vectors)
+        if batch is not None:
+            table = self._table(collection)
+            _retrying(lambda: table.add(batch))
+            log.debug("lancedb: added %d rows to %s", len(chunks), collection)
+
+    def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        batch = self._rows(collection, chunks, vectors)
+        if batch is not None:
+            table = self._table(collection)
+            merge = table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
+            _retrying(lambda: merge.execute(batch))
+            log.debug("lancedb: upserted %d rows in %s", len(chunks), collection)
+
+    def _rows(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> pa.Table | None:
         if len(chunks) != len(vectors):
             raise InvalidInput(f"{len(chunks)} chunks but {len(vectors)} vectors.")
         if not chunks:
-            return
+            return None
         table = self._table(collection)
         dimension = table.schema.field("vector").type.list_size
         if vectors.ndim != 2 or vectors.shape[1] != dimension:
@@ -109,7 +124,7 @@ class LanceStore:
         flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
         batch = pa.table(
             {
-                "id": [f"{c.document_id}:{c.chunk_index}" for c in chunks],
+                "id": [chunk_id(c.document_id, c.chunk_index) for c in chunks],
                 "document_id": [c.document_id for c in chunks],
                 "filename": [c.filename for c in chunks],
                 "text": pa.array([stored_text(c) for c in chunks], type=pa.large_string()),
@@ -126,22 +141,21 @@ class LanceStore:
             },
             schema=schema(dimension),
         )
-        _retrying(lambda: table.add(batch))
-        log.debug("lancedb: added %d rows to %s", len(chunks), collection)
+        return batch
 
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         if not document_ids:
             return
         table = self._table(collection)
-        _retrying(lambda: table.delete(_in_documents(Where(frozenset(document_ids)))))
+        _retrying(lambda: table.delete(_in_documents(frozenset(document_ids))))
 
     def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).ravel()
         search = self._table(collection).search(query, vector_column_name="vector").distance_type("cosine")
         if where is not None:
-            if not where.document_ids:
+            if where.nothing:
                 return []
-            search = search.where(_in_documents(where), prefilter=True)
+            search = search.where(_clause(where), prefilter=True)
         rows = search.select([*CHUNK_FIELDS, "_distance"]).limit(top_k).to_arrow().to_pylist()
         return [_hit(r, 1.0 - float(r["_distance"])) for r in rows]
 
@@ -150,9 +164,9 @@ class LanceStore:
         self._ensure_fts(collection, table)
         search = table.search(query, query_type="fts")
         if where is not None:
-            if not where.document_ids:
+            if where.nothing:
                 return []
-            search = search.where(_in_documents(where), prefilter=True)
+            search = search.where(_clause(where), prefilter=True)
         try:
             rows = search.select([*CHUNK_FIELDS, "_score"]).limit(top_k).to_arrow().to_pylist()
         except (ValueError, RuntimeError) as exc:  # a query the full-text parser cannot read matches nothing
@@ -165,7 +179,7 @@ class LanceStore:
         dimension = table.schema.field("vector").type.list_size
         if not hits:
             return np.zeros((0, dimension), dtype=np.float32)
-        ids = [f"{h.document_id}:{h.chunk_index}" for h in hits]
+        ids = [chunk_id(h.document_id, h.chunk_index) for h in hits]
         quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
         rows = table.search().where(f"id IN ({quoted})").select(["id", "vector"]).limit(len(ids)).to_arrow()
         by_id = dict(
@@ -251,9 +265,18 @@ def _retrying(write: Callable[[], object]) -> None:
             time.sleep(0.05 * 2**attempt * (0.5 + random.random()))
 
 
-def _in_documents(where: Where) -> str:
-    quoted = ", ".join("'" + d.replace("'", "''") + "'" for d in sorted(where.document_ids))
-    return f"document_id IN ({quoted})"
+def _quoted(values: frozenset[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values))
+
+
+def _in_documents(document_ids: frozenset[str]) -> str:
+    return f"document_id IN ({_quoted(document_ids)})"
+
+
+def _clause(where: Where) -> str:
+    parts = [_in_documents(where.document_ids)] if where.document_ids is not None else []
+    parts += [f"id NOT IN ({_quoted(where.hidden)})"] if where.hidden else []
+    return " AND ".join(parts) or "TRUE"
 
 
 def _hit(row: dict[str, Any], score: float) -> Hit:

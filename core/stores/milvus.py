@@ -19,7 +19,7 @@ import numpy as np
 
 from core.errors import BackendUnavailable, InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import CHUNK_FIELDS, Where, chunk_of, read_text, stored_text
+from core.stores import CHUNK_FIELDS, Where, chunk_id, chunk_of, read_text, stored_text
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class MilvusStore:
 
     def _filter(self, where: Where | None) -> str:
         """The documents pre-filter, and the power user's own expression (WORKBENCH_MILVUS_FILTER), both applied."""
-        parts = [p for p in (_in_documents(where) if where else "", self.extra_filter) if p]
+        parts = [p for p in (_clause(where) if where else "", self.extra_filter) if p]
         return " and ".join(f"({p})" for p in parts)
 
     def _require(self, collection: str) -> None:
@@ -157,17 +157,27 @@ class MilvusStore:
         log.info("milvus: dropped collection %s", collection)
 
     def add(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for start in range(0, len(chunks), 1000):
+            rows = self._rows(collection, chunks[start : start + 1000], vectors[start : start + 1000])
+            self.client.insert(collection, rows, partition_name=self.partition)
+
+    def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for start in range(0, len(chunks), 1000):
+            rows = self._rows(collection, chunks[start : start + 1000], vectors[start : start + 1000])
+            self.client.upsert(collection, rows, partition_name=self.partition)
+
+    def _rows(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> list[dict[str, Any]]:
         if len(chunks) != len(vectors):
             raise InvalidInput(f"{len(chunks)} chunks but {len(vectors)} vectors.")
         if not chunks:
-            return
+            return []
         self._require(collection)
         dimension = _dimension(self.client.describe_collection(collection))
         if vectors.ndim != 2 or vectors.shape[1] != dimension:
             raise InvalidInput(f"Vectors of dimension {vectors.shape[-1]} do not fit this store ({dimension}).")
         rows = [
             {
-                "id": f"{c.document_id}:{c.chunk_index}",
+                "id": chunk_id(c.document_id, c.chunk_index),
                 "document_id": c.document_id,
                 "filename": _fit(c.filename, 1024),
                 "text": _fit(stored_text(c), TEXT_BYTES),
@@ -182,16 +192,15 @@ class MilvusStore:
             }
             for c, v in zip(chunks, vectors, strict=True)
         ]
-        for start in range(0, len(rows), 1000):
-            self.client.insert(collection, rows[start : start + 1000], partition_name=self.partition)
+        return rows
 
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         if document_ids:
             self._require(collection)
-            self.client.delete(collection, filter=_in_documents(Where(frozenset(document_ids))))
+            self.client.delete(collection, filter=_in_documents(frozenset(document_ids)))
 
     def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
-        if where is not None and not where.document_ids:
+        if where is not None and where.nothing:
             return []
         self._require(collection)
         result = self.client.search(
@@ -208,7 +217,7 @@ class MilvusStore:
         return [_hit(r["entity"], float(r["distance"])) for r in result[0]]
 
     def fulltext(self, collection: str, query: str, *, top_k: int, where: Where | None = None) -> list[Hit]:
-        if (where is not None and not where.document_ids) or not query.strip():
+        if (where is not None and where.nothing) or not query.strip():
             return []
         self._require(collection)
         result = self.client.search(
@@ -227,7 +236,7 @@ class MilvusStore:
 
     def vectors(self, collection: str, hits: Sequence[Hit]) -> np.ndarray:
         self._require(collection)
-        ids = [f"{h.document_id}:{h.chunk_index}" for h in hits]
+        ids = [chunk_id(h.document_id, h.chunk_index) for h in hits]
         if not ids:
             return np.zeros((0, _dimension(self.client.describe_collection(collection))), dtype=np.float32)
         rows = self.client.query(
@@ -247,7 +256,7 @@ class MilvusStore:
 
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         self._require(collection)
-        expression = _in_documents(Where(frozenset([document_id]))) if document_id else ""
+        expression = _in_documents(frozenset([document_id])) if document_id else ""
         rows = self.client.query(
             collection, filter=expression, output_fields=["count(*)"], consistency_level=self.consistency
         )
@@ -327,8 +336,14 @@ def _fit(text: str, limit: int) -> str:
     return encoded[:limit].decode("utf-8", "ignore")
 
 
-def _in_documents(where: Where) -> str:
-    return f"document_id in {json.dumps(sorted(where.document_ids))}"
+def _in_documents(document_ids: frozenset[str]) -> str:
+    return f"document_id in {json.dumps(sorted(document_ids))}"
+
+
+def _clause(where: Where) -> str:
+    parts = [_in_documents(where.document_ids)] if where.document_ids is not None else []
+    parts += [f"id not in {json.dumps(sorted(where.hidden))}"] if where.hidden else []
+    return " and ".join(parts)
 
 
 def _hit(entity: dict[str, Any], score: float) -> Hit:

@@ -1,4 +1,5 @@
-"""Documents: preview a file, ingest files into a store, list a store's documents and chunks, delete one."""
+"""Documents: preview a file, ingest files into a store, list a store's documents and chunks, disable or edit a
+chunk, delete a document."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from pathlib import Path
 
 from core import llm
 from core.access import Action
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, read_uploads
 from core.options import ChunkSettings, IngestOptions
 from core.parsing.options import ParseOptions
 from core.preview import Preview, preview
-from core.records import Actor, Chunk, Document, IngestResult, IngestStatus, Store
+from core.records import Actor, Chunk, ChunkChange, Document, IngestResult, IngestStatus, Store
 from core.workbench.services import Services
 
 log = logging.getLogger(__name__)
+
+MAX_CHUNK_EDIT = 20_000  # characters: an edited chunk stays a passage, not a document
 
 
 class Documents:
@@ -35,6 +38,52 @@ class Documents:
         if not any(d.id == document_id for d in self._catalog.list_documents(found)):
             raise NotFound(f"'{store}' has no such document; it may have been deleted.")
         return self._s.backend(found.backend).document_chunks(found.collection, document_id)
+
+    def changes(self, actor: Actor, store: str, document_id: str) -> dict[int, ChunkChange]:
+        """Which of a document's chunks editors disabled or edited, and who did it last, by chunk index."""
+        return self._catalog.chunk_changes(self._s.store(actor, store), document_id)
+
+    def set_chunk_enabled(
+        self, actor: Actor, store: str, document_id: str, chunk_index: int, *, enabled: bool
+    ) -> ChunkChange:
+        """Disable a chunk (searches and chat never retrieve it) or enable it again (editors and owners)."""
+        found = self._s.store(actor, store, Action.EDIT)
+        self._one_chunk(found, document_id, chunk_index)
+        change = self._catalog.record_chunk_change(found, document_id, chunk_index, by=actor.name, disabled=not enabled)
+        log.info(
+            "%s %s chunk %d of %s in %s",
+            actor.name,
+            "enabled" if enabled else "disabled",
+            chunk_index,
+            document_id,
+            found.name,
+        )
+        return change
+
+    def edit_chunk(self, actor: Actor, store: str, document_id: str, chunk_index: int, text: str) -> Chunk:
+        """Replace a chunk's text and embed it again (editors and owners); its place and context stay."""
+        found = self._s.store(actor, store, Action.EDIT)
+        chunk = self._one_chunk(found, document_id, chunk_index)
+        text = text.strip()
+        if not text:
+            raise InvalidInput("A chunk cannot be empty; disable it instead, so that it is no longer retrieved.")
+        if len(text) > MAX_CHUNK_EDIT:
+            raise InvalidInput(f"A chunk holds at most {MAX_CHUNK_EDIT:,} characters; this text has {len(text):,}.")
+        edited = replace(chunk, text=text)
+        embedder = self._s.embedder(found.embedding_model)
+        vectors = embedder.embed([edited.embedded], on_usage=self._s.embedding_usage(actor, embedder, found))
+        self._s.backend(found.backend).upsert(found.collection, [edited], vectors)
+        self._catalog.record_chunk_change(found, document_id, chunk_index, by=actor.name, edited=True)
+        return edited
+
+    def _one_chunk(self, store: Store, document_id: str, chunk_index: int) -> Chunk:
+        if not self._catalog.ready_ids(store, [document_id]):
+            raise NotFound(f"'{store.name}' has no such document; it may have been deleted.")
+        chunks = self._s.backend(store.backend).document_chunks(store.collection, document_id)
+        found = next((c for c in chunks if c.chunk_index == chunk_index), None)
+        if found is None:
+            raise NotFound(f"The document has no chunk {chunk_index + 1}; it may have been replaced.")
+        return found
 
     def delete(self, actor: Actor, store: str, document_id: str) -> None:
         """Remove one document and its chunks (editors and owners)."""

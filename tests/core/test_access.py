@@ -136,6 +136,26 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
         lambda wb, u: wb.documents.page_image(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id, 1),
         READERS,
     ),
+    "documents.changes": (
+        lambda wb, u: wb.documents.changes(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id),
+        READERS,
+    ),
+    "documents.set_chunk_enabled": (
+        lambda wb, u: wb.documents.set_chunk_enabled(
+            wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id, 0, enabled=True
+        ),
+        EDITORS,
+    ),
+    "documents.edit_chunk": (
+        lambda wb, u: wb.documents.edit_chunk(
+            wb.actor(u),
+            "kb",
+            wb.documents.of(wb.actor("admin"), "kb")[0].id,
+            0,
+            "The launch is planned for the third of May.",
+        ),
+        EDITORS,
+    ),
     "documents.delete": (
         lambda wb, u: wb.documents.delete(
             wb.actor(u),

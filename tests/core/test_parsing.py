@@ -104,7 +104,37 @@ def test_docx_keeps_headings_and_tables_and_skips_headers() -> None:
     assert "Hotel | 180 EUR | 0" in parsed.text
     assert "Spans two | third" in parsed.text
     assert "CONFIDENTIAL" not in parsed.text and "footer" not in parsed.text
-    assert [s.heading for s in parsed.sections] == ["Travel policy", "Travel policy > Limits"]
+    assert [(s.heading, s.row, s.unit) for s in parsed.sections] == [
+        ("Travel policy", 1, "paragraph"),
+        ("Travel policy", 2, "paragraph"),
+        ("Travel policy > Limits", 3, "paragraph"),
+        ("Travel policy > Limits", 4, "paragraph"),  # a table counts as one paragraph
+        ("Travel policy > Limits", 5, "paragraph"),
+    ]
+    assert parsed.text.startswith("# Travel policy\nBook economy class")  # a paragraph follows on the next line
+
+
+def test_word_chunks_say_which_paragraphs_they_hold_under_which_heading() -> None:
+    from core.chunking import chunk_document
+    from core.options import ChunkSettings
+
+    def build(doc) -> None:  # type: ignore[no-untyped-def]
+        for n in range(1, 13):
+            doc.add_paragraph(f"Paragraph number {n} of the memo says something about budgets and staffing plans.")
+        doc.add_heading("Risks", 1)
+        doc.add_paragraph("Suppliers may be late.")
+
+    chunks = chunk_document(
+        parse("memo.docx", make_docx(build)), document_id="m", settings=ChunkSettings(size=300, overlap=0)
+    )
+    assert chunks[0].location == "Paragraphs 1–3"
+    assert chunks[-1].location == "Paragraphs 10–14"  # runs on past the heading (the recursive strategy)
+    heading = chunk_document(
+        parse("memo.docx", make_docx(build)),
+        document_id="m",
+        settings=ChunkSettings(size=300, overlap=0, strategy="heading"),
+    )
+    assert heading[-1].location == "Risks, paragraphs 13–14"
 
 
 def test_corrupt_docx_is_a_parse_error() -> None:

@@ -151,6 +151,34 @@ def test_where_limits_both_searches_to_some_documents(backend: VectorStore) -> N
     assert backend.search("contract", unit(1), top_k=5, where=Where(frozenset())) == []
 
 
+def test_hidden_chunks_are_left_out_of_both_searches_with_or_without_documents(backend: VectorStore) -> None:
+    chunks = [*chunks_of("a", 2), *texts("pump three")]
+    backend.add("contract", chunks, np.stack([unit(1), unit(1, 0.1), unit(1, 0.2)]))
+    hidden = Where(hidden=frozenset({"a:0", "d0:0"}))
+    assert [(h.document_id, h.chunk_index) for h in backend.search("contract", unit(1), top_k=5, where=hidden)] == [
+        ("a", 1)
+    ]
+    both = Where(frozenset({"a"}), hidden=frozenset({"a:1"}))
+    assert [(h.document_id, h.chunk_index) for h in backend.search("contract", unit(1), top_k=5, where=both)] == [
+        ("a", 0)
+    ]
+    assert backend.fulltext("contract", "pump", top_k=5, where=hidden) == []
+    assert [h.document_id for h in backend.fulltext("contract", "pump", top_k=5)] == ["d0"]
+
+
+def test_upsert_replaces_a_chunk_in_place_for_both_searches(backend: VectorStore) -> None:
+    backend.add("contract", chunks_of("doc", 3), np.stack([unit(1), unit(0, 1), unit(0, 0, 1)]))
+    edited = Chunk(
+        document_id="doc", filename="doc.pdf", text="The turbine overheated.", chunk_index=1, start=100, end=142, page=2
+    )
+    backend.upsert("contract", [edited], np.stack([unit(0, 0, 0, 1)]))
+    assert backend.count("contract") == 3
+    best = backend.search("contract", unit(0, 0, 0, 1), top_k=1)[0]
+    assert (best.chunk_index, best.text, best.score) == (1, "The turbine overheated.", pytest.approx(1.0, abs=1e-4))
+    assert [h.chunk_index for h in backend.fulltext("contract", "turbine", top_k=5)] == [1]
+    assert [c.text for c in backend.document_chunks("contract", "doc")][1] == "The turbine overheated."
+
+
 def test_stored_vectors_come_back_in_the_asked_order(backend: VectorStore) -> None:
     chunks = chunks_of("doc", 3)
     vectors = np.stack([unit(1), unit(0, 1), unit(0, 0, 1)])

@@ -1,0 +1,73 @@
+"""Editors disable, enable and edit single chunks: searches follow at once, and who did it is recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.ingest import Upload
+from core.options import Mode, SearchOptions, Unit
+from core.records import Role
+from core.workbench import Workbench
+
+NOTES = [
+    Upload("pumps.txt", b"The coolant pump failed twice in March."),
+    Upload("turbines.txt", b"The turbine blades were replaced in June."),
+]
+CHUNKS = SearchOptions(unit=Unit.CHUNK, top_k=10)
+
+
+@pytest.fixture
+def kb(workbench: Workbench) -> Workbench:
+    admin = workbench.actor("admin")
+    workbench.users.add(admin, "ed", password="correct horse battery")
+    workbench.users.add(admin, "vic", password="correct horse battery")
+    workbench.stores.create(admin, "kb")
+    workbench.stores.grant(admin, "kb", "ed", Role.EDITOR)
+    workbench.stores.grant(admin, "kb", "vic", Role.VIEWER)
+    workbench.documents.ingest(admin, "kb", NOTES)
+    return workbench
+
+
+def _pump(wb: Workbench) -> str:
+    return next(d.id for d in wb.documents.of(wb.actor("admin"), "kb") if d.filename == "pumps.txt")
+
+
+@pytest.mark.parametrize("mode", [Mode.VECTOR, Mode.FULLTEXT, Mode.HYBRID])
+def test_a_disabled_chunk_is_never_retrieved_until_enabled_again(kb: Workbench, mode: Mode) -> None:
+    ed, options = kb.actor("ed"), SearchOptions(mode=mode, unit=Unit.CHUNK, top_k=10)
+    found = lambda: {h.filename for h in kb.search.run(ed, "kb", "coolant pump failed", options=options)}  # noqa: E731
+    assert "pumps.txt" in found()
+    change = kb.documents.set_chunk_enabled(ed, "kb", _pump(kb), 0, enabled=False)
+    assert (change.disabled, change.changed_by) == (True, "ed")
+    assert "pumps.txt" not in found()
+    assert kb.documents.changes(kb.actor("vic"), "kb", _pump(kb))[0].disabled  # a viewer sees that it is off
+    kb.documents.set_chunk_enabled(ed, "kb", _pump(kb), 0, enabled=True)
+    assert "pumps.txt" in found()
+
+
+def test_an_edited_chunk_is_embedded_and_indexed_again(kb: Workbench) -> None:
+    ed = kb.actor("ed")
+    edited = kb.documents.edit_chunk(ed, "kb", _pump(kb), 0, "  The feed-water valve leaked in April.  ")
+    assert edited.text == "The feed-water valve leaked in April."
+    for mode in (Mode.VECTOR, Mode.FULLTEXT):
+        hits = kb.search.run(ed, "kb", "feed-water valve leaked", options=SearchOptions(mode=mode, unit=Unit.CHUNK))
+        assert hits[0].filename == "pumps.txt" and "valve" in hits[0].text
+    assert not kb.search.run(ed, "kb", "coolant", options=SearchOptions(mode=Mode.FULLTEXT, unit=Unit.CHUNK))
+    assert [c.text for c in kb.documents.chunks(ed, "kb", _pump(kb))] == ["The feed-water valve leaked in April."]
+    change = kb.documents.changes(ed, "kb", _pump(kb))[0]
+    assert (change.edited, change.disabled, change.changed_by) == (True, False, "ed")
+
+
+def test_bad_edits_are_refused_in_plain_words_and_change_nothing(kb: Workbench) -> None:
+    ed = kb.actor("ed")
+    with pytest.raises(InvalidInput, match="cannot be empty; disable it instead"):
+        kb.documents.edit_chunk(ed, "kb", _pump(kb), 0, "   ")
+    with pytest.raises(InvalidInput, match="at most 20,000 characters"):
+        kb.documents.edit_chunk(ed, "kb", _pump(kb), 0, "x" * 20_001)
+    with pytest.raises(NotFound, match="no chunk 8"):
+        kb.documents.set_chunk_enabled(ed, "kb", _pump(kb), 7, enabled=False)
+    with pytest.raises(PermissionDenied):
+        kb.documents.edit_chunk(kb.actor("vic"), "kb", _pump(kb), 0, "A viewer's rewrite.")
+    assert [c.text for c in kb.documents.chunks(ed, "kb", _pump(kb))] == ["The coolant pump failed twice in March."]
+    assert kb.documents.changes(ed, "kb", _pump(kb)) == {}
