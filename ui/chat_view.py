@@ -14,6 +14,7 @@ from core.rag import resolve_mode
 from core.records import Actor, ChatMessage, Citation, Conversation, MessageStatus
 from core.workbench import Workbench
 from core.workbench.chat import Running
+from ui.chunk_view import focus_on
 from ui.search_settings import search_settings
 from ui.session import fail
 
@@ -120,6 +121,9 @@ def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Cit
             with text:
                 st.button("Ask only this document", key=f"only_{c.document_id}_{c.n}_{c.chunk_index}",
                           icon=":material/filter_alt:", on_click=_only, args=(c.filename,))  # fmt: skip
+                if st.button("Open in Documents", key=f"open_{c.document_id}_{c.n}_{c.chunk_index}",
+                             icon=":material/open_in_new:"):  # fmt: skip
+                    focus_on(c.store, c.document_id, c.chunk_index)
                 for chunk in around:
                     mark = " (the cited one)" if chunk.chunk_index == c.chunk_index else ""
                     st.caption(f"Chunk {chunk.chunk_index + 1} · {chunk.location or ''}{mark}")

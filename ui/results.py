@@ -7,6 +7,7 @@ import streamlit as st
 from core.compare import Placed
 from core.records import Actor
 from core.workbench import Workbench
+from ui.chunk_view import focus_on
 from ui.html import highlight
 
 
@@ -27,7 +28,8 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
         st.html(f'<div style="font-size:0.9rem;white-space:pre-wrap">{highlight(hit.text, query)}</div>')
         if hit.header:
             st.caption(f"Searched with its context: {hit.header}")
-        st.button(
+        scoped, opened = st.columns(2)
+        scoped.button(
             "Only this document",
             key=f"scope_{side}_{item.rank}",
             icon=":material/filter_alt:",
@@ -35,6 +37,13 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
             args=(hit.filename,),
             help="Search this document alone (the Filters above show it; clear them to search everything again).",
         )
+        if hit.store and opened.button(
+            "Open in Documents",
+            key=f"open_{side}_{item.rank}",
+            icon=":material/open_in_new:",
+            help="The chunk among its document's chunks, to check, disable or edit it.",
+        ):
+            focus_on(hit.store, hit.document_id, hit.chunk_index)
         pdf = bool(hit.store and hit.page and hit.filename.lower().endswith(".pdf"))
         if pdf and hit.store and hit.page and st.toggle("Show the page", key=f"page_{side}_{item.rank}"):
             image = wb.documents.page_image(me, hit.store, hit.document_id, hit.page, passage=hit.text)

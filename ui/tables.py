@@ -30,7 +30,7 @@ def stores(summaries: Sequence[StoreSummary]) -> pd.DataFrame:
 
 
 def documents(found: Sequence[Document]) -> pd.DataFrame:
-    return pd.DataFrame(
+    table = pd.DataFrame(
         [
             {
                 "Name": d.filename,
@@ -43,8 +43,11 @@ def documents(found: Sequence[Document]) -> pd.DataFrame:
                 "Uploaded (UTC)": f"{d.created_at:%Y-%m-%d %H:%M}",
             }
             for d in found
-        ]
+        ],
+        columns=["Name", "Type", "Pages", "Chunks", "Size (KB)", "Status", "Uploaded by", "Uploaded (UTC)"],
     )
+    table["Pages"] = table["Pages"].astype("Int64")  # a Word file or a note has none: an empty cell, not "None"
+    return table
 
 
 def users(people: Sequence[User]) -> pd.DataFrame:

@@ -44,6 +44,26 @@ def test_search_in_each_mode_finds_the_page(kb: Workbench, mode: str) -> None:
     assert cards and any("filing.pdf** · Page 3 ·" in c for c in cards[:2]), cards
 
 
+def test_a_hit_opens_its_chunk_on_the_documents_page(kb: Workbench) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    at = AppTest.from_file(APP, default_timeout=120)  # the whole app: switching pages needs its navigation
+    for key, value in {"authentication_status": True, "username": "vic", "name": "vic"}.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("pages/search.py").run()
+    at.text_input(key="search_query").input("Zebras migrate across the Serengeti plains").run()
+    hit = _cards(at)[0]
+    at.button(key="open_a_1").click().run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Documents"]
+    assert at.selectbox(key="documents_store").value == "kb"
+    opened = [e for e in at.expander if e.label.startswith("Chunk ")]
+    assert opened and hit.split("** · ")[1].split(" ·")[0] in " ".join(e.label for e in opened)  # its page
+
+
 def test_the_compare_view_marks_a_moved_result(kb: Workbench) -> None:
     at = page_as(kb, "search", "admin").run()
     at.text_input(key="search_query").input("zebras")

@@ -24,11 +24,48 @@ def test_documents_their_chunks_and_deleting_one(workbench: Workbench) -> None:
     table = at.dataframe[0].value.set_index("Name")
     assert table.loc["report.pdf", "Status"] == "ready" and table.loc["report.pdf", "Pages"] == 3
     assert table.loc["broken.pdf", "Status"].startswith("failed: ")
-    labels = [e.label.split(" · ")[:2] for e in at.expander]
-    assert len(labels) == table.loc["report.pdf", "Chunks"] and labels[0] == ["Chunk 1", "Page 1"]
+    labels = [e.label.split(" · ")[:2] for e in at.expander if e.label.startswith("Chunk ")]
+    assert len(labels) == min(table.loc["report.pdf", "Chunks"], 20) and labels[0] == ["Chunk 1", "Page 1"]
     assert labels[-1][1] == "Page 3"
     viewer = page_as(workbench, "documents", "vic").run()
     assert not viewer.exception and not [b for b in viewer.button if b.key == "delete_document"]
     at.selectbox(key="delete_document_choice").select_index(0).run()
     at.button(key="delete_document").click().run()
     assert [d.filename for d in workbench.documents.of(workbench.actor("admin"), "kb")] == ["broken.pdf"]
+
+
+def _chunk_labels(at) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e.label for e in at.expander if e.label.startswith("Chunk ")]
+
+
+def test_chunks_are_found_filtered_disabled_edited_and_opened_from_a_hit(workbench: Workbench) -> None:
+    workbench.users.create_first_admin("admin", PASSWORD)
+    workbench.users.add(workbench.actor("admin"), "vic", password=PASSWORD)
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    workbench.stores.grant(workbench.actor("admin"), "kb", "vic", Role.VIEWER)
+    workbench.documents.ingest(workbench.actor("admin"), "kb", [Upload("report.pdf", make_pdf(filing_pages(30)))])
+    at = page_as(workbench, "documents", "admin").run()
+    total = workbench.documents.of(workbench.actor("admin"), "kb")[0].chunk_count
+    assert len(_chunk_labels(at)) == 20 and f"of {total:,} chunks match" in " ".join(c.value for c in at.caption)
+    at.text_input(key="chunks_find").input("Rotterdam").run()
+    assert _chunk_labels(at) and all("Rotterdam" in t.value for t in at.text if "warehouse" in t.value)
+    at.text_input(key="chunks_find").input("").run()
+    at.multiselect(key="chunks_places").set_value(["Page 7"]).run()
+    assert [label.split(" · ")[1] for label in _chunk_labels(at)] == ["Page 7"] * len(_chunk_labels(at))
+    first = int(_chunk_labels(at)[0].split(" · ")[0].removeprefix("Chunk ")) - 1
+    at.button(key=f"toggle_chunk_{first}").click().run()
+    assert not at.exception and ":red[disabled]" in _chunk_labels(at)[0]
+    assert "last changed by admin" in " ".join(c.value for c in at.caption)
+    at.text_area(key=f"chunk_text_{first}").input("Our warehouse moved to Antwerp in 2026.")
+    at.button(key=f"FormSubmitter:edit_chunk_{first}-Save and embed again").click().run()
+    assert not at.exception, at.exception
+    doc = workbench.documents.of(workbench.actor("admin"), "kb")[0]
+    assert workbench.documents.chunks(workbench.actor("admin"), "kb", doc.id)[first].text.startswith(
+        "Our warehouse moved"
+    )
+    viewer = page_as(workbench, "documents", "vic")
+    viewer.session_state["documents_focus"] = {"store": "kb", "document": doc.id, "chunk": total - 1}
+    viewer.run()
+    assert not viewer.exception
+    opened = [e for e in viewer.expander if e.label.startswith(f"Chunk {total} ")]
+    assert opened and not [b for b in viewer.button if str(b.key).startswith("toggle_chunk_")]  # a viewer only reads
