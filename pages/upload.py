@@ -8,9 +8,10 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.ingest import Progress, Upload
 from core.options import ChunkSettings, IngestOptions, Strategy
-from core.parsing import supported_extensions
+from core.parsing import refusal
 from core.records import IngestStatus, Role
 from ui import preview_view, tables
+from ui.html import plain
 from ui.session import fail, signed_in
 
 log = logging.getLogger("pages.upload")
@@ -25,12 +26,17 @@ if st.session_state.pop("ingest_running", False):  # the last ingest was stopped
 
 chosen_store = st.selectbox("Store", [s.name for s in editable], key="upload_store")
 store = next(s for s in editable if s.name == chosen_store)
-files = st.file_uploader(
+dropped = st.file_uploader(  # every type is taken, so that a refusal is said in words, not in a tooltip
     f"Drop files here: PDF, Word, PowerPoint, Excel, CSV, HTML, e-mail, text, images (up to {wb.settings.max_upload_mb} MB each)",
-    type=supported_extensions(),
     accept_multiple_files=True,
     key="upload_files",
 )
+files = [f for f in dropped or [] if not refusal(f.name)]
+if refused := [reason for f in dropped or [] if (reason := refusal(f.name))]:
+    st.error(
+        "\n\n".join(map(plain, refused)) + ("\n\nThe other files can be added." if files else ""),
+        icon=":material/block:",
+    )
 if not files:
     st.caption(
         f"'{store.name}' chunks with {store.chunk_strategy}, {store.chunk_size}/{store.chunk_overlap} by default."

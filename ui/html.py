@@ -86,3 +86,11 @@ def highlight(text: str, query: str) -> str:
         last = match.end()
     out.append(escape(text[last:]))
     return "".join(out)
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: str) -> str:
+    """Text shown through Markdown as itself: every character Markdown could read as syntax is escaped."""
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -49,13 +49,35 @@ def extension(filename: str) -> str:
     return PurePath(filename).suffix.lower()
 
 
-def check_supported(filename: str) -> None:
+# What people call the files they most often drop by mistake, to name them in a refusal.
+REFUSED_KINDS = {
+    "Windows programs": (".exe", ".msi", ".dll", ".com", ".scr"),
+    "scripts": (".bat", ".cmd", ".ps1", ".sh", ".js", ".vbs", ".py"),
+    "archives": (".zip", ".7z", ".rar", ".tar", ".gz", ".tgz"),
+    "videos": (".mp4", ".mov", ".avi", ".mkv", ".webm"),
+    "sound files": (".mp3", ".wav", ".m4a", ".flac", ".ogg"),
+    "old Office files": (".doc", ".xls", ".ppt"),
+    "disk images": (".iso", ".dmg", ".img"),
+}
+SUPPORTED_IN_WORDS = (
+    "PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), CSV, HTML, e-mail (.eml), text, Markdown and images"
+)
+
+
+def refusal(filename: str) -> str | None:
+    """Why a file cannot be added, in words an analyst reads at a glance; None when it can."""
     ext = extension(filename)
-    if ext not in PARSERS and ext not in IMAGES:
-        what = f"'{ext}' files" if ext else "files without an extension"
-        raise UnsupportedFileType(
-            f"{filename}: {what} are not supported. Supported types: {', '.join(supported_extensions())}."
-        )
+    if ext in PARSERS or ext in IMAGES:
+        return None
+    kind = next((k for k, exts in REFUSED_KINDS.items() if ext in exts), None)
+    what = f"{kind} ({ext})" if kind else (f"'{ext}' files" if ext else "files without an extension")
+    hint = " (save them as .docx, .xlsx or .pptx first)" if kind == "old Office files" else ""
+    return f"{filename}: {what} cannot be added{hint}. Supported: {SUPPORTED_IN_WORDS}."
+
+
+def check_supported(filename: str) -> None:
+    if reason := refusal(filename):
+        raise UnsupportedFileType(reason)
 
 
 def parse(filename: str, data: bytes, options: ParseOptions | None = None) -> ParsedDocument:

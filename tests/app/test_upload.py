@@ -80,3 +80,20 @@ def test_files_go_to_the_store_chosen(team: Workbench) -> None:
     at.button(key="ingest").click().run()
     assert not at.exception and [d.filename for d in team.documents.of(team.actor("olivia"), "travel")] == ["note.txt"]
     assert team.documents.of(team.actor("olivia"), "finance") == []
+
+
+def test_a_refused_file_is_named_in_words_and_the_others_still_go_in(team: Workbench) -> None:
+    at = page_as(team, "upload", "olivia").run()
+    widget = at.file_uploader(key="upload_files")
+    widget.upload("setup.exe", b"MZ\x90\x00 not a document", "application/x-ms-dos-executable")
+    widget.upload("![x](http:__127.0.0.1_x.png).zip", b"PK\x03\x04", "application/zip")
+    widget.upload("note.txt", b"Hotels are reimbursed up to 180 EUR.", "text/plain")
+    at.run()
+    assert not at.exception
+    said = at.error[0].value
+    assert said.startswith("setup\\.exe\\: Windows programs \\(\\.exe\\) cannot be added\\.")
+    assert "archives \\(\\.zip\\)" in said and "\\!\\[x\\]" in said  # a name is shown as itself, never as an image
+    assert said.endswith("The other files can be added.")
+    at.button(key="ingest").click().run()
+    assert "1 added, 0 already there, 0 failed." in texts(at)
+    assert [d.filename for d in team.documents.of(team.actor("olivia"), "finance")] == ["note.txt"]

@@ -72,7 +72,7 @@ def test_ingest_reports_each_file_and_fails_if_any_failed(cli, files: Path) -> N
     assert lines[0].startswith("filing.pdf: ") and "chunks written, 5 pages" in lines[0]
     assert lines[1].startswith("corrupt.pdf: failed: corrupt.pdf could not be read")
     assert lines[2] == "empty.txt: failed: empty.txt is empty (0 bytes); there is nothing to read."
-    assert lines[3].startswith("tool.exe: failed: tool.exe: '.exe' files are not supported")
+    assert lines[3].startswith("tool.exe: failed: tool.exe: Windows programs (.exe) cannot be added")
     assert "1 written, 0 skipped as duplicates, 3 failed" in err
     code, out, _ = cli("ingest", "kb", str(files / "filing.pdf"))
     assert code == 0 and out.startswith("filing.pdf: skipped: same content as filing.pdf")

@@ -153,10 +153,23 @@ def test_whitespace_only_file_has_no_text() -> None:
         parse("blank.txt", b"   \n\n  ")
 
 
-@pytest.mark.parametrize("name", ["archive.zip", "README", "photo.heic"])
-def test_unknown_extension_lists_what_is_supported(name: str) -> None:
-    with pytest.raises(UnsupportedFileType, match=r"Supported types: .*\.pdf"):
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("setup.exe", "setup.exe: Windows programs (.exe) cannot be added."),
+        ("archive.zip", "archive.zip: archives (.zip) cannot be added."),
+        (
+            "budget.xls",
+            "budget.xls: old Office files (.xls) cannot be added (save them as .docx, .xlsx or .pptx first).",
+        ),
+        ("README", "README: files without an extension cannot be added."),
+        ("photo.heic", "photo.heic: '.heic' files cannot be added."),
+    ],
+)
+def test_a_refused_file_is_named_in_words_with_what_is_supported(name: str, said: str) -> None:
+    with pytest.raises(UnsupportedFileType) as refused:
         parse(name, b"data")
+    assert str(refused.value).startswith(said + " Supported: PDF, Word (.docx), PowerPoint (.pptx)")
 
 
 def test_binary_file_named_txt_is_refused() -> None:
