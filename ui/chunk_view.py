@@ -78,17 +78,18 @@ def _chunk(
             key=f"toggle_chunk_{index}",
             icon=":material/block:",
         ):
-            _apply(lambda: wb.documents.set_chunk_enabled(me, store, chunk.document_id, index, enabled=disabled))
+            _apply(lambda: wb.documents.set_chunk_enabled(me, store, chunk.document_id, index, enabled=disabled), chunk)
         with st.form(f"edit_chunk_{index}", border=False):
             text = st.text_area("Text", chunk.text, height=160, key=f"chunk_text_{index}")
             if st.form_submit_button("Save and embed again", icon=":material/save:"):
-                _apply(lambda: wb.documents.edit_chunk(me, store, chunk.document_id, index, text))
+                _apply(lambda: wb.documents.edit_chunk(me, store, chunk.document_id, index, text), chunk)
 
 
-def _apply(change: object) -> None:
+def _apply(change: object, chunk: Chunk) -> None:
     try:
         change()  # type: ignore[operator]
     except WorkbenchError as exc:
         st.error(str(exc))
     else:
+        st.session_state["chunks_focus"] = (chunk.document_id, chunk.chunk_index)  # it stays open, to see the change
         st.rerun()

@@ -28,7 +28,7 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
         st.html(f'<div style="font-size:0.9rem;white-space:pre-wrap">{highlight(hit.text, query)}</div>')
         if hit.header:
             st.caption(f"Searched with its context: {hit.header}")
-        scoped, opened = st.columns(2)
+        scoped, opened, _ = st.columns([1, 1, 2])
         scoped.button(
             "Only this document",
             key=f"scope_{side}_{item.rank}",
