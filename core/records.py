@@ -101,6 +101,30 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A team of users; a store shared with it is shared with each member at the group's role."""
+
+    name: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupGrant:
+    store: str
+    group: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Access:
+    """One person's role on a store and where it comes from ("owner", "shared directly", "group analysts")."""
+
+    user: str
+    role: Role
+    via: str
+
+
+@dataclass(frozen=True)
 class Store:
     id: str
     name: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.catalog.chunks import ChunkQueries
 from core.catalog.conversations import ConversationQueries
 from core.catalog.documents import DocumentQueries
+from core.catalog.groups import GroupQueries
 from core.catalog.rows import WORKER, new_id, now
 from core.catalog.schema import make_engine, upgrade
 from core.catalog.stores import StoreQueries
@@ -15,7 +16,9 @@ from core.catalog.users import UserQueries
 __all__ = ["WORKER", "Catalog", "new_id", "now"]
 
 
-class Catalog(UserQueries, StoreQueries, DocumentQueries, ChunkQueries, ConversationQueries, UsageQueries):
+class Catalog(
+    UserQueries, GroupQueries, StoreQueries, DocumentQueries, ChunkQueries, ConversationQueries, UsageQueries
+):
     """All metadata reads and writes; one instance per process, safe to share between threads."""
 
     def __init__(self, url: str) -> None:

@@ -50,6 +50,28 @@ grants = sa.Table(
     sa.Column("role", sa.String(10), nullable=False),
 )
 
+groups = sa.Table(  # teams of users that stores are shared with at once (administrators manage them)
+    "groups",
+    metadata,
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_name", sa.String(120), sa.ForeignKey("groups.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_name", sa.String(120), sa.ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+)
+
+group_grants = sa.Table(
+    "group_grants",
+    metadata,
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("group_name", sa.String(120), sa.ForeignKey("groups.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),
+)
+
 documents = sa.Table(
     "documents",
     metadata,

@@ -17,6 +17,7 @@ from core.catalog.schema import (
     conversations,
     documents,
     grants,
+    group_grants,
     question_sets,
     stores,
 )
@@ -148,7 +149,7 @@ class StoreQueries:
                     sa.select(conversation_stores.c.conversation_id).where(conversation_stores.c.store_id == store.id)
                 )
             ]
-            for table in (grants, documents, conversation_stores, question_sets):
+            for table in (grants, group_grants, documents, conversation_stores, question_sets):
                 conn.execute(table.delete().where(table.c.store_id == store.id))
             conn.execute(stores.delete().where(stores.c.id == store.id))
             if linked:

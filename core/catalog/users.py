@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from core.access import check_name
 from core.catalog.rows import now, user_of, utc
-from core.catalog.schema import grants, users
+from core.catalog.schema import grants, group_grants, group_members, users
 from core.errors import AlreadyExists, NotFound
 from core.records import Grant, Role, Store, User
 
@@ -96,12 +96,17 @@ class UserQueries:
             conn.execute(grants.delete().where(grants.c.store_id == store.id, grants.c.user_name == user))
 
     def granted_role(self, user: str, store: Store) -> Role | None:
-        """The role the store was shared with the user at, if any (who else may act is `access.role_on`'s rule)."""
+        """The highest role the store was shared with the user at, directly or through a group they belong to
+        (who else may act is `access.role_on`'s rule): one query."""
+        direct = sa.select(grants.c.role).where(grants.c.store_id == store.id, grants.c.user_name == user)
+        via = (
+            sa.select(group_grants.c.role)
+            .join(group_members, group_members.c.group_name == group_grants.c.group_name)
+            .where(group_grants.c.store_id == store.id, group_members.c.user_name == user)
+        )
         with self.engine.connect() as conn:
-            role = conn.execute(
-                sa.select(grants.c.role).where(grants.c.store_id == store.id, grants.c.user_name == user)
-            ).scalar()
-        return Role(role) if role else None
+            roles = [Role(r) for r in conn.execute(sa.union_all(direct, via)).scalars()]
+        return max(roles, key=lambda r: r.rank, default=None)
 
     def grants_of(self, store: Store) -> list[Grant]:
         with self.engine.connect() as conn:

@@ -12,6 +12,7 @@ from core.models import ModelRegistry
 from core.records import Actor, Channel
 from core.workbench.chat import Chat
 from core.workbench.documents import Documents
+from core.workbench.groups import Groups
 from core.workbench.search import Evaluations, Search
 from core.workbench.services import Services
 from core.workbench.stores import Stores, StoreSummary
@@ -27,6 +28,7 @@ class Workbench:
     def __init__(self, settings: Settings | None = None) -> None:
         self.services = services = Services(settings)
         self.users = Users(services)
+        self.groups = Groups(services)
         self.stores = Stores(services)
         self.documents = Documents(services)
         self.search = Search(services)

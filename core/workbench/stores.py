@@ -14,7 +14,7 @@ from core.catalog import new_id
 from core.errors import AlreadyExists, InvalidInput, WorkbenchError
 from core.options import ChunkSettings, SearchOptions
 from core.rebuild import RebuildProgress, rebuild
-from core.records import Actor, DocumentStatus, Grant, Role, Store
+from core.records import Access, Actor, DocumentStatus, Grant, GroupGrant, Role, Store
 from core.transfer import ExportSummary, export_store, import_export, read_export
 from core.workbench.services import Services
 
@@ -134,6 +134,34 @@ class Stores:
 
     def grants(self, actor: Actor, name: str) -> list[Grant]:
         return self._catalog.grants_of(self._s.store(actor, name, Action.MANAGE))
+
+    def grant_group(self, actor: Actor, name: str, group: str, role: Role | str) -> GroupGrant:
+        """Share the store with every member of a group (now and later) at one role."""
+        return self._catalog.grant_group(self._s.store(actor, name, Action.MANAGE), group, Role(role))
+
+    def revoke_group(self, actor: Actor, name: str, group: str) -> None:
+        self._catalog.revoke_group(self._s.store(actor, name, Action.MANAGE), group)
+
+    def group_grants(self, actor: Actor, name: str) -> list[GroupGrant]:
+        return self._catalog.group_grants_of(self._s.store(actor, name, Action.MANAGE))
+
+    def access(self, actor: Actor, name: str) -> list[Access]:
+        """Who may use the store, each at their highest role, with where it comes from (administrators, who may
+        use every store, are listed only when it is shared with them or they own it)."""
+        store = self._s.store(actor, name, Action.MANAGE)
+        found: dict[str, list[tuple[Role, str]]] = {store.owner: [(Role.OWNER, "owner")]}
+        for grant in self._catalog.grants_of(store):
+            found.setdefault(grant.user, []).append((grant.role, "shared directly"))
+        members = {g.name: g.members for g in self._catalog.list_groups()}
+        for shared in self._catalog.group_grants_of(store):
+            for user in members.get(shared.group, ()):
+                found.setdefault(user, []).append((shared.role, f"group {shared.group}"))
+        entries = []
+        for user, ways in sorted(found.items()):
+            best = max(role.rank for role, _ in ways)
+            via = ", ".join(how for role, how in ways if role.rank == best)
+            entries.append(Access(user, next(r for r, _ in ways if r.rank == best), via))
+        return entries
 
     # the search settings chat and the search page start from
 

@@ -24,6 +24,10 @@ class Users:
         hashed = access.hash_password(password) if password is not None else None
         return self._catalog.add_user(name, is_admin=admin, password_hash=hashed)
 
+    def names(self, actor: Actor) -> list[str]:
+        """The names of everyone who can sign in (anyone signed in: owners pick people to share with)."""
+        return [u.name for u in self._catalog.list_users() if not u.disabled]
+
     def all(self, actor: Actor) -> list[User]:
         access.require_admin(actor.user)
         return self._catalog.list_users()

@@ -11,7 +11,7 @@ import pytest
 
 from core import access
 from core.config import Settings
-from core.errors import InvalidInput, NotFound, PermissionDenied, WorkbenchError
+from core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.evaluation import Question
 from core.ingest import Upload
 from core.options import ChunkSettings, SearchOptions
@@ -19,6 +19,7 @@ from core.records import Actor, Role
 from core.workbench import Workbench
 from core.workbench.chat import Chat
 from core.workbench.documents import Documents
+from core.workbench.groups import Groups
 from core.workbench.search import Evaluations, Search
 from core.workbench.stores import Stores
 from core.workbench.usage import Usage
@@ -57,6 +58,12 @@ def _throwaway(wb: Workbench, name: str) -> str:
     return name
 
 
+def _group(wb: Workbench, name: str) -> str:
+    """An empty group made by the administrator, for operations on groups."""
+    wb.groups.create(wb.actor("admin"), name)
+    return name
+
+
 def _vics_conversation(wb: Workbench) -> str:
     """A conversation of vic's (the viewer) on kb, with one answer."""
     store = wb.catalog.get_store("kb")
@@ -91,12 +98,28 @@ EDITORS = {"admin", "olivia", "ed"}
 OWNERS = {"admin", "olivia"}
 ADMINS = {"admin"}
 VIC = {"vic"}  # a conversation is its author's alone, administrators included
-NOUNS = {"users": Users, "stores": Stores, "documents": Documents, "search": Search, "evaluations": Evaluations,
+NOUNS = {"users": Users, "groups": Groups, "stores": Stores, "documents": Documents, "search": Search, "evaluations": Evaluations,
          "chat": Chat, "usage": Usage}  # fmt: skip
 
 MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "users.add": (lambda wb, u: wb.users.add(wb.actor(u), f"new-{u}"), ADMINS),
     "users.all": (lambda wb, u: wb.users.all(wb.actor(u)), ADMINS),
+    "users.names": (lambda wb, u: wb.users.names(wb.actor(u)), EVERYONE),
+    "groups.all": (lambda wb, u: wb.groups.all(wb.actor(u)), EVERYONE),
+    "groups.create": (lambda wb, u: wb.groups.create(wb.actor(u), f"team-{u}"), ADMINS),
+    "groups.delete": (lambda wb, u: wb.groups.delete(wb.actor(u), _group(wb, f"gone-{u}")), ADMINS),
+    "groups.add_member": (lambda wb, u: wb.groups.add_member(wb.actor(u), _group(wb, f"add-{u}"), "sam"), ADMINS),
+    "groups.remove_member": (lambda wb, u: wb.groups.remove_member(wb.actor(u), _group(wb, f"rm-{u}"), "sam"), ADMINS),
+    "stores.grant_group": (
+        lambda wb, u: wb.stores.grant_group(wb.actor(u), "kb", _group(wb, f"share-{u}"), "viewer"),
+        OWNERS,
+    ),
+    "stores.revoke_group": (
+        lambda wb, u: wb.stores.revoke_group(wb.actor(u), "kb", _group(wb, f"unshare-{u}")),
+        OWNERS,
+    ),
+    "stores.group_grants": (lambda wb, u: wb.stores.group_grants(wb.actor(u), "kb"), OWNERS),
+    "stores.access": (lambda wb, u: wb.stores.access(wb.actor(u), "kb"), OWNERS),
     "users.set_password": (lambda wb, u: wb.users.set_password(wb.actor(u), "sam", PASSWORD), ADMINS),
     "users.set_admin": (lambda wb, u: wb.users.set_admin(wb.actor(u), "vic", False), ADMINS),
     "users.set_disabled": (lambda wb, u: wb.users.set_disabled(wb.actor(u), "vic", False), ADMINS),
@@ -388,3 +411,42 @@ def test_a_taken_store_name_is_not_confirmed_to_those_who_may_not_see_it(world: 
     with pytest.raises(WorkbenchError, match="'kb' already exists"):
         world.stores.create(world.actor("vic"), "kb")  # a viewer sees kb: told plainly
     assert "kb" not in [s.store.name for s in world.stores.visible(world.actor("sam"))]
+
+
+def test_a_store_shared_with_a_group_is_shared_with_its_members_while_they_belong(
+    any_database: str, tmp_path: Path
+) -> None:
+    from core.config import load_settings
+
+    wb = Workbench(load_settings(env={}, secrets_file=tmp_path / "none.toml", data_dir=tmp_path / "data", database_url=any_database))  # fmt: skip
+    admin = wb.actor("admin")
+    for name in ("olivia", "ana", "bo"):
+        wb.users.add(admin, name, password=PASSWORD)
+    wb.stores.create(wb.actor("olivia"), "finance")
+    wb.groups.create(admin, "analysts")
+    wb.groups.add_member(admin, "analysts", "ana")
+    wb.stores.grant_group(wb.actor("olivia"), "finance", "analysts", "viewer")
+    assert [s.store.name for s in wb.stores.visible(wb.actor("ana"))] == ["finance"]
+    assert wb.stores.visible(wb.actor("bo")) == []
+    with pytest.raises(PermissionDenied, match="You may only read .finance."):  # a viewer through the group
+        wb.documents.ingest(wb.actor("ana"), "finance", [Upload("a.txt", b"Ana's note.")])
+    wb.stores.grant(wb.actor("olivia"), "finance", "ana", Role.EDITOR)  # the higher of the two rights wins
+    assert wb.documents.ingest(wb.actor("ana"), "finance", [Upload("a.txt", b"Ana's note.")])[0].chunks == 1
+    wb.groups.add_member(admin, "analysts", "bo")
+    assert [(a.user, a.role.value, a.via) for a in wb.stores.access(wb.actor("olivia"), "finance")] == [
+        ("ana", "editor", "shared directly"),
+        ("bo", "viewer", "group analysts"),
+        ("olivia", "owner", "owner"),
+    ]
+    wb.groups.remove_member(admin, "analysts", "bo")
+    assert wb.stores.visible(wb.actor("bo")) == []
+    wb.groups.add_member(admin, "analysts", "bo")
+    wb.groups.delete(admin, "analysts")
+    assert wb.stores.visible(wb.actor("bo")) == [] and wb.stores.group_grants(wb.actor("olivia"), "finance") == []
+    with pytest.raises(AlreadyExists):
+        wb.groups.create(admin, "team")
+        wb.groups.create(admin, "team")
+    with pytest.raises(NotFound, match="no user named 'nobody'"):
+        wb.groups.add_member(admin, "team", "nobody")
+    with pytest.raises(PermissionDenied, match="Only an administrator can manage groups"):
+        wb.groups.create(wb.actor("olivia"), "mine")
