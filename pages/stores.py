@@ -7,6 +7,7 @@ from core.options import ChunkSettings, Strategy
 from core.records import Role
 from ui import tables
 from ui.session import signed_in
+from ui.sharing import sharing as share_tab
 
 wb, me = signed_in()
 st.title("Stores")
@@ -41,24 +42,7 @@ if summary.role is not Role.OWNER:
     st.stop()
 sharing, rename, model, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Export", "Delete"])
 with sharing:
-    grants = wb.stores.grants(me, chosen)
-    if grants:
-        st.dataframe([{"User": g.user, "Role": g.role.value} for g in grants], hide_index=True, key="grants_table")
-    with st.form("share", clear_on_submit=True):
-        who = st.text_input("User name", key="share_user")
-        role = st.radio("Role", ["viewer", "editor", "owner"], horizontal=True, key="share_role",
-                        captions=["search and chat", "also add and delete documents", "also share and delete the store"])  # fmt: skip
-        if st.form_submit_button("Share"):
-            try:
-                wb.stores.grant(me, chosen, who.strip().lower(), role)
-                st.toast(f"'{who}' is now {role} of '{chosen}'.")
-            except WorkbenchError as exc:
-                st.error(str(exc))
-    if grants:
-        gone = st.selectbox("Take access away from", [g.user for g in grants], key="revoke_user")
-        if st.button("Revoke", key="revoke"):
-            wb.stores.revoke(me, chosen, gone)
-            st.rerun()
+    share_tab(wb, me, chosen)
 with rename:
     new_name = st.text_input("New name", value=chosen, key="rename_to")
     if st.button("Rename", key="rename") and new_name.strip() != chosen:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from ui import tables
+from ui.groups_view import groups_panel
 from ui.session import signed_in
 
 wb, me = signed_in()
@@ -64,3 +65,5 @@ with right:
                 st.rerun()
             except WorkbenchError as exc:
                 st.error(str(exc))
+
+groups_panel(wb, me, people)

@@ -24,12 +24,42 @@ def test_an_owner_creates_a_store_and_shares_it(workbench: Workbench) -> None:
     assert not at.exception
     table = at.dataframe[0].value
     assert table.to_dict("records")[0]["Store"] == "finance" and table.to_dict("records")[0]["Your role"] == "owner"
-    at.text_input(key="share_user").input("vic")
+    workbench.groups.create(workbench.actor("admin"), "analysts")
+    workbench.groups.add_member(workbench.actor("admin"), "analysts", "sam")
+    at.run()
+    assert at.multiselect(key="share_with").options == ["group: analysts", "admin", "sam", "vic"]  # a picker
+    at.button(key="FormSubmitter:share-Share").click().run()
+    assert "Pick at least one person or group" in at.error[0].value
+    at.multiselect(key="share_with").set_value(["vic", "group: analysts"])
     at.radio(key="share_role").set_value("viewer")
     at.button(key="FormSubmitter:share-Share").click().run()
+    assert not at.exception
     assert [(g.user, g.role) for g in workbench.stores.grants(workbench.actor("olivia"), "finance")] == [
         ("vic", Role.VIEWER)
     ]
+    access = next(d.value for d in at.dataframe if "Through" in d.value.columns)  # the same run shows the share
+    assert access.to_dict("records") == [
+        {"User": "olivia", "Role": "owner", "Through": "owner"},
+        {"User": "sam", "Role": "viewer", "Through": "group analysts"},
+        {"User": "vic", "Role": "viewer", "Through": "shared directly"},
+    ]
+    at.selectbox(key="revoke_user").set_value("group: analysts")
+    at.button(key="revoke").click().run()
+    assert workbench.stores.visible(workbench.actor("sam")) == []
+
+
+def test_an_administrator_makes_a_group_and_chooses_its_members(workbench: Workbench) -> None:
+    _team(workbench)
+    at = page_as(workbench, "users", "admin").run()
+    at.text_input(key="add_group_name").input("analysts")
+    at.button(key="FormSubmitter:add_group-Create group").click().run()
+    at.multiselect(key="members_analysts").set_value(["olivia", "vic"])
+    at.button(key="save_members").click().run()
+    assert not at.exception
+    assert [(g.name, g.members) for g in workbench.groups.all(workbench.actor("vic"))] == [
+        ("analysts", ("olivia", "vic"))
+    ]
+    assert at.dataframe[-1].value.to_dict("records") == [{"Group": "analysts", "Members": "olivia, vic"}]
 
 
 def test_a_viewer_sees_the_store_but_not_its_management_and_a_stranger_sees_nothing(workbench: Workbench) -> None:

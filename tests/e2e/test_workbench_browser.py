@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import filing_pages, make_pdf
-from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, shot, sign_in
+from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, open_page, shot, sign_in
 
 pytestmark = pytest.mark.slow
 PAGES = ("stores", "upload", "documents", "search", "chat", "evaluate", "usage", "account", "users")
@@ -65,6 +65,19 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
     page.get_by_text("Manage a store").wait_for()
     page.locator('[data-testid="stDataFrame"]').filter(has_text="finance").wait_for()
     shot(page, "04-store-created")
+
+    open_page(page, "Users")
+    page.get_by_label("New group").fill("analysts")
+    page.get_by_role("button", name="Create group").click()
+    page.locator('[data-testid="stDataFrame"]').filter(has_text="analysts").wait_for()
+    open_page(page, "Stores")
+    page.locator('[data-testid="stMultiSelect"]').filter(has_text="People and groups").click()
+    page.get_by_role("option", name="group: analysts").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Share", exact=True).click()
+    page.get_by_text("The group analysts now has viewer access to 'finance'.").wait_for()
+    idle(page)
+    shot(page, "04b-store-shared-with-a-group")
 
     pdf = tmp_path / "annual-report.pdf"
     pdf.write_bytes(make_pdf(filing_pages(30)))
