@@ -258,7 +258,7 @@ class Ingestor:
             self._progress.step(index, filename, Stage.PARSING)
             parsed = self.parse(filename, upload.data, digest, self.options.parse or ParseOptions())
             self._progress.step(index, filename, Stage.CHUNKING)
-            chunks_of = self.chunking
+            chunks_of = self.options.chunking_of(filename) or self.chunking
             document_id = new_id()
             chunks = windows(
                 parsed,

@@ -326,6 +326,13 @@ class IngestOptions:
     """Per-upload choices over the store's defaults."""
 
     chunking: ChunkSettings | None = None
+    # chunking for some files only, by file name or by type (".xlsx"): a file's own wins over its type's
+    chunking_for: Mapping[str, ChunkSettings] = field(default_factory=dict)
     replace: bool = False  # a new version of a file with the same name replaces the old one
     metadata: Mapping[str, str] = field(default_factory=dict)  # stored on every document, usable in filters
     parse: ParseOptions | None = None  # None: the workbench's configured parse options
+
+    def chunking_of(self, filename: str) -> ChunkSettings | None:
+        """This file's chunking: its own, its type's, the upload's, or None (the store's default)."""
+        extension = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        return self.chunking_for.get(filename) or self.chunking_for.get(extension) or self.chunking

@@ -7,12 +7,12 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.ingest import Progress, Upload
-from core.options import ChunkSettings, IngestOptions, Strategy
 from core.parsing import refusal
 from core.records import IngestStatus, Role
-from ui import preview_view, tables
+from ui import tables
 from ui.html import plain
 from ui.session import fail, signed_in
+from ui.upload_view import ingest_options, plan, preview_panel
 
 log = logging.getLogger("pages.upload")
 wb, me = signed_in()
@@ -44,35 +44,19 @@ if not files:
     st.stop()
 
 
-@st.fragment
-def preview_panel() -> ChunkSettings:
-    """Only this part reruns while the sliders move: parsing is cached, so a move only re-chunks."""
-    started = time.perf_counter()
-    chosen = st.selectbox("Preview", [f.name for f in files], key="preview_file")
-    data = next(f for f in files if f.name == chosen).getvalue()
-    left, middle, right = st.columns(3)
-    strategies = [s.value for s in Strategy]
-    strategy = left.selectbox("Strategy", strategies, index=strategies.index(store.chunk_strategy), key="preview_strategy")  # fmt: skip
-    size = middle.slider("Chunk size", 50, 4000, store.chunk_size, step=10, key="preview_size")
-    overlap = right.slider("Overlap", 0, 1000, min(store.chunk_overlap, size - 1), step=5, key="preview_overlap")
-    try:
-        settings = ChunkSettings(Strategy(strategy), size, overlap)
-        result = wb.documents.preview(me, chosen, data, chunking=settings, embedding=store.embedding_model)
-    except WorkbenchError as exc:
-        st.error(str(exc))
-        return store.chunking
-    st.caption(
-        f"Preview of {chosen} with {settings.strategy.value} chunks of {size} {settings.unit}, overlap {overlap}."
-    )
-    preview_view.show(result)
-    log.info("preview of %s (%d chunks) drawn in %.0f ms", chosen, len(result.chunks), (time.perf_counter() - started) * 1000)  # fmt: skip
-    return settings
-
-
-settings = preview_panel()
+problems = {f.name: reason for f in files if (reason := wb.documents.check(me, f.name, f.getvalue()))}
+preview_panel(wb, me, store, files)
 st.divider()
+insist = bool(problems) and st.checkbox(
+    f"Add the {len(problems)} file(s) that failed the check anyway (they will be listed as failed)", key="upload_insist"
+)
+st.dataframe(plan(files, problems, store, insist=insist), hide_index=True, width="stretch", key="upload_plan")
+files = [f for f in files if insist or f.name not in problems]
+if not files:
+    st.warning("No file passed the check: nothing to add.")
+    st.stop()
 count = f"{len(files)} file" + ("s" if len(files) > 1 else "")
-if not st.button(f"Add {count} to '{store.name}' with these settings", type="primary", key="ingest"):
+if not st.button(f"Add {count} to '{store.name}'", type="primary", key="ingest"):
     st.stop()
 
 st.session_state["ingest_running"] = True
@@ -84,15 +68,20 @@ overall = st.progress(0.0, text="Starting…")
 bars = {i: st.progress(0.0, text=f.name) for i, f in enumerate(files)}
 
 
+began = time.perf_counter()
+
+
 def show(event: Progress) -> None:
-    overall.progress(event.overall, text=f"{event.file + 1} of {event.files} files · {event.message}")
+    elapsed = time.perf_counter() - began  # the time left, from the rate measured so far
+    left = f" · about {elapsed * (1 - event.overall) / event.overall:,.0f} s left" if 0.02 < event.overall < 1 else ""
+    overall.progress(event.overall, text=f"{event.file + 1} of {event.files} files · {event.message}{left}")
     done = 1.0 if event.stage.final else min(0.95, event.batch / event.batches if event.batches else 0.05)
     bars[event.file].progress(done, text=event.message)
 
 
 uploads = [Upload(f.name, f.getvalue()) for f in files]
 try:
-    results = wb.documents.ingest(me, store.name, uploads, options=IngestOptions(chunking=settings), on_progress=show)
+    results = wb.documents.ingest(me, store.name, uploads, options=ingest_options(), on_progress=show)
 except WorkbenchError as exc:
     st.session_state.pop("ingest_running", None)
     fail(exc)

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from core import llm
+from core import llm, parsing
 from core.access import Action
-from core.errors import InvalidInput, NotFound
-from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, read_uploads
+from core.errors import InvalidInput, NotFound, WorkbenchError
+from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, content_hash, read_uploads
 from core.options import ChunkSettings, IngestOptions
 from core.parsing.options import ParseOptions
 from core.preview import Preview, preview
@@ -151,6 +151,20 @@ class Documents:
             cache=self._s.parse_cache,
             max_bytes=self._s.settings.max_upload_bytes,
         )
+
+    def check(self, actor: Actor, filename: str, data: bytes) -> str | None:
+        """Why a file would fail to go in (refused type, too big, damaged, no text), or None: it is parsed once and
+        kept in the parse cache, so the ingest that follows does not parse it again."""
+        if reason := parsing.refusal(filename):
+            return reason
+        if len(data) > self._s.settings.max_upload_bytes:
+            limit = self._s.settings.max_upload_bytes / 2**20
+            return f"{filename} is {len(data) / 2**20:,.0f} MB, over the {limit:,.0f} MB upload limit."
+        try:
+            self._s.parse_cache.parse(filename, data, content_hash(data), self._parse_options(actor, []))
+        except WorkbenchError as exc:
+            return str(exc)
+        return None
 
     def ingest(
         self,

@@ -22,6 +22,10 @@ def team(workbench: Workbench) -> Workbench:
     return workbench
 
 
+def _plan(at):  # type: ignore[no-untyped-def]
+    return next(d.value for d in at.dataframe if "Will be" in d.value.columns)
+
+
 def _metric(at, label: str) -> str:  # type: ignore[no-untyped-def]
     return next(m.value for m in at.metric if m.label == label)
 
@@ -48,9 +52,12 @@ def test_the_preview_reacts_to_the_chunk_settings_and_ingest_reports_each_file(t
     at.run()
     assert not at.exception
     large = int(_metric(at, "Chunks"))
-    at.slider(key="preview_size").set_value(150).run()
+    at.slider(key="preview_size_report.pdf").set_value(150).run()
     small = int(_metric(at, "Chunks"))
     assert small > large and "chunks of 150 characters" in texts(at)
+    plan = _plan(at).set_index("File")["Chunking"].to_dict()
+    assert plan["report.pdf"].endswith("150/50 characters (this file)")  # the preview's settings: this file only
+    assert plan["policy.docx"].endswith("(store default)") and plan["numbers.xlsx"].endswith("(store default)")
     at.button(key="ingest").click().run()
     assert not at.exception and "3 added, 0 already there, 0 failed." in texts(at)
     assert sorted(d.filename for d in team.documents.of(team.actor("olivia"), "finance")) == [
@@ -97,3 +104,19 @@ def test_a_refused_file_is_named_in_words_and_the_others_still_go_in(team: Workb
     at.button(key="ingest").click().run()
     assert "1 added, 0 already there, 0 failed." in texts(at)
     assert [d.filename for d in team.documents.of(team.actor("olivia"), "finance")] == ["note.txt"]
+
+
+def test_a_damaged_file_is_left_out_with_its_reason_unless_the_analyst_insists(team: Workbench) -> None:
+    at = page_as(team, "upload", "olivia").run()
+    widget = at.file_uploader(key="upload_files")
+    widget.upload("broken.pdf", b"%PDF-1.4 this is not really a PDF", "application/pdf")
+    widget.upload("note.txt", b"Hotels are reimbursed up to 180 EUR.", "text/plain")
+    at.run()
+    plan = _plan(at).set_index("File")
+    assert plan.loc["broken.pdf", "Will be"] == "left out" and "damaged" in plan.loc["broken.pdf", "Check"]
+    assert plan.loc["note.txt", "Check"] == "ready"
+    assert at.button(key="ingest").label == "Add 1 file to 'finance'"
+    at.checkbox(key="upload_insist").check().run()
+    assert _plan(at).set_index("File").loc["broken.pdf", "Will be"] == "added anyway"
+    at.button(key="ingest").click().run()
+    assert "1 added, 0 already there, 1 failed." in texts(at)

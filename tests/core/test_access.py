@@ -195,6 +195,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
         EDITORS,
     ),
     "documents.ingest_paths": (lambda wb, u: wb.documents.ingest_paths(wb.actor(u), "kb", [Path(__file__)]), EDITORS),
+    "documents.check": (lambda wb, u: wb.documents.check(wb.actor(u), "a.txt", b"Some text."), EVERYONE),
     "documents.preview": (
         lambda wb, u: wb.documents.preview(wb.actor(u), "a.txt", b"Some text.", chunking=ChunkSettings()),
         EVERYONE,

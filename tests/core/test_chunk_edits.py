@@ -71,3 +71,29 @@ def test_bad_edits_are_refused_in_plain_words_and_change_nothing(kb: Workbench) 
         kb.documents.edit_chunk(kb.actor("vic"), "kb", _pump(kb), 0, "A viewer's rewrite.")
     assert [c.text for c in kb.documents.chunks(ed, "kb", _pump(kb))] == ["The coolant pump failed twice in March."]
     assert kb.documents.changes(ed, "kb", _pump(kb)) == {}
+
+
+def test_a_file_is_checked_before_it_is_added_in_plain_words(kb: Workbench) -> None:
+    from tests.conftest import make_pdf
+
+    ed = kb.actor("ed")
+    assert kb.documents.check(ed, "fine.pdf", make_pdf(["Quarterly revenue grew."])) is None
+    assert "is not a PDF" in (kb.documents.check(ed, "broken.pdf", b"this is no PDF") or "")
+    assert "contains no text" in (kb.documents.check(ed, "blank.txt", b"   \n  ") or "")
+    assert "Windows programs (.exe) cannot be added" in (kb.documents.check(ed, "setup.exe", b"MZ") or "")
+
+
+def test_chunk_settings_can_differ_per_file_and_per_type(kb: Workbench) -> None:
+    from core.options import ChunkSettings, IngestOptions
+
+    long_text = ("Sentence about budgets and plans for the coming year. " * 40).encode()
+    options = IngestOptions(
+        chunking_for={"small.txt": ChunkSettings(size=200, overlap=0), ".md": ChunkSettings(size=1500, overlap=0)}
+    )
+    uploads = [
+        Upload("small.txt", long_text),
+        Upload("other.txt", long_text + b" "),
+        Upload("notes.md", long_text + b"  "),
+    ]
+    results = {r.filename: r.chunks for r in kb.documents.ingest(kb.actor("ed"), "kb", uploads, options=options)}
+    assert results["small.txt"] > results["other.txt"] > results["notes.md"], results  # 200 < 512 (default) < 1500
