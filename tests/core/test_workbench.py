@@ -102,3 +102,16 @@ def test_unknown_backend_and_model_are_explained(workbench: Workbench) -> None:
     with pytest.raises(ModelError, match="no bundled embedding model"):
         workbench.stores.create(workbench.actor("admin"), "kb", embedding="local/unknown")
     assert workbench.stores.visible(workbench.actor("admin")) == []
+
+
+def test_warm_up_loads_the_stores_models_and_survives_a_missing_catalog(
+    workbench: Workbench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    assert workbench.warm_up() == ["local/all-minilm-l6-v2"]
+
+    def gone() -> list[object]:
+        raise OSError("the catalog's folder was removed")
+
+    monkeypatch.setattr(workbench.catalog, "list_stores", gone)
+    assert workbench.warm_up() == []  # logged, never raised: it runs in a background thread
