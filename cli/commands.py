@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cli import terminal
+from core.catalog import now
 from core.errors import InvalidInput
 from core.evaluation import read_questions
 from core.options import (
@@ -195,6 +196,39 @@ def user_enable(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
     print(f"{'Disabled' if args.action == 'disable' else 'Enabled'} user '{args.name}'.")
 
 
+def key_create(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
+    made = wb.keys.create(me, args.name, expires_days=args.expires)
+    if args.json:
+        print(json.dumps({"key": made.secret, "id": made.key.id, "name": made.key.name, "user": made.key.user}))
+        return
+    until = f", until {made.key.expires_at:%Y-%m-%d}" if made.key.expires_at else ""
+    print(f"API key '{made.key.name}' for {made.key.user} ({made.key.id}{until}). It is shown only now:")
+    print(made.secret)
+
+
+def key_list(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
+    at = now()
+    rows = [
+        {
+            "id": k.id,
+            "user": k.user,
+            "name": k.name,
+            "prefix": k.prefix,
+            "state": k.state(at),
+            "created": f"{k.created_at:%Y-%m-%d %H:%M}",
+            "expires": f"{k.expires_at:%Y-%m-%d}" if k.expires_at else "",
+            "last used": f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "",
+        }
+        for k in (wb.keys.all(me) if args.all else wb.keys.mine(me))
+    ]
+    terminal.print_rows(rows, as_json=args.json, empty="No API keys.")
+
+
+def key_revoke(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
+    key = wb.keys.revoke(me, args.key_id)
+    print(f"Revoked API key '{key.name}' ({key.id}) of {key.user}.")
+
+
 def search_options(wb: Workbench, args: argparse.Namespace, me: Actor) -> SearchOptions:
     """The first store's saved search settings, with the ones given on the command line over them."""
     saved = wb.stores.search_defaults(me, store_names(args.store)[0]).settings()
@@ -255,4 +289,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("user", "password"): user_password,
     ("user", "disable"): user_enable,
     ("user", "enable"): user_enable,
+    ("key", "create"): key_create,
+    ("key", "list"): key_list,
+    ("key", "revoke"): key_revoke,
 }

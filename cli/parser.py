@@ -170,6 +170,15 @@ def _users(commands: argparse._SubParsersAction, plain: Parents, listed: Parents
     user.add_parser("password", parents=plain, help="set a password, read from standard input").add_argument("name")
     for verb in ("disable", "enable"):
         user.add_parser(verb, parents=plain, help=f"{verb} a user (administrators)").add_argument("name")
+    key = commands.add_parser("key", help="API keys for other programs").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = key.add_parser("create", parents=listed, help="make an API key for --user (printed once)")
+    create.add_argument("--name", default="", metavar="LABEL", help="what the key is for (default: its date)")
+    create.add_argument("--expires", type=int, metavar="DAYS", help="days until it stops working (default: never)")
+    listing = key.add_parser("list", parents=listed, help="list your keys (--all: everyone's, administrators)")
+    listing.add_argument("--all", action="store_true", help="every user's keys (administrators)")
+    key.add_parser("revoke", parents=plain, help="stop a key at once").add_argument("key_id", metavar="KEY_ID")
 
 
 def chunking_arguments(parser: argparse.ArgumentParser, default: str) -> None:

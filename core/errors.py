@@ -43,3 +43,19 @@ class ModelError(WorkbenchError):
 
 class BackendUnavailable(WorkbenchError):
     """A vector-store backend that is unknown, not installed or not reachable."""
+
+
+class NotSignedIn(WorkbenchError):
+    """No valid credentials: a missing, unknown, revoked or expired API key."""
+
+
+class TooLarge(InvalidInput):
+    """A file or request over a size limit."""
+
+
+class RateLimited(WorkbenchError):
+    """Too many requests in a short time; `retry_after` says how many seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from core.conditions import Condition
 from core.errors import InvalidInput
 from core.parsing.options import ParseOptions
 
@@ -114,10 +115,11 @@ class Filters:
     after: datetime | None = None
     before: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    condition: Condition | None = None  # and/or conditions on documents (the API's filters), with the rest
 
     @property
     def active(self) -> bool:
-        return bool(self.filenames or self.extensions or self.after or self.before or self.metadata)
+        return bool(self.filenames or self.extensions or self.after or self.before or self.metadata or self.condition)
 
     @classmethod
     def parse(cls, pairs: Sequence[str]) -> Filters:

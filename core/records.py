@@ -138,6 +138,7 @@ class Store:
     description: str = ""
     chunk_strategy: str = "recursive"
     generation: int = 0  # bumped by each embedding rebuild: a new collection holds the new vectors
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the owner's own key-value pairs
 
     @property
     def chunking(self) -> ChunkSettings:
@@ -379,3 +380,108 @@ class ChatMessage:
     feedback_comment: str = ""
     mode: str = ""  # extractive or generative (answers only)
     grounding: Grounding | None = None  # the check of the answer against its sources (answers only)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key another program acts with as its user; the key itself is shown once and only its hash is kept."""
+
+    id: str
+    user: str
+    name: str
+    prefix: str  # the key's first characters, to tell keys apart
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def state(self, at: datetime) -> str:
+        """active, expired or revoked."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= at:
+            return "expired"
+        return "active"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just made: `secret` is the whole key, shown this once."""
+
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file uploaded to be added to stores later (the API's files, the Upload page's queue)."""
+
+    id: str
+    owner: str
+    filename: str
+    size_bytes: int
+    purpose: str
+    created_at: datetime
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobError(enum.StrEnum):
+    """Why a job failed, in OpenAI's words for a vector-store file."""
+
+    INVALID_FILE = "invalid_file"  # damaged, empty, too large or hostile
+    UNSUPPORTED_FILE = "unsupported_file"  # a type the product does not read
+    SERVER_ERROR = "server_error"  # anything else (a backend or model out of reach, an interrupted process)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file being added to one store in the background, and what became of it."""
+
+    id: str
+    store_id: str
+    file_id: str
+    filename: str
+    size_bytes: int
+    user: str
+    status: JobStatus
+    created_at: datetime
+    channel: Channel = Channel.APP
+    key_id: str | None = None
+    batch_id: str | None = None
+    options: Mapping[str, object] = field(default_factory=dict)
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    document_id: str | None = None
+    error_code: JobError | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    """A file of a store as the API lists it: added by a job (with its file id) or uploaded in the app."""
+
+    file_id: str  # the uploaded file's id, or the document's own for a file added in the app
+    filename: str
+    status: str  # in_progress, completed, failed, cancelled
+    created_at: datetime
+    size_bytes: int = 0
+    document_id: str | None = None
+    attributes: Mapping[str, object] = field(default_factory=dict)
+    error_code: JobError | None = None
+    error: str | None = None
+    progress: float = 0.0  # 0..1 while in progress
+    job: Job | None = None

@@ -142,7 +142,13 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
     if options.filters.active:
         f = options.filters
         ids = catalog.matching_ids(
-            store, filenames=f.filenames, extensions=f.extensions, after=f.after, before=f.before, metadata=f.metadata
+            store,
+            filenames=f.filenames,
+            extensions=f.extensions,
+            after=f.after,
+            before=f.before,
+            metadata=f.metadata,
+            condition=f.condition,
         )
         where = Where(frozenset(ids), hidden)
     query_vector = None

@@ -34,6 +34,7 @@ COLUMNS = [
     "chunks",
     "grounded",
     "channel",
+    "key",
 ]
 
 
@@ -176,8 +177,10 @@ def report(
     until: datetime | None = None,
     user: str | None = None,
     store: str | None = None,
+    channel: str | None = None,
+    key: str | None = None,
 ) -> UsageReport:
-    """The usage the viewer may see, in the period, of one user and/or one store if given."""
+    """The usage the viewer may see, in the period, of one user, store, channel (app, api, cli) or API key if given."""
     owned = set(owned_stores)
     rows = []
     for number, event in enumerate(catalog.usage(since=since, until=until)):
@@ -187,6 +190,8 @@ def report(
         if user is not None and event.user != user:
             continue
         if store is not None and store not in touched:
+            continue
+        if (channel is not None and event.channel != channel) or (key is not None and event.key_id != key):
             continue
         created = event.created_at or datetime.min
         for name in touched or ("",):
@@ -211,6 +216,7 @@ def report(
                     "chunks": event.chunks,
                     "grounded": event.grounded,
                     "channel": event.channel,
+                    "key": event.key_id or "",
                 }
             )
     return UsageReport(pd.DataFrame(rows, columns=["event", *COLUMNS]))

@@ -7,6 +7,8 @@ from core.catalog.chunks import ChunkQueries
 from core.catalog.conversations import ConversationQueries
 from core.catalog.documents import DocumentQueries
 from core.catalog.groups import GroupQueries
+from core.catalog.jobs import JobQueries
+from core.catalog.keys import KeyQueries
 from core.catalog.rows import WORKER, new_id, now
 from core.catalog.schema import make_engine, upgrade
 from core.catalog.stores import StoreQueries
@@ -17,7 +19,15 @@ __all__ = ["WORKER", "Catalog", "new_id", "now"]
 
 
 class Catalog(
-    UserQueries, GroupQueries, StoreQueries, DocumentQueries, ChunkQueries, ConversationQueries, UsageQueries
+    UserQueries,
+    GroupQueries,
+    StoreQueries,
+    DocumentQueries,
+    ChunkQueries,
+    ConversationQueries,
+    UsageQueries,
+    KeyQueries,
+    JobQueries,
 ):
     """All metadata reads and writes; one instance per process, safe to share between threads."""
 

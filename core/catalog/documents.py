@@ -8,8 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.catalog.rows import document_of, document_row, now, store_of, worker_alive
+from core.catalog.rows import document_of, document_row, now, store_of, utc, worker_alive
 from core.catalog.schema import documents, stores
+from core.conditions import Condition, Facts, matches
+from core.errors import NotFound
 from core.records import Document, DocumentStatus, Store
 from core.redact import redact
 
@@ -147,9 +149,11 @@ class DocumentQueries:
         after: datetime | None = None,
         before: datetime | None = None,
         metadata: Mapping[str, str] | None = None,
+        condition: Condition | None = None,
     ) -> set[str]:
         """Ready documents of the store that pass every given filter (metadata values compare as text)."""
-        query = sa.select(documents.c.id, documents.c.filename, documents.c.metadata).where(
+        columns = (documents.c.id, documents.c.filename, documents.c.metadata, documents.c.created_at)
+        query = sa.select(*columns).where(
             documents.c.store_id == store.id, documents.c.status == DocumentStatus.READY.value
         )
         if filenames:
@@ -166,7 +170,23 @@ class DocumentQueries:
             for r in rows
             if (not wanted_ext or r.filename.rsplit(".", 1)[-1].lower() in wanted_ext)
             and all(str((r.metadata or {}).get(k)) == v for k, v in (metadata or {}).items())
+            and (condition is None or matches(condition, Facts(r.id, r.filename, utc(r.created_at), r.metadata or {})))
         }
+
+    def get_document(self, store: Store, doc_id: str) -> Document:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(documents).where(documents.c.store_id == store.id, documents.c.id == doc_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"There is no document '{doc_id}' in '{store.name}'.")
+        return document_of(row)
+
+    def set_document_metadata(self, doc_id: str, values: Mapping[str, object]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(documents.update().where(documents.c.id == doc_id).values(metadata=dict(values)))
 
     def delete_document(self, doc_id: str) -> None:
         self.delete_documents([doc_id])

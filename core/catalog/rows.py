@@ -135,6 +135,7 @@ def store_row(store: Store) -> dict[str, object]:
         "description": store.description,
         "created_at": store.created_at,
         "generation": store.generation,
+        "metadata": dict(store.metadata),
     }
 
 
@@ -152,6 +153,7 @@ def store_of(row: RowMapping) -> Store:
         description=row["description"],
         created_at=utc(row["created_at"]),
         generation=int(row["generation"] or 0),
+        metadata=row["metadata"] or {},
     )
 
 

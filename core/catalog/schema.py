@@ -40,6 +40,7 @@ stores = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("generation", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("search_defaults", sa.JSON, nullable=True),  # the retrieval settings chat uses for this store
+    sa.Column("metadata", sa.JSON, nullable=True),  # the owner's own key-value pairs (the API's metadata)
 )
 
 grants = sa.Table(
@@ -89,6 +90,57 @@ documents = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the process writing it, while processing
+)
+
+api_keys = sa.Table(  # keys other programs act with as their user; only a hash of each is kept
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_name", sa.String(120), sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("prefix", sa.String(20), nullable=False),  # the key's first characters, shown to tell keys apart
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),  # sha256 of the whole key
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+files = sa.Table(  # files uploaded for later ingest (the API's /files, the Upload page's queue); bytes on disk
+    "files",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(120), sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("filename", sa.String(500), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+jobs = sa.Table(  # one file being added to one store in the background; what a vector-store file is
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("file_id", sa.String(32), nullable=False, index=True),
+    sa.Column("batch_id", sa.String(32), nullable=True, index=True),
+    sa.Column("filename", sa.String(500), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("user_name", sa.String(120), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("key_id", sa.String(40), nullable=True),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),  # chunking and attributes
+    sa.Column("status", sa.String(12), nullable=False, index=True),  # queued, running, completed, failed, cancelled
+    sa.Column("stage", sa.String(200), nullable=False, default="", server_default=""),
+    sa.Column("done", sa.Integer, nullable=False, default=0, server_default="0"),  # chunks written
+    sa.Column("total", sa.Integer, nullable=False, default=0, server_default="0"),  # chunks to write (0: not known)
+    sa.Column("document_id", sa.String(32), nullable=True),
+    sa.Column("error_code", sa.String(20), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the process running it
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 chunk_changes = sa.Table(  # an editor's change to one chunk: disabled (never retrieved) or its text edited
@@ -167,6 +219,16 @@ ONE_LIVE_COPY = sa.Index(
     postgresql_where=documents.c.status != "failed",
 )
 
+# One live attempt per file and store: the same file attached twice at once (two requests, two tabs) makes one job.
+ONE_LIVE_JOB = sa.Index(
+    "jobs_one_live_attempt",
+    jobs.c.store_id,
+    jobs.c.file_id,
+    unique=True,
+    sqlite_where=jobs.c.status.notin_(["failed", "cancelled"]),
+    postgresql_where=jobs.c.status.notin_(["failed", "cancelled"]),
+)
+
 question_sets = sa.Table(  # evaluation question sets saved with a store, re-run after it changes
     "question_sets",
     metadata,
@@ -239,6 +301,7 @@ def upgrade(engine: Engine) -> None:
     """Bring a catalog of any earlier version up to this one (idempotent; run at every start)."""
     metadata.create_all(engine)
     _add_missing_columns(engine)
+    ONE_LIVE_JOB.create(engine, checkfirst=True)
     try:  # a catalog from before the index may hold duplicates already: it then works without it
         ONE_LIVE_COPY.create(engine, checkfirst=True)
     except sa.exc.IntegrityError:

@@ -40,6 +40,7 @@ class StoreQueries:
         owner: str,
         description: str = "",
         chunk_strategy: str = "recursive",
+        metadata: Mapping[str, str] | None = None,
     ) -> Store:
         check_name(name, "store")
         store = Store(
@@ -54,6 +55,7 @@ class StoreQueries:
             owner=owner,
             description=description,
             created_at=now(),
+            metadata=dict(metadata or {}),
         )
         try:
             with self.engine.begin() as conn:
@@ -69,6 +71,13 @@ class StoreQueries:
             raise NotFound(f"There is no store named '{name}'.")
         return store_of(row)
 
+    def get_store_by_id(self, store_id: str) -> Store:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(stores).where(stores.c.id == store_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"There is no store with the id '{store_id}'.")
+        return store_of(row)
+
     def list_stores(self) -> list[Store]:
         with self.engine.connect() as conn:
             return [store_of(r) for r in conn.execute(sa.select(stores).order_by(stores.c.name)).mappings()]
@@ -81,6 +90,13 @@ class StoreQueries:
         except sa.exc.IntegrityError as exc:
             raise AlreadyExists(f"A store named '{name}' already exists; choose another name.") from exc
         return self.get_store(name)
+
+    def describe_store(self, store: Store, *, description: str, metadata: Mapping[str, str]) -> Store:
+        with self.engine.begin() as conn:
+            conn.execute(
+                stores.update().where(stores.c.id == store.id).values(description=description, metadata=dict(metadata))
+            )
+        return self.get_store_by_id(store.id)
 
     def set_search_defaults(self, store: Store, values: Mapping[str, object]) -> None:
         with self.engine.begin() as conn:

@@ -12,7 +12,10 @@ from core.models import ModelRegistry
 from core.records import Actor, Channel
 from core.workbench.chat import Chat
 from core.workbench.documents import Documents
+from core.workbench.files import Files, Jobs
 from core.workbench.groups import Groups
+from core.workbench.keys import Keys
+from core.workbench.runner import JobRunner
 from core.workbench.search import Evaluations, Search
 from core.workbench.services import Services
 from core.workbench.stores import Stores, StoreSummary
@@ -35,6 +38,10 @@ class Workbench:
         self.evaluations = Evaluations(services)
         self.chat = Chat(services)
         self.usage = Usage(services)
+        self.keys = Keys(services)
+        self.files = Files(services)
+        self.jobs = Jobs(services, self.files, self.documents)
+        self.runner = JobRunner(services, self.documents, self.files)
         services.recover()
         if self.settings.admin_password and self.users.needs_first_admin():
             self.users.create_first_admin(self.settings.admin_user, self.settings.admin_password)
@@ -54,6 +61,10 @@ class Workbench:
     def warm_up(self) -> list[str]:
         """Load the stores' bundled models now (run it in the background once the first page is drawn)."""
         return self.services.warm_up()
+
+    def start_jobs(self) -> None:
+        """Run background jobs in this process (the app and the API server; not the command line)."""
+        self.runner.start()
 
     def actor(self, name: str, channel: Channel = Channel.APP, *, key_id: str | None = None) -> Actor:
         """Who is acting, resolved once at the edge: refused when the name is empty, unknown or disabled."""

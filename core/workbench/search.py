@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from core import access, evaluation
 from core.access import Action
+from core.conditions import Condition
 from core.errors import InvalidInput, NotFound
 from core.evaluation import Evaluation, Question
-from core.options import SearchOptions
+from core.options import MAX_TOP_K, Filters, Reranker, SearchOptions
 from core.records import Actor, Hit
 from core.workbench.services import Services
+
+MAX_EMBED_INPUTS = 2048  # texts in one embeddings request, as OpenAI allows
 
 
 class Search:
@@ -31,6 +37,75 @@ class Search:
         """Search one store or several (a list, or names separated by commas), fused into one list."""
         found = self._s.stores(actor, stores)
         return self._s.search(actor, found, query, options=options, embedding=embedding, limit=limit)
+
+    def embed(self, actor: Actor, texts: Sequence[str], *, model: str | None = None) -> tuple[str, np.ndarray]:
+        """Embed texts with one of the product's embedding models (the default one unless named): (model, vectors)."""
+        name = model or self._s.settings.default_embedding
+        if name not in self._s.models.names("embedding"):
+            known = ", ".join(self._s.models.names("embedding"))
+            raise InvalidInput(f"'{name}' is not an embedding model here. Use one of: {known}.")
+        if not texts or any(not isinstance(t, str) or not t for t in texts):
+            raise InvalidInput("Send the input as a non-empty text or a list of non-empty texts.")
+        if len(texts) > MAX_EMBED_INPUTS:
+            raise InvalidInput(f"Send at most {MAX_EMBED_INPUTS} texts at once, not {len(texts)}.")
+        embedder = self._s.embedder(name)
+        usage = self._s.usage(actor, "embedding", (), embedder.model)
+        return name, embedder.embed(list(texts), on_usage=usage.record)
+
+    def files(
+        self,
+        actor: Actor,
+        store: str,
+        queries: Sequence[str],
+        *,
+        limit: int = 10,
+        condition: Condition | None = None,
+        rerank: bool = True,
+        threshold: float | None = None,
+        rewrite: bool | None = None,
+    ) -> list[FileHit]:
+        """Search one store as OpenAI's vector-store search does: the store's saved settings, each query searched
+        and the lists merged by best score; `rerank=False` drops the store's reranker. Each hit carries its file
+        id and its document's attributes."""
+        if not queries or not all(q.strip() for q in queries):
+            raise InvalidInput("Send a query: a non-empty text or list of texts.")
+        if not 1 <= limit <= MAX_TOP_K:
+            raise InvalidInput(f"max_num_results must be between 1 and {MAX_TOP_K}, not {limit}.")
+        found = self._s.store(actor, store)
+        saved = SearchOptions.from_settings(self._s.catalog.search_defaults(found))
+        options = replace(
+            saved,
+            top_k=limit,
+            filters=Filters(condition=condition),
+            rerank=saved.rerank if rerank else Reranker(),
+            threshold=saved.threshold if threshold is None else threshold,
+            rewrite=saved.rewrite if rewrite is None else rewrite,
+        )
+        best: dict[tuple[str, int], Hit] = {}
+        for query in queries:
+            for hit in self._s.search(actor, [found], query, options=options):
+                if hit.key not in best or hit.score > best[hit.key].score:
+                    best[hit.key] = hit
+        hits = sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit]
+        files = {j.document_id: j.file_id for j in self._s.catalog.list_jobs(found.id) if j.document_id}
+        documents = {d.id: d for d in self._s.catalog.list_documents(found)}
+        return [
+            FileHit(
+                hit=hit,
+                file_id=files.get(hit.document_id, hit.document_id),
+                attributes=dict(documents[hit.document_id].metadata) if hit.document_id in documents else {},
+            )
+            for hit in hits
+        ]
+
+
+@dataclass(frozen=True)
+class FileHit:
+    """A search hit with the id of the file it came from and its document's attributes."""
+
+    hit: Hit
+    file_id: str
+    attributes: Mapping[str, object]
 
 
 class Evaluations:

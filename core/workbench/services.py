@@ -53,6 +53,7 @@ class Services:
         self.catalog.ensure_user(self.settings.admin_user, is_admin=True)
         self.lock = threading.Lock()
         self.parse_cache = ParseCache()
+        self.jobs_waiting = threading.Event()  # set when a job is queued, to wake this process's worker
         self.originals = Originals(self.settings.data_dir / "originals")
         self.models = ModelRegistry.load(self.settings.models_file)
         self._backends: dict[str, VectorStore] = {}
@@ -134,6 +135,18 @@ class Services:
         except NotFound:
             raise StoreNotFound(access.missing_store(name)) from None
         access.authorize(store, self.role(actor, store), action)
+        return store
+
+    def store_by_id(self, actor: Actor, store_id: str, action: Action = Action.READ) -> Store:
+        """As `store`, by the store's id (which stays when the store is renamed)."""
+        try:
+            store = self.catalog.get_store_by_id(store_id)
+        except NotFound:
+            raise StoreNotFound(f"There is no store with the id '{store_id}'.") from None
+        role = self.role(actor, store)
+        if role is None:  # one the actor may not see is missing, whatever its name
+            raise StoreNotFound(f"There is no store with the id '{store_id}'.")
+        access.authorize(store, role, action)
         return store
 
     def stores(self, actor: Actor, names: str | Sequence[str], action: Action = Action.READ) -> list[Store]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +19,18 @@ from core.transfer import ExportSummary, export_store, import_export, read_expor
 from core.workbench.services import Services
 
 log = logging.getLogger(__name__)
+
+MAX_METADATA = 16  # key-value pairs on a store, as OpenAI allows
+
+
+def check_metadata(metadata: Mapping[str, object]) -> dict[str, str]:
+    """Up to 16 pairs of short text: keys up to 64 characters, values up to 512."""
+    if len(metadata) > MAX_METADATA:
+        raise InvalidInput(f"A store has at most {MAX_METADATA} metadata entries, not {len(metadata)}.")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 64 or not isinstance(value, str) or len(value) > 512:
+            raise InvalidInput("Metadata keys are 1 to 64 characters of text and values up to 512 characters of text.")
+    return {str(k): str(v) for k, v in metadata.items()}
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,10 @@ class Stores:
     def get(self, actor: Actor, name: str, action: Action = Action.READ) -> Store:
         """The store if the actor may do `action` on it; a store they may not see does not exist for them."""
         return self._s.store(actor, name, action)
+
+    def by_id(self, actor: Actor, store_id: str, action: Action = Action.READ) -> Store:
+        """The store with this id, checked as `get` checks a name."""
+        return self._s.store_by_id(actor, store_id, action)
 
     def visible(self, actor: Actor, *, sizes: bool = False) -> list[StoreSummary]:
         """The stores the actor may see, with counts; `sizes` also measures each on disk (slower: a folder walk)."""
@@ -61,6 +77,7 @@ class Stores:
         embedding: str | None = None,
         chunking: ChunkSettings | None = None,
         description: str = "",
+        metadata: Mapping[str, str] | None = None,
     ) -> Store:
         backend_name = backend or self._s.settings.default_backend
         vectors = self._s.backend(backend_name)
@@ -77,6 +94,7 @@ class Stores:
                 chunk_strategy=chunking.strategy.value,
                 owner=actor.name,
                 description=description,
+                metadata=check_metadata(metadata or {}),
             )
         except AlreadyExists:
             raise self._name_taken(actor, name) from None
@@ -101,6 +119,17 @@ class Stores:
             return self._catalog.rename_store(store, new_name)
         except AlreadyExists:
             raise self._name_taken(actor, new_name) from None
+
+    def describe(
+        self, actor: Actor, name: str, *, description: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> Store:
+        """Change a store's description or its key-value metadata (owners)."""
+        store = self._s.store(actor, name, Action.MANAGE)
+        return self._catalog.describe_store(
+            store,
+            description=store.description if description is None else description,
+            metadata=store.metadata if metadata is None else check_metadata(metadata),
+        )
 
     def rebuild(
         self, actor: Actor, name: str, embedding: str, *, on_progress: Callable[[RebuildProgress], object] | None = None

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core import access
+from core.catalog import new_id
 from core.config import Settings
 from core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.evaluation import Question
@@ -19,7 +20,9 @@ from core.records import Actor, Role
 from core.workbench import Workbench
 from core.workbench.chat import Chat
 from core.workbench.documents import Documents
+from core.workbench.files import Attach, Files, Jobs
 from core.workbench.groups import Groups
+from core.workbench.keys import Keys
 from core.workbench.search import Evaluations, Search
 from core.workbench.stores import Stores
 from core.workbench.usage import Usage
@@ -99,9 +102,59 @@ OWNERS = {"admin", "olivia"}
 ADMINS = {"admin"}
 VIC = {"vic"}  # a conversation is its author's alone, administrators included
 NOUNS = {"users": Users, "groups": Groups, "stores": Stores, "documents": Documents, "search": Search, "evaluations": Evaluations,
-         "chat": Chat, "usage": Usage}  # fmt: skip
+         "chat": Chat, "usage": Usage, "keys": Keys, "files": Files, "jobs": Jobs}  # fmt: skip
+
+
+def _key_of(wb: Workbench, user: str) -> str:
+    return wb.keys.create(wb.actor(user), f"key for the matrix {new_id()[:6]}").key.id
+
+
+def _file_of(wb: Workbench, user: str) -> str:
+    """An uploaded file of `user` (of the administrator when `user` is disabled and cannot upload)."""
+    owner = "admin" if user == "dan" else user
+    return wb.files.upload(wb.actor(owner), f"{owner}.txt", f"A note uploaded by {owner}.".encode()).id
+
+
+def _kb_file(wb: Workbench) -> str:
+    """A file olivia added to kb (queued: the matrix runs no worker)."""
+    file_id = _file_of(wb, "olivia")
+    wb.jobs.add(wb.actor("olivia"), "kb", [Attach(file_id)])
+    return file_id
+
+
+def _kb_id(wb: Workbench) -> str:
+    return wb.catalog.get_store("kb").id
+
 
 MATRIX: dict[str, tuple[Operation, set[str]]] = {
+    "keys.create": (lambda wb, u: wb.keys.create(wb.actor(u), f"key of {u}"), EVERYONE),
+    "keys.mine": (lambda wb, u: wb.keys.mine(wb.actor(u)), EVERYONE),
+    "keys.all": (lambda wb, u: wb.keys.all(wb.actor(u)), ADMINS),
+    "keys.revoke": (lambda wb, u: wb.keys.revoke(wb.actor(u), _key_of(wb, "olivia")), OWNERS),  # hers, or an admin
+    "files.upload": (lambda wb, u: wb.files.upload(wb.actor(u), "a.txt", b"Some text."), EVERYONE),
+    "files.mine": (lambda wb, u: wb.files.mine(wb.actor(u)), EVERYONE),
+    "files.get": (lambda wb, u: wb.files.get(wb.actor(u), _file_of(wb, "ed")), {"admin", "ed"}),
+    "files.delete": (lambda wb, u: wb.files.delete(wb.actor(u), _file_of(wb, "ed")), {"admin", "ed"}),
+    "jobs.add": (lambda wb, u: wb.jobs.add(wb.actor(u), "kb", [Attach(_file_of(wb, u))]), EDITORS),
+    "jobs.of": (lambda wb, u: wb.jobs.of(wb.actor(u), "kb"), READERS),
+    "jobs.get": (lambda wb, u: wb.jobs.get(wb.actor(u), "kb", _kb_file(wb)), READERS),
+    "jobs.files": (lambda wb, u: wb.jobs.files(wb.actor(u), "kb"), READERS),
+    "jobs.file": (lambda wb, u: wb.jobs.file(wb.actor(u), "kb", _kb_file(wb)), READERS),
+    "jobs.wait": (lambda wb, u: wb.jobs.wait(wb.actor(u), "kb", _kb_file(wb), timeout_s=0.1), READERS),
+    "jobs.cancel": (
+        lambda wb, u: wb.jobs.cancel(wb.actor(u), "kb", [j.id for j in wb.jobs.of(wb.actor("admin"), "kb")]),
+        EDITORS,
+    ),
+    "jobs.forget": (lambda wb, u: wb.jobs.forget(wb.actor(u), "kb", _kb_file(wb)), EDITORS),
+    "jobs.set_attributes": (
+        lambda wb, u: wb.jobs.set_attributes(wb.actor(u), "kb", _kb_file(wb), {"team": "x"}),
+        EDITORS,
+    ),
+    "search.embed": (lambda wb, u: wb.search.embed(wb.actor(u), ["launch"]), EVERYONE),
+    "search.files": (lambda wb, u: wb.search.files(wb.actor(u), "kb", ["launch"]), READERS),
+    "stores.by_id": (lambda wb, u: wb.stores.by_id(wb.actor(u), _kb_id(wb)), READERS),
+    "stores.describe": (lambda wb, u: wb.stores.describe(wb.actor(u), "kb", metadata={"by": u}), OWNERS),
+    "usage.call": (lambda wb, u: wb.usage.call(wb.actor(u), "GET /v1/models", latency_ms=1.0, status=200), EVERYONE),
     "users.add": (lambda wb, u: wb.users.add(wb.actor(u), f"new-{u}"), ADMINS),
     "users.all": (lambda wb, u: wb.users.all(wb.actor(u)), ADMINS),
     "users.names": (lambda wb, u: wb.users.names(wb.actor(u)), EVERYONE),
@@ -265,7 +318,7 @@ def test_permission_matrix(world: Workbench, operation: str, actor: str) -> None
         assert "disabled" in message
     assert isinstance(refused.value, WorkbenchError)
     if isinstance(refused.value, NotFound):  # what a user may not see reads as missing, never as forbidden
-        assert message.startswith(("There is no store named", "There is no such"))
+        assert message.startswith(("There is no store named", "There is no store with the id", "There is no such"))
 
 
 @pytest.mark.parametrize("nobody", ["", "ghost"])

@@ -1,0 +1,182 @@
+"""Catalog queries: background jobs, each adding one uploaded file to one store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, RowMapping
+
+from core.catalog.rows import WORKER, now, utc, worker_alive
+from core.catalog.schema import jobs
+from core.errors import NotFound
+from core.records import Channel, Job, JobError, JobStatus
+
+
+def _job(row: RowMapping) -> Job:
+    return Job(
+        id=row["id"],
+        store_id=row["store_id"],
+        file_id=row["file_id"],
+        filename=row["filename"],
+        size_bytes=row["size_bytes"],
+        user=row["user_name"],
+        status=JobStatus(row["status"]),
+        created_at=utc(row["created_at"]),
+        channel=Channel(row["channel"]),
+        key_id=row["key_id"],
+        batch_id=row["batch_id"],
+        options=row["options"] or {},
+        stage=row["stage"] or "",
+        done=row["done"],
+        total=row["total"],
+        document_id=row["document_id"],
+        error_code=JobError(row["error_code"]) if row["error_code"] else None,
+        error=row["error"],
+        started_at=utc(row["started_at"]) if row["started_at"] else None,
+        finished_at=utc(row["finished_at"]) if row["finished_at"] else None,
+    )
+
+
+class JobQueries:
+    engine: Engine
+
+    def add_jobs(self, new: Sequence[Job]) -> list[Job]:
+        """Insert jobs; one whose file already has a live attempt in the store is left out. Returns those added."""
+        added = []
+        for j in new:
+            row = {
+                "id": j.id,
+                "store_id": j.store_id,
+                "file_id": j.file_id,
+                "batch_id": j.batch_id,
+                "filename": j.filename,
+                "size_bytes": j.size_bytes,
+                "user_name": j.user,
+                "channel": j.channel.value,
+                "key_id": j.key_id,
+                "options": dict(j.options),
+                "status": j.status.value,
+                "created_at": j.created_at,
+                "error_code": j.error_code.value if j.error_code else None,
+                "error": j.error,
+                "finished_at": j.finished_at,
+            }
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(jobs.insert().values(**row))
+            except sa.exc.IntegrityError:  # another request attached the same file a moment ago
+                continue
+            added.append(j)
+        return added
+
+    def get_job(self, job_id: str) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"There is no job '{job_id}'.")
+        return _job(row)
+
+    def list_jobs(
+        self, store_id: str, *, file_id: str | None = None, batch_id: str | None = None, newest_first: bool = True
+    ) -> list[Job]:
+        query = sa.select(jobs).where(jobs.c.store_id == store_id)
+        if file_id is not None:
+            query = query.where(jobs.c.file_id == file_id)
+        if batch_id is not None:
+            query = query.where(jobs.c.batch_id == batch_id)
+        order = jobs.c.created_at.desc() if newest_first else jobs.c.created_at.asc()
+        with self.engine.connect() as conn:
+            return [_job(r) for r in conn.execute(query.order_by(order, jobs.c.id)).mappings()]
+
+    def claim_job(self) -> Job | None:
+        """The oldest queued job, now running in this process; None when nothing waits (or another took it)."""
+        with self.engine.begin() as conn:
+            waiting = conn.execute(
+                sa.select(jobs.c.id).where(jobs.c.status == JobStatus.QUEUED.value).order_by(jobs.c.created_at).limit(5)
+            ).all()
+            for (job_id,) in waiting:
+                claimed = conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
+                    .values(status=JobStatus.RUNNING.value, worker=WORKER, started_at=now(), stage="waiting")
+                )
+                if claimed.rowcount == 1:
+                    break
+            else:
+                return None
+        return self.get_job(job_id)
+
+    def job_progress(self, job_id: str, *, stage: str, done: int, total: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+                .values(stage=stage[:200], done=done, total=total)
+            )
+
+    def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        document_id: str | None = None,
+        error_code: JobError | None = None,
+        error: str | None = None,
+    ) -> None:
+        """A job's end; a job already cancelled stays cancelled."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status != JobStatus.CANCELLED.value)
+                .values(
+                    status=status.value,
+                    document_id=document_id,
+                    error_code=error_code.value if error_code else None,
+                    error=error,
+                    finished_at=now(),
+                    stage="",
+                )
+            )
+
+    def cancel_jobs(self, job_ids: Sequence[str]) -> int:
+        """Cancel jobs that have not ended (a running one stops at its next batch). Returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id.in_(list(job_ids)),
+                    jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+                )
+                .values(status=JobStatus.CANCELLED.value, finished_at=now(), stage="")
+            )
+        return int(result.rowcount)
+
+    def job_cancelled(self, job_id: str) -> bool:
+        with self.engine.connect() as conn:
+            status = conn.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id)).scalar()
+        return status in (None, JobStatus.CANCELLED.value)
+
+    def set_job_options(self, job_id: str, options: dict[str, object]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(options=options))
+
+    def delete_jobs(self, store_id: str, file_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(jobs.delete().where(jobs.c.store_id == store_id, jobs.c.file_id == file_id))
+
+    def requeue_orphans(self) -> int:
+        """Jobs left running by a process that has stopped go back to the queue (their file is kept). Returns how many."""
+        with self.engine.connect() as conn:
+            running = conn.execute(
+                sa.select(jobs.c.id, jobs.c.worker).where(jobs.c.status == JobStatus.RUNNING.value)
+            ).all()
+        orphans = [r.id for r in running if not worker_alive(r.worker) and r.worker != WORKER]
+        if orphans:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id.in_(orphans), jobs.c.status == JobStatus.RUNNING.value)
+                    .values(status=JobStatus.QUEUED.value, worker=None, stage="", done=0)
+                )
+        return len(orphans)

@@ -1,0 +1,131 @@
+"""The worker thread that runs background jobs: claims one from the catalog, ingests its file, records the end."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from core.errors import InvalidInput, ParseError, PermissionDenied, UnsupportedFileType, WorkbenchError
+from core.ingest import Progress, Upload
+from core.options import ChunkSettings, IngestOptions
+from core.records import Channel, IngestStatus, Job, JobError, JobStatus
+from core.redact import redact
+from core.workbench.documents import Documents
+from core.workbench.files import Files
+from core.workbench.services import Services
+
+log = logging.getLogger(__name__)
+
+POLL_S = 2.0  # how often an idle worker looks for jobs queued by another process
+PROGRESS_EVERY_S = 0.5  # a job's progress is written at most this often
+
+
+class JobRunner:
+    """One per process that serves users (the app, the API server); the command line runs its ingest itself."""
+
+    def __init__(self, services: Services, documents: Documents, files: Files) -> None:
+        self._s = services
+        self._catalog = services.catalog
+        self._documents = documents
+        self._files = files
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the worker (once); jobs a stopped process left running are queued again first."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            requeued = self._catalog.requeue_orphans()
+            if requeued:
+                log.warning("%d jobs left running by a stopped process were queued again", requeued)
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="workbench-jobs", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        self._s.jobs_waiting.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._catalog.claim_job()
+            except Exception:  # the catalog out of reach: try again later
+                log.warning("could not look for jobs", exc_info=True)
+                job = None
+            if job is None:
+                self._s.jobs_waiting.wait(POLL_S)
+                self._s.jobs_waiting.clear()
+                continue
+            self.run(job)
+
+    def run(self, job: Job) -> None:
+        """Run one claimed job to its end; nothing it raises escapes (the worker goes on with the next)."""
+        try:
+            status, document_id, code, error = self._ingest(job)
+        except Exception as exc:  # a bug or a crash in native code: the job fails in words, the worker lives
+            log.exception("job %s (%s) failed", job.id, job.filename)
+            status, document_id, code = JobStatus.FAILED, None, JobError.SERVER_ERROR
+            error = f"The server failed while adding {job.filename}: {redact(str(exc)) or type(exc).__name__}."
+        self._catalog.finish_job(job.id, status, document_id=document_id, error_code=code, error=error)
+        log.info("job %s (%s): %s", job.id, job.filename, status.value)
+
+    def _ingest(self, job: Job) -> tuple[JobStatus, str | None, JobError | None, str | None]:
+        try:
+            actor = self._s.actor(job.user, Channel(job.channel), key_id=job.key_id)
+            store = self._catalog.get_store_by_id(job.store_id)
+            stored = self._catalog.get_file(job.file_id)
+            data = self._files.read(stored)
+        except WorkbenchError as exc:
+            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc)
+        options = job.options
+        chunking = options.get("chunking")
+        vision = options.get("vision") or {}
+        parse = None
+        try:
+            if isinstance(vision, dict) and vision:
+                parse = self._documents.parse_options(
+                    actor, store.name, vision_model=vision.get("model"), vision_prompt=vision.get("prompt")
+                )
+            ingest = IngestOptions(
+                chunking=ChunkSettings(**chunking) if isinstance(chunking, dict) else None,
+                metadata=dict(options.get("attributes") or {}),  # type: ignore[call-overload]
+                parse=parse,
+            )
+        except WorkbenchError as exc:
+            return JobStatus.FAILED, None, JobError.INVALID_FILE, str(exc)
+        last = [0.0]
+
+        def progress(event: Progress) -> None:
+            if time.monotonic() - last[0] < PROGRESS_EVERY_S and not event.stage.final:
+                return
+            last[0] = time.monotonic()
+            self._catalog.job_progress(job.id, stage=event.message, done=round(event.overall * 1000), total=1000)
+
+        try:
+            [result] = self._documents.ingest(
+                actor,
+                store.name,
+                [Upload(stored.filename, data)],
+                options=ingest,
+                on_progress=progress,
+                cancelled=lambda: self._catalog.job_cancelled(job.id),
+            )
+        except PermissionDenied as exc:  # the user lost the right to edit the store while the job waited
+            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc)
+        except UnsupportedFileType as exc:
+            return JobStatus.FAILED, None, JobError.UNSUPPORTED_FILE, str(exc)
+        except (InvalidInput, ParseError) as exc:
+            return JobStatus.FAILED, None, JobError.INVALID_FILE, str(exc)
+        except WorkbenchError as exc:
+            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc)
+        if result.status in (IngestStatus.WRITTEN, IngestStatus.DUPLICATE):
+            return JobStatus.COMPLETED, result.document_id, None, None
+        if result.status is IngestStatus.CANCELLED:
+            return JobStatus.CANCELLED, None, None, None
+        return JobStatus.FAILED, result.document_id, JobError.INVALID_FILE, result.error
