@@ -1,8 +1,9 @@
-"""Account: change your own password."""
+"""Account: change your own password; make and revoke API keys."""
 
 import streamlit as st
 
 from core.errors import WorkbenchError
+from ui.keys_view import section
 from ui.session import signed_in
 
 wb, me = signed_in()
@@ -22,3 +23,5 @@ with st.form("change_password", clear_on_submit=True):
                 st.success("Your password is changed. Use it the next time you sign in.")
             except WorkbenchError as exc:
                 st.error(str(exc))
+
+section(wb, me)

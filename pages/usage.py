@@ -12,19 +12,25 @@ wb, me = signed_in()
 
 st.title("Usage")
 PERIODS = {"24 hours": timedelta(hours=24), "7 days": timedelta(days=7), "30 days": timedelta(days=30), "All": None}
-left, middle, right = st.columns(3)
+left, middle, right, through, keyed = st.columns([3, 2, 2, 2, 2])
 period = left.segmented_control("Period", list(PERIODS), default="7 days", key="usage_period") or "7 days"
 everything = wb.usage.report(me)
 users = sorted(set(everything.events["user"]))
 stores = sorted({s for s in everything.events["store"] if s})
 who = middle.selectbox("User", ["Everyone", *users], key="usage_user")
 where = right.selectbox("Store", ["All stores", *stores], key="usage_store")
+channel = through.selectbox("Through", ["Everything", "app", "api", "cli"], key="usage_channel")
+named = {k.id: f"{k.name} ({k.prefix}…)" for k in (wb.keys.all(me) if me.is_admin else wb.keys.mine(me))}
+keys = ["Any key", *sorted({k for k in everything.events["key"] if k})]
+key = keyed.selectbox("API key", keys, format_func=lambda k: named.get(k, k), key="usage_key")
 span = PERIODS[period]
 report = wb.usage.report(
     me,
     since=datetime.now(UTC) - span if span else None,
     user=None if who == "Everyone" else who,
     store=None if where == "All stores" else where,
+    channel=None if channel == "Everything" else channel,
+    key=None if key == "Any key" else key,
 )
 if report.events.empty:
     st.info("No use in this period yet: searches, answers and uploads appear here as they happen.")

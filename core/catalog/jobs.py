@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine, RowMapping
 from core.catalog.rows import WORKER, now, utc, worker_alive
 from core.catalog.schema import jobs
 from core.errors import NotFound
-from core.records import Channel, Job, JobError, JobStatus
+from core.jobs import Job, JobError, JobStatus
+from core.records import Channel
 
 
 def _job(row: RowMapping) -> Job:

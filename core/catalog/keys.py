@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine, RowMapping
 from core.catalog.rows import now, utc
 from core.catalog.schema import api_keys, files
 from core.errors import NotFound
-from core.records import ApiKey, StoredFile
+from core.jobs import StoredFile
+from core.records import ApiKey
 
 LAST_USED_EVERY = timedelta(minutes=1)  # a key's last use is written at most this often (not on every request)
 

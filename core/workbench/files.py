@@ -19,8 +19,9 @@ from core import parsing
 from core.access import Action
 from core.catalog import new_id, now
 from core.errors import InvalidInput, NotFound, TooLarge
+from core.jobs import Job, JobError, JobStatus, StoredFile, StoreFile
 from core.options import ChunkSettings
-from core.records import Actor, Document, DocumentStatus, Job, JobError, JobStatus, StoredFile, StoreFile
+from core.records import Actor, Document, DocumentStatus
 from core.workbench.documents import Documents
 from core.workbench.services import Services
 

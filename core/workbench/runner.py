@@ -8,8 +8,9 @@ import time
 
 from core.errors import InvalidInput, ParseError, PermissionDenied, UnsupportedFileType, WorkbenchError
 from core.ingest import Progress, Upload
+from core.jobs import Job, JobError, JobStatus
 from core.options import ChunkSettings, IngestOptions
-from core.records import Channel, IngestStatus, Job, JobError, JobStatus
+from core.records import Channel, IngestStatus
 from core.redact import redact
 from core.workbench.documents import Documents
 from core.workbench.files import Files

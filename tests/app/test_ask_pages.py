@@ -8,7 +8,7 @@ import pytest
 
 from core.ingest import Upload
 from core.options import AnswerMode, AskOptions, Fusion, SearchOptions
-from core.records import MessageStatus, Role, UsageEvent
+from core.records import Channel, MessageStatus, Role, UsageEvent
 from core.workbench import Workbench
 from tests.app.conftest import PASSWORD, page_as, settled, texts
 from tests.conftest import filing_pages, make_pdf
@@ -126,6 +126,24 @@ def test_usage_charts_for_those_who_may_see_them(kb: Workbench) -> None:
     assert not admin.exception and len(admin.get("vega_lite_chart")) >= 5
     stranger = page_as(kb, "usage", "sam").run()
     assert not stranger.exception and not stranger.get("vega_lite_chart") and "No use in this period" in texts(stranger)
+
+
+def test_usage_narrows_to_the_api_and_one_key(kb: Workbench) -> None:
+    key = kb.keys.create(kb.actor("vic"), "notebook").key
+    kb.usage.call(
+        kb.keys.authenticate(kb.keys.create(kb.actor("vic"), "other").secret),
+        "GET /v1/models",
+        latency_ms=3,
+        status=200,
+    )
+    for status in (200, 404):
+        kb.usage.call(kb.actor("vic", Channel.API, key_id=key.id), "GET /v1/vector_stores", latency_ms=5, status=status)
+    at = page_as(kb, "usage", "admin").run()
+    assert set(at.selectbox(key="usage_key").options) >= {"notebook (" + key.prefix + "…)"}
+    at.selectbox(key="usage_channel").set_value("api")
+    at.selectbox(key="usage_key").set_value(key.id).run()
+    assert not at.exception
+    assert [m.value for m in at.metric][:1] == ["2"] and [m.value for m in at.metric][3] == "1"  # 2 requests, 1 failed
 
 
 def test_saved_settings_become_the_stores_default_and_filters_narrow_the_search(kb: Workbench) -> None:

@@ -1,0 +1,133 @@
+"""Background jobs: a file added to a store is ingested by the worker thread; failures say why; a job left running by
+a process that died is run again at the next start; keys act as their user and stop when revoked or expired."""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.catalog import now
+from core.catalog.schema import api_keys, jobs
+from core.config import Settings
+from core.errors import NotSignedIn, PermissionDenied, TooLarge
+from core.jobs import JobError, JobStatus
+from core.records import Channel
+from core.workbench import Workbench
+from core.workbench.files import Attach
+from tests.conftest import filing_pages, make_pdf
+
+
+def _wait(wb: Workbench, store: str, file_id: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not wb.jobs.get(wb.actor("admin"), store, file_id).status.final:
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def wb(settings: Settings) -> Workbench:
+    workbench = Workbench(settings)
+    workbench.stores.create(workbench.actor("admin"), "kb")
+    return workbench
+
+
+def test_a_job_adds_its_file_and_the_store_lists_it(wb: Workbench) -> None:
+    me = wb.actor("admin")
+    stored = wb.files.upload(me, "filing.pdf", make_pdf(filing_pages(3)))
+    [job] = wb.jobs.add(me, "kb", [Attach(stored.id, {"year": 2018})])
+    assert job.status is JobStatus.QUEUED
+    wb.start_jobs()
+    try:
+        _wait(wb, "kb", stored.id)
+    finally:
+        wb.runner.stop()
+    done = wb.jobs.file(me, "kb", stored.id)
+    assert done.status == "completed" and done.document_id and done.attributes == {"year": 2018}
+    [document] = wb.documents.of(me, "kb")
+    assert document.id == done.document_id and document.metadata == {"year": 2018} and document.chunk_count > 0
+    ingest = wb.usage.report(me).unique
+    assert "ingest" in set(ingest["kind"])
+
+
+def test_a_damaged_file_fails_with_its_reason_and_the_worker_goes_on(wb: Workbench) -> None:
+    me = wb.actor("admin")
+    broken = wb.files.upload(me, "broken.docx", b"PK\x03\x04 not really a zip")
+    good = wb.files.upload(me, "good.txt", b"Pumps are serviced every 90 days.")
+    wb.jobs.add(me, "kb", [Attach(broken.id), Attach(good.id)])
+    wb.start_jobs()
+    try:
+        _wait(wb, "kb", good.id)
+        _wait(wb, "kb", broken.id)
+    finally:
+        wb.runner.stop()
+    failed = wb.jobs.get(me, "kb", broken.id)
+    assert (
+        failed.status is JobStatus.FAILED
+        and failed.error_code is JobError.INVALID_FILE
+        and "broken.docx" in (failed.error or "")
+    )
+    assert wb.jobs.get(me, "kb", good.id).status is JobStatus.COMPLETED
+
+
+def test_a_job_left_running_by_a_dead_process_runs_again_at_the_next_start(settings: Settings) -> None:
+    first = Workbench(settings)
+    first.stores.create(first.actor("admin"), "kb")
+    me = first.actor("admin")
+    stored = first.files.upload(me, "notes.txt", b"The launch is planned for the third of May.")
+    first.jobs.add(me, "kb", [Attach(stored.id)])
+    claimed = first.catalog.claim_job()
+    assert claimed is not None and claimed.status is JobStatus.RUNNING
+    with first.catalog.engine.begin() as conn:  # as if the process that claimed it had been killed
+        conn.execute(jobs.update().values(worker=f"{socket.gethostname()}:{2**22 + 1}"))  # a pid no process has
+    second = Workbench(settings)
+    second.start_jobs()
+    try:
+        _wait(second, "kb", stored.id)
+    finally:
+        second.runner.stop()
+    assert second.jobs.get(second.actor("admin"), "kb", stored.id).status is JobStatus.COMPLETED
+    assert [d.filename for d in second.documents.of(second.actor("admin"), "kb")] == ["notes.txt"]
+
+
+def test_a_cancelled_job_keeps_nothing(wb: Workbench) -> None:
+    me = wb.actor("admin")
+    stored = wb.files.upload(me, "notes.txt", b"Some words.")
+    [job] = wb.jobs.add(me, "kb", [Attach(stored.id)])
+    assert wb.jobs.cancel(me, "kb", [job.id]) == 1
+    wb.start_jobs()
+    wb.runner.stop()
+    assert wb.jobs.get(me, "kb", stored.id).status is JobStatus.CANCELLED and wb.documents.of(me, "kb") == []
+    assert wb.jobs.file(me, "kb", stored.id).status == "cancelled"
+
+
+def test_an_upload_over_the_limit_is_refused(settings: Settings) -> None:
+    wb = Workbench(settings.replace(max_upload_mb=1))
+    with pytest.raises(TooLarge, match="over the 1 MB upload limit"):
+        wb.files.upload(wb.actor("admin"), "big.txt", b"x" * (2**20 + 1))
+
+
+def test_keys_act_as_their_user_until_revoked_or_expired(wb: Workbench) -> None:
+    admin = wb.actor("admin")
+    wb.users.add(admin, "vic", password="correct horse battery")
+    made = wb.keys.create(wb.actor("vic"), "notebook", expires_days=30)
+    actor = wb.keys.authenticate(made.secret)
+    assert (actor.name, actor.channel, actor.key_id) == ("vic", Channel.API, made.key.id)
+    assert [k.id for k in wb.keys.mine(wb.actor("vic"))] == [made.key.id] and made.secret.startswith(made.key.prefix)
+    with pytest.raises(NotSignedIn, match="not valid"):
+        wb.keys.authenticate(made.secret + "x")
+    wb.users.set_disabled(admin, "vic", True)
+    with pytest.raises(PermissionDenied, match="disabled"):
+        wb.keys.authenticate(made.secret)
+    wb.users.set_disabled(admin, "vic", False)
+    with wb.catalog.engine.begin() as conn:
+        conn.execute(sa.update(api_keys).values(expires_at=now() - timedelta(seconds=1)))
+    with pytest.raises(NotSignedIn, match="expired"):
+        wb.keys.authenticate(made.secret)
+    other = wb.keys.create(wb.actor("vic"), "laptop")
+    wb.keys.revoke(admin, other.key.id)  # an administrator may revoke anyone's
+    with pytest.raises(NotSignedIn, match="revoked"):
+        wb.keys.authenticate(other.secret)
