@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from api import shapes
 from api.deps import Me, Wb
 from core.errors import InvalidInput, TooLarge
-from core.records import StoredFile
+from core.jobs import StoredFile
 
 router = APIRouter(prefix="/v1", tags=["files and models"])
 READ_CHUNK = 1 << 20

@@ -9,8 +9,9 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InvalidInput, NotFound
+from core.jobs import StoreFile
 from core.options import ChunkSettings, Strategy
-from core.records import Store, StoreFile
+from core.records import Store
 from core.workbench.search import FileHit
 
 STORE_PREFIX = "vs_"
