@@ -14,8 +14,11 @@ from core.workbench import Workbench
 
 @st.cache_resource(show_spinner="Opening the workbench…")
 def workbench() -> Workbench:
-    """The one composition root, shared by every session (it holds no per-user state)."""
-    return Workbench()
+    """The one composition root, shared by every session (it holds no per-user state); its worker adds uploaded
+    files to stores in the background."""
+    wb = Workbench()
+    wb.start_jobs()
+    return wb
 
 
 def signed_in() -> tuple[Workbench, Actor]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from core.records import Document, DocumentStatus, IngestResult, IngestStatus, User
+from core.records import Document, DocumentStatus, User
 from core.workbench import StoreSummary
 
 
@@ -60,23 +60,5 @@ def users(people: Sequence[User]) -> pd.DataFrame:
                 "Since (UTC)": f"{u.created_at:%Y-%m-%d}" if u.created_at else "",
             }
             for u in people
-        ]
-    )
-
-
-RESULTS = {IngestStatus.WRITTEN: "added", IngestStatus.DUPLICATE: "already there"}
-
-
-def ingest_results(results: Sequence[IngestResult]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "File": r.filename,
-                "Result": RESULTS.get(r.status, r.status.value),
-                "Chunks": r.chunks,
-                "Pages": r.pages,
-                "Note": r.error or "; ".join(r.warnings),
-            }
-            for r in results
         ]
     )

@@ -124,8 +124,9 @@ class JobQueries:
         document_id: str | None = None,
         error_code: JobError | None = None,
         error: str | None = None,
+        note: str = "",
     ) -> None:
-        """A job's end; a job already cancelled stays cancelled."""
+        """A job's end (`note`: what else happened, kept as its last stage); a job already cancelled stays so."""
         with self.engine.begin() as conn:
             conn.execute(
                 jobs.update()
@@ -136,7 +137,7 @@ class JobQueries:
                     error_code=error_code.value if error_code else None,
                     error=error,
                     finished_at=now(),
-                    stage="",
+                    stage=note[:200],
                 )
             )
 

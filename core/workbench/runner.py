@@ -68,22 +68,22 @@ class JobRunner:
     def run(self, job: Job) -> None:
         """Run one claimed job to its end; nothing it raises escapes (the worker goes on with the next)."""
         try:
-            status, document_id, code, error = self._ingest(job)
+            status, document_id, code, error, note = self._ingest(job)
         except Exception as exc:  # a bug or a crash in native code: the job fails in words, the worker lives
             log.exception("job %s (%s) failed", job.id, job.filename)
-            status, document_id, code = JobStatus.FAILED, None, JobError.SERVER_ERROR
+            status, document_id, code, note = JobStatus.FAILED, None, JobError.SERVER_ERROR, ""
             error = f"The server failed while adding {job.filename}: {redact(str(exc)) or type(exc).__name__}."
-        self._catalog.finish_job(job.id, status, document_id=document_id, error_code=code, error=error)
+        self._catalog.finish_job(job.id, status, document_id=document_id, error_code=code, error=error, note=note)
         log.info("job %s (%s): %s", job.id, job.filename, status.value)
 
-    def _ingest(self, job: Job) -> tuple[JobStatus, str | None, JobError | None, str | None]:
+    def _ingest(self, job: Job) -> tuple[JobStatus, str | None, JobError | None, str | None, str]:
         try:
             actor = self._s.actor(job.user, Channel(job.channel), key_id=job.key_id)
             store = self._catalog.get_store_by_id(job.store_id)
             stored = self._catalog.get_file(job.file_id)
             data = self._files.read(stored)
         except WorkbenchError as exc:
-            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc)
+            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""
         options = job.options
         chunking = options.get("chunking")
         vision = options.get("vision") or {}
@@ -99,14 +99,15 @@ class JobRunner:
                 parse=parse,
             )
         except WorkbenchError as exc:
-            return JobStatus.FAILED, None, JobError.INVALID_FILE, str(exc)
+            return JobStatus.FAILED, None, JobError.INVALID_FILE, str(exc), ""
         last = [0.0]
 
         def progress(event: Progress) -> None:
             if time.monotonic() - last[0] < PROGRESS_EVERY_S and not event.stage.final:
                 return
             last[0] = time.monotonic()
-            self._catalog.job_progress(job.id, stage=event.message, done=round(event.overall * 1000), total=1000)
+            stage = event.message.removeprefix(f"{event.filename}: ")
+            self._catalog.job_progress(job.id, stage=stage, done=round(event.overall * 1000), total=1000)
 
         try:
             [result] = self._documents.ingest(
@@ -118,15 +119,17 @@ class JobRunner:
                 cancelled=lambda: self._catalog.job_cancelled(job.id),
             )
         except PermissionDenied as exc:  # the user lost the right to edit the store while the job waited
-            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc)
+            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""
         except UnsupportedFileType as exc:
-            return JobStatus.FAILED, None, JobError.UNSUPPORTED_FILE, str(exc)
+            return JobStatus.FAILED, None, JobError.UNSUPPORTED_FILE, str(exc), ""
         except (InvalidInput, ParseError) as exc:
-            return JobStatus.FAILED, None, JobError.INVALID_FILE, str(exc)
+            return JobStatus.FAILED, None, JobError.INVALID_FILE, str(exc), ""
         except WorkbenchError as exc:
-            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc)
-        if result.status in (IngestStatus.WRITTEN, IngestStatus.DUPLICATE):
-            return JobStatus.COMPLETED, result.document_id, None, None
+            return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""
+        if result.status is IngestStatus.DUPLICATE:
+            return JobStatus.COMPLETED, result.document_id, None, None, f"Already there: {result.error}"
+        if result.status is IngestStatus.WRITTEN:
+            return JobStatus.COMPLETED, result.document_id, None, None, " ".join(result.warnings)
         if result.status is IngestStatus.CANCELLED:
-            return JobStatus.CANCELLED, None, None, None
-        return JobStatus.FAILED, result.document_id, JobError.INVALID_FILE, result.error
+            return JobStatus.CANCELLED, None, None, None, ""
+        return JobStatus.FAILED, result.document_id, JobError.INVALID_FILE, result.error, ""

@@ -120,3 +120,27 @@ def test_a_damaged_file_is_left_out_with_its_reason_unless_the_analyst_insists(t
     assert _plan(at).set_index("File").loc["broken.pdf", "Will be"] == "added anyway"
     at.button(key="ingest").click().run()
     assert "1 added, 0 already there, 1 failed." in texts(at)
+    assert not at.get("button") or "ingest" not in [b.key for b in at.button]  # queued files are not offered again
+    again = page_as(team, "upload", "olivia").run()  # a reload: a new session, the same uploads
+    recent = next(d.value for d in again.dataframe if "What happened" in d.value.columns).set_index("File")
+    assert recent.loc["note.txt", "Status"] == "Added" and recent.loc["note.txt", "What happened"].endswith("chunks")
+    assert recent.loc["broken.pdf", "Status"] == "Failed" and "broken.pdf" in recent.loc["broken.pdf", "What happened"]
+    assert "Recent uploads" in texts(again)
+    vic = page_as(team, "upload", "vic").run()  # a viewer sees no uploads of a store they may not add to
+    assert not vic.dataframe
+
+
+def test_a_file_added_twice_is_said_to_be_there_already(team: Workbench) -> None:
+    team.documents.ingest(
+        team.actor("olivia"), "finance", [Upload("note.txt", b"Hotels are reimbursed up to 180 EUR.")]
+    )
+    at = page_as(team, "upload", "olivia").run()
+    at.file_uploader(key="upload_files").upload("copy.txt", b"Hotels are reimbursed up to 180 EUR.", "text/plain")
+    at.run()
+    at.button(key="ingest").click().run()
+    assert "0 added, 1 already there, 0 failed." in texts(at)
+    recent = next(d.value for d in at.dataframe if "What happened" in d.value.columns).set_index("File")
+    assert (
+        recent.loc["copy.txt", "Status"] == "Already there"
+        and "same content as note.txt" in recent.loc["copy.txt", "What happened"]
+    )
