@@ -16,11 +16,14 @@ RUN pip install -r requirements.txt && pip install --no-deps -r requirements-mod
 COPY app.py pyproject.toml ./
 COPY core core
 COPY cli cli
+COPY api api
 COPY ui ui
 COPY pages pages
 COPY .streamlit/config.toml .streamlit/config.toml
 
 VOLUME /data
-EXPOSE 8501
+EXPOSE 8501 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8501/_stcore/health')"
+# The app; the API beside it in the same container with
+#   docker run ... sh -c "python -m api --host 0.0.0.0 --port 8000 & exec streamlit run app.py --server.address=0.0.0.0"
 CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -101,6 +101,10 @@ def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> 
             request.state.error = message
             return error_response(400, message, kind="invalid_request_error", code="invalid_json")
         first = errors[0] if errors else {}
+        if tuple(first.get("loc", ())) == ("body",):  # a body that is not a JSON object (curl -d sends a form)
+            message = "Send the body as a JSON object, with the header 'Content-Type: application/json'."
+            request.state.error = message
+            return error_response(400, message, kind="invalid_request_error", code="invalid_json")
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where or 'The request'}: {first.get('msg', 'is not valid')}."
         request.state.error = message

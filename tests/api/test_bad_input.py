@@ -14,6 +14,8 @@ import pytest
 from tests.api.conftest import Server, serve, world
 from tests.conftest import filing_pages, make_pdf
 
+HTTP = httpx.Client(timeout=120)  # a loaded machine answers slowly; never a false failure
+
 
 def _error(response: httpx.Response) -> dict[str, object]:
     body = response.json()
@@ -29,7 +31,7 @@ def _headers(api: Server, user: str = "olivia") -> dict[str, str]:
 
 def test_an_oversize_upload_is_refused_with_413_before_it_is_read_whole(api: Server) -> None:
     big = b"a" * (1 * 2**20 + 10)  # the module's server allows 1 MB
-    response = httpx.post(
+    response = HTTP.post(
         f"{api.base}/files", files={"file": ("big.txt", big)}, data={"purpose": "assistants"}, headers=_headers(api)
     )
     assert response.status_code == 413 and "over the 1 MB upload limit" in str(_error(response)["message"])
@@ -75,7 +77,7 @@ def test_a_corrupt_pdf_ends_failed_with_its_reason(api: Server) -> None:
 )
 def test_a_filter_the_product_cannot_keep_is_a_400(api: Server, filters: dict[str, object], words: str) -> None:
     store = api.client("olivia").vector_stores.create(name=f"filters-{abs(hash(words))}")
-    response = httpx.post(
+    response = HTTP.post(
         f"{api.base}/vector_stores/{store.id}/search", json={"query": "x", "filters": filters}, headers=_headers(api)
     )
     assert response.status_code == 400 and words in str(_error(response)["message"])
@@ -84,15 +86,19 @@ def test_a_filter_the_product_cannot_keep_is_a_400(api: Server, filters: dict[st
 def test_malformed_json_and_wrong_fields(api: Server) -> None:
     store = api.client("olivia").vector_stores.create(name="malformed")
     url = f"{api.base}/vector_stores/{store.id}/search"
-    broken = httpx.post(
+    broken = HTTP.post(
         url, content=b'{"query": "unfinished', headers={**_headers(api), "content-type": "application/json"}
     )
     assert broken.status_code == 400 and _error(broken)["code"] == "invalid_json"
-    missing = httpx.post(url, json={"max_num_results": 3}, headers=_headers(api))
+    form = HTTP.post(
+        url, content=b'{"query": "x"}', headers={**_headers(api), "content-type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status_code == 400 and "Content-Type: application/json" in str(_error(form)["message"])  # curl -d
+    missing = HTTP.post(url, json={"max_num_results": 3}, headers=_headers(api))
     assert missing.status_code == 422 and "query" in str(_error(missing)["message"])
-    too_many = httpx.post(url, json={"query": "x", "max_num_results": 500}, headers=_headers(api))
+    too_many = HTTP.post(url, json={"query": "x", "max_num_results": 500}, headers=_headers(api))
     assert too_many.status_code == 400 and "between 1 and 50" in str(_error(too_many)["message"])
-    nulls = httpx.post(
+    nulls = HTTP.post(
         url,
         json={"query": "x", "filters": None, "max_num_results": None, "ranking_options": None, "rewrite_query": None},
         headers=_headers(api),
@@ -100,17 +106,17 @@ def test_malformed_json_and_wrong_fields(api: Server) -> None:
     assert (
         nulls.status_code == 200 and nulls.json()["object"] == "vector_store.search_results.page"
     )  # as LiteLLM sends it
-    alias = httpx.post(url, json={"query": "x", "top_k": 2}, headers=_headers(api))
+    alias = HTTP.post(url, json={"query": "x", "top_k": 2}, headers=_headers(api))
     assert alias.status_code == 200
-    unknown = httpx.get(f"{api.base}/no/such/endpoint", headers=_headers(api))
+    unknown = HTTP.get(f"{api.base}/no/such/endpoint", headers=_headers(api))
     assert unknown.status_code == 404 and _error(unknown)["message"] == "There is no such endpoint."
-    expires = httpx.post(
+    expires = HTTP.post(
         f"{api.base}/vector_stores",
         json={"name": "exp", "expires_after": {"anchor": "last_active_at", "days": 2}},
         headers=_headers(api),
     )
     assert expires.status_code == 400 and "do not expire" in str(_error(expires)["message"])
-    taken = httpx.post(f"{api.base}/vector_stores", json={"name": "malformed"}, headers=_headers(api))
+    taken = HTTP.post(f"{api.base}/vector_stores", json={"name": "malformed"}, headers=_headers(api))
     assert taken.status_code == 409
 
 
@@ -155,13 +161,13 @@ def strict(tmp_path: Path) -> Iterator[Server]:
 
 def test_a_flood_from_one_key_gets_429_with_retry_after_and_others_go_on(strict: Server) -> None:
     def ask(_: int) -> httpx.Response:
-        return httpx.get(f"{strict.base}/models", headers=_headers(strict))
+        return HTTP.get(f"{strict.base}/models", headers=_headers(strict))
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(ask, range(30)))
     limited = [a for a in answers if a.status_code == 429]
     assert len(limited) >= 20 and all(a.status_code in (200, 429) for a in answers)
     assert int(limited[0].headers["retry-after"]) >= 1 and "at most 60 a minute" in str(_error(limited[0])["message"])
-    assert httpx.get(f"{strict.base}/models", headers=_headers(strict, "ed")).status_code == 200
+    assert HTTP.get(f"{strict.base}/models", headers=_headers(strict, "ed")).status_code == 200
     with pytest.raises(openai.RateLimitError):
         strict.client("olivia").models.list()

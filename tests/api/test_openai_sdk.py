@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -14,6 +15,8 @@ from tests.api.conftest import Server
 from tests.conftest import filing_pages, make_pdf
 
 ZEBRAS = "Zebras migrate across the Serengeti plains every year, following the rains and fresh grass."
+
+HTTP = httpx.Client(timeout=120)  # a loaded machine answers slowly; never a false failure
 
 
 def test_a_store_from_creation_to_deletion(api: Server) -> None:
@@ -139,14 +142,12 @@ def test_embeddings_and_models(api: Server) -> None:
 
 
 def test_the_poll_helper_is_told_how_soon_to_ask_again(api: Server) -> None:
-    import httpx
-
     client = api.client("olivia")
     store = client.vector_stores.create(name="poll")
     uploaded = client.files.create(
         file=("poll.pdf", make_pdf(filing_pages(3)), "application/pdf"), purpose="assistants"
     )
-    response = httpx.post(
+    response = HTTP.post(
         f"{api.base}/vector_stores/{store.id}/files",
         json={"file_id": uploaded.id, "attributes": None, "chunking_strategy": None},
         headers={"AUTHORIZATION": f"Bearer {api.keys['olivia']}"},  # header names in any case
