@@ -287,8 +287,6 @@ def upload(
     vision_prompt: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
     store = _store(wb, me, store_id, Action.EDIT)
-    data = read_upload(file, wb.settings.max_upload_bytes)
-    stored = wb.files.upload(me, file.filename or "", data, purpose="assistants")
     chunking = None
     if chunk_size is not None or chunk_overlap is not None:
         base = store.chunking
@@ -297,6 +295,8 @@ def upload(
             chunk_size if chunk_size is not None else base.size,
             chunk_overlap if chunk_overlap is not None else min(base.overlap, (chunk_size or base.size) - 1),
         )
+    data = read_upload(file, wb.settings.max_upload_bytes)
+    stored = wb.files.upload(me, file.filename or "", data, purpose="assistants")
     wb.jobs.add(me, store.name, [Attach(stored.id, {}, chunking, vision_model or None, vision_prompt or None)])
     wb.jobs.wait(me, store.name, stored.id)
     found = wb.jobs.file(me, store.name, stored.id)
