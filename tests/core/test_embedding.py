@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core import llm
-from core.embedding import MINILM, REMOTE_CALL_SIZE, Embedder, get_embedder
+from core.embedding import MINILM, REMOTE_CALL_SIZE, Embedder, get_embedder, local_model
 from core.errors import ModelError
 from tests.conftest import FAKE_MODEL, FakeProvider
 
@@ -31,7 +31,11 @@ def test_batching_keeps_order_and_values(minilm: Embedder) -> None:
     texts = [f"sentence number {i} about topic {i % 7}" for i in range(150)]
     together = minilm.embed(texts)
     one_by_one = np.stack([minilm.embed_query(t) for t in texts[:5]])
-    assert np.allclose(together[:5], one_by_one, atol=1e-5)
+    # in bfloat16 (CPUs with AVX512-BF16 or AMX) a text's padding within its batch moves the last digits, no more
+    tolerance = 2e-3 if local_model(minilm.model).bfloat16 else 1e-5
+    assert np.allclose(together[:5], one_by_one, atol=tolerance)
+    assert float((together[:5] * one_by_one).sum(axis=1).min()) > 0.9999  # the same direction: retrieval unchanged
+    assert ((together[:5] @ one_by_one.T).argmax(axis=1) == np.arange(5)).all()  # in order
 
 
 def test_usage_is_reported_per_call_with_token_counts(minilm: Embedder) -> None:
