@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
@@ -32,7 +33,8 @@ def _store(wb: Workbench, me: Actor, store_id: str, action: Action = Action.READ
 
 
 def _object(wb: Workbench, me: Actor, store: Store) -> dict[str, Any]:
-    return shapes.vector_store(store, wb.jobs.files(me, store.name), last_active=wb.catalog.last_change(store))
+    last_change = wb.stores.summary(me, store.name).updated_at
+    return shapes.vector_store(store, wb.jobs.files(me, store.name), last_active=last_change)
 
 
 def _no_expiry(expires_after: dict[str, Any] | None) -> None:
@@ -185,8 +187,6 @@ def _batch(wb: Workbench, me: Actor, store: Store, batch_id: str) -> dict[str, A
 
 @router.post("/{store_id}/file_batches", summary="Add several uploaded files at once")
 def create_batch(store_id: StoreId, body: shapes.BatchCreate, me: Me, wb: Wb, response: Response) -> dict[str, Any]:
-    from core.catalog import new_id
-
     store = _store(wb, me, store_id)
     if bool(body.file_ids) == bool(body.files):
         raise InvalidInput("Send either file_ids or files (one of them, not empty).")
@@ -201,7 +201,7 @@ def create_batch(store_id: StoreId, body: shapes.BatchCreate, me: Me, wb: Wb, re
         )
         for f in body.files or []
     ]
-    batch_id = new_id()
+    batch_id = uuid.uuid4().hex
     wb.jobs.add(me, store.name, items, batch_id=batch_id)
     response.headers["openai-poll-after-ms"] = shapes.POLL_AFTER_MS
     return _batch(wb, me, store, shapes.BATCH_PREFIX + batch_id)

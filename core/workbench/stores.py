@@ -56,6 +56,13 @@ class Stores:
         """The store with this id, checked as `get` checks a name."""
         return self._s.store_by_id(actor, store_id, action)
 
+    def summary(self, actor: Actor, name: str) -> StoreSummary:
+        """One store with its counts, the actor's role and its last change."""
+        store = self._s.store(actor, name)
+        role = self._s.role(actor, store)
+        assert role is not None  # the store check passed
+        return self._summary(store, role, sizes=False)
+
     def visible(self, actor: Actor, *, sizes: bool = False) -> list[StoreSummary]:
         """The stores the actor may see, with counts; `sizes` also measures each on disk (slower: a folder walk)."""
         return [self._summary(store, role, sizes=sizes) for store, role in self._s.readable(actor)]

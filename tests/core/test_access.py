@@ -152,6 +152,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     ),
     "search.embed": (lambda wb, u: wb.search.embed(wb.actor(u), ["launch"]), EVERYONE),
     "search.files": (lambda wb, u: wb.search.files(wb.actor(u), "kb", ["launch"]), READERS),
+    "stores.summary": (lambda wb, u: wb.stores.summary(wb.actor(u), "kb"), READERS),
     "stores.by_id": (lambda wb, u: wb.stores.by_id(wb.actor(u), _kb_id(wb)), READERS),
     "stores.describe": (lambda wb, u: wb.stores.describe(wb.actor(u), "kb", metadata={"by": u}), OWNERS),
     "usage.call": (lambda wb, u: wb.usage.call(wb.actor(u), "GET /v1/models", latency_ms=1.0, status=200), EVERYONE),
