@@ -4,7 +4,8 @@ seconds, and what the product said. Target: every file refused or finished under
     .venv/bin/python bench/hostile.py [--only NAME ...] [--timeout 120]
 
 The files are generated in a temporary folder (nothing is downloaded or kept): zip bombs with honest
-headers, a .docx whose zip header lies about its compressed size, JSON nested 900 deep, JSON nested and wide,
+headers, a .docx whose zip header lies about its compressed size, a .docx whose body inflates to 1.1 GB while its
+central directory, its local header or both declare 200 bytes, JSON nested 900 deep, JSON nested and wide,
 a CSV of a million rows, /dev/zero and a FIFO behind .txt names, a 300 MB text file, and two large but honest
 files (a 1,000-page PDF, a 90,000-row CSV) for comparison. A first row shows a tiny file, for the baseline
 (the process with its models loaded).
@@ -26,23 +27,7 @@ from pathlib import Path
 
 from common import ROOT, print_table
 
-DOCX_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
-)
-DOCX_TAIL = "</w:body></w:document>"
-CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/word/document.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
-)
-RELS = (
-    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-    'Target="word/document.xml"/></Relationships>'
-)
+from tests.hostile_files import CONTENT_TYPES, DOCX_HEAD, DOCX_TAIL, RELS, under_declared_docx
 
 
 def docx(path: Path, paragraphs: int, *, lie_about_packed_size: bool) -> None:
@@ -133,6 +118,15 @@ def cases(folder: Path) -> dict[str, Callable[[], Path]]:
         "zip bomb .docx, 200 MB of zeros": made("bomb200.docx", lambda p: zip_bomb(p, 200)),
         ".docx whose header lies about its packed size": made(
             "lying.docx", lambda p: docx(p, 6_000_000, lie_about_packed_size=True)
+        ),
+        ".docx part inflating to 1.1 GB, both headers lie": made(
+            "under-both.docx", lambda p: p.write_bytes(under_declared_docx(1100))
+        ),
+        ".docx part inflating to 1.1 GB, central directory lies": made(
+            "under-central.docx", lambda p: p.write_bytes(under_declared_docx(1100, local=False))
+        ),
+        ".docx part inflating to 1.1 GB, local header lies": made(
+            "under-local.docx", lambda p: p.write_bytes(under_declared_docx(1100, central=False))
         ),
         ".json nested 900 deep (1.8 KB)": made("nested.json", lambda p: nested_json(p, 900)),
         ".json nested 450 deep and wide": made("wide.json", nested_wide_json),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import zipfile
 from collections.abc import Callable
-from io import BytesIO
 from pathlib import PurePath
 
 from core.errors import ParseError, UnsupportedFileType, WorkbenchError
 from core.parsing import limits
+from core.parsing.archive import check_archive
 from core.parsing.options import ParseOptions
 from core.records import ParsedDocument
 
@@ -116,35 +115,3 @@ def _parse(filename: str, ext: str, data: bytes, options: ParseOptions) -> Parse
     module_name, function = PARSERS[ext].split(":")
     parser: Parser = getattr(importlib.import_module(module_name), function)
     return parser(filename, data)
-
-
-def check_archive(filename: str, data: bytes, options: ParseOptions) -> None:
-    """Office files are zip archives: refuse zip bombs before any parser inflates them."""
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ParseError(
-            f"{filename} could not be read: the file is damaged or not a valid {extension(filename)} file."
-        ) from exc
-    # A member never yields more than its declared size (zipfile stops there and checks the CRC), so the
-    # declared sizes bound what unpacks; the packed side is the real length of the file, never what the
-    # headers claim (a header that claims little compression hides a bomb behind an honest-looking ratio).
-    unpacked = sum(m.file_size for m in members)
-    packed = len(data) or 1
-    markup = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
-    if markup > options.limits.max_markup_bytes:
-        raise ParseError(
-            f"{filename} holds {markup / 2**20:,.0f} MB of document markup, over the "
-            f"{options.limits.max_markup_bytes / 2**20:,.0f} MB limit (WORKBENCH_MAX_MARKUP_MB); split the document."
-        )
-    if unpacked > options.max_unzipped_bytes:
-        raise ParseError(
-            f"{filename} would unpack to {unpacked / 2**20:,.0f} MB, over the {options.max_unzipped_bytes / 2**20:,.0f} MB limit; "
-            "it is refused as a possible zip bomb."
-        )
-    if unpacked > 10 * 2**20 and unpacked / packed > options.max_zip_ratio:
-        raise ParseError(
-            f"{filename} is compressed {unpacked / packed:,.0f} times (limit {options.max_zip_ratio}); "
-            "it is refused as a possible zip bomb."
-        )

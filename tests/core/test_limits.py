@@ -21,6 +21,7 @@ from core.parsing.limits import Limits, read_file
 from core.parsing.options import ParseOptions
 from core.records import IngestStatus
 from core.workbench import Workbench
+from tests.hostile_files import under_declared_docx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +51,22 @@ def test_a_zip_header_that_lies_about_its_packed_size_does_not_hide_a_bomb() -> 
     options = ParseOptions(limits=Limits(max_markup_bytes=2**30))
     with pytest.raises(ParseError, match=r"report\.docx is compressed [\d,]+ times \(limit 200\).*zip bomb"):
         parse("report.docx", data, options)
+
+
+@pytest.mark.parametrize(("central", "local"), [(True, True), (True, False), (False, True)])
+def test_a_zip_part_that_inflates_past_its_declared_size_is_refused_by_counting(central: bool, local: bool) -> None:
+    """A valid body, then 300 MB of zeros, in a part whose headers declare only the body: zipfile would inflate
+    it all at once and cut it to the declared size (the round-2 limits judged the headers). Counted as it inflates,
+    it is refused at once; with honest central headers the declared size is over the limit already."""
+    data = under_declared_docx(300, central=central, local=local)
+    options = ParseOptions(max_unzipped_bytes=200 * 2**20)
+    words = "unpacks to more than the .* zip bomb" if central else "holds 300 MB of document markup"
+    with pytest.raises(ParseError, match=rf"bomb\.docx .*{words}"):
+        parse("bomb.docx", data, options)
+
+
+def test_a_tiny_honest_docx_built_the_same_way_is_read() -> None:
+    assert "Hello, body." in parse("fine.docx", under_declared_docx(0)).text
 
 
 def test_office_markup_past_the_limit_is_refused_before_an_xml_parser_builds_it() -> None:
