@@ -53,6 +53,8 @@ def password_matches(password: str, hashed: str | None) -> bool:
 def check_password_rules(password: str) -> None:
     if not password or not password.strip():
         raise InvalidInput("Choose a password; it cannot be empty.")
+    if password != password.strip():  # the sign-in form drops them, so such a password could never be used
+        raise InvalidInput("A password cannot start or end with a space; remove the spaces at its ends.")
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidInput(f"Choose a password of at least {MIN_PASSWORD_CHARS} characters.")
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:

@@ -361,7 +361,14 @@ def test_users_change_their_own_password_with_the_current_one(settings: Settings
 
 @pytest.mark.parametrize(
     ("password", "message"),
-    [("", "cannot be empty"), ("   ", "cannot be empty"), ("short", "at least 8"), ("é" * 40, "at most 72 bytes")],
+    [
+        ("", "cannot be empty"),
+        ("   ", "cannot be empty"),
+        ("short", "at least 8"),
+        ("é" * 40, "at most 72 bytes"),
+        (" a long secret", "cannot start or end with a space"),
+        ("a long secret\t", "cannot start or end with a space"),
+    ],
 )
 def test_passwords_bcrypt_cannot_hold_are_refused(password: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

@@ -260,3 +260,20 @@ def test_file_names_cannot_rewrite_the_terminal(cli, tmp_path: Path) -> None:  #
     assert code == 0 and "\x1b" not in out and "report\\x1b[2J\\nfake.txt: 1 chunks written" in out
     code, out, _ = cli("documents", "kb")
     assert "\x1b" not in out and out.count("\n") == 2  # header and one row: the newline did not split it
+
+
+def test_keys_and_a_password_with_spaces_at_its_ends(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    code, out, _ = cli("key", "create", "--name", "notebook", "--expires", "30", "--json")
+    made = json.loads(out)
+    assert code == 0 and made["key"].startswith("rwk_") and made["name"] == "notebook" and made["user"] == "admin"
+    code, out, _ = cli("key", "list", "--json")
+    [row] = json.loads(out)
+    assert row["id"] == made["id"] and row["state"] == "active" and made["key"] not in out  # never shown again
+    assert cli("key", "revoke", made["id"])[1].startswith("Revoked API key 'notebook'")
+    assert json.loads(cli("key", "list", "--json")[1])[0]["state"] == "revoked"
+    assert cli("key", "create", "--expires", "0")[2] == "error: A key expires after 1 to 3650 days, not 0.\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(" spaced secret words \n"))
+    code, _, err = cli("user", "password", "admin")
+    assert code == 1 and "cannot start or end with a space" in err
