@@ -17,6 +17,8 @@ import core  # noqa: F401  (sets the offline environment before any model librar
 from core.access import MAX_LOGIN_FAILURES
 from core.errors import WorkbenchError
 from core.records import Channel
+from ui.html import plain
+from ui.icon import app_icon
 from ui.session import warm_up
 from ui.session import workbench as app_workbench
 
@@ -24,7 +26,7 @@ COOKIE_NAME = "rag_workbench"
 COOKIE_DAYS = 7.0
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-st.set_page_config(page_title="RAG Workbench", page_icon=":material/library_books:", layout="wide")
+st.set_page_config(page_title="RAG Workbench", page_icon=app_icon(), layout="wide")  # drawn here: no font CDN
 
 
 workbench = app_workbench()
@@ -50,7 +52,7 @@ def first_admin_form() -> None:
                 try:
                     workbench.users.create_first_admin(name, password)
                 except WorkbenchError as exc:
-                    st.error(str(exc))
+                    st.error(plain(str(exc)))
                 else:
                     st.rerun()  # the login form comes next
 
@@ -93,7 +95,7 @@ if st.session_state.get("authentication_status"):
     except WorkbenchError as exc:
         authenticator.logout(location="unrendered")
         st.session_state.pop("actor", None)
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         st.stop()
     st.session_state["actor"] = me
     sections = {
@@ -120,7 +122,7 @@ if st.session_state.get("authentication_status"):
             for entry in pages:
                 st.page_link(entry)
         st.divider()
-        st.markdown(f"**{me.name}** · {'administrator' if me.is_admin else 'user'}")
+        st.markdown(f"**{plain(me.name)}** · {'administrator' if me.is_admin else 'user'}")
         authenticator.logout("Sign out", location="sidebar", key="sign_out")  # "logout" is the library's own state key
 else:
     st.session_state.pop("actor", None)

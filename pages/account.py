@@ -3,13 +3,14 @@
 import streamlit as st
 
 from core.errors import WorkbenchError
+from ui.html import plain
 from ui.keys_view import section
 from ui.session import signed_in
 
 wb, me = signed_in()
 
 st.title("Account")
-st.write(f"Signed in as **{me.name}**.")
+st.write(f"Signed in as **{plain(me.name)}**.")
 with st.form("change_password", clear_on_submit=True):
     current = st.text_input("Current password", type="password", key="current_password")
     new = st.text_input("New password (at least 8 characters)", type="password", key="new_password")
@@ -22,6 +23,6 @@ with st.form("change_password", clear_on_submit=True):
                 wb.users.set_password(me, me.name, new, current=current)
                 st.success("Your password is changed. Use it the next time you sign in.")
             except WorkbenchError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
 
 section(wb, me)

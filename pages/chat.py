@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.options import Filters
 from ui.chat_view import answer_settings, answering, conversation_list, message
+from ui.html import plain
 from ui.session import fail, signed_in
 
 wb, me = signed_in()
@@ -24,7 +25,7 @@ with st.sidebar:
     conversation_list(conversations, current)
     options = answer_settings(wb, me, found, default[0], current)
 
-st.title(found.title if found else "Chat")
+st.title(plain(found.title) if found else "Chat")
 stores = st.multiselect("Stores", readable, default=default, key=f"chat_stores_{current}")
 names = sorted({d.filename for name in stores for d in wb.documents.of(me, name)})
 st.session_state["chat_documents"] = [n for n in st.session_state.get("chat_documents", []) if n in names]

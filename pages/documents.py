@@ -6,6 +6,7 @@ from core.errors import WorkbenchError
 from core.records import DocumentStatus, Role
 from ui import tables
 from ui.chunk_view import chunk_browser
+from ui.html import plain
 from ui.session import signed_in
 
 PER_PAGE = 50
@@ -26,7 +27,7 @@ name = st.selectbox("Store", [s.store.name for s in summaries], key="documents_s
 role = next(s.role for s in summaries if s.store.name == name)
 documents = wb.documents.of(me, name)
 if not documents:
-    st.info(f"'{name}' has no documents yet: add files on the Upload page.")
+    st.info(f"'{plain(name)}' has no documents yet: add files on the Upload page.")
     st.stop()
 find, kind, state = st.columns([2, 1, 1])
 needle = find.text_input("Find a document", key="documents_find", placeholder="part of its name").strip().lower()
@@ -58,7 +59,7 @@ if ready:
     try:
         chunk_browser(wb, me, name, document, editable=role.rank >= Role.EDITOR.rank)
     except WorkbenchError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
 
 if role.rank >= Role.EDITOR.rank:
     with st.expander("Delete a document", icon=":material/delete:"):
@@ -69,4 +70,4 @@ if role.rank >= Role.EDITOR.rank:
                 wb.documents.delete(me, name, doomed.id)
                 st.rerun()
             except WorkbenchError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))

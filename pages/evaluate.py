@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.evaluation import Question, read_questions, write_questions
 from core.options import SearchOptions
+from ui.html import plain
 from ui.session import fail, signed_in
 
 wb, me = signed_in()
@@ -41,9 +42,9 @@ try:
                               format_func=lambda n: f"{n} ({saved[n]['questions']} questions)")  # fmt: skip
         questions = wb.evaluations.get(me, store, chosen)
     else:
-        st.info(f"'{store}' has no saved question set yet: upload or type one, then save it.")
+        st.info(f"'{plain(store)}' has no saved question set yet: upload or type one, then save it.")
 except WorkbenchError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
 
 if questions:
     st.caption(f"{len(questions)} questions.")
@@ -52,9 +53,9 @@ if questions:
     if button.button("Save set", key="eval_save", disabled=not set_name.strip()):
         try:
             wb.evaluations.save(me, store, set_name, questions)
-            st.toast(f"Saved '{set_name}' with '{store}'.")
+            st.toast(f"Saved '{plain(set_name)}' with '{plain(store)}'.")
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
     st.download_button("Download the set", write_questions(questions), "questions.jsonl", key="eval_download")
 
 k = st.slider("Top results that count (k)", 1, 20, 5, key="eval_k")
@@ -91,7 +92,7 @@ else:
     st.caption("None: every question is found by all the settings or by none.")
 with st.expander("Every question, per setting"):
     for setting in result.results:
-        st.markdown(f"**{setting.name}**")
+        st.markdown(f"**{plain(setting.name)}**")
         st.dataframe(pd.DataFrame([{"question": q.question.question, "document": q.question.document,
                                     "found at": q.first_relevant or "missed", "top hits": "; ".join(q.found)}
                                    for q in setting.questions]), hide_index=True, width="stretch")  # fmt: skip

@@ -12,7 +12,8 @@ from core.compare import placed, vanished
 from core.errors import WorkbenchError
 from core.options import Filters, SearchOptions
 from core.records import Role
-from ui.results import card
+from ui.html import plain
+from ui.results import card, missing
 from ui.search_settings import search_settings
 from ui.session import signed_in
 
@@ -40,7 +41,7 @@ def filters_form(stores: list[str]) -> Filters:
     try:
         return Filters.from_form(chosen, kinds, after, before, metadata)
     except WorkbenchError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return Filters()
 
 
@@ -68,11 +69,13 @@ def playground() -> None:
                 chosen = [s for s in summaries if s.store.name in stores]
                 options[side] = search_settings(wb, saved, side, filters=filters, stores=chosen)
             except WorkbenchError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
             savable = side == "a" and len(stores) == 1 and stores[0] in EDITABLE and "a" in options
-            if savable and st.button(f"Save as the default for '{stores[0]}' (chat uses it)", key="save_defaults"):
+            if savable and st.button(
+                f"Save as the default for '{plain(stores[0])}' (chat uses it)", key="save_defaults"
+            ):
                 wb.stores.set_search_defaults(me, stores[0], options["a"])
-                st.toast(f"Saved as the default retrieval settings of '{stores[0]}'.")
+                st.toast(f"Saved as the default retrieval settings of '{plain(stores[0])}'.")
     bar[-1].caption(
         " · ".join(f"{s.upper() + ': ' if compare else ''}{o.describe()}, top {o.top_k}" for s, o in options.items())
     )
@@ -84,7 +87,7 @@ def playground() -> None:
         try:
             results[side] = wb.search.run(me, stores, query, options=options[side])
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             return
         took[side] = (time.perf_counter() - clock) * 1000
     columns = st.columns(2) if compare else [st.container()]
@@ -97,10 +100,10 @@ def playground() -> None:
             for item in placed(results[side], other):
                 card(wb, me, item, side, query, compare=compare, several=len(stores) > 1)
             if compare and (gone := vanished(results[side], other)):
-                st.caption("Not in this list: " + ", ".join(f"{h.filename} {h.location or ''}".strip() for h in gone))
+                missing(gone)
             waited = time.perf_counter() - started  # from the key press reaching the server to the last card drawn
             caption.caption(
-                f"{len(results[side])} results in {waited:.2f} s (search {took[side]:.0f} ms) for “{query.strip()}”"
+                f"{len(results[side])} results in {waited:.2f} s (search {took[side]:.0f} ms) for “{plain(query.strip())}”"
             )
 
 

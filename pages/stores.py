@@ -6,6 +6,7 @@ from core.errors import WorkbenchError
 from core.options import ChunkSettings, Strategy
 from core.records import Role
 from ui import tables
+from ui.html import plain
 from ui.session import signed_in
 from ui.sharing import sharing as share_tab
 
@@ -24,9 +25,9 @@ with st.expander("New store", icon=":material/add:", expanded=not wb.stores.visi
         try:
             chunking = ChunkSettings(Strategy(strategy), int(size), int(overlap))
             wb.stores.create(me, name.strip(), backend=backend, embedding=embedding, chunking=chunking, description=description)  # fmt: skip
-            st.toast(f"Created '{name.strip()}'.", icon=":material/check:")
+            st.toast(f"Created '{plain(name.strip())}'.", icon=":material/check:")
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
 
 summaries = wb.stores.visible(me, sizes=True)
 if not summaries:
@@ -38,7 +39,9 @@ st.subheader("Manage a store")
 chosen = st.selectbox("Store", [s.store.name for s in summaries], key="manage_store")
 summary = next(s for s in summaries if s.store.name == chosen)
 if summary.role is not Role.OWNER:
-    st.caption(f"You are a {summary.role.value} of '{chosen}'; its owner shares, renames, exports and deletes it.")
+    st.caption(
+        f"You are a {summary.role.value} of '{plain(chosen)}'; its owner shares, renames, exports and deletes it."
+    )
     st.stop()
 sharing, rename, model, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Export", "Delete"])
 with sharing:
@@ -50,9 +53,9 @@ with rename:
             wb.stores.rename(me, chosen, new_name.strip())
             st.rerun()
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
 with model:
-    st.write(f"'{chosen}' is embedded with **{summary.store.embedding_model}** ({summary.store.embedding_dim} dimensions).")  # fmt: skip
+    st.write(f"'{plain(chosen)}' is embedded with **{summary.store.embedding_model}** ({summary.store.embedding_dim} dimensions).")  # fmt: skip
     others = [m for m in wb.models.names("embedding") if m != summary.store.embedding_model]
     if not others:
         st.caption("No other embedding model is configured; add one to models.yaml to rebuild with it.")
@@ -63,20 +66,22 @@ with model:
             bar = st.progress(0.0, text="Re-embedding…")
             try:
                 wb.stores.rebuild(me, chosen, target, on_progress=lambda p: bar.progress(p.share, text=f"{p.done:,} of {p.total:,} chunks"))  # fmt: skip
-                st.success(f"'{chosen}' now uses {target}.")
+                st.success(f"'{plain(chosen)}' now uses {plain(target)}.")
             except WorkbenchError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
 with export:
     st.write(
         "A Parquet file with every chunk, its vector and metadata; import it on any workbench without re-embedding."
     )
     if st.button("Prepare export", key="export"):
         exported = wb.stores.export(me, chosen)
-        st.download_button(f"Download {chosen}.parquet ({exported.chunks:,} chunks)", exported.path.read_bytes(),
+        st.download_button(f"Download {plain(chosen)}.parquet ({exported.chunks:,} chunks)", exported.path.read_bytes(),
                            file_name=f"{chosen}.parquet", key="export_download")  # fmt: skip
 with delete:
-    st.warning(f"Deleting '{chosen}' removes its {summary.documents} documents and every chunk. It cannot be undone.")
-    typed = st.text_input(f"Type {chosen} to confirm", key="delete_confirm")
+    st.warning(
+        f"Deleting '{plain(chosen)}' removes its {summary.documents} documents and every chunk. It cannot be undone."
+    )
+    typed = st.text_input(f"Type {plain(chosen)} to confirm", key="delete_confirm")
     if st.button("Delete store", type="primary", disabled=typed != chosen, key="delete_store"):
         wb.stores.delete(me, chosen)
         st.rerun()
@@ -87,6 +92,6 @@ with st.expander("Import a store", icon=":material/move_to_inbox:"):
     if upload is not None and st.button("Import", key="import"):
         try:
             store = wb.stores.import_(me, upload.getvalue(), filename=upload.name, name=as_name.strip() or None)
-            st.success(f"Imported '{store.name}'.")
+            st.success(f"Imported '{plain(store.name)}'.")
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))

@@ -34,7 +34,7 @@ if refused := [reason for f in dropped or [] if (reason := refusal(f.name))]:
     )
 if not files and not dropped:
     st.caption(
-        f"'{store.name}' chunks with {store.chunk_strategy}, {store.chunk_size}/{store.chunk_overlap} by default."
+        f"'{plain(store.name)}' chunks with {store.chunk_strategy}, {store.chunk_size}/{store.chunk_overlap} by default."
     )
 if files:
     problems = {f.name: reason for f in files if (reason := wb.documents.check(me, f.name, f.getvalue()))}
@@ -49,7 +49,7 @@ if files:
     if not files:
         st.warning("No file passed the check: nothing to add.")
     count = f"{len(files)} file" + ("s" if len(files) > 1 else "")
-    if files and st.button(f"Add {count} to '{store.name}'", type="primary", key="ingest"):
+    if files and st.button(f"Add {count} to '{plain(store.name)}'", type="primary", key="ingest"):
         try:
             st.session_state["upload_batch"] = jobs_view.add(wb, me, store, files, ingest_options())
         except WorkbenchError as exc:

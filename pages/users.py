@@ -5,6 +5,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from ui import tables
 from ui.groups_view import groups_panel
+from ui.html import plain
 from ui.session import signed_in
 
 wb, me = signed_in()
@@ -15,7 +16,7 @@ st.title("Users")
 try:
     people = wb.users.all(me)
 except WorkbenchError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 st.dataframe(tables.users(people), hide_index=True, width="stretch", key="users_table")
 
@@ -29,10 +30,10 @@ with st.form("add_user", clear_on_submit=True):
     if st.form_submit_button("Add user", type="primary"):
         try:
             wb.users.add(me, name.strip(), password=password, admin=admin)
-            st.toast(f"Added '{name.strip()}'.")
+            st.toast(f"Added '{plain(name.strip())}'.")
             st.rerun()
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
 
 st.subheader("Change a user")
 chosen = st.selectbox("User", [u.name for u in people], key="change_user")
@@ -43,9 +44,9 @@ with left.form("reset_password", clear_on_submit=True):
     if st.form_submit_button("Reset password"):
         try:
             wb.users.set_password(me, person.name, new)
-            st.success(f"'{person.name}' has a new password.")
+            st.success(f"'{plain(person.name)}' has a new password.")
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
 with right:
     for label, action, key in (
         (
@@ -64,6 +65,6 @@ with right:
                 action()
                 st.rerun()
             except WorkbenchError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
 
 groups_panel(wb, me, people)

@@ -15,6 +15,7 @@ from core.records import Actor, ChatMessage, Citation, Conversation, MessageStat
 from core.workbench import Workbench
 from core.workbench.chat import Running
 from ui.chunk_view import focus_on
+from ui.html import answer_markdown, plain
 from ui.search_settings import search_settings
 from ui.session import fail
 
@@ -34,7 +35,7 @@ def answering(job: Running, stores: list[str]) -> NoReturn:
     """An answer being written: the question, then the answer so far, redrawn until it is saved. Leaving the page
     ends only this drawing: the answer goes on, and this page picks it up again on return."""
     with st.chat_message("user"):
-        st.markdown(job.answer.question)
+        st.markdown(plain(job.answer.question))
     with st.chat_message("assistant"):
         if st.button("Stop", icon=":material/stop_circle:", key="stop_answer", help="Stop the answer; what came so far is kept."):  # fmt: skip
             job.stop()
@@ -46,10 +47,10 @@ def answering(job: Running, stores: list[str]) -> NoReturn:
             with live.container():
                 if answer.retrieved:
                     dropped = f" ({answer.sources_dropped} more did not fit the model)" * bool(answer.sources_dropped)
-                    st.caption(f"Searched {', '.join(stores)}: {len(answer.retrieved)} sources in {answer.retrieval_ms:.0f} ms{dropped}")  # fmt: skip
+                    st.caption(f"Searched {plain(', '.join(stores))}: {len(answer.retrieved)} sources in {answer.retrieval_ms:.0f} ms{dropped}")  # fmt: skip
                 else:
-                    st.caption(f"Searching {', '.join(stores)}…")
-                st.markdown(answer.text + " ▌")
+                    st.caption(f"Searching {plain(', '.join(stores))}…")
+                st.markdown(answer_markdown(answer.text) + " ▌")
             job.done.wait(timeout=REFRESH_S)
     st.rerun()  # saved: the page shows it from the conversation, with its check and sources
 
@@ -85,7 +86,9 @@ def answer_settings(
         temperature = st.slider("Temperature", 0.0, 1.0, AskOptions().temperature, 0.05, key="chat_temperature")
         system = st.text_area("Instructions (empty: the default)", key="chat_system")
         kept = SearchOptions.from_settings(found.options) if found and found.options else None
-        st.caption("Search: this conversation's settings." if kept else f"Search: the saved settings of '{store}'.")
+        st.caption(
+            "Search: this conversation's settings." if kept else f"Search: the saved settings of '{plain(store)}'."
+        )
         try:
             start = kept or wb.stores.search_defaults(me, store)
             search = search_settings(
@@ -106,9 +109,9 @@ def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Cit
     for c in cited:
         how = " (matched by wording)" if c.matched else ""
         how += " (does not hold what cites it)" if c.supported is False else ""
-        with st.expander(f"[{c.n}] {c.filename} · {c.location or ''} · score {c.score:.2f}{how}"):
+        with st.expander(f"\\[{c.n}\\] {plain(c.filename)} · {plain(c.location or '')} · score {c.score:.2f}{how}"):
             if c.store not in readable:
-                st.write(c.snippet + "…")
+                st.text(c.snippet + "…")
                 continue
             around = [
                 k for k in wb.documents.chunks(me, c.store, c.document_id) if abs(k.chunk_index - c.chunk_index) <= 1
@@ -117,7 +120,7 @@ def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Cit
             image = wb.documents.page_image(me, c.store, c.document_id, c.page, passage=passage) if c.page else None
             page, text = st.columns([3, 2]) if image else (None, st.container())
             if page is not None and image is not None:
-                page.image(image, caption=f"{c.filename}, page {c.page}: the cited passage is outlined")
+                page.image(image, caption=f"{plain(c.filename)}, page {c.page}: the cited passage is outlined")
             with text:
                 st.button("Ask only this document", key=f"only_{c.document_id}_{c.n}_{c.chunk_index}",
                           icon=":material/filter_alt:", on_click=_only, args=(c.filename,))  # fmt: skip
@@ -126,20 +129,22 @@ def sources(wb: Workbench, me: Actor, cited: list[Citation], retrieved: list[Cit
                     focus_on(c.store, c.document_id, c.chunk_index)
                 for chunk in around:
                     mark = " (the cited one)" if chunk.chunk_index == c.chunk_index else ""
-                    st.caption(f"Chunk {chunk.chunk_index + 1} · {chunk.location or ''}{mark}")
+                    st.caption(f"Chunk {chunk.chunk_index + 1} · {plain(chunk.location or '')}{mark}")
                     st.text(chunk.text)
     others = [c for c in retrieved if c.n not in numbers]
     if others:
         st.caption(
             "Also retrieved, not cited: "
-            + "; ".join(f"[{c.n}] {c.filename} {c.location or ''}".strip() for c in others)
+            + "; ".join(plain(f"[{c.n}] {c.filename} {c.location or ''}".strip()) for c in others)
         )
 
 
 def marked(shown: ChatMessage) -> str:
     """The answer with what its sources do not hold marked: figures highlighted, a citation whose source does
     not hold its sentence labelled as such, a statement no source holds flagged."""
-    text, check = shown.content, shown.grounding
+    if shown.role != "assistant":
+        return plain(shown.content)  # a question is shown as typed
+    text, check = answer_markdown(shown.content), shown.grounding
     if check is None or check.grounded:
         return text
     for figure in check.figures:
@@ -166,7 +171,7 @@ def message(wb: Workbench, me: Actor, shown: ChatMessage, readable: list[str]) -
         if shown.status is MessageStatus.STOPPED:
             st.caption("Stopped before the end.")
         if shown.status is MessageStatus.FAILED:
-            st.error(shown.error or "The model failed.")
+            st.error(plain(shown.error or "The model failed."))
         sources(wb, me, list(shown.citations), list(shown.sources), readable)
         rating = st.feedback("thumbs", key=f"feedback_{shown.id}")
         if rating is not None and (1 if rating == 1 else -1) != shown.feedback:

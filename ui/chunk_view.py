@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.records import Actor, Chunk, ChunkChange, Document
 from core.workbench import Workbench
+from ui.html import plain
 
 PER_PAGE = 20
 SHOW = {"All chunks": None, "Disabled": "disabled", "Edited": "edited"}
@@ -62,7 +63,7 @@ def _chunk(
     marks = (" · :red[disabled]" if change and change.disabled else "") + (
         " · :blue[edited]" if change and change.edited else ""
     )
-    label = f"Chunk {index + 1} · {chunk.location or 'no location'} · {len(chunk.text):,} characters{marks}"
+    label = f"Chunk {index + 1} · {plain(chunk.location or 'no location')} · {len(chunk.text):,} characters{marks}"
     with st.expander(label, expanded=open_):
         st.text(chunk.content)
         if change:
@@ -89,7 +90,7 @@ def _apply(change: object, chunk: Chunk) -> None:
     try:
         change()  # type: ignore[operator]
     except WorkbenchError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
     else:
         st.session_state["chunks_focus"] = (chunk.document_id, chunk.chunk_index)  # it stays open, to see the change
         st.rerun()

@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.records import Actor, User
 from core.workbench import Workbench
+from ui.html import plain
 
 
 def groups_panel(wb: Workbench, me: Actor, people: list[User]) -> None:
@@ -17,9 +18,9 @@ def groups_panel(wb: Workbench, me: Actor, people: list[User]) -> None:
         if st.form_submit_button("Create group"):
             try:
                 wb.groups.create(me, name.strip())
-                st.toast(f"Created the group '{name.strip()}'.")
+                st.toast(f"Created the group '{plain(name.strip())}'.")
             except WorkbenchError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
     groups = {g.name: g for g in wb.groups.all(me)}
     if not groups:
         st.caption("No groups yet.")
@@ -39,7 +40,7 @@ def groups_panel(wb: Workbench, me: Actor, people: list[User]) -> None:
                 wb.groups.remove_member(me, group.name, user)
             st.rerun()
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
     if remove.button("Delete group", key="delete_group"):
         wb.groups.delete(me, group.name)
         st.rerun()

@@ -94,3 +94,23 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def plain(text: str) -> str:
     """Text shown through Markdown as itself: every character Markdown could read as syntax is escaped."""
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+# What an answer's Markdown may not do: load an image (the browser fetches it as the page draws, which is how an
+# injected instruction exfiltrates data), or hide an address behind a link text. Both are shown as plain text.
+_TITLE = r"""(?:\s+(?:"[^"]*"|'[^']*'))?"""
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?" + _TITLE + r"\s*\)")
+_IMAGE_BY_NAME = re.compile(r"!\[([^\]]*)\]\[([^\]]*)\]")
+_LINK = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]*)>?" + _TITLE + r"\s*\)")
+_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S.*$", re.MULTILINE)
+_TAG = re.compile(r"<[A-Za-z/!]")
+
+
+def answer_markdown(text: str) -> str:
+    """A model's answer with its formatting kept (lists, emphasis, tables), but no image loaded and no address
+    hidden: `![x](url)` becomes the words "image not shown" with its address as text, a link shows its address."""
+    text = _IMAGE.sub(lambda m: plain(f"[image not shown: {m.group(1) or 'no description'}, {m.group(2)}]"), text)
+    text = _IMAGE_BY_NAME.sub(lambda m: plain(f"[image not shown: {m.group(1) or m.group(2)}]"), text)
+    text = _LINK.sub(lambda m: f"{m.group(1)} ({plain(m.group(2))})", text)
+    text = _DEFINITION.sub(lambda m: plain(m.group(0)), text)
+    return _TAG.sub(lambda m: "\\" + m.group(0), text)  # raw HTML is shown, never parsed

@@ -20,6 +20,7 @@ from core.options import IngestOptions
 from core.records import Actor, Store
 from core.workbench import Workbench
 from core.workbench.files import Attach
+from ui.html import plain
 
 REFRESH_S = 0.5
 RECENT = timedelta(hours=24)
@@ -114,7 +115,7 @@ def _draw(jobs: Sequence[Job], batch: str | None, chunks: dict[str, int]) -> Non
         share = sum(_share(j) * j.size_bytes for j in running) / max(1, sum(j.size_bytes for j in running))
         st.progress(share, text=f"{len(running)} file{'s' * (len(running) > 1)} on the way{estimate}")
         for job in running:
-            st.progress(_share(job), text=f"{job.filename}: {job.stage or 'waiting for its turn'}")
+            st.progress(_share(job), text=plain(f"{job.filename}: {job.stage or 'waiting for its turn'}"))
     batch = batch or (jobs[0].batch_id if jobs else None)  # this session's last upload, or the store's latest
     mine = [j for j in jobs if j.batch_id == batch] if batch else []
     if mine and all(j.status.final for j in mine):
@@ -130,14 +131,14 @@ def panel(wb: Workbench, me: Actor, store: Store) -> None:
     if not jobs:
         return
     st.subheader(
-        f"Files on their way into '{store.name}'" if any(not j.status.final for j in jobs) else "Recent uploads"
+        f"Files on their way into '{plain(store.name)}'" if any(not j.status.final for j in jobs) else "Recent uploads"
     )
     running = [j.id for j in jobs if not j.status.final]
     if running and st.button("Cancel", key="cancel_ingest", help="Stops the files not yet in; those already in stay."):
         try:
             wb.jobs.cancel(me, store.name, running)
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
         st.rerun()
     live = st.empty()
     batch = st.session_state.get("upload_batch")

@@ -11,6 +11,7 @@ from core.catalog import now
 from core.errors import WorkbenchError
 from core.records import Actor, ApiKey
 from core.workbench import Workbench
+from ui.html import plain
 
 EXPIRY = {"Never": None, "30 days": 30, "90 days": 90, "1 year": 365}
 API_BASE = "http://localhost:8000/v1"  # where `python -m api` listens by default
@@ -45,10 +46,10 @@ def _revoke(wb: Workbench, me: Actor, keys: Sequence[ApiKey], key: str) -> None:
     if right.button("Revoke", key=f"{key}_button", disabled=chosen is None) and chosen is not None:
         try:
             wb.keys.revoke(me, chosen.id)
-            st.toast(f"Revoked '{chosen.name}': programs using it are refused from now on.")
+            st.toast(f"Revoked '{plain(chosen.name)}': programs using it are refused from now on.")
             st.rerun()
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
 
 
 def section(wb: Workbench, me: Actor) -> None:
@@ -74,7 +75,7 @@ def section(wb: Workbench, me: Actor) -> None:
                 st.session_state["new_api_key"] = wb.keys.create(me, label, expires_days=EXPIRY[days]).secret
                 st.rerun()
             except WorkbenchError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
     mine = wb.keys.mine(me)
     if mine:
         st.dataframe(table(mine), hide_index=True, width="stretch")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from core.compare import Placed
-from core.records import Actor
+from core.records import Actor, Hit
 from core.workbench import Workbench
 from ui.chunk_view import focus_on
-from ui.html import highlight
+from ui.html import highlight, plain
 
 
 def scope(filename: str) -> None:
@@ -22,12 +24,16 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
         change, f":{'blue' if 'up' in change else 'orange'}-badge[{change}]"
     )
     with st.container(border=True):
-        st.markdown(f"**{item.rank}. {hit.filename}** · {hit.location or ''} · score {hit.score:.3f} {mark * compare}")
+        st.markdown(
+            f"**{item.rank}\\. {plain(hit.filename)}** · {plain(hit.location or '')} · score {hit.score:.3f} {mark * compare}"
+        )
         windows = f" · best of {hit.windows} matching passages on this page" if hit.windows > 1 else ""
-        st.caption((hit.breakdown.describe() if hit.breakdown else "") + windows + f" · store {hit.store}" * several)
+        st.caption(
+            plain((hit.breakdown.describe() if hit.breakdown else "") + windows + f" · store {hit.store}" * several)
+        )
         st.html(f'<div style="font-size:0.9rem;white-space:pre-wrap">{highlight(hit.text, query)}</div>')
         if hit.header:
-            st.caption(f"Searched with its context: {hit.header}")
+            st.caption(f"Searched with its context: {plain(hit.header)}")
         scoped, opened, _ = st.columns([1, 1, 2])
         scoped.button(
             "Only this document",
@@ -48,9 +54,14 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
         if pdf and hit.store and hit.page and st.toggle("Show the page", key=f"page_{side}_{item.rank}"):
             image = wb.documents.page_image(me, hit.store, hit.document_id, hit.page, passage=hit.text)
             if image:
-                st.image(image, caption=f"{hit.filename}, page {hit.page}: the passage is outlined")
+                st.image(image, caption=f"{plain(hit.filename)}, page {hit.page}: the passage is outlined")
         if hit.store and st.toggle("Neighbouring chunks", key=f"around_{side}_{item.rank}"):  # read when asked for
             for chunk in wb.documents.chunks(me, hit.store, hit.document_id):
                 if abs(chunk.chunk_index - hit.chunk_index) == 1:
-                    st.caption(f"Chunk {chunk.chunk_index + 1} · {chunk.location or ''}")
+                    st.caption(f"Chunk {chunk.chunk_index + 1} · {plain(chunk.location or '')}")
                     st.text(chunk.text)
+
+
+def missing(gone: Sequence[Hit]) -> None:
+    """Under a compare column: the other side's results this side does not have."""
+    st.caption("Not in this list: " + ", ".join(plain(f"{h.filename} {h.location or ''}".strip()) for h in gone))

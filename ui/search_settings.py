@@ -12,6 +12,7 @@ from core.ranking import DEFAULT_WEIGHT, fusion_weight_note
 from core.rewrite import rewrite_model
 from core.workbench import Workbench
 from core.workbench.stores import StoreSummary
+from ui.html import plain
 
 
 def rerankers(wb: Workbench) -> list[str]:
@@ -46,7 +47,7 @@ def search_settings(
                 weight = None
                 for summary in stores:
                     st.caption(
-                        f"{summary.store.name}: vector share {fusion_weight_note(summary.documents, summary.chunks)}"
+                        f"{plain(summary.store.name)}: vector share {fusion_weight_note(summary.documents, summary.chunks)}"
                     )
             else:
                 start = saved.weight if saved.weight is not None else DEFAULT_WEIGHT

@@ -10,6 +10,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.records import Actor
 from core.workbench import Workbench
+from ui.html import plain
 
 
 @st.cache_resource(show_spinner="Opening the workbench…")
@@ -37,7 +38,7 @@ def signed_in() -> tuple[Workbench, Actor]:
 
 def fail(message: object) -> NoReturn:
     """Say what went wrong in plain words, and draw nothing more of the page."""
-    st.error(str(message))
+    st.error(plain(str(message)))
     st.stop()
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.records import Actor
 from core.workbench import Workbench
+from ui.html import plain
 
 GROUP = "group: "  # how a group is told apart from a person in the picker
 ROLES = ["viewer", "editor", "owner"]
@@ -51,9 +52,11 @@ def _share(wb: Workbench, me: Actor, store: str, chosen: list[str], role: str) -
             else:
                 wb.stores.grant(me, store, entry, role)
         except WorkbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             return
     named = [f"the group {e.removeprefix(GROUP)}" if e.startswith(GROUP) else e for e in chosen]
     st.success(
-        f"{', '.join(named).capitalize()} now {'has' if len(chosen) == 1 else 'have'} {role} access to '{store}'."
+        plain(
+            f"{', '.join(named).capitalize()} now {'has' if len(chosen) == 1 else 'have'} {role} access to '{store}'."
+        )
     )

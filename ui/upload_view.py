@@ -15,6 +15,7 @@ from core.options import ChunkSettings, IngestOptions, Strategy
 from core.records import Actor, Store
 from core.workbench import Workbench
 from ui import preview_view
+from ui.html import plain
 
 log = logging.getLogger("pages.upload")
 EVERY = "*"  # the key of settings for every file
@@ -37,7 +38,7 @@ def preview_panel(wb: Workbench, me: Actor, store: Store, files: list[Any]) -> N
     chosen = st.selectbox("Preview", [f.name for f in files], key="preview_file")
     data = next(f for f in files if f.name == chosen).getvalue()
     kind = "." + chosen.rsplit(".", 1)[-1].lower() if "." in chosen else ""
-    targets = {f"only {chosen}": chosen, **({f"every {kind} file": kind} if kind else {}), "every file": EVERY}
+    targets = {f"only {plain(chosen)}": chosen, **({f"every {kind} file": kind} if kind else {}), "every file": EVERY}
     current = choices().get(chosen) or choices().get(kind) or choices().get(EVERY) or store.chunking
     left, middle, right = st.columns(3)
     strategies = [s.value for s in Strategy]
@@ -49,12 +50,12 @@ def preview_panel(wb: Workbench, me: Actor, store: Store, files: list[Any]) -> N
         settings = ChunkSettings(Strategy(strategy), size, overlap)
         result = wb.documents.preview(me, chosen, data, chunking=settings, embedding=store.embedding_model)
     except WorkbenchError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     if settings != current or targets[target] != chosen:
         choices()[targets[target]] = settings
     st.caption(
-        f"Preview of {chosen} with {settings.strategy.value} chunks of {size} {settings.unit}, overlap {overlap}."
+        f"Preview of {plain(chosen)} with {settings.strategy.value} chunks of {size} {settings.unit}, overlap {overlap}."
     )
     preview_view.show(result)
     log.info("preview of %s (%d chunks) drawn in %.0f ms", chosen, len(result.chunks), (time.perf_counter() - started) * 1000)  # fmt: skip

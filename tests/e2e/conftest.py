@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -116,12 +117,23 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+def origin(url: str) -> str:
+    """scheme-less host:port, so that the app's page (http) and its websocket (ws) count as one origin."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}"
+
+
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()
     opened.set_default_timeout(60_000)
+    asked: list[str] = []
+    opened.on("request", lambda r: asked.append(r.url))  # every address the browser asks for
     yield opened
+    app = next((origin(u) for u in asked if u.startswith("http")), "")  # the first page asked for is the app's
+    foreign = sorted({u for u in asked if u.startswith(("http:", "https:", "ws:", "wss:")) and origin(u) != app})
+    assert not foreign, f"the browser fetched from outside the app ({app}): {foreign}"
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:  # what the page showed when the test failed
         shot(opened, f"failed-{request.node.name[:60]}")
