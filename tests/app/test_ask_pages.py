@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -30,7 +31,9 @@ def kb(workbench: Workbench) -> Workbench:
 
 
 def _cards(at) -> list[str]:  # type: ignore[no-untyped-def]
-    return [m.value for m in at.markdown if str(m.value).startswith("**") and ". " in str(m.value)]
+    """Each result card's header, as the analyst reads it (names reach Markdown escaped: the escapes are dropped)."""
+    headers = [re.sub(r"\\(.)", r"\1", str(m.value)) for m in at.markdown]
+    return [h for h in headers if h.startswith("**") and ". " in h]
 
 
 @pytest.mark.parametrize("mode", ["vector", "fulltext", "hybrid"])
@@ -99,8 +102,8 @@ def test_a_cited_source_opens_on_its_pages_text(kb: Workbench, mock_chat: Callab
     at.chat_input(key="chat_input").set_value(question).run()
     settled(at, kb, "vic")
     assert not at.exception
-    [cited] = [e for e in at.expander if e.label.startswith(f"[{n}] ")]
-    assert "filing.pdf · Page 3" in cited.label
+    [cited] = [e for e in at.expander if e.label.startswith(f"\\[{n}\\] ")]  # as Markdown sees it: escaped
+    assert "filing\\.pdf · Page 3" in cited.label
     inside = " ".join(str(c.value) for c in cited.caption) + " ".join(str(t.value) for t in cited.text)
     assert "Page 3 (the cited one)" in inside and "Serengeti" in inside
     assert "Also retrieved, not cited:" in texts(at)  # the other sources, apart
