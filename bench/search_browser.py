@@ -80,15 +80,15 @@ def main() -> None:
                         arg=query,
                     )
                     searches.append((time.perf_counter() - pressed) * 1000)
-                    caption = page.get_by_text(re.compile(r"results in [\d.]+ s \(search \d+ ms\)")).first.inner_text()
+                    caption = page.get_by_text(re.compile(r"results? in [\d.]+ s \(search \d+ ms\)")).first.inner_text()
                     server_ms.append(float(re.search(r"\(search (\d+) ms\)", caption).group(1)))  # type: ignore[union-attr]
-                    drawn_ms.append(float(re.search(r"results in ([\d.]+) s", caption).group(1)) * 1000)  # type: ignore[union-attr]
+                    drawn_ms.append(float(re.search(r"results? in ([\d.]+) s", caption).group(1)) * 1000)  # type: ignore[union-attr]
                     idle(page)
                     toggle = page.get_by_text("Compare two settings")
                     pressed = time.perf_counter()
                     toggle.click()
                     page.wait_for_function(
-                        "() => (document.body.innerText.match(/\\d+ results in [\\d.]+ s/g) || []).length === 2"
+                        "() => (document.body.innerText.match(/\\d+ results? in [\\d.]+ s/g) || []).length === 2"
                         " && !document.querySelector('[data-stale=true]')"
                     )
                     compares.append((time.perf_counter() - pressed) * 1000)

@@ -103,7 +103,7 @@ def playground() -> None:
                 missing(gone)
             waited = time.perf_counter() - started  # from the key press reaching the server to the last card drawn
             caption.caption(
-                f"{len(results[side])} results in {waited:.2f} s (search {took[side]:.0f} ms) for “{plain(query.strip())}”"
+                f"{len(results[side])} result{'s' * (len(results[side]) != 1)} in {waited:.2f} s (search {took[side]:.0f} ms) for “{plain(query.strip())}”"
             )
 
 

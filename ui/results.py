@@ -24,9 +24,8 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
         change, f":{'blue' if 'up' in change else 'orange'}-badge[{change}]"
     )
     with st.container(border=True):
-        st.markdown(
-            f"**{item.rank}\\. {plain(hit.filename)}** · {plain(hit.location or '')} · score {hit.score:.3f} {mark * compare}"
-        )
+        place = f" · {plain(hit.location)}" if hit.location else ""
+        st.markdown(f"**{item.rank}\\. {plain(hit.filename)}**{place} · score {hit.score:.3f} {mark * compare}")
         windows = f" · best of {hit.windows} matching passages on this page" if hit.windows > 1 else ""
         st.caption(
             plain((hit.breakdown.describe() if hit.breakdown else "") + windows + f" · store {hit.store}" * several)

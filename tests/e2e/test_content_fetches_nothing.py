@@ -63,7 +63,7 @@ def test_names_documents_and_answers_make_a_viewers_browser_fetch_nothing(tmp_pa
         idle(page)
         page.get_by_label("Query").fill("When is the launch planned?")
         page.get_by_label("Query").press("Enter")
-        page.wait_for_function("() => /\\d+ results in [\\d.]+ s/.test(document.body.innerText)")
+        page.wait_for_function("() => /\\d+ results? in [\\d.]+ s/.test(document.body.innerText)")
         idle(page)
         shot(page, "20-payload-search")
         page.locator(NAV, has_text="Chat").click()

@@ -142,7 +142,7 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
     idle(page)
     page.get_by_label("Query").fill("Zebras migrate across the Serengeti plains")
     page.get_by_label("Query").press("Enter")
-    page.wait_for_function("() => /\\d+ results in [\\d.]+ s/.test(document.body.innerText)")
+    page.wait_for_function("() => /\\d+ results? in [\\d.]+ s/.test(document.body.innerText)")
     idle(page)
     shot(page, "09-search-results-first-screen")
     first = page.get_by_text(re.compile(r"^1\. annual-report\.pdf")).bounding_box()
@@ -153,7 +153,7 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
     pressed = time.perf_counter()
     page.locator('[data-testid="stButtonGroup"]').last.get_by_text("vector", exact=True).click()  # side B: vector only
     page.keyboard.press("Escape")
-    page.wait_for_function("() => (document.body.innerText.match(/\\d+ results in [\\d.]+ s/g) || []).length === 2")
+    page.wait_for_function("() => (document.body.innerText.match(/\\d+ results? in [\\d.]+ s/g) || []).length === 2")
     timings["compare, both sides, in the browser (ms)"] = (time.perf_counter() - pressed) * 1000
     idle(page)
     shot(page, "10-search-compare")
