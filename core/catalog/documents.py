@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from core.catalog.rows import document_of, document_row, now, store_of, utc, worker_alive
 from core.catalog.schema import documents, stores
 from core.conditions import Condition, Facts, matches
-from core.errors import NotFound
+from core.errors import NotFound, StoreNotFound
 from core.records import Document, DocumentStatus, Store
 from core.redact import redact
 
@@ -35,6 +35,10 @@ class DocumentQueries:
                 with self.engine.begin() as conn:
                     conn.execute(documents.insert(), [document_row(doc)])
             except sa.exc.IntegrityError:
+                with self.engine.connect() as conn:
+                    store = conn.execute(sa.select(stores.c.name).where(stores.c.id == doc.store_id)).scalar()
+                if store is None:  # not a twin: the store itself was deleted meanwhile
+                    raise StoreNotFound("The store was deleted while files were being added to it.") from None
                 refused.append(doc)
         return refused
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core import llm, parsing
 from core.access import Action
-from core.errors import InvalidInput, NotFound, WorkbenchError
+from core.errors import InvalidInput, NotFound, StoreNotFound, WorkbenchError
 from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, content_hash, read_uploads
 from core.options import ChunkSettings, IngestOptions
 from core.parsing.options import ParseOptions
@@ -186,7 +186,7 @@ class Documents:
         backend = self._s.backend(found.backend)
         backend.count(found.collection)  # connect first: a backend out of reach is said now, not after the embedding
         cache = self._s.parse_cache
-        results = Ingestor(
+        ingestor = Ingestor(
             catalog=self._catalog,
             backend=backend,
             embedder=embedder,
@@ -197,7 +197,15 @@ class Documents:
             options=options,
             on_usage=self._s.embedding_usage(actor, embedder, found),
             parse=lambda filename, data, digest, opts: cache.parse(filename, data, digest, opts, remember=False)[0],
-        ).run(uploads, on_progress=on_progress, cancelled=cancelled)
+        )
+        try:
+            results = ingestor.run(uploads, on_progress=on_progress, cancelled=cancelled)
+        except WorkbenchError:
+            try:
+                self._catalog.get_store_by_id(found.id)
+            except NotFound:  # the store went while its files came in: say that, not what broke because of it
+                raise StoreNotFound(f"'{found.name}' was deleted while files were being added to it.") from None
+            raise
         written = [r for r in results if r.status is IngestStatus.WRITTEN]
         files = {u.filename: u.data for u in uploads if isinstance(u, Upload)}
         for result in written:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from core.catalog.schema import documents
 from core.config import Settings
-from core.records import DocumentStatus
+from core.errors import NotFound, WorkbenchError
+from core.ingest import Upload
+from core.records import DocumentStatus, Role
 from core.stores import lance
 from core.workbench import Workbench
-from tests.conftest import ROOT
+from tests.conftest import ROOT, filing_pages, make_pdf
 
 
 def test_two_processes_ingesting_the_same_files_add_each_once(
@@ -128,3 +133,68 @@ def test_an_ingest_killed_at_random_moments_loses_nothing_after_a_rerun(settings
     fresh = Workbench(settings)
     hits = fresh.search.run(fresh.actor("admin"), "kb", "tide tables for every pier")
     assert hits[0].filename == "earlier.txt"
+
+
+def test_two_owners_renaming_to_the_same_name_at_once_get_one_store_each_way(settings: Settings) -> None:
+    wb = Workbench(settings)
+    admin = wb.actor("admin")
+    for name in ("ana", "bo"):
+        wb.users.add(admin, name, password="correct horse battery")
+        wb.stores.create(wb.actor(name), f"{name}'s")
+    start, outcomes = threading.Barrier(2), {}
+
+    def rename(name: str) -> None:
+        start.wait()
+        try:
+            outcomes[name] = wb.stores.rename(wb.actor(name), f"{name}'s", "quarterly").name
+        except WorkbenchError as exc:
+            outcomes[name] = str(exc)
+
+    threads = [threading.Thread(target=rename, args=(n,)) for n in ("ana", "bo")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert list(outcomes.values()).count("quarterly") == 1
+    loser = next(v for v in outcomes.values() if v != "quarterly")
+    assert loser == "The name 'quarterly' is not available; choose another name."  # says nothing of the other's store
+    names = sorted(s.name for s in wb.catalog.list_stores())
+    assert names.count("quarterly") == 1 and len(names) == 2
+
+
+def test_an_ingest_while_the_owner_deletes_the_store_ends_cleanly(settings: Settings) -> None:
+    wb = Workbench(settings.replace(ingest_batch_chunks=8))
+    admin = wb.actor("admin")
+    wb.users.add(admin, "ed", password="correct horse battery")
+    wb.stores.create(admin, "doomed")
+    wb.stores.grant(admin, "doomed", "ed", Role.EDITOR)
+    store = wb.stores.get(admin, "doomed")
+    started, results, errors = threading.Event(), [], []
+
+    def ingest() -> None:
+        try:
+            results.extend(
+                wb.documents.ingest(
+                    wb.actor("ed"),
+                    "doomed",
+                    [Upload("long.pdf", make_pdf(filing_pages(40)))],
+                    on_progress=lambda _: started.set(),
+                )
+            )
+        except WorkbenchError as exc:
+            errors.append(str(exc))
+
+    worker = threading.Thread(target=ingest)
+    worker.start()
+    assert started.wait(120)
+    wb.stores.delete(admin, "doomed")
+    worker.join(300)
+    assert not worker.is_alive()
+    assert errors or results  # it ended, in words or with a result, never with a traceback
+    assert all(r.status.value in ("failed", "cancelled", "written") for r in results), results
+    with wb.catalog.engine.connect() as conn:  # nothing of the deleted store is left in the catalog
+        left = conn.execute(sa.select(documents.c.id).where(documents.c.store_id == store.id)).all()
+    assert left == []
+    with pytest.raises(NotFound, match="vector data for this store"):  # the collection is gone, not refilled
+        wb.services.backend("lancedb").count(store.collection)
+    assert not errors or errors == ["'doomed' was deleted while files were being added to it."], errors
