@@ -53,3 +53,20 @@ def test_upload_in_one_call_then_an_answer_with_its_sources(api: Server) -> None
         f"{api.base}/vector_stores/{store.id}/rag", json={"query": "What is the capital of Peru?"}, headers=headers
     )
     assert nothing.status_code == 200 and nothing.json()["refused"] is True  # the documents do not say: it says so
+
+
+def test_the_openapi_docs_describe_every_endpoint(api: Server) -> None:
+    assert HTTP.get(f"{api.url}/docs").status_code == 200
+    paths = HTTP.get(f"{api.url}/openapi.json").json()["paths"]
+    for path in (
+        "/v1/vector_stores",
+        "/v1/vector_stores/{store_id}/search",
+        "/v1/vector_stores/{store_id}/files/{file_id}/content",
+        "/v1/vector_stores/{store_id}/file_batches/{batch_id}/cancel",
+        "/v1/vector_stores/{store_id}/upload",
+        "/v1/vector_stores/{store_id}/rag",
+        "/v1/files",
+        "/v1/models",
+        "/v1/embeddings",
+    ):
+        assert path in paths, path
