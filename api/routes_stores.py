@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from api import shapes
 from api.deps import Me, Wb
@@ -13,6 +13,7 @@ from api.routes_files import read_upload
 from core import conditions
 from core.access import Action
 from core.errors import InvalidInput, NotFound, StoreNotFound
+from core.jobs import StoreFile
 from core.options import AskOptions, ChunkSettings, Reranker
 from core.records import Actor, Store
 from core.workbench import Workbench
@@ -59,18 +60,9 @@ def create_store(body: shapes.StoreCreate, me: Me, wb: Wb) -> dict[str, Any]:
 
 
 @router.get("", summary="List vector stores")
-def list_stores(
-    me: Me,
-    wb: Wb,
-    limit: int | None = None,
-    order: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
-) -> dict[str, Any]:
+def list_stores(me: Me, wb: Wb, paging: Annotated[shapes.Paging, Depends()]) -> dict[str, Any]:
     stores = sorted((s.store for s in wb.stores.visible(me)), key=lambda s: s.created_at, reverse=True)
-    listed = shapes.page(
-        stores, lambda s: shapes.STORE_PREFIX + s.id, limit=limit, order=order, after=after, before=before
-    )
+    listed = paging.page(stores, lambda s: shapes.STORE_PREFIX + s.id)
     return {**listed, "data": [_object(wb, me, s) for s in listed["data"]]}
 
 
@@ -115,19 +107,19 @@ def list_files(
     store_id: StoreId,
     me: Me,
     wb: Wb,
-    limit: int | None = None,
-    order: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
+    paging: Annotated[shapes.Paging, Depends()],
     filter: Annotated[str | None, Query(description="in_progress, completed, failed or cancelled")] = None,
 ) -> dict[str, Any]:
     store = _store(wb, me, store_id)
-    if filter not in (None, "in_progress", "completed", "failed", "cancelled"):
-        raise InvalidInput(f"filter must be in_progress, completed, failed or cancelled, not '{filter}'.")
-    files = [f for f in wb.jobs.files(me, store.name) if filter is None or f.status == filter]
-    listed = shapes.page(
-        files, lambda f: shapes.FILE_PREFIX + f.file_id, limit=limit, order=order, after=after, before=before
-    )
+    return _file_page(store, wb.jobs.files(me, store.name), paging, filter)
+
+
+def _file_page(store: Store, files: list[StoreFile], paging: shapes.Paging, status: str | None) -> dict[str, Any]:
+    """A page of a store's files, optionally of one status."""
+    if status not in (None, "in_progress", "completed", "failed", "cancelled"):
+        raise InvalidInput(f"filter must be in_progress, completed, failed or cancelled, not '{status}'.")
+    chosen = [f for f in files if status is None or f.status == status]
+    listed = paging.page(chosen, lambda f: shapes.FILE_PREFIX + f.file_id)
     return {**listed, "data": [shapes.vector_store_file(store, f) for f in listed["data"]]}
 
 
@@ -226,23 +218,13 @@ def batch_files(
     batch_id: str,
     me: Me,
     wb: Wb,
-    limit: int | None = None,
-    order: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
+    paging: Annotated[shapes.Paging, Depends()],
     filter: str | None = None,
 ) -> dict[str, Any]:
     store = _store(wb, me, store_id)
     bare = shapes.bare(batch_id, shapes.BATCH_PREFIX, "file batch")
-    files = [
-        f
-        for f in wb.jobs.files(me, store.name)
-        if f.job is not None and f.job.batch_id == bare and (filter is None or f.status == filter)
-    ]
-    listed = shapes.page(
-        files, lambda f: shapes.FILE_PREFIX + f.file_id, limit=limit, order=order, after=after, before=before
-    )
-    return {**listed, "data": [shapes.vector_store_file(store, f) for f in listed["data"]]}
+    files = [f for f in wb.jobs.files(me, store.name) if f.job is not None and f.job.batch_id == bare]
+    return _file_page(store, files, paging, filter)
 
 
 # search, and the workbench's own upload and answer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -124,6 +125,19 @@ def chunking(strategy: ChunkingStrategy | None) -> ChunkSettings | None:
             f"chunk_overlap_tokens must be 0 to half of max_chunk_size_tokens ({size // 2}), not {overlap}."
         )
     return ChunkSettings(Strategy.TOKENS, size, overlap)
+
+
+@dataclass
+class Paging:
+    """The query of every OpenAI list: how many, which way, and from which id."""
+
+    limit: int | None = None
+    order: str | None = None
+    after: str | None = None
+    before: str | None = None
+
+    def page(self, items: Sequence[T], ids: Callable[[T], str]) -> dict[str, Any]:
+        return page(items, ids, limit=self.limit, order=self.order, after=self.after, before=self.before)
 
 
 def page(
