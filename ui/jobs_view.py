@@ -144,6 +144,8 @@ def panel(wb: Workbench, me: Actor, store: Store) -> None:
     batch = st.session_state.get("upload_batch")
     while True:
         jobs = recent(wb, me, store)
+        if running and all(j.status.final for j in jobs):
+            st.rerun()  # all in: the page is drawn again whole, as "Recent uploads" with no Cancel
         chunks = {d.id: d.chunk_count for d in wb.documents.of(me, store.name)}
         with live.container():
             _draw(jobs, batch, chunks)
