@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
@@ -290,8 +291,6 @@ def upload(
 
 @router.post("/{store_id}/rag", summary="Answer a question from a vector store, with checked citations")
 def rag(store_id: StoreId, body: shapes.RagRequest, me: Me, wb: Wb) -> dict[str, Any]:
-    from dataclasses import replace
-
     store = _store(wb, me, store_id)
     search = wb.stores.search_defaults(me, store.name)
     if body.top_k is not None:

@@ -21,7 +21,7 @@ from core.catalog import new_id, now
 from core.errors import InvalidInput, NotFound, TooLarge
 from core.jobs import Job, JobError, JobStatus, StoredFile, StoreFile
 from core.options import ChunkSettings
-from core.records import Actor, Document, DocumentStatus
+from core.records import Actor, Document, DocumentStatus, Store
 from core.workbench.documents import Documents
 from core.workbench.services import Services
 
@@ -217,10 +217,27 @@ class Jobs:
         return sorted(listed, key=lambda f: f.created_at, reverse=True)
 
     def file(self, actor: Actor, store: str, file_id: str) -> StoreFile:
-        found = next((f for f in self.files(actor, store) if f.file_id == file_id), None)
-        if found is None:
-            raise NotFound(f"There is no such file in '{store}': '{file_id}'.")
-        return found
+        """One file of the store, as `files` lists it, read by its id alone (polled while it is processed)."""
+        found = self._s.store(actor, store)
+        jobs = self._catalog.list_jobs(found.id, file_id=file_id)
+        if jobs:
+            document = self._document(found, jobs[0].document_id)
+            if jobs[0].status is not JobStatus.COMPLETED or document is not None:
+                return _from_job(jobs[0], document)
+        else:
+            document = self._document(found, file_id)
+            claimed = document is not None and any(j.document_id == file_id for j in self._catalog.list_jobs(found.id))
+            if document is not None and not claimed:
+                return _from_document(document)
+        raise NotFound(f"There is no such file in '{store}': '{file_id}'.")
+
+    def _document(self, store: Store, document_id: str | None) -> Document | None:
+        if not document_id:
+            return None
+        try:
+            return self._catalog.get_document(store, document_id)
+        except NotFound:
+            return None
 
     def set_attributes(self, actor: Actor, store: str, file_id: str, attributes: Mapping[str, object]) -> StoreFile:
         """Replace a file's attributes (editors): its document's filterable metadata, now and once it is written."""
