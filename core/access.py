@@ -8,18 +8,24 @@ A store a user may not see does not exist for them: refusals then read like a mi
 from __future__ import annotations
 
 import enum
+import functools
 import secrets
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bcrypt
+import jwt
 
-from core.errors import InvalidInput, PermissionDenied, StoreNotFound
+from core.errors import InvalidInput, NotSignedIn, PermissionDenied, StoreNotFound
 from core.records import Role, Store, User
 
-MAX_LOGIN_FAILURES = 5  # failed logins in a row before an account waits LOCKOUT
+MAX_LOGIN_FAILURES = 5  # sign-in tries in a row per typed name before it waits LOCKOUT (known name or not)
 LOCKOUT = timedelta(minutes=15)
+SESSION_LENGTH = timedelta(days=7)  # how long a sign-in lasts in a browser without signing in again
+WRONG_SIGN_IN = "Wrong user name or password."
+LOCKED_OUT = "Too many failed sign-ins; wait 15 minutes or ask an administrator for a new password."
+SESSION_ENDED = "Your session has ended (signed out, or your password or account changed); sign in again."
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further; longer passwords are refused rather than silently cut
 MIN_PASSWORD_CHARS = 8
 
@@ -50,6 +56,28 @@ def password_matches(password: str, hashed: str | None) -> bool:
         return False
 
 
+@functools.cache
+def stand_in_hash() -> str:
+    """A hash no password matches, made at the accounts' cost: an unknown name costs the same check as a known one."""
+    return bcrypt.hashpw(secrets.token_hex(16).encode("ascii"), bcrypt.gensalt()).decode("utf-8")
+
+
+def session_token(name: str, started: datetime, *, key: str) -> str:
+    """The signed token a browser's login cookie holds: who, since when (checked against the user's
+    `sessions_valid_after` on every run) and until when."""
+    claims = {"username": name, "started": started.timestamp(), "exp": started + SESSION_LENGTH}
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def session_claims(token: str, *, key: str) -> tuple[str, datetime] | None:
+    """Who a token signs in and when it was issued; None when forged, foreign, expired or malformed."""
+    try:
+        claims = jwt.decode(token, key, algorithms=["HS256"], options={"require": ["exp"]})
+        return str(claims["username"]), datetime.fromtimestamp(float(claims["started"]), UTC)
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
 def check_password_rules(password: str) -> None:
     if not password or not password.strip():
         raise InvalidInput("Choose a password; it cannot be empty.")
@@ -71,12 +99,15 @@ def check_name(name: str, what: str) -> None:
         raise InvalidInput(f"A {what} name may not contain control characters such as line breaks.")
 
 
-def acting(user: User | None, name: str) -> User:
-    """The user an operation acts as: refused when unknown or disabled (an empty name is nobody)."""
+def acting(user: User | None, name: str, *, since: datetime | None = None) -> User:
+    """The user an operation acts as: refused when unknown or disabled (an empty name is nobody), and for a
+    browser session begun at `since`, once the user's sessions have ended after it."""
     if user is None or not name:
         raise PermissionDenied("Sign in first: no user is acting.")
     if user.disabled:
         raise PermissionDenied(f"The account '{user.name}' is disabled; ask an administrator.")
+    if since is not None and user.sessions_valid_after is not None and since < user.sessions_valid_after:
+        raise NotSignedIn(SESSION_ENDED)
     return user
 
 
@@ -109,13 +140,6 @@ def missing_store(name: str) -> str:
 
 def _article(role: Role) -> str:
     return {"viewer": "a viewer", "editor": "an editor", "owner": "an owner"}[role.value]
-
-
-def failures_in_force(count: int, last: datetime | None, *, now: datetime | None = None) -> int:
-    """Failed logins that still count: after LOCKOUT without another failure, the slate is clean."""
-    if not count or last is None:
-        return 0
-    return count if (now or datetime.now(UTC)) - last < LOCKOUT else 0
 
 
 def cookie_key(configured: str, data_dir: Path) -> str:

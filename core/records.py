@@ -65,6 +65,16 @@ class User:
     created_at: datetime | None = None
     disabled: bool = False
     has_password: bool = False
+    sessions_valid_after: datetime | None = None  # sign-ins before it have ended (sign-out, new password, ...)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One browser's sign-in: who, when it began, and the signed token its cookie holds."""
+
+    name: str
+    started_at: datetime
+    token: str
 
 
 class Channel(enum.StrEnum):

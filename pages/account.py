@@ -20,8 +20,9 @@ with st.form("change_password", clear_on_submit=True):
             st.error("The two new passwords differ; type them again.")
         else:
             try:
-                wb.users.set_password(me, me.name, new, current=current)
-                st.success("Your password is changed. Use it the next time you sign in.")
+                wb.users.set_password(me, me.name, new, current=current)  # ends every session of yours...
+                st.session_state["session"] = wb.users.renew(me)  # ...but this one goes on with a new cookie
+                st.success("Your password is changed. Any other browser signed in as you must sign in again.")
             except WorkbenchError as exc:
                 st.error(plain(str(exc)))
 

@@ -43,8 +43,10 @@ with left.form("reset_password", clear_on_submit=True):
     new = st.text_input("New password", type="password", key="reset_password_value")
     if st.form_submit_button("Reset password"):
         try:
-            wb.users.set_password(me, person.name, new)
-            st.success(f"'{plain(person.name)}' has a new password.")
+            wb.users.set_password(me, person.name, new)  # every browser signed in as them must sign in again
+            if person.name == me.name:
+                st.session_state["session"] = wb.users.renew(me)  # except this one
+            st.success(f"'{plain(person.name)}' has a new password; their open sessions have ended.")
         except WorkbenchError as exc:
             st.error(plain(str(exc)))
 with right:

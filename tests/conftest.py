@@ -231,24 +231,5 @@ def mock_chat(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 
 
 def sign_in(workbench: Workbench, name: str, password: str) -> str:
-    """Sign in as the login page does: the form trims (and lowercases the name), streamlit-authenticator's own
-    model checks the workbench's credentials, and the failed-attempt counts are kept. The name signed in, or the
-    page's message as PermissionDenied."""
-    from streamlit_authenticator.models.authentication_model import AuthenticationModel
-    from streamlit_authenticator.utilities.exceptions import LoginError
-
-    from core.access import MAX_LOGIN_FAILURES
-    from core.errors import PermissionDenied
-
-    credentials = workbench.users.login_credentials()
-    model = AuthenticationModel(credentials, auto_hash=False)
-    try:
-        ok = model.login(name.strip().lower(), password.strip(), max_login_attempts=MAX_LOGIN_FAILURES)
-    except LoginError:
-        raise PermissionDenied("Too many failed sign-ins; wait 15 minutes or ask an administrator.") from None
-    finally:
-        for user, entry in credentials["usernames"].items():
-            workbench.users.record_login_failures(user, int(entry.get("failed_login_attempts", 0)))
-    if not ok:
-        raise PermissionDenied("Wrong user name or password.")
-    return name.strip().lower()
+    """Sign in as the login page does (core trims and lowercases the name); the name signed in."""
+    return workbench.users.sign_in(name, password).name

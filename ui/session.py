@@ -8,7 +8,7 @@ from typing import NoReturn
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.records import Actor
+from core.records import Actor, Session
 from core.workbench import Workbench
 from ui.html import plain
 
@@ -26,13 +26,15 @@ def signed_in() -> tuple[Workbench, Actor]:
     """The workbench and who is acting, checked again now (a fragment reruns without app.py: a user disabled
     meanwhile is stopped here too); nobody signed in: the page shows nothing."""
     me = st.session_state.get("actor")
-    if not isinstance(me, Actor):
+    session = st.session_state.get("session")
+    if not isinstance(me, Actor) or not isinstance(session, Session):
         st.stop()
     wb = workbench()
     try:
-        return wb, wb.actor(me.name, me.channel)
+        return wb, wb.actor(me.name, me.channel, since=session.started_at)
     except WorkbenchError as exc:
         st.session_state.pop("actor", None)
+        st.session_state.pop("session", None)
         fail(exc)
 
 

@@ -118,6 +118,7 @@ def user_of(row: RowMapping) -> User:
         created_at=utc(row["created_at"]),
         disabled=bool(row["disabled"]),
         has_password=bool(row["password_hash"]),
+        sessions_valid_after=utc(row["sessions_valid_after"]) if row["sessions_valid_after"] else None,
     )
 
 

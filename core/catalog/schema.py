@@ -20,8 +20,17 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
-    sa.Column("failed_logins", sa.Integer, nullable=False, default=0, server_default="0"),
-    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0, server_default="0"),  # unused: see below
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),  # unused: see sign_in_failures
+    sa.Column("sessions_valid_after", sa.DateTime(timezone=True), nullable=True),  # sign-ins before it have ended
+)
+
+sign_in_failures = sa.Table(  # per name as typed (known or not), so that unknown names lock out the same way
+    "sign_in_failures",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),  # tries counted before the password is checked; success clears
+    sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 stores = sa.Table(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from core.access import check_name
 from core.catalog.rows import now, user_of, utc
-from core.catalog.schema import grants, group_grants, group_members, users
+from core.catalog.schema import grants, group_grants, group_members, sign_in_failures, users
 from core.errors import AlreadyExists, NotFound
 from core.records import Grant, Role, Store, User
 
@@ -63,22 +64,37 @@ class UserQueries:
                 conn.execute(users.update().where(users.c.name == name).values(**values))
         return self.get_user(name)
 
-    def login_failures(self, name: str) -> tuple[int, datetime | None]:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(users.c.failed_logins, users.c.last_failed_at).where(users.c.name == name)
-            ).first()
-        if row is None:
-            return 0, None
-        return int(row.failed_logins), utc(row.last_failed_at) if row.last_failed_at else None
-
-    def set_login_failures(self, name: str, count: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                users.update()
-                .where(users.c.name == name)
-                .values(failed_logins=count, last_failed_at=now() if count else None)
+    def count_sign_in(self, name: str, *, window: timedelta) -> int:
+        """Count one sign-in try for a typed name and return the tries now in force, in one atomic statement
+        (parallel tries each see their own count): a try more than `window` after the last one starts again at 1."""
+        at = now()
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(sign_in_failures)
+        fresh = sign_in_failures.c.last_at < at - window
+        statement = (
+            insert.values(name=name, count=1, last_at=at)
+            .on_conflict_do_update(
+                index_elements=[sign_in_failures.c.name],
+                set_={"count": sa.case((fresh, 1), else_=sign_in_failures.c.count + 1), "last_at": at},
             )
+            .returning(sign_in_failures.c.count)
+        )
+        with self.engine.begin() as conn:
+            return int(conn.execute(statement).scalar_one())
+
+    def sign_in_failures(self, name: str, *, window: timedelta) -> int:
+        """The tries in force for a typed name (0 once `window` has passed since the last)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sign_in_failures).where(sign_in_failures.c.name == name)).mappings().first()
+        return int(row["count"]) if row is not None and now() - utc(row["last_at"]) < window else 0
+
+    def clear_sign_in_failures(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sign_in_failures.delete().where(sign_in_failures.c.name == name))
+
+    def end_sessions(self, name: str) -> None:
+        """Every sign-in of the user made until now has ended (their cookies and open tabs are refused)."""
+        with self.engine.begin() as conn:
+            conn.execute(users.update().where(users.c.name == name).values(sessions_valid_after=now()))
 
     def list_users(self) -> list[User]:
         with self.engine.connect() as conn:

@@ -6,6 +6,8 @@ an API key, the CLI's --user), authorizes it, and makes one call below. The fron
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.catalog import Catalog
 from core.config import Settings
 from core.models import ModelRegistry
@@ -66,6 +68,9 @@ class Workbench:
         """Run background jobs in this process (the app and the API server; not the command line)."""
         self.runner.start()
 
-    def actor(self, name: str, channel: Channel = Channel.APP, *, key_id: str | None = None) -> Actor:
-        """Who is acting, resolved once at the edge: refused when the name is empty, unknown or disabled."""
-        return self.services.actor(name, channel, key_id=key_id)
+    def actor(
+        self, name: str, channel: Channel = Channel.APP, *, key_id: str | None = None, since: datetime | None = None
+    ) -> Actor:
+        """Who is acting, resolved once at the edge: refused when the name is empty, unknown or disabled, or
+        (`since`: when a browser session began) when that session has ended."""
+        return self.services.actor(name, channel, key_id=key_id, since=since)

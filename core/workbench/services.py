@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from core import access, llm
@@ -117,13 +118,14 @@ class Services:
 
     # who is acting, and on what
 
-    def actor(self, name: str, channel: Channel, *, key_id: str | None = None) -> Actor:
-        """The acting identity for a signed-in name: refused when the name is empty, unknown or disabled."""
+    def actor(self, name: str, channel: Channel, *, key_id: str | None = None, since: datetime | None = None) -> Actor:
+        """The acting identity for a signed-in name: refused when the name is empty, unknown or disabled, and
+        for a browser session begun at `since`, once the user's sessions have ended after it."""
         try:
             user = self.catalog.get_user(name) if name else None
         except NotFound:
             raise PermissionDenied(f"There is no user named '{name}'. Sign in as a known user.") from None
-        return Actor(user=access.acting(user, name), channel=channel, key_id=key_id)
+        return Actor(user=access.acting(user, name, since=since), channel=channel, key_id=key_id)
 
     def role(self, actor: Actor, store: Store) -> Role | None:
         return access.role_on(actor.user, store, self.catalog.granted_role(actor.name, store))

@@ -1,13 +1,22 @@
-"""Users: accounts and passwords (administrators), and what the sign-in form checks against."""
+"""Users: accounts and passwords (administrators), signing in, and browser sessions that end when they should.
+
+Signing in counts each try per typed name in one atomic catalog update before the password is checked, so
+parallel tries cannot outrun the lockout, and an unknown name costs the same bcrypt check and gets the same
+answers as a known one. A browser session is a signed token with the time it began; it holds only while that
+time is after the user's `sessions_valid_after`, which signing out, a new password, disabling and a change of
+role move to now (every browser of that user then signs in again).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
 
 from core import access
-from core.errors import InvalidInput, PermissionDenied
-from core.records import Actor, User
+from core.errors import InvalidInput, PermissionDenied, WorkbenchError
+from core.records import Actor, Channel, Session, User
 from core.workbench.services import Services
+
+MAX_TYPED_NAME = 200  # the longest typed name counted as itself (longer ones are counted by their start)
 
 
 class Users:
@@ -42,7 +51,8 @@ class Users:
                 raise PermissionDenied("Your current password is not right; nothing was changed.")
         self._catalog.get_user(name)
         updated = self._catalog.update_user(name, password_hash=access.hash_password(password))
-        self._catalog.set_login_failures(name, 0)  # a new password unlocks the account
+        self._catalog.clear_sign_in_failures(name)  # a new password unlocks the account
+        self._catalog.end_sessions(name)  # every browser signed in with the old one signs in again
         return updated
 
     def set_admin(self, actor: Actor, name: str, admin: bool) -> User:
@@ -50,6 +60,8 @@ class Users:
         target = self._catalog.get_user(name)
         if target.is_admin and not admin and not self._other_admins(name):
             raise PermissionDenied(f"'{name}' is the last administrator; make someone else an administrator first.")
+        if target.is_admin != admin:
+            self._catalog.end_sessions(name)  # open tabs built with the old role (its menu, its buttons) end
         return self._catalog.update_user(name, is_admin=admin)
 
     def set_disabled(self, actor: Actor, name: str, disabled: bool) -> User:
@@ -60,6 +72,7 @@ class Users:
         target = self._catalog.get_user(name)
         if disabled and target.is_admin and not self._other_admins(name):
             raise PermissionDenied(f"'{name}' is the last administrator and cannot be disabled.")
+        self._catalog.end_sessions(name)  # re-enabling does not bring back a session from before
         return self._catalog.update_user(name, disabled=disabled)
 
     def _other_admins(self, name: str) -> bool:
@@ -83,32 +96,55 @@ class Users:
                 return self._catalog.update_user(name, password_hash=hashed, is_admin=True, disabled=False)
             return self._catalog.add_user(name, is_admin=True, password_hash=hashed)
 
-    def login_credentials(self, only: str | None = None) -> dict[str, Any]:
-        """What the login form checks against, in streamlit-authenticator's shape: enabled users with a password,
-        their bcrypt hash and the failed logins still in force (the form refuses past MAX_LOGIN_FAILURES).
-        `only`: just that user (a signed-in session needs no one else's entry)."""
-        entries: dict[str, Any] = {}
-        for account in self._catalog.list_users():
-            if only is not None and account.name != only:
-                continue
-            hashed = self._catalog.password_hash(account.name)
-            if account.disabled or not hashed:
-                continue
-            count, last = self._catalog.login_failures(account.name)
-            entries[account.name] = {
-                "name": account.name,
-                "email": "",
-                "password": hashed,
-                "roles": ["admin" if account.is_admin else "user"],
-                "failed_login_attempts": access.failures_in_force(count, last),
-                "logged_in": False,
-            }
-        return {"usernames": entries}
+    def sign_in(self, name: str, password: str) -> Session:
+        """A new browser session for a name and password as typed (the name is trimmed and lowercased; the
+        password is taken as typed). Refused with the same sentences whether or not the name exists."""
+        typed = name.strip().lower()
+        if not typed or not password:
+            raise InvalidInput("Type your user name and your password.")
+        counted = typed[:MAX_TYPED_NAME]
+        tries = self._catalog.count_sign_in(counted, window=access.LOCKOUT)
+        if tries > access.MAX_LOGIN_FAILURES:
+            raise PermissionDenied(access.LOCKED_OUT)
+        hashed = self._catalog.password_hash(typed)  # None for an unknown name: the stand-in costs the same
+        if hashed and access.password_matches(password, hashed):
+            user = self._catalog.get_user(typed)
+            if user.disabled:
+                raise PermissionDenied(f"The account '{user.name}' is disabled; ask an administrator.")
+            self._catalog.clear_sign_in_failures(counted)
+            return self._session(user.name)
+        if not hashed:
+            access.password_matches(password, access.stand_in_hash())
+        raise PermissionDenied(access.LOCKED_OUT if tries == access.MAX_LOGIN_FAILURES else access.WRONG_SIGN_IN)
 
-    def record_login_failures(self, name: str, count: int) -> None:
-        """Keep the login form's count of failed attempts for a user (0 after a successful login)."""
-        if name in {u.name for u in self._catalog.list_users()}:
-            self._catalog.set_login_failures(name, count)
+    def resume(self, token: str) -> Session | None:
+        """The session a login cookie still holds: None when the token is forged, foreign or expired, or the
+        user is gone, disabled or has signed out (or changed password, or role) since it was issued."""
+        claims = access.session_claims(token, key=self.cookie_key())
+        if claims is None:
+            return None
+        name, started = claims
+        try:
+            self._s.actor(name, Channel.APP, since=started)
+        except WorkbenchError:
+            return None
+        return Session(name=name, started_at=started, token=token)
+
+    def renew(self, actor: Actor) -> Session:
+        """A fresh session for the acting user (after they changed their own password, which ended the others)."""
+        return self._session(actor.name)
+
+    def sign_out(self, actor: Actor) -> None:
+        """End every browser session of the acting user: copies of their login cookie no longer sign in."""
+        self._catalog.end_sessions(actor.name)
+
+    def failed_sign_ins(self, name: str) -> int:
+        """The sign-in tries counted against a name that are still in force (after LOCKOUT, none)."""
+        return self._catalog.sign_in_failures(name[:MAX_TYPED_NAME], window=access.LOCKOUT)
+
+    def _session(self, name: str) -> Session:
+        started = datetime.now(UTC)
+        return Session(name=name, started_at=started, token=access.session_token(name, started, key=self.cookie_key()))
 
     def cookie_key(self) -> str:
         return access.cookie_key(self._s.settings.cookie_key, self._s.settings.data_dir)

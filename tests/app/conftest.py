@@ -36,8 +36,14 @@ def workbench(data_dir: Path) -> Workbench:
 
 def page_as(workbench: Workbench, page: str, user: str) -> AppTest:
     """One page script run as a signed-in user, as app.py would set it up."""
-    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120)
-    at.session_state["actor"] = workbench.actor(user)
+    return signed_in(AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120), workbench, user)
+
+
+def signed_in(at: AppTest, workbench: Workbench, user: str) -> AppTest:
+    """The session state a sign-in leaves: the tab's session (as core issues it) and who is acting."""
+    me = workbench.actor(user)
+    at.session_state["session"] = workbench.users.renew(me)
+    at.session_state["actor"] = me
     return at
 
 

@@ -7,14 +7,13 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from core.workbench import Workbench
-from tests.app.conftest import APP, PASSWORD, texts
+from tests.app.conftest import APP, PASSWORD, signed_in, texts
 
 
 def _login(at: AppTest, name: str, password: str) -> AppTest:
-    next(box for box in at.text_input if box.label == "Username").input(name)
-    next(box for box in at.text_input if box.label == "Password").input(password)
-    at.button(key="FormSubmitter:login_form-Login").click().run()
-    return at.run()  # the authenticator's component answers on the next run
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password)
+    return at.button(key="FormSubmitter:login_form-Sign in").click().run()  # one click: no component rerun
 
 
 def test_a_new_installation_asks_for_the_first_administrator(data_dir: Path) -> None:
@@ -35,8 +34,8 @@ def test_signing_in_opens_the_stores_page_and_wrong_passwords_are_refused(workbe
     workbench.users.add(workbench.actor("admin"), "ana", password=PASSWORD)
     at = AppTest.from_file(APP, default_timeout=120).run()
     _login(at, "ana", "not her password")
-    assert "Wrong user name or password." in texts(at)
-    assert workbench.users.login_credentials()["usernames"]["ana"]["failed_login_attempts"] == 1  # kept by core
+    assert "Wrong user name or password" in at.error[0].value
+    assert workbench.users.failed_sign_ins("ana") == 1  # kept by core
     _login(at, "ana", PASSWORD)
     assert not at.exception and at.title[0].value == "Stores"
     assert "**ana** · user" in texts(at) and "Users" not in [link.label for link in at.get("page_link")]
@@ -51,10 +50,21 @@ def test_an_administrator_gets_the_users_page_too(workbench: Workbench) -> None:
 def test_a_user_disabled_mid_session_is_signed_out(workbench: Workbench) -> None:
     workbench.users.create_first_admin("admin", PASSWORD)
     workbench.users.add(workbench.actor("admin"), "ana", password=PASSWORD)
-    workbench.users.set_disabled(workbench.actor("admin"), "ana", True)
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in {"authentication_status": True, "username": "ana", "name": "ana"}.items():
-        at.session_state[key] = value  # a session that signed in before the account was disabled
+    at = signed_in(AppTest.from_file(APP, default_timeout=120), workbench, "ana")  # she signed in before...
+    workbench.users.set_disabled(workbench.actor("admin"), "ana", True)  # ...an administrator disabled her
     at.run()
-    assert not at.exception and "disabled" in at.error[0].value and "wb" not in at.session_state
-    assert not at.title  # no page rendered
+    assert not at.exception and "disabled" in at.warning[0].value and "actor" not in at.session_state
+    assert [t.value for t in at.title] == ["RAG Workbench"]  # the sign-in form, nothing of hers
+
+
+def test_a_new_password_ends_the_sessions_begun_before_it(workbench: Workbench) -> None:
+    workbench.users.create_first_admin("admin", PASSWORD)
+    workbench.users.add(workbench.actor("admin"), "ana", password=PASSWORD)
+    tabs = [signed_in(AppTest.from_file(APP, default_timeout=120), workbench, "ana") for _ in range(2)]
+    assert tabs[0].run().title[0].value == "Stores"
+    workbench.users.set_password(workbench.actor("admin"), "ana", "reset by the admin")
+    for tab in tabs:  # the one open on Stores (its page guard refuses) and one that comes back (app.py does)
+        tab.run()
+        assert "Your session has ended" in texts(tab) and "session" not in tab.session_state
+    again = _login(AppTest.from_file(APP, default_timeout=120).run(), "ana", "reset by the admin")
+    assert again.title[0].value == "Stores"

@@ -50,12 +50,10 @@ def test_search_in_each_mode_finds_the_page(kb: Workbench, mode: str) -> None:
 def test_a_hit_opens_its_chunk_on_the_documents_page(kb: Workbench) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from tests.app.conftest import APP
+    from tests.app.conftest import APP, signed_in
 
     at = AppTest.from_file(APP, default_timeout=120)  # the whole app: switching pages needs its navigation
-    for key, value in {"authentication_status": True, "username": "vic", "name": "vic"}.items():
-        at.session_state[key] = value
-    at.run()
+    signed_in(at, kb, "vic").run()
     at.switch_page("pages/search.py").run()
     at.text_input(key="search_query").input("Zebras migrate across the Serengeti plains").run()
     rank, hit = next((n, c) for n, c in enumerate(_cards(at), 1) if "filing.pdf** · Page" in c)  # one with a page

@@ -9,14 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.stub_provider import StubProvider
 
@@ -172,23 +170,14 @@ NAV = "[data-testid=stPageLink] a"  # our sidebar menu
 
 
 def sign_in(page: Any, url: str, user: str, password: str) -> None:
-    """Open the app and sign in through the login form; returns on the Stores page."""
+    """Open the app and sign in through the login form with one click; returns on the Stores page."""
     page.goto(url)
-    page.get_by_role("button", name="Login").wait_for()  # the first run of a fresh server opens the workbench
+    page.get_by_role("button", name="Sign in").wait_for()
     idle(page)
-    for attempt in (1, 2):
-        page.get_by_label("Username", exact=True).fill(user)
-        page.get_by_label("Password", exact=True).fill(password)
-        page.get_by_role("button", name="Login").click()
-        try:
-            page.get_by_role("heading", name="Stores").wait_for(timeout=30_000 if attempt == 1 else 60_000)
-            break
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-            # Known and still open: the first click on Login after a server start can be swallowed by a rerun of
-            # the sign-in cookie component. Said aloud here, so that the fix can drop this second try.
-            warnings.warn("the first sign-in click was dropped; signed in with a second click", stacklevel=1)
+    page.get_by_label("Username", exact=True).fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Stores").wait_for()
     idle(page)
 
 
