@@ -89,7 +89,10 @@ if me is not None and session is not None:
         "You": [st.Page("pages/account.py", title="Account", icon=":material/person:")],
     }
     if me.is_admin:
-        sections["Admin"] = [st.Page("pages/users.py", title="Users", icon=":material/group:")]
+        sections["Admin"] = [
+            st.Page("pages/users.py", title="Users", icon=":material/group:"),
+            st.Page("pages/audit.py", title="Audit", icon=":material/policy:"),
+        ]
     navigation = st.navigation(sections, position="hidden")
     with st.sidebar:  # our own menu: with showSidebarNavigation off, pages/ is never listed by itself
         st.markdown("### :material/library_books: RAG Workbench")

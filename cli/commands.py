@@ -78,6 +78,14 @@ def store_rename(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
     print(f"Renamed store '{args.name}' to '{args.new_name}'.")
 
 
+def store_redact(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
+    store = wb.stores.set_redaction(me, args.name, args.state == "on")
+    if store.redact_personal_data:
+        print(f"'{store.name}': e-mails, phones, cards, IBANs and national ids are replaced before text leaves for a remote model.")  # fmt: skip
+    else:
+        print(f"'{store.name}': texts are sent to remote models as they are.")
+
+
 def store_delete(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
     wb.stores.delete(me, args.name)
     print(f"Deleted store '{args.name}'.")
@@ -274,6 +282,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("store", "export"): store_export,
     ("store", "import"): store_import,
     ("store", "rename"): store_rename,
+    ("store", "redact"): store_redact,
     ("store", "delete"): store_delete,
     ("grant", None): grant,
     ("revoke", None): revoke,

@@ -47,6 +47,11 @@ def _stores(commands: argparse._SubParsersAction, plain: Parents, listed: Parent
     rename = store.add_parser("rename", parents=plain, help="rename a store (owners)")
     rename.add_argument("name")
     rename.add_argument("new_name", metavar="NEW_NAME")
+    redact = store.add_parser(
+        "redact", parents=plain, help="keep personal data from remote models for a store, or stop (owners)"
+    )
+    redact.add_argument("name")
+    redact.add_argument("state", choices=["on", "off"])
     export = store.add_parser(
         "export", parents=plain, help="write a store (texts, metadata, vectors) to a .parquet or .jsonl file"
     )

@@ -43,6 +43,7 @@ DEFAULT_CHUNK_STRATEGY = "recursive"
 DEFAULT_MODEL_TIMEOUT_S = 120.0
 DEFAULT_MODEL_RETRIES = 2
 DEFAULT_API_RATE = 600  # requests per minute per API key (bursts of up to a tenth of it at once)
+DEFAULT_AUDIT_DAYS = 180  # how long the records of remote model calls (the audit) are kept
 
 
 class Settings(BaseSettings):
@@ -94,6 +95,7 @@ class Settings(BaseSettings):
     milvus_filter: str = ""  # a Milvus boolean expression added to every search, e.g. metadata["team"] == "finance"
     vision_prompt: str = DEFAULT_VISION_PROMPT
     api_rate_per_minute: int = DEFAULT_API_RATE  # per API key; 0: no limit
+    audit_days: int = DEFAULT_AUDIT_DAYS  # records of remote model calls are kept this long; 0: forever
     secrets: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @model_validator(mode="after")

@@ -12,14 +12,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from core import localmodel, redact
+from core import localmodel, privacy, redact
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class EmbeddingResponse:
     cost: float
     latency_ms: float
     error: str | None = None  # set on the record of a failed call (no vectors)
+    redactions: Mapping[str, int] = field(default_factory=dict)  # personal data kept from a remote model
 
 
 def register_local_embedder(name: str, encode: Callable[[list[str]], tuple[np.ndarray, int]]) -> None:
@@ -79,8 +80,9 @@ def embed(
     """Embed texts with any LiteLLM model (`local/...`, `openai/...`, `ollama/...`), one vector per text."""
     litellm = litellm_module()
     started = time.perf_counter()
+    sent, redactions = privacy.outgoing(texts, local=_is_local(model))
     try:
-        response = litellm.embedding(model=model, input=list(texts), mock_response=mock_response, **dict(params or {}))
+        response = litellm.embedding(model=model, input=sent, mock_response=mock_response, **dict(params or {}))
     except Exception as exc:  # litellm raises many provider-specific types; all become one plain message
         raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
@@ -91,7 +93,9 @@ def embed(
     tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     cost = _cost(litellm, response, model)
     log.info("embedding %s: %d texts, %d tokens, %.0f ms", model, len(texts), tokens, latency_ms)
-    return EmbeddingResponse(vectors=vectors, prompt_tokens=tokens, cost=cost, latency_ms=latency_ms)
+    return EmbeddingResponse(
+        vectors=vectors, prompt_tokens=tokens, cost=cost, latency_ms=latency_ms, redactions=redactions
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class CompletionResponse:
     completion_tokens: int
     cost: float
     latency_ms: float
+    redactions: Mapping[str, int] = field(default_factory=dict)  # personal data kept from a remote model
 
 
 def describe_image(
@@ -122,9 +127,10 @@ def complete(
     """One chat completion (not streamed) with any LiteLLM model."""
     litellm = litellm_module()
     started = time.perf_counter()
+    sent, redactions = privacy.outgoing_messages(messages, local=_is_local(model))
     try:
         target, call = _route(model, params)
-        response = litellm.completion(model=target, messages=messages, **call)
+        response = litellm.completion(model=target, messages=sent, **call)
     except ModelError:
         raise
     except Exception as exc:  # every provider failure becomes one plain message
@@ -138,6 +144,7 @@ def complete(
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         cost=_cost(litellm, response, model),
         latency_ms=latency_ms,
+        redactions=redactions,
     )
 
 
@@ -156,10 +163,11 @@ def stream_chat(
     litellm = litellm_module()
     started = time.perf_counter()
     stream: Any = None
+    sent, redactions = privacy.outgoing_messages(messages, local=_is_local(model))
     try:
         target, call = _route(model, params)
         stream = litellm.completion(
-            model=target, messages=messages, stream=True, stream_options={"include_usage": True}, **call
+            model=target, messages=sent, stream=True, stream_options={"include_usage": True}, **call
         )
         pieces: list[str] = []
         usage = None
@@ -184,6 +192,7 @@ def stream_chat(
                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
                 cost=0.0 if _is_local(model) else _stream_cost(litellm, model, usage),
                 latency_ms=latency_ms,
+                redactions=redactions,
             )
         )
 
@@ -242,6 +251,7 @@ class RerankResponse:
     scores: list[float | None]  # one per document, in the order given
     latency_ms: float
     cost: float
+    redactions: Mapping[str, int] = field(default_factory=dict)  # personal data kept from a remote model
 
 
 def rerank(
@@ -250,10 +260,9 @@ def rerank(
     """Relevance scores from a rerank model through litellm.rerank (Cohere, Jina, Voyage, a LiteLLM proxy, ...)."""
     litellm = litellm_module()
     started = time.perf_counter()
+    [sent_query, *sent], redactions = privacy.outgoing([query, *documents], local=_is_local(model))
     try:
-        response = litellm.rerank(
-            model=model, query=query, documents=list(documents), top_n=len(documents), **dict(params or {})
-        )
+        response = litellm.rerank(model=model, query=sent_query, documents=sent, top_n=len(sent), **dict(params or {}))
     except Exception as exc:  # every provider failure becomes one plain message
         raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
@@ -264,7 +273,9 @@ def rerank(
         if 0 <= index < len(documents):
             scores[index] = float(score)
     log.info("rerank %s: %d documents, %.0f ms", model, len(documents), latency_ms)
-    return RerankResponse(scores=scores, latency_ms=latency_ms, cost=_cost(litellm, response, model))
+    return RerankResponse(
+        scores=scores, latency_ms=latency_ms, cost=_cost(litellm, response, model), redactions=redactions
+    )
 
 
 def context_window(model: str) -> int:

@@ -149,6 +149,7 @@ class Store:
     chunk_strategy: str = "recursive"
     generation: int = 0  # bumped by each embedding rebuild: a new collection holds the new vectors
     metadata: Mapping[str, str] = field(default_factory=dict)  # the owner's own key-value pairs
+    redact_personal_data: bool = False  # personal data is replaced in every text sent to a remote model
 
     @property
     def chunking(self) -> ChunkSettings:
@@ -337,6 +338,7 @@ class UsageEvent:
     grounded: bool | None = None  # with kind chat: whether the answer held up against its sources
     channel: str = "app"  # the front end it came through: app, api or cli
     key_id: str | None = None  # the API key, for calls through the API
+    redactions: Mapping[str, int] = field(default_factory=dict)  # personal data kept from a remote model, by kind
 
 
 @dataclass(frozen=True)

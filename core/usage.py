@@ -87,6 +87,7 @@ class UsageRecorder:
                 ok=error is None,
                 error=error,
                 grounded=grounded,
+                redactions=dict(getattr(response, "redactions", None) or {}),
             )
         )
 

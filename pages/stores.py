@@ -9,6 +9,7 @@ from ui import tables
 from ui.html import plain
 from ui.session import signed_in
 from ui.sharing import sharing as share_tab
+from ui.store_settings import embedding_tab, privacy_tab
 
 wb, me = signed_in()
 st.title("Stores")
@@ -43,7 +44,7 @@ if summary.role is not Role.OWNER:
         f"You are a {summary.role.value} of '{plain(chosen)}'; its owner shares, renames, exports and deletes it."
     )
     st.stop()
-sharing, rename, model, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Export", "Delete"])
+sharing, rename, model, privacy, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Privacy", "Export", "Delete"])  # fmt: skip
 with sharing:
     share_tab(wb, me, chosen)
 with rename:
@@ -55,20 +56,9 @@ with rename:
         except WorkbenchError as exc:
             st.error(plain(str(exc)))
 with model:
-    st.write(f"'{plain(chosen)}' is embedded with **{summary.store.embedding_model}** ({summary.store.embedding_dim} dimensions).")  # fmt: skip
-    others = [m for m in wb.models.names("embedding") if m != summary.store.embedding_model]
-    if not others:
-        st.caption("No other embedding model is configured; add one to models.yaml to rebuild with it.")
-    else:
-        target = st.selectbox("Rebuild with", others, key="rebuild_model")
-        st.caption("Every chunk is embedded again; searches keep using the current vectors until it is complete.")
-        if st.button("Rebuild", key="rebuild"):
-            bar = st.progress(0.0, text="Re-embedding…")
-            try:
-                wb.stores.rebuild(me, chosen, target, on_progress=lambda p: bar.progress(p.share, text=f"{p.done:,} of {p.total:,} chunks"))  # fmt: skip
-                st.success(f"'{plain(chosen)}' now uses {plain(target)}.")
-            except WorkbenchError as exc:
-                st.error(plain(str(exc)))
+    embedding_tab(wb, me, summary)
+with privacy:
+    privacy_tab(wb, me, summary.store)
 with export:
     st.write(
         "A Parquet file with every chunk, its vector and metadata; import it on any workbench without re-embedding."

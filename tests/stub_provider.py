@@ -1,4 +1,4 @@
-"""An OpenAI-compatible chat provider on loopback, for tests that need a real HTTP provider: one that streams
+"""An OpenAI-compatible chat and embeddings provider on loopback, for tests that need a real HTTP provider: one that streams
 slowly (so a person can press Stop), or one that fails and echoes the request's Authorization header back in
 its error, as a misconfigured proxy does.
 
@@ -8,6 +8,7 @@ its error, as a misconfigured proxy does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -50,6 +51,8 @@ class StubProvider:
                 if stub.fail_status is not None:  # echo the key, as a badly configured proxy does
                     message = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
                     self._send(stub.fail_status, {"error": {"message": message, "type": "auth_error"}})
+                elif self.path.endswith("/embeddings"):
+                    self._send(200, self._embeddings(body))
                 elif body.get("stream"):
                     self._stream(body)
                 else:
@@ -66,6 +69,18 @@ class StubProvider:
                     ],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                 }
+
+            def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+                """A vector of 8 numbers per input, drawn from the text's digest (the same text, the same vector)."""
+                texts = body.get("input") or []
+                texts = [texts] if isinstance(texts, str) else texts
+                data = []
+                for n, text in enumerate(texts):
+                    digest = hashlib.sha256(str(text).encode()).digest()
+                    data.append({"object": "embedding", "index": n, "embedding": [b / 255 - 0.5 for b in digest[:8]]})
+                tokens = sum(len(str(t).split()) for t in texts)
+                usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+                return {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from core.records import Document, DocumentStatus, User
+from core.records import Document, DocumentStatus, UsageEvent, User
 from core.workbench import StoreSummary
 
 
@@ -61,4 +61,25 @@ def users(people: Sequence[User]) -> pd.DataFrame:
             }
             for u in people
         ]
+    )
+
+
+def audit(events: Sequence[UsageEvent]) -> pd.DataFrame:
+    """One row per call to a remote model: when, who, through what, on which stores, and what was kept from it."""
+    return pd.DataFrame(
+        [
+            {
+                "Time (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}" if e.created_at else "",
+                "User": e.user,
+                "Through": e.channel,
+                "Stores": ", ".join(e.stores) or (e.store or ""),
+                "Kind": e.kind,
+                "Model": e.model,
+                "Tokens": e.prompt_tokens + e.completion_tokens,
+                "Redacted": ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(e.redactions.items())),
+                "OK": e.ok,
+            }
+            for e in events
+        ],
+        columns=["Time (UTC)", "User", "Through", "Stores", "Kind", "Model", "Tokens", "Redacted", "OK"],
     )

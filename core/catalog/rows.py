@@ -137,6 +137,7 @@ def store_row(store: Store) -> dict[str, object]:
         "created_at": store.created_at,
         "generation": store.generation,
         "metadata": dict(store.metadata),
+        "redact_personal_data": store.redact_personal_data,
     }
 
 
@@ -155,6 +156,7 @@ def store_of(row: RowMapping) -> Store:
         created_at=utc(row["created_at"]),
         generation=int(row["generation"] or 0),
         metadata=row["metadata"] or {},
+        redact_personal_data=bool(row["redact_personal_data"]),
     )
 
 

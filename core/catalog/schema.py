@@ -50,6 +50,7 @@ stores = sa.Table(
     sa.Column("generation", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("search_defaults", sa.JSON, nullable=True),  # the retrieval settings chat uses for this store
     sa.Column("metadata", sa.JSON, nullable=True),  # the owner's own key-value pairs (the API's metadata)
+    sa.Column("redact_personal_data", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
 )
 
 grants = sa.Table(
@@ -185,6 +186,7 @@ usage_events = sa.Table(
     sa.Column("grounded", sa.Boolean, nullable=True),  # a chat answer: held up against its sources or not
     sa.Column("channel", sa.String(8), nullable=False, default="app", server_default="app"),  # app, api or cli
     sa.Column("key_id", sa.String(40), nullable=True),  # the API key it came with
+    sa.Column("redactions", sa.JSON, nullable=True),  # kind -> count of personal data kept from a remote model
 )
 
 usage_stores = sa.Table(  # the stores an event touched: one row each (a question may span several)

@@ -98,6 +98,11 @@ class StoreQueries:
             )
         return self.get_store_by_id(store.id)
 
+    def set_redaction(self, store: Store, on: bool) -> Store:
+        with self.engine.begin() as conn:
+            conn.execute(stores.update().where(stores.c.id == store.id).values(redact_personal_data=on))
+        return self.get_store_by_id(store.id)
+
     def set_search_defaults(self, store: Store, values: Mapping[str, object]) -> None:
         with self.engine.begin() as conn:
             conn.execute(stores.update().where(stores.c.id == store.id).values(search_defaults=dict(values)))

@@ -39,6 +39,7 @@ class UsageQueries:
                     grounded=event.grounded,
                     channel=event.channel,
                     key_id=event.key_id,
+                    redactions=dict(event.redactions) or None,
                 )
             )
             event_id = new_key(result)
@@ -50,6 +51,19 @@ class UsageQueries:
                 conn.execute(
                     usage_stores.insert(), [{"event_id": event_id, "store": s, "store_id": ids[s]} for s in stores]
                 )
+
+    def forget_usage_before(self, cutoff: datetime, *, remote_only: bool = True) -> int:
+        """Delete usage records older than `cutoff` (those of remote model calls, by default): the audit's retention."""
+        where = usage_events.c.created_at < cutoff
+        if remote_only:
+            where &= ~usage_events.c.model.startswith("local/") & usage_events.c.kind.not_in(("api", "ingest"))
+        with self.engine.begin() as conn:
+            old = [r.id for r in conn.execute(sa.select(usage_events.c.id).where(where))]
+            for start in range(0, len(old), 500):
+                batch = old[start : start + 500]
+                conn.execute(usage_stores.delete().where(usage_stores.c.event_id.in_(batch)))
+                conn.execute(usage_events.delete().where(usage_events.c.id.in_(batch)))
+        return len(old)
 
     def usage(
         self, *, user: str | None = None, since: datetime | None = None, until: datetime | None = None
@@ -92,6 +106,7 @@ class UsageQueries:
                 grounded=r.grounded,
                 channel=r.channel,
                 key_id=r.key_id,
+                redactions=r.redactions or {},
                 created_at=utc(r.created_at),
             )
             for r in rows

@@ -45,6 +45,7 @@ class Workbench:
         self.jobs = Jobs(services, self.files, self.documents)
         self.runner = JobRunner(services, self.documents, self.files)
         services.recover()
+        self.usage.forget_expired()  # the retention of the audit of remote model calls, at every start
         if self.settings.admin_password and self.users.needs_first_admin():
             self.users.create_first_admin(self.settings.admin_user, self.settings.admin_password)
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, replace
 
-from core import rag
+from core import privacy, rag
 from core.embedding import MIN_RELEVANCE
 from core.errors import InvalidInput, WorkbenchError
 from core.options import AskOptions, SearchOptions
@@ -97,7 +97,7 @@ class Chat:
         on_embedding = self._s.embedding_usage(actor, embedder, found[0])
         floor = options.search.min_relevance
         floor = MIN_RELEVANCE.get(found[0].embedding_model) if floor is None else floor
-        pipeline = rag.answer_stream(
+        pipeline = rag.answer_stream(  # each step under the stores' rule for text sent to remote models
             answer,
             history=history,
             search=lambda query: self._s.search(actor, found, query, options=options.search),
@@ -111,6 +111,7 @@ class Chat:
             embed=lambda texts: embedder.embed(texts, on_usage=on_embedding),
             min_relevance=floor or None,
         )
+        pipeline = privacy.scoped(pipeline, on=any(s.redact_personal_data for s in found))
         return self._saved(actor, pipeline, answer, stores=found, options=options, opened=opened), answer
 
     def start(

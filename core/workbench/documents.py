@@ -71,7 +71,8 @@ class Documents:
             raise InvalidInput(f"A chunk holds at most {MAX_CHUNK_EDIT:,} characters; this text has {len(text):,}.")
         edited = replace(chunk, text=text)
         embedder = self._s.embedder(found.embedding_model)
-        vectors = embedder.embed([edited.embedded], on_usage=self._s.embedding_usage(actor, embedder, found))
+        with self._s.privacy([found]):
+            vectors = embedder.embed([edited.embedded], on_usage=self._s.embedding_usage(actor, embedder, found))
         self._s.backend(found.backend).upsert(found.collection, [edited], vectors)
         self._catalog.record_chunk_change(found, document_id, chunk_index, by=actor.name, edited=True)
         return edited
@@ -199,7 +200,8 @@ class Documents:
             parse=lambda filename, data, digest, opts: cache.parse(filename, data, digest, opts, remember=False)[0],
         )
         try:
-            results = ingestor.run(uploads, on_progress=on_progress, cancelled=cancelled)
+            with self._s.privacy([found]):
+                results = ingestor.run(uploads, on_progress=on_progress, cancelled=cancelled)
         except WorkbenchError:
             try:
                 self._catalog.get_store_by_id(found.id)

@@ -7,10 +7,11 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from core import access, llm
+from core import access, llm, privacy
 from core.access import Action
 from core.catalog import Catalog
 from core.config import Settings, load_settings
@@ -204,6 +205,11 @@ class Services:
             resolve=self.models.resolve,
             on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
         )
-        return retrieval_search(
-            query, targets, catalog=self.catalog, options=options or SearchOptions(), models=models, limit=limit
-        )
+        with self.privacy(stores):
+            return retrieval_search(
+                query, targets, catalog=self.catalog, options=options or SearchOptions(), models=models, limit=limit
+            )
+
+    def privacy(self, stores: Sequence[Store]) -> AbstractContextManager[privacy.Policy]:
+        """The rule for text leaving for remote models while working on these stores: redacted if any asks."""
+        return privacy.scope(on=any(s.redact_personal_data for s in stores))

@@ -209,6 +209,11 @@ class Stores:
         """Save retrieval settings as the store's default (editors and owners)."""
         self._catalog.set_search_defaults(self._s.store(actor, name, Action.EDIT), options.settings())
 
+    def set_redaction(self, actor: Actor, name: str, on: bool) -> Store:
+        """Replace personal data (e-mails, phones, cards, IBANs, national ids) in every text this store sends to a
+        remote model (owners; the bundled local models read everything, as nothing leaves the machine)."""
+        return self._catalog.set_redaction(self._s.store(actor, name, Action.MANAGE), on)
+
     # moving a store between workbenches
 
     def export(self, actor: Actor, name: str, *, fmt: str = "parquet") -> ExportSummary:

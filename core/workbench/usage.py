@@ -3,11 +3,14 @@ use of the stores they own)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from core import access
 from core.records import Actor, Role, UsageEvent
 from core.usage import UsageReport, report
 from core.workbench.services import Services
+
+NOT_CALLS = ("api", "ingest")  # records of an API request and of an ingest's volume, not of a model call
 
 
 class Usage:
@@ -28,6 +31,22 @@ class Usage:
                 error=error if status >= 400 else None,
             )
         )
+
+    def audit(self, actor: Actor, *, since: datetime | None = None) -> list[UsageEvent]:
+        """Every recorded call to a remote model, newest first (administrators): who, through what, on which
+        stores, which model, tokens, and the personal data kept from it. Records older than the retention
+        (`WORKBENCH_AUDIT_DAYS`) are deleted first."""
+        access.require_admin(actor.user, "see the audit of remote model calls")
+        self.forget_expired()
+        events = self._s.catalog.usage(since=since)
+        return [e for e in reversed(events) if e.kind not in NOT_CALLS and e.model and not e.model.startswith("local/")]
+
+    def forget_expired(self) -> int:
+        """Delete the records of remote model calls older than the retention; how many."""
+        days = self._s.settings.audit_days
+        if days <= 0:
+            return 0
+        return self._s.catalog.forget_usage_before(datetime.now(UTC) - timedelta(days=days))
 
     def report(
         self,

@@ -112,3 +112,14 @@ def test_an_owner_rebuilds_with_another_embedding_model(
     at.button(key="rebuild").click().run()
     assert not at.exception and "'finance' now uses remote." in texts(at)
     assert workbench.stores.get(workbench.actor("olivia"), "finance").embedding_dim == 16
+
+
+def test_an_owner_keeps_personal_data_from_remote_models(workbench: Workbench) -> None:
+    _team(workbench)
+    workbench.stores.create(workbench.actor("olivia"), "letters")
+    at = page_as(workbench, "stores", "olivia").run()
+    assert not at.toggle(key="redact_toggle").value
+    at.toggle(key="redact_toggle").set_value(True).run()
+    assert not at.exception and workbench.catalog.get_store("letters").redact_personal_data
+    at.toggle(key="redact_toggle").set_value(False).run()
+    assert not workbench.catalog.get_store("letters").redact_personal_data

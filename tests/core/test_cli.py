@@ -277,3 +277,14 @@ def test_keys_and_a_password_with_spaces_at_its_ends(cli, monkeypatch: pytest.Mo
     monkeypatch.setattr("sys.stdin", io.StringIO(" spaced secret words \n"))
     code, _, err = cli("user", "password", "admin")
     assert code == 1 and "cannot start or end with a space" in err
+
+
+def test_store_redact_on_and_off(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "letters")
+    code, out, _ = cli("store", "redact", "letters", "on")
+    assert code == 0 and "replaced before text leaves for a remote model" in out
+    assert "as they are" in cli("store", "redact", "letters", "off")[1]
+    with pytest.raises(SystemExit) as refused:  # argparse: on or off
+        cli("store", "redact", "letters", "maybe")
+    assert refused.value.code == 2
+    assert "error: There is no store named 'nothing-here'." in cli("store", "redact", "nothing-here", "on")[2]

@@ -1,0 +1,49 @@
+"""Two tabs of the Stores page an owner sees: the embedding model (rebuild with another) and privacy (keep
+personal data from remote models)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import WorkbenchError
+from core.records import Actor, Store
+from core.workbench import Workbench
+from core.workbench.stores import StoreSummary
+from ui.html import plain
+
+
+def embedding_tab(wb: Workbench, me: Actor, summary: StoreSummary) -> None:
+    store = summary.store
+    st.write(f"'{plain(store.name)}' is embedded with **{plain(store.embedding_model)}** ({store.embedding_dim} dimensions).")  # fmt: skip
+    others = [m for m in wb.models.names("embedding") if m != store.embedding_model]
+    if not others:
+        st.caption("No other embedding model is configured; add one to models.yaml to rebuild with it.")
+        return
+    target = st.selectbox("Rebuild with", others, key="rebuild_model")
+    st.caption("Every chunk is embedded again; searches keep using the current vectors until it is complete.")
+    if st.button("Rebuild", key="rebuild"):
+        bar = st.progress(0.0, text="Re-embedding…")
+        try:
+            wb.stores.rebuild(me, store.name, target, on_progress=lambda p: bar.progress(p.share, text=f"{p.done:,} of {p.total:,} chunks"))  # fmt: skip
+            st.success(f"'{plain(store.name)}' now uses {plain(target)}.")
+        except WorkbenchError as exc:
+            st.error(plain(str(exc)))
+
+
+def privacy_tab(wb: Workbench, me: Actor, store: Store) -> None:
+    st.write(
+        "Replace e-mail addresses, phone numbers, card numbers, IBANs and national identifiers with a label "
+        "(such as [email]) in every text this store sends to a **remote** model: its documents when they are "
+        "embedded, questions, the passages an answer is written from, reranking. The bundled local models read "
+        "everything as it is, since nothing they read leaves this machine. What was replaced is counted in the "
+        "usage records; administrators see every remote call on the Audit page."
+    )
+    on = st.toggle("Keep personal data from remote models", value=store.redact_personal_data, key="redact_toggle")
+    if on != store.redact_personal_data:
+        try:
+            wb.stores.set_redaction(me, store.name, on)
+            st.toast("Personal data is now replaced before it leaves." if on else "Texts now leave as they are.")
+        except WorkbenchError as exc:
+            st.error(plain(str(exc)))
+    if store.redact_personal_data or on:
+        st.caption("Images sent to a vision model are sent as they are: only text can be redacted.")
