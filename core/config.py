@@ -43,7 +43,7 @@ DEFAULT_CHUNK_STRATEGY = "recursive"
 DEFAULT_MODEL_TIMEOUT_S = 120.0
 DEFAULT_MODEL_RETRIES = 2
 DEFAULT_API_RATE = 600  # requests per minute per API key (bursts of up to a tenth of it at once)
-DEFAULT_AUDIT_DAYS = 180  # how long the records of remote model calls (the audit) are kept
+DEFAULT_AUDIT_DAYS = 0  # days the records of remote model calls (the audit) are kept; 0: forever (they hold cost)
 
 
 class Settings(BaseSettings):

@@ -45,6 +45,21 @@ class BackendUnavailable(WorkbenchError):
     """A vector-store backend that is unknown, not installed or not reachable."""
 
 
+class CatalogUnavailable(BackendUnavailable):
+    """The catalog database cannot be reached or written (its server stopped, its disk is full)."""
+
+
+DISK_FULL = "the disk holding the store's data is full; free some space and add the file again"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a failure (an OSError, or a native library's error text) says the disk is full."""
+    if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC
+        return True
+    text = str(exc).lower()
+    return "no space left on device" in text or "os error 28" in text or "disk is full" in text
+
+
 class NotSignedIn(WorkbenchError):
     """No valid credentials: a missing, unknown, revoked or expired API key."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from core import parsing
 from core.catalog import Catalog, new_id, now
 from core.embedding import Embedder, UsageSink
-from core.errors import InvalidInput, WorkbenchError
+from core.errors import DISK_FULL, InvalidInput, WorkbenchError, disk_full
 from core.options import IngestOptions
 from core.parsing.limits import read_file
 from core.parsing.options import ParseOptions
@@ -357,6 +357,8 @@ class Ingestor:
             reason = redact(
                 str(exc)
                 if isinstance(exc, WorkbenchError)
+                else DISK_FULL
+                if disk_full(exc)
                 else f"writing its chunks failed ({type(exc).__name__}: {exc})"
             )
             log.warning("ingest into %s: batch of %d chunks failed: %s", self.store.name, len(chunks), reason)

@@ -35,7 +35,9 @@ KINDS = ("email", "phone", "card", "iban", "national_id")
 PHONE_REGION = "US"  # how numbers without a +country prefix are read
 
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
-CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+CARD = re.compile(  # unbroken, or in the groups printed on cards (4-4-4-4.., Amex 4-6-5): not a row of figures
+    r"(?<![\d-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{5})(?![\d-])"
+)
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 CARD_PREFIXES = re.compile(r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01])|3[47]|3[5]|6(?:011|5|4[4-9])|62)")
 NATIONAL: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
@@ -44,7 +46,7 @@ NATIONAL: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
     (re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b"), codicefiscale.is_valid),  # Italian codice fiscale
     (re.compile(r"\b\d{8}-?[A-Z]\b"), dni.is_valid),  # Spanish DNI
     (re.compile(r"\b[XYZ]-?\d{7}-?[A-Z]\b"), nie.is_valid),  # Spanish NIE
-    (re.compile(r"\b\d{2} ?\d{3} ?\d{3} ?\d{3}\b"), idnr.is_valid),  # German tax identification number
+    (re.compile(r"\b\d{11}\b"), idnr.is_valid),  # German tax identification number (unbroken)
 )
 
 
@@ -62,7 +64,10 @@ def find(text: str, *, region: str = PHONE_REGION) -> list[Found]:
     for pattern, valid in NATIONAL:
         found += [Found("national_id", m.start(), m.end()) for m in pattern.finditer(text) if valid(m.group())]
     found += [Found("card", m.start(), m.end()) for m in CARD.finditer(text) if _card(m.group())]
-    found += [Found("phone", m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region)]
+    grouped = phonenumbers.Leniency.EXACT_GROUPING  # written as numbers are: not a figure in a table
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=grouped):
+        if not match.raw_string.isdigit():  # ten bare digits are as likely an amount as a number to call
+            found.append(Found("phone", match.start, match.end))
     kept: list[Found] = []
     for item in found:  # in the order above: an IBAN's digits are not also a phone number
         if all(item.end <= k.start or item.start >= k.end for k in kept):

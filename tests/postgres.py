@@ -63,8 +63,20 @@ class PostgresServer:
                 time.sleep(0.1)  # the server is still starting
         return f"postgresql+psycopg://wb@127.0.0.1:{self.port}/{name}"
 
+    def pause(self) -> None:
+        """Stop the server at once, as a crash or an outage does; its data stays for `resume`."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        self._run(
+            "pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w",
+            "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+        )  # fmt: skip
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "stop")
+        except subprocess.CalledProcessError:
+            pass  # already stopped (a test paused it)
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)

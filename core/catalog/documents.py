@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.catalog.rows import document_of, document_row, now, store_of, utc, worker_alive
+from core.catalog.rows import IN_HAND, WORKER, document_of, document_row, now, store_of, utc, worker_alive
 from core.catalog.schema import documents, stores
 from core.conditions import Condition, Facts, matches
 from core.errors import NotFound, StoreNotFound
@@ -23,18 +24,27 @@ class DocumentQueries:
         """Insert documents (normally in status processing) in one transaction."""
         if not docs:
             return
-        with self.engine.begin() as conn:
-            conn.execute(documents.insert(), [document_row(d) for d in docs])
+        IN_HAND.update(d.id for d in docs)  # before the insert: a sweep never sees them without an owner
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(documents.insert(), [document_row(d) for d in docs])
+        except BaseException:
+            IN_HAND.difference_update(d.id for d in docs)
+            raise
 
     def claim_documents(self, docs: Sequence[Document]) -> list[Document]:
         """Insert documents one by one; returns those refused because a live copy of the same content exists
         (another ingest claimed it first)."""
         refused = []
         for doc in docs:
+            IN_HAND.add(doc.id)
             try:
                 with self.engine.begin() as conn:
                     conn.execute(documents.insert(), [document_row(doc)])
-            except sa.exc.IntegrityError:
+            except BaseException as exc:
+                IN_HAND.discard(doc.id)
+                if not isinstance(exc, sa.exc.IntegrityError):
+                    raise
                 with self.engine.connect() as conn:
                     store = conn.execute(sa.select(stores.c.name).where(stores.c.id == doc.store_id)).scalar()
                 if store is None:  # not a twin: the store itself was deleted meanwhile
@@ -60,7 +70,7 @@ class DocumentQueries:
 
     def mark_ready(self, chunk_counts: dict[str, int], *, retire: Sequence[str] = ()) -> None:
         """Make documents ready and, in the same transaction, forget the ones they replace."""
-        with self.engine.begin() as conn:
+        with _let_go(chunk_counts), self.engine.begin() as conn:
             if retire:
                 conn.execute(documents.delete().where(documents.c.id.in_(list(retire))))
             for doc_id, count in chunk_counts.items():
@@ -104,8 +114,8 @@ class DocumentQueries:
                 )
             ).all()
         by_store: dict[str, list[str]] = {}
-        for row in rows:
-            if not worker_alive(row.worker):
+        for row in rows:  # a dead process's, or one this process gave up (its catalog went away mid-write)
+            if not worker_alive(row.worker) or (row.worker == WORKER and row.id not in IN_HAND):
                 by_store.setdefault(row.store_id, []).append(row.id)
         if not by_store:
             return []
@@ -115,7 +125,8 @@ class DocumentQueries:
         return found
 
     def mark_failed(self, doc_ids: Iterable[str], error: str) -> None:
-        with self.engine.begin() as conn:
+        doc_ids = list(doc_ids)
+        with _let_go(doc_ids), self.engine.begin() as conn:
             conn.execute(
                 documents.update()
                 .where(documents.c.id.in_(list(doc_ids)))
@@ -196,5 +207,15 @@ class DocumentQueries:
         self.delete_documents([doc_id])
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
-        with self.engine.begin() as conn:
+        with _let_go(doc_ids), self.engine.begin() as conn:
             conn.execute(documents.delete().where(documents.c.id.in_(list(doc_ids))))
+
+
+@contextmanager
+def _let_go(doc_ids: Iterable[str]) -> Iterator[None]:
+    """This process stops writing these documents, whether or not the catalog took the change: if it did not,
+    `abandoned` finds them once it is back."""
+    try:
+        yield
+    finally:
+        IN_HAND.difference_update(doc_ids)

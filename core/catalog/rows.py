@@ -17,6 +17,7 @@ from core.grounding import Grounding
 from core.records import ChatMessage, Citation, Conversation, Document, DocumentStatus, MessageStatus, Store, User
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who writes a processing document (see `abandoned`)
+IN_HAND: set[str] = set()  # processing documents an ingest of this process is still writing (the others it gave up)
 
 
 def now() -> datetime:

@@ -8,6 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.errors import CatalogUnavailable
+
 log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
@@ -280,7 +282,8 @@ chat_messages = sa.Table(
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, pool_pre_ping=True)  # a connection the server dropped is replaced, not used
+    sa.event.listen(engine, "handle_error", _plain_outage)
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
@@ -292,6 +295,25 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+def _plain_outage(context: sa.engine.ExceptionContext) -> None:
+    """A catalog that cannot be reached or written is said in words (the transaction was rolled back, so nothing
+    was half-written); other database errors go on as they are."""
+    error = context.original_exception
+    text = str(error).lower()
+    if "disk is full" in text or "no space left" in text or "could not extend file" in text:
+        raise CatalogUnavailable(
+            "The disk holding the catalog database is full; free some space and try again. Nothing was changed."
+        ) from error
+    dbapi = context.dialect.loaded_dbapi if context.dialect is not None else None
+    operational = dbapi is not None and isinstance(error, dbapi.OperationalError | dbapi.InterfaceError)
+    if context.is_disconnect or (operational and context.dialect is not None and context.dialect.name != "sqlite"):
+        log.warning("catalog database unreachable: %s", str(error).splitlines()[0] if str(error) else type(error))
+        raise CatalogUnavailable(
+            "The catalog database is not reachable (its server may have stopped); try again in a moment. "
+            "Nothing was changed."
+        ) from error
 
 
 def _add_missing_columns(engine: Engine) -> None:

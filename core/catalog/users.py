@@ -79,6 +79,7 @@ class UserQueries:
             .returning(sign_in_failures.c.count)
         )
         with self.engine.begin() as conn:
+            conn.execute(sign_in_failures.delete().where(sign_in_failures.c.last_at < at - window))  # stale names
             return int(conn.execute(statement).scalar_one())
 
     def sign_in_failures(self, name: str, *, window: timedelta) -> int:

@@ -60,10 +60,18 @@ class JobRunner:
                 log.warning("could not look for jobs", exc_info=True)
                 job = None
             if job is None:
+                self._tidy()
                 self._s.jobs_waiting.wait(POLL_S)
                 self._s.jobs_waiting.clear()
                 continue
             self.run(job)
+
+    def _tidy(self) -> None:
+        """While idle: clean up documents an ingest gave up half-written (its catalog went away meanwhile)."""
+        try:
+            self._s.recover()
+        except Exception:  # still out of reach: next time
+            log.debug("could not tidy interrupted documents", exc_info=True)
 
     def run(self, job: Job) -> None:
         """Run one claimed job to its end; nothing it raises escapes (the worker goes on with the next)."""

@@ -80,6 +80,7 @@ class Services:
     def warm_up(self) -> list[str]:
         """Load the bundled models the stores use (and the default), and open their backends, so that the first
         search after a start is as fast as the next; returns the models loaded. Failures are logged, not raised."""
+        access.stand_in_hash()  # made now: the first unknown name to sign in waits no longer than a known one
         try:
             stores = self.catalog.list_stores()
         except Exception as exc:  # the catalog is gone (a test's folder) or down: nothing to warm

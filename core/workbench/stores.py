@@ -144,14 +144,15 @@ class Stores:
         """Re-embed every chunk with another model (owners); searches use the old vectors until it is done."""
         store = self._s.store(actor, name, Action.MANAGE)
         embedder = self._s.embedder(embedding)
-        return rebuild(
-            store,
-            catalog=self._catalog,
-            backend=self._s.backend(store.backend),
-            embedder=embedder,
-            on_usage=self._s.embedding_usage(actor, embedder, store),
-            on_progress=on_progress,
-        )
+        with self._s.privacy([store]):  # every chunk goes to the new model: under the store's rule
+            return rebuild(
+                store,
+                catalog=self._catalog,
+                backend=self._s.backend(store.backend),
+                embedder=embedder,
+                on_usage=self._s.embedding_usage(actor, embedder, store),
+                on_progress=on_progress,
+            )
 
     def delete(self, actor: Actor, name: str) -> None:
         store = self._s.store(actor, name, Action.MANAGE)

@@ -47,8 +47,12 @@ class Users:
             if actor.name != name:
                 raise PermissionDenied("Only an administrator can set another user's password.")
             hashed = self._catalog.password_hash(name)
-            if actor.user.has_password and not access.password_matches(current or "", hashed):
-                raise PermissionDenied("Your current password is not right; nothing was changed.")
+            if actor.user.has_password:  # a guess here counts as a sign-in try (a stolen session cannot guess on)
+                tries = self._catalog.count_sign_in(name, window=access.LOCKOUT)
+                if tries > access.MAX_LOGIN_FAILURES:
+                    raise PermissionDenied(access.LOCKED_OUT)
+                if not access.password_matches(current or "", hashed):
+                    raise PermissionDenied("Your current password is not right; nothing was changed.")
         self._catalog.get_user(name)
         updated = self._catalog.update_user(name, password_hash=access.hash_password(password))
         self._catalog.clear_sign_in_failures(name)  # a new password unlocks the account
@@ -106,13 +110,14 @@ class Users:
         tries = self._catalog.count_sign_in(counted, window=access.LOCKOUT)
         if tries > access.MAX_LOGIN_FAILURES:
             raise PermissionDenied(access.LOCKED_OUT)
+        started = datetime.now(UTC)  # before the hash is read: a reset during the check ends this session too
         hashed = self._catalog.password_hash(typed)  # None for an unknown name: the stand-in costs the same
         if hashed and access.password_matches(password, hashed):
             user = self._catalog.get_user(typed)
             if user.disabled:
                 raise PermissionDenied(f"The account '{user.name}' is disabled; ask an administrator.")
             self._catalog.clear_sign_in_failures(counted)
-            return self._session(user.name)
+            return self._session(user.name, started)
         if not hashed:
             access.password_matches(password, access.stand_in_hash())
         raise PermissionDenied(access.LOCKED_OUT if tries == access.MAX_LOGIN_FAILURES else access.WRONG_SIGN_IN)
@@ -132,7 +137,7 @@ class Users:
 
     def renew(self, actor: Actor) -> Session:
         """A fresh session for the acting user (after they changed their own password, which ended the others)."""
-        return self._session(actor.name)
+        return self._session(actor.name, datetime.now(UTC))
 
     def sign_out(self, actor: Actor) -> None:
         """End every browser session of the acting user: copies of their login cookie no longer sign in."""
@@ -142,8 +147,7 @@ class Users:
         """The sign-in tries counted against a name that are still in force (after LOCKOUT, none)."""
         return self._catalog.sign_in_failures(name[:MAX_TYPED_NAME], window=access.LOCKOUT)
 
-    def _session(self, name: str) -> Session:
-        started = datetime.now(UTC)
+    def _session(self, name: str, started: datetime) -> Session:
         return Session(name=name, started_at=started, token=access.session_token(name, started, key=self.cookie_key()))
 
     def cookie_key(self) -> str:

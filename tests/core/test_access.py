@@ -192,6 +192,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
         OWNERS,
     ),
     "stores.search_defaults": (lambda wb, u: wb.stores.search_defaults(wb.actor(u), "kb"), READERS),
+    "stores.set_redaction": (lambda wb, u: wb.stores.set_redaction(wb.actor(u), "kb", False), OWNERS),
     "stores.set_search_defaults": (
         lambda wb, u: wb.stores.set_search_defaults(wb.actor(u), "kb", SearchOptions(top_k=7)),
         EDITORS,
@@ -265,6 +266,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "chat.export": (lambda wb, u: wb.chat.export(wb.actor(u), _vics_conversation(wb)), VIC),
     "chat.latest": (lambda wb, u: wb.chat.latest(wb.actor(u), "kb"), READERS),
     "usage.report": (lambda wb, u: wb.usage.report(wb.actor(u)), EVERYONE),
+    "usage.audit": (lambda wb, u: wb.usage.audit(wb.actor(u)), ADMINS),
     "evaluations.run": (
         lambda wb, u: wb.evaluations.run(wb.actor(u), "kb", QUESTIONS, {"default": SearchOptions()}),
         READERS,

@@ -31,7 +31,8 @@ LETTER = (
 FILING = (
     "Net revenue was $2,345,678 thousand in fiscal 2023 against $2,101,443 thousand in 2022 (page 47). "
     "Fiscal years 2023 2024 2025 2026 are shown; CUSIP 037833100; 15,943,425,000 shares were outstanding "
-    "as of October 20, 2023. Commission file number 001-36743. Item 7A, note 12.3, ratio 1.25x, 4,000,000 RSUs."
+    "as of October 20, 2023. Commission file number 001-36743. Item 7A, note 12.3, ratio 1.25x, 4,000,000 RSUs. "
+    "Total assets 3525551234; EUR 6 502 530 000; a table row: Revenue 400 537 887 525 993 4 152 345 678."
 )
 
 
@@ -106,7 +107,7 @@ def test_the_audit_is_for_administrators_and_keeps_its_retention(
     from core.errors import PermissionDenied
     from core.records import UsageEvent
 
-    wb, _ = stub
+    wb = Workbench(stub[0].settings.replace(audit_days=30))
     wb.users.add(wb.actor("admin"), "vic")
     with pytest.raises(PermissionDenied, match="Only an administrator"):
         wb.usage.audit(wb.actor("vic"))
@@ -115,4 +116,5 @@ def test_the_audit_is_for_administrators_and_keeps_its_retention(
         wb.catalog.record_usage(UsageEvent(kind="chat", user="vic", model=model, created_at=old))
     wb.catalog.record_usage(UsageEvent(kind="chat", user="vic", model="remote-chat"))
     assert [e.created_at > old for e in wb.usage.audit(wb.actor("admin"))] == [True]  # the old one is gone
+    assert Workbench(wb.settings.replace(audit_days=0)).usage.forget_expired() == 0  # by default kept forever
     assert any(e.model.startswith("local/") for e in wb.catalog.usage())  # local use is not the audit's to delete
