@@ -154,6 +154,7 @@ def stream_chat(
     *,
     params: Mapping[str, Any] | None = None,
     on_done: Callable[[CompletionResponse], None] | None = None,
+    on_sent: Callable[[Mapping[str, int]], None] | None = None,
 ) -> Iterator[str]:
     """Stream a chat answer as text pieces; `on_done` gets the whole text, token counts, cost and latency.
 
@@ -164,6 +165,8 @@ def stream_chat(
     started = time.perf_counter()
     stream: Any = None
     sent, redactions = privacy.outgoing_messages(messages, local=_is_local(model))
+    if on_sent is not None:  # what was kept from the provider, known before a word comes back (or none does)
+        on_sent(redactions)
     try:
         target, call = _route(model, params)
         stream = litellm.completion(

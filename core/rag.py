@@ -227,9 +227,10 @@ def _written(
     given = hits[: prompt.used]
     answer.retrieved, answer.sources_dropped = sources(given), prompt.dropped
     done: list[llm.CompletionResponse] = []
+    redacted: dict[str, int] = {}
     call = {**params, "temperature": options.temperature, "max_tokens": options.max_tokens}
     pieces = drop_unknown_citations(
-        llm.stream_chat(model, prompt.messages, params=call, on_done=done.append), len(given)
+        llm.stream_chat(model, prompt.messages, params=call, on_done=done.append, on_sent=redacted.update), len(given)
     )
     started = time.perf_counter()
     try:
@@ -238,7 +239,7 @@ def _written(
             yield piece
     except ModelError as exc:
         answer.status, answer.error = MessageStatus.FAILED, str(exc)
-        on_usage(None, str(exc))
+        on_usage(llm.CompletionResponse("", 0, 0, 0.0, 0.0, redactions=redacted) if redacted else None, str(exc))
         raise
     finally:
         pieces.close()  # closes the model's stream too: the local model is free for the next user at once
@@ -250,6 +251,7 @@ def _written(
                 completion_tokens=generated,
                 cost=0.0,
                 latency_ms=(time.perf_counter() - started) * 1000,
+                redactions=redacted,  # the question and passages did leave, redacted
             )
             if answer.status is not MessageStatus.FAILED:
                 answer.status = MessageStatus.STOPPED

@@ -88,9 +88,13 @@ class Chat:
         model_name = options.model or self._s.settings.chat_model
         model, params = self._s.models.resolve(model_name)
         history: list[tuple[str, str]] = []
+        redact = any(s.redact_personal_data for s in found)
         if conversation is not None:
-            self._catalog.get_conversation(conversation, user=actor.name)  # refused unless it is theirs
+            earlier = self._catalog.get_conversation(conversation, user=actor.name)  # refused unless it is theirs
             history = [(m.role, m.content) for m in self._catalog.messages(conversation) if m.status in KEPT]
+            redact = redact or any(  # earlier answers quote the stores asked before: their rule goes along
+                s.redact_personal_data for s in self._catalog.list_stores() if s.name in earlier.stores
+            )
         answer = Answer(question=question, model=model_name, conversation_id=conversation or "")
         usage = self._s.usage(actor, "chat", found, model_name)
         embedder = self._s.embedder(found[0].embedding_model)
@@ -111,7 +115,7 @@ class Chat:
             embed=lambda texts: embedder.embed(texts, on_usage=on_embedding),
             min_relevance=floor or None,
         )
-        pipeline = privacy.scoped(pipeline, on=any(s.redact_personal_data for s in found))
+        pipeline = privacy.scoped(pipeline, on=redact)
         return self._saved(actor, pipeline, answer, stores=found, options=options, opened=opened), answer
 
     def start(

@@ -118,3 +118,25 @@ def test_the_audit_is_for_administrators_and_keeps_its_retention(
     assert [e.created_at > old for e in wb.usage.audit(wb.actor("admin"))] == [True]  # the old one is gone
     assert Workbench(wb.settings.replace(audit_days=0)).usage.forget_expired() == 0  # by default kept forever
     assert any(e.model.startswith("local/") for e in wb.catalog.usage())  # local use is not the audit's to delete
+
+
+def test_a_stopped_answer_still_records_what_was_kept_from_the_provider(settings: Settings, tmp_path: Path) -> None:
+    with StubProvider(reply="The refund is due " + "in a while, " * 200, delay=0.05) as slow:
+        models = tmp_path / "models.yaml"
+        models.write_text(
+            "model_list:\n  - model_name: slow-chat\n"
+            f"    litellm_params: {{model: openai/slow, api_base: '{slow.api_base}', api_key: sk-stub-test-key}}\n"
+        )
+        wb = Workbench(settings.replace(models_file=models))
+        admin = wb.actor("admin")
+        wb.stores.create(admin, "letters")  # embedded by the bundled model: only the answer goes out
+        wb.stores.set_redaction(admin, "letters", True)
+        wb.documents.ingest(admin, "letters", [Upload("letter.txt", LETTER.encode())])
+        job = wb.chat.start(admin, "letters", "When is the refund for jane.doe@example.com due?", options=AskOptions(model="slow-chat"))  # fmt: skip
+        while not job.answer.text and not job.done.is_set():
+            job.done.wait(timeout=0.05)  # until the first words arrive
+        job.stop()
+        assert job.done.wait(timeout=60)
+        assert all(value not in _sent(slow) for value in PERSONAL.values())
+    [chat] = [e for e in wb.catalog.usage() if e.kind == "chat"]
+    assert chat.redactions.get("email", 0) >= 2  # the question's and the passage's, on the stopped answer's record
