@@ -5,6 +5,8 @@ told its session has ended. The first sign-in on a fresh server takes one click.
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,4 +90,42 @@ def test_a_copied_cookie_stops_working_when_the_session_ends(tmp_path: Path, bro
             shot(page, f"sessions-ended-{what}")
             assert _opens_with(browser, server.url, copy) == "Sign in", what
     finally:
+        server.stop()
+
+
+def test_six_browsers_guessing_at_once_lock_the_name(tmp_path: Path, browser: Any) -> None:
+    """The probe that never locked before: six sessions, four rounds of wrong passwords submitted together."""
+    server = Server(tmp_path / "data", env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD})
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(6)]
+    try:
+        wb = Workbench(
+            load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
+        )
+        wb.users.add(wb.actor("admin"), "ana", password=PASSWORD)
+        pages = [context.new_page() for context in contexts]
+        for page in pages:
+            page.goto(server.url)
+            page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+            idle(page)
+        for round_ in range(4):
+            for n, page in enumerate(pages):
+                page.get_by_label("Username", exact=True).fill("ana")
+                page.get_by_label("Password", exact=True).fill(f"guess {round_}-{n}")
+            for page in pages:  # all six submitted before any answer
+                page.get_by_role("button", name="Sign in").click()
+            deadline = time.monotonic() + 120  # every try of this round counted (the messages may be last round's)
+            while wb.users.failed_sign_ins("ana") < 6 * (round_ + 1) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for page in pages:
+                page.get_by_text(re.compile("Wrong user name or password|Too many failed sign-ins")).wait_for()
+                idle(page)
+        pages[0].get_by_label("Username", exact=True).fill("ana")
+        pages[0].get_by_label("Password", exact=True).fill(PASSWORD)
+        pages[0].get_by_role("button", name="Sign in").click()
+        pages[0].get_by_text("Too many failed sign-ins").wait_for()  # even the right password waits now
+        shot(pages[0], "sessions-locked-after-parallel-guesses")
+        assert wb.users.failed_sign_ins("ana") == 25
+    finally:
+        for context in contexts:
+            context.close()
         server.stop()
