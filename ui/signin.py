@@ -2,10 +2,10 @@
 
 Core decides (the try count, the password check, whether a session still holds); this module only carries the
 session between the browser and core. The cookie is read on the server from the request that opened the page
-(`st.context.cookies`) and written by a one-line script in a zero-height frame, which never reports back: no
-component value reaches the server, so no extra rerun can swallow the click on "Sign in" (the bug of the cookie
-component streamlit-authenticator draws on every run). Written from the page, the cookie cannot be `HttpOnly`;
-it gets `Secure` whenever the page is served over HTTPS (see the README's security section).
+(`st.context.cookies`) and set by the server (`ui.web`: HttpOnly, SameSite=Strict, Secure over HTTPS): a
+one-line script in a frame of no height posts a one-time code to the server, which answers with the cookie.
+The script never reports back to Streamlit, so no extra rerun can swallow the click on "Sign in" (the bug of the
+cookie component streamlit-authenticator drew on every run).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from core.access import SESSION_LENGTH
 from core.errors import WorkbenchError
 from core.records import Session
 from core.workbench import Workbench
+from ui import web
 from ui.html import plain
-
-COOKIE_NAME = "rag_workbench"
 
 
 def current_session(wb: Workbench) -> Session | None:
@@ -31,7 +30,7 @@ def current_session(wb: Workbench) -> Session | None:
         return session
     if st.session_state.get("signed_out"):  # the cookie sent with this page was ended by signing out
         return None
-    token = st.context.cookies.get(COOKIE_NAME)
+    token = st.context.cookies.get(web.COOKIE_NAME)
     session = wb.users.resume(token) if token else None
     if session is not None:
         st.session_state["session"] = session
@@ -55,8 +54,8 @@ def form(wb: Workbench) -> None:
         name = st.text_input("Username", key="login_name", autocomplete="username")
         password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary", use_container_width=True)
-    if st.context.cookies.get(COOKIE_NAME):
-        _write_cookie("", max_age=0)  # an ended session's cookie: gone from the browser too
+    if st.context.cookies.get(web.COOKIE_NAME):
+        _post(web.SIGN_OUT_PATH, "")  # an ended session's cookie: gone from the browser too
     if submitted:
         try:
             session = wb.users.sign_in(name, password)
@@ -79,13 +78,18 @@ def sign_out_button(wb: Workbench) -> None:
 
 
 def keep_cookie(session: Session) -> None:
-    """Give the browser the session's cookie, so that a reload or a new tab stays signed in (until it ends)."""
-    if st.context.cookies.get(COOKIE_NAME) != session.token:
+    """Have the server give the browser the session's cookie, so that a reload or a new tab stays signed in."""
+    if st.context.cookies.get(web.COOKIE_NAME) == session.token:
+        return
+    code = st.session_state.get("cookie_code")
+    if not code or code[0] != session.token:  # one code per session: the same frame is not posted twice
         left = session.started_at + SESSION_LENGTH - datetime.now(UTC)
-        _write_cookie(session.token, max_age=max(0, int(left.total_seconds())))
+        code = (session.token, web.handoff(session.token, max(0, int(left.total_seconds()))))
+        st.session_state["cookie_code"] = code
+    _post(web.SESSION_PATH, code[1])
 
 
-def _write_cookie(value: str, *, max_age: int) -> None:
-    cookie = json.dumps(f"{COOKIE_NAME}={value}; path=/; max-age={max_age}; samesite=strict")
-    script = f"parent.document.cookie = {cookie} + (parent.location.protocol === 'https:' ? '; secure' : '');"
+def _post(path: str, body: str) -> None:
+    """A request from the page to the app's own server (its answer sets or clears the cookie)."""
+    script = f"fetch(parent.location.origin + {json.dumps(path)}, {{method: 'POST', body: {json.dumps(body)}}});"
     st.iframe(f"<script>{script}</script>", height="content")  # nothing to show: sized to nothing

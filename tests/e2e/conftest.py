@@ -53,7 +53,7 @@ class Server:
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "streamlit", "run", "app.py",
+                    sys.executable, "-m", "streamlit", "run", "server.py",
                     "--server.port", str(self.port), "--server.address", "127.0.0.1",
                     "--server.headless", "true", "--browser.gatherUsageStats", "false",
                 ],
@@ -130,7 +130,10 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     opened.set_default_timeout(60_000)
     asked: list[str] = []
     opened.on("request", lambda r: asked.append(r.url))  # every address the browser asks for
+    refused: list[str] = []  # what the app's Content-Security-Policy blocked: the app itself must need nothing of it
+    opened.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     yield opened
+    assert not refused, f"the Content-Security-Policy blocked part of the app: {refused[:3]}"
     app = next((origin(u) for u in asked if u.startswith("http")), "")  # the first page asked for is the app's
     foreign = sorted({u for u in asked if u.startswith(("http:", "https:", "ws:", "wss:")) and origin(u) != app})
     assert not foreign, f"the browser fetched from outside the app ({app}): {foreign}"

@@ -54,6 +54,8 @@ def test_names_documents_and_answers_make_a_viewers_browser_fetch_nothing(tmp_pa
         wb.stores.create(admin, store)
         wb.documents.ingest(admin, store, [Upload("plan.md", text.encode())])
         wb.stores.grant(admin, store, "vic", Role.VIEWER)
+        policy = page.request.get(server.url).headers.get("content-security-policy", "")
+        assert "img-src 'self' data: blob:" in policy and "connect-src 'self'" in policy  # a second wall
         sign_in(page, server.url, "vic", PASSWORD)
         for title in ("Stores", "Documents", "Search", "Evaluate", "Usage", "Account"):
             page.locator(NAV, has_text=title).click()
