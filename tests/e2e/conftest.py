@@ -172,6 +172,14 @@ def idle(page: Any, *, timeout: float = 60_000) -> None:
 NAV = "[data-testid=stPageLink] a"  # our sidebar menu
 
 
+def workbench_of(data_dir: Path) -> Any:
+    """The workbench on a test server's data folder, to seed and check what the browser did (same catalog)."""
+    from core.config import load_settings
+    from core.workbench import Workbench
+
+    return Workbench(load_settings(env={"WORKBENCH_DATA_DIR": str(data_dir)}, secrets_file=data_dir.parent / "none"))
+
+
 def sign_in(page: Any, url: str, user: str, password: str) -> None:
     """Open the app and sign in through the login form with one click; returns on the Stores page."""
     page.goto(url)

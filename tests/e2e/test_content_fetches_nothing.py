@@ -12,11 +12,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from core.config import load_settings
 from core.ingest import Upload
 from core.records import Role
-from core.workbench import Workbench
-from tests.e2e.conftest import NAV, Server, idle, shot, sign_in
+from tests.e2e.conftest import NAV, Server, idle, shot, sign_in, workbench_of
 
 pytestmark = pytest.mark.slow
 PASSWORD = "analyst-password-1"
@@ -46,9 +44,7 @@ def test_names_documents_and_answers_make_a_viewers_browser_fetch_nothing(tmp_pa
     )
     server = Server(tmp_path / "data", env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD})
     try:
-        wb = Workbench(
-            load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
-        )
+        wb = workbench_of(tmp_path / "data")
         admin = wb.actor("admin")
         wb.users.add(admin, "vic", password=PASSWORD)
         wb.stores.create(admin, store)

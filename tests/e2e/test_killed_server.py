@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 
-from core.config import load_settings
 from core.records import DocumentStatus
-from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
-from tests.e2e.conftest import NAV, Server, create_store, idle, shot, sign_in
+from tests.e2e.conftest import NAV, Server, create_store, idle, shot, sign_in, workbench_of
 
 pytestmark = pytest.mark.slow
 PASSWORD = "analyst-password-1"
@@ -48,7 +46,7 @@ def test_a_server_killed_mid_ingest_starts_again_clean(tmp_path: Path, page: Any
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
-        wb = Workbench(load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "x"))
+        wb = workbench_of(tmp_path / "data")
         admin = wb.actor("admin")
         sign_in(page, again.url, "admin", PASSWORD)  # the restarted app's job worker picks the upload up again
         deadline = time.monotonic() + 300

@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.config import load_settings
 from core.records import DocumentStatus, Role
-from core.workbench import Workbench
-from tests.e2e.conftest import NAV, Server, idle, shot, sign_in
+from tests.e2e.conftest import NAV, Server, idle, shot, sign_in, workbench_of
 
 pytestmark = pytest.mark.slow
 PASSWORD = "analyst-password-1"
@@ -27,9 +25,7 @@ def test_three_analysts_upload_and_search_the_same_store_at_once(tmp_path: Path,
     server = Server(tmp_path / "data", env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD})
     contexts = []
     try:
-        wb = Workbench(
-            load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
-        )
+        wb = workbench_of(tmp_path / "data")
         admin = wb.actor("admin")
         wb.stores.create(admin, "shared")
         pages = {}

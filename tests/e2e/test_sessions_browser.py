@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.config import load_settings
-from core.workbench import Workbench
-from tests.e2e.conftest import NAV, Server, idle, shot, sign_in
+from tests.e2e.conftest import NAV, Server, idle, shot, sign_in, workbench_of
 
 pytestmark = pytest.mark.slow
 PASSWORD = "analyst-password-1"
@@ -58,9 +56,7 @@ def _told_ended(page: Any) -> None:
 def test_a_copied_cookie_stops_working_when_the_session_ends(tmp_path: Path, browser: Any, page: Any) -> None:
     server = Server(tmp_path / "data", env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD})
     try:
-        wb = Workbench(
-            load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
-        )
+        wb = workbench_of(tmp_path / "data")
         admin = wb.actor("admin")
         wb.users.add(admin, "ana", password=PASSWORD)
 
@@ -101,9 +97,7 @@ def test_six_browsers_guessing_at_once_lock_the_name(tmp_path: Path, browser: An
     server = Server(tmp_path / "data", env={"WORKBENCH_ADMIN_PASSWORD": PASSWORD})
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(6)]
     try:
-        wb = Workbench(
-            load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
-        )
+        wb = workbench_of(tmp_path / "data")
         wb.users.add(wb.actor("admin"), "ana", password=PASSWORD)
         pages = [context.new_page() for context in contexts]
         for page in pages:

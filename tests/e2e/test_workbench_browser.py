@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import filing_pages, make_pdf
-from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, open_page, shot, sign_in
+from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, open_page, shot, sign_in, workbench_of
 
 pytestmark = pytest.mark.slow
 PAGES = ("stores", "upload", "documents", "search", "chat", "evaluate", "usage", "account", "users")
@@ -308,12 +308,8 @@ def test_an_upload_goes_on_through_a_reload_and_cancel_keeps_no_half_document(tm
         page.get_by_text("0 added, 0 already there, 0 failed. 1 cancelled.").wait_for(timeout=60_000)
         idle(page)
         shot(page, "09-cancelled")
-        from core.config import load_settings
-        from core.workbench import Workbench
 
-        workbench = Workbench(
-            load_settings(env={"WORKBENCH_DATA_DIR": str(tmp_path / "data")}, secrets_file=tmp_path / "none")
-        )
+        workbench = workbench_of(tmp_path / "data")
         deadline = time.monotonic() + 20  # the stopped run cleans up while the next one already draws the page
         while workbench.documents.of(workbench.actor("admin"), "finance") and time.monotonic() < deadline:
             time.sleep(0.2)
