@@ -77,6 +77,6 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one() -> None:
     section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"```(?:bash|sh)\n(.*?)\n```", section, flags=re.S)
     assert len(commands) == 2
-    assert "streamlit run app.py" in commands[0]
+    assert "streamlit run server.py" in commands[0]  # the app with its security headers and cookie routes
     assert "pytest" in commands[1] and "ruff" in commands[1]
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
