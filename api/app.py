@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -77,7 +78,7 @@ def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> 
         if run_jobs:
             await run_in_threadpool(wb.runner.stop)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # FastAPI, with its docs pages' scripts served by the API instead of a CDN
         lifespan=lifespan,
         title="RAG Workbench API",
         version="1",

@@ -55,6 +55,17 @@ def test_upload_in_one_call_then_an_answer_with_its_sources(api: Server) -> None
     assert nothing.status_code == 200 and nothing.json()["refused"] is True  # the documents do not say: it says so
 
 
+def test_the_docs_page_loads_only_from_the_api_itself(api: Server) -> None:
+    import re
+
+    page = HTTP.get(f"{api.url}/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    loaded = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert loaded and not [u for u in loaded if re.match(r"(?:https?:)?//", u)]  # FastAPI's default: a CDN
+    for asset in loaded:
+        assert HTTP.get(f"{api.url}{asset}").status_code == 200, asset
+
+
 def test_the_openapi_docs_describe_every_endpoint(api: Server) -> None:
     assert HTTP.get(f"{api.url}/docs").status_code == 200
     paths = HTTP.get(f"{api.url}/openapi.json").json()["paths"]
