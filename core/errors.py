@@ -57,7 +57,7 @@ def disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC
         return True
     text = str(exc).lower()
-    return "no space left on device" in text or "os error 28" in text or "disk is full" in text
+    return "no space left on device" in text or "os error 28" in text or "disk is full" in text  # SQLite's
 
 
 class NotSignedIn(WorkbenchError):

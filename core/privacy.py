@@ -16,12 +16,12 @@ chat runner, the ingest worker) opens its own.
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from stdnum import iban, luhn
@@ -91,14 +91,12 @@ def _card(candidate: str) -> bool:
     return 13 <= len(digits) <= 19 and bool(CARD_PREFIXES.match(digits)) and luhn.is_valid(digits)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Policy:
-    """One operation's rule for text leaving for remote models, and what it redacted so far."""
+    """One operation's rule for text leaving for remote models (what was redacted travels with each response)."""
 
     on: bool
     region: str = PHONE_REGION
-    counts: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _policy: ContextVar[Policy | None] = ContextVar("workbench_privacy_policy", default=None)
@@ -142,33 +140,29 @@ def outgoing(texts: Sequence[str], *, local: bool) -> tuple[list[str], dict[str,
         redacted, counts = redact(text, region=policy.region)
         cleaned.append(redacted)
         total.update(counts)
-    with policy.lock:
-        policy.counts.update(total)
     return cleaned, dict(total)
 
 
-def outgoing_messages(messages: Sequence[Mapping[str, object]], *, local: bool) -> tuple[list[dict], dict[str, int]]:
+def outgoing_messages(messages: Sequence[Mapping[str, Any]], *, local: bool) -> tuple[list[dict], dict[str, int]]:
     """Chat messages as they may leave: the text of each (plain, or the text parts of a multi-part message)."""
     total: Counter[str] = Counter()
-    cleaned: list[dict] = []
+
+    def clean(text: str) -> str:
+        [sent], counts = outgoing([text], local=local)
+        total.update(counts)
+        return sent
+
+    cleaned = []
     for message in messages:
         content = message.get("content")
         if isinstance(content, str):
-            [text], counts = outgoing([content], local=local)
-            cleaned.append({**message, "content": text})
-        elif isinstance(content, list):
-            parts = []
-            counts = Counter()
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    [text], found = outgoing([part["text"]], local=local)
-                    parts.append({**part, "text": text})
-                    counts.update(found)
-                else:
-                    parts.append(part)
-            cleaned.append({**message, "content": parts})
-        else:
-            cleaned.append(dict(message))
-            counts = {}
-        total.update(counts)
+            content = clean(content)
+        elif isinstance(content, list):  # text parts and image parts (images go as they are)
+            content = [
+                {**part, "text": clean(part["text"])}
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
+                else part
+                for part in content
+            ]
+        cleaned.append({**message, "content": content} if "content" in message else dict(message))
     return cleaned, dict(total)

@@ -1,11 +1,9 @@
 """Audit (administrators): every call to a remote model, who made it on which stores, and what was redacted."""
 
-from datetime import UTC, datetime, timedelta
-
 import streamlit as st
 
 from core.errors import WorkbenchError
-from ui import tables
+from ui import periods, tables
 from ui.session import fail, signed_in
 
 wb, me = signed_in()
@@ -15,11 +13,8 @@ st.caption(
     "Every call to a remote model (embedding, chat, rerank, vision): text that left this machine. "
     + (f"Records are kept {days} days (WORKBENCH_AUDIT_DAYS)." if days > 0 else "Records are kept forever.")
 )
-PERIODS = {"24 hours": timedelta(hours=24), "7 days": timedelta(days=7), "30 days": timedelta(days=30), "All": None}
-period = st.segmented_control("Period", list(PERIODS), default="7 days", key="audit_period") or "7 days"
-span = PERIODS[period]
 try:
-    calls = wb.usage.audit(me, since=datetime.now(UTC) - span if span else None)
+    calls = wb.usage.audit(me, since=periods.since(st, key="audit_period"))
 except WorkbenchError as exc:
     fail(exc)
 if not calls:

@@ -1,19 +1,17 @@
 """Usage: who used what, in charts. Administrators see everyone; others their own use and their stores'."""
 
-from datetime import UTC, datetime, timedelta
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ui import periods
 from ui.session import signed_in
 
 wb, me = signed_in()
 
 st.title("Usage")
-PERIODS = {"24 hours": timedelta(hours=24), "7 days": timedelta(days=7), "30 days": timedelta(days=30), "All": None}
 left, middle, right, through, keyed = st.columns([3, 2, 2, 2, 2])
-period = left.segmented_control("Period", list(PERIODS), default="7 days", key="usage_period") or "7 days"
+start = periods.since(left, key="usage_period")
 everything = wb.usage.report(me)
 users = sorted(set(everything.events["user"]))
 stores = sorted({s for s in everything.events["store"] if s})
@@ -23,10 +21,9 @@ channel = through.selectbox("Through", ["Everything", "app", "api", "cli"], key=
 named = {k.id: f"{k.name} ({k.prefix}…)" for k in (wb.keys.all(me) if me.is_admin else wb.keys.mine(me))}
 keys = ["Any key", *sorted({k for k in everything.events["key"] if k})]
 key = keyed.selectbox("API key", keys, format_func=lambda k: named.get(k, k), key="usage_key")
-span = PERIODS[period]
 report = wb.usage.report(
     me,
-    since=datetime.now(UTC) - span if span else None,
+    since=start,
     user=None if who == "Everyone" else who,
     store=None if where == "All stores" else where,
     channel=None if channel == "Everything" else channel,

@@ -9,13 +9,13 @@ from core.catalog.documents import DocumentQueries
 from core.catalog.groups import GroupQueries
 from core.catalog.jobs import JobQueries
 from core.catalog.keys import KeyQueries
-from core.catalog.rows import WORKER, new_id, now
+from core.catalog.rows import GAVE_UP, WORKER, new_id, now
 from core.catalog.schema import make_engine, upgrade
 from core.catalog.stores import StoreQueries
 from core.catalog.usage import UsageQueries
 from core.catalog.users import UserQueries
 
-__all__ = ["WORKER", "Catalog", "new_id", "now"]
+__all__ = ["GAVE_UP", "WORKER", "Catalog", "new_id", "now"]
 
 
 class Catalog(

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.catalog.rows import IN_HAND, WORKER, document_of, document_row, now, store_of, utc, worker_alive
+from core.catalog.rows import GAVE_UP, IN_HAND, WORKER, document_of, document_row, now, store_of, utc, worker_alive
 from core.catalog.schema import documents, stores
 from core.conditions import Condition, Facts, matches
 from core.errors import NotFound, StoreNotFound
@@ -129,7 +129,7 @@ class DocumentQueries:
         with _let_go(doc_ids), self.engine.begin() as conn:
             conn.execute(
                 documents.update()
-                .where(documents.c.id.in_(list(doc_ids)))
+                .where(documents.c.id.in_(doc_ids))
                 .values(status=DocumentStatus.FAILED.value, chunk_count=0, error=redact(error), updated_at=now())
             )
 
@@ -217,5 +217,8 @@ def _let_go(doc_ids: Iterable[str]) -> Iterator[None]:
     `abandoned` finds them once it is back."""
     try:
         yield
+    except BaseException:
+        GAVE_UP.set()  # the catalog may still say "processing": `Services.tidy` sweeps them
+        raise
     finally:
         IN_HAND.difference_update(doc_ids)

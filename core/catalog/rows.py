@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from core.records import ChatMessage, Citation, Conversation, Document, Document
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # who writes a processing document (see `abandoned`)
 IN_HAND: set[str] = set()  # processing documents an ingest of this process is still writing (the others it gave up)
+GAVE_UP = threading.Event()  # set when this process let go of documents the catalog could not be told about
 
 
 def now() -> datetime:

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.errors import CatalogUnavailable
+from core.errors import CatalogUnavailable, disk_full
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,6 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
-    sa.Column("failed_logins", sa.Integer, nullable=False, default=0, server_default="0"),  # unused: see below
-    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),  # unused: see sign_in_failures
     sa.Column("sessions_valid_after", sa.DateTime(timezone=True), nullable=True),  # sign-ins before it have ended
 )
 
@@ -301,8 +299,7 @@ def _plain_outage(context: sa.engine.ExceptionContext) -> None:
     """A catalog that cannot be reached or written is said in words (the transaction was rolled back, so nothing
     was half-written); other database errors go on as they are."""
     error = context.original_exception
-    text = str(error).lower()
-    if "disk is full" in text or "no space left" in text or "could not extend file" in text:
+    if disk_full(error) or "could not extend file" in str(error):  # PostgreSQL's words for it
         raise CatalogUnavailable(
             "The disk holding the catalog database is full; free some space and try again. Nothing was changed."
         ) from error

@@ -13,6 +13,13 @@ from core.catalog.schema import usage_events, usage_stores
 from core.records import UsageEvent
 from core.redact import redact_optional
 
+# a call to a model outside the bundled ones (not an API request's record, nor an ingest's volume)
+REMOTE_CALL = (
+    (usage_events.c.model != "")
+    & ~usage_events.c.model.startswith("local/")
+    & usage_events.c.kind.not_in(("api", "ingest"))
+)
+
 
 class UsageQueries:
     engine: Engine
@@ -52,11 +59,9 @@ class UsageQueries:
                     usage_stores.insert(), [{"event_id": event_id, "store": s, "store_id": ids[s]} for s in stores]
                 )
 
-    def forget_usage_before(self, cutoff: datetime, *, remote_only: bool = True) -> int:
-        """Delete usage records older than `cutoff` (those of remote model calls, by default): the audit's retention."""
-        where = usage_events.c.created_at < cutoff
-        if remote_only:
-            where &= ~usage_events.c.model.startswith("local/") & usage_events.c.kind.not_in(("api", "ingest"))
+    def forget_remote_calls_before(self, cutoff: datetime) -> int:
+        """Delete the records of remote model calls older than `cutoff` (the audit's retention); how many."""
+        where = (usage_events.c.created_at < cutoff) & REMOTE_CALL
         with self.engine.begin() as conn:
             old = [r.id for r in conn.execute(sa.select(usage_events.c.id).where(where))]
             for start in range(0, len(old), 500):
@@ -66,9 +71,17 @@ class UsageQueries:
         return len(old)
 
     def usage(
-        self, *, user: str | None = None, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        user: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        remote_calls: bool = False,
     ) -> list[UsageEvent]:
+        """Usage records in order; `remote_calls`: only those of calls to a remote model (the audit)."""
         query = sa.select(usage_events).order_by(usage_events.c.id)
+        if remote_calls:
+            query = query.where(REMOTE_CALL)
         if user is not None:
             query = query.where(usage_events.c.user_name == user)
         if since is not None:

@@ -180,7 +180,7 @@ class Documents:
         """Write files into a store: one result per upload; progress events as it goes; `cancelled()` is
         checked between files and batches. Interrupted or cancelled, it leaves no half document."""
         found = self._s.store(actor, store, Action.EDIT)
-        self._s.recover()  # what an earlier ingest gave up half-written goes first (a catalog outage, a kill)
+        self._s.tidy()  # what an earlier ingest gave up half-written goes first (a catalog outage)
         embedder = self._s.embedder(found.embedding_model)
         options = options or IngestOptions()
         if options.parse is None:  # the configured parse options (vision model, zip limits, usage records)

@@ -69,7 +69,7 @@ class JobRunner:
     def _tidy(self) -> None:
         """While idle: clean up documents an ingest gave up half-written (its catalog went away meanwhile)."""
         try:
-            self._s.recover()
+            self._s.tidy()
         except Exception:  # still out of reach: next time
             log.debug("could not tidy interrupted documents", exc_info=True)
 

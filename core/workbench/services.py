@@ -13,7 +13,7 @@ from typing import Any
 
 from core import access, llm, privacy
 from core.access import Action
-from core.catalog import Catalog
+from core.catalog import GAVE_UP, Catalog
 from core.config import Settings, load_settings
 from core.embedding import PROBE_TEXT, Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, StoreNotFound, WorkbenchError
@@ -102,6 +102,18 @@ class Services:
             except Exception as exc:
                 log.warning("warm-up: backend %s did not open: %s", backend, exc)
         return loaded
+
+    def tidy(self) -> int:
+        """`recover`, but only once this process has let go of documents it could not mark (a catalog outage
+        mid-ingest): the job worker's idle loop and every ingest ask, so it must cost nothing otherwise."""
+        if not GAVE_UP.is_set():
+            return 0
+        GAVE_UP.clear()
+        try:
+            return self.recover()
+        except Exception:
+            GAVE_UP.set()  # still out of reach: the next ask tries again
+            raise
 
     def recover(self) -> int:
         """Clean up after a process that died mid-ingest: its unfinished documents lose their chunks and are

@@ -10,8 +10,6 @@ from core.records import Actor, Role, UsageEvent
 from core.usage import UsageReport, report
 from core.workbench.services import Services
 
-NOT_CALLS = ("api", "ingest")  # records of an API request and of an ingest's volume, not of a model call
-
 
 class Usage:
     def __init__(self, services: Services) -> None:
@@ -38,15 +36,14 @@ class Usage:
         (`WORKBENCH_AUDIT_DAYS`) are deleted first."""
         access.require_admin(actor.user, "see the audit of remote model calls")
         self.forget_expired()
-        events = self._s.catalog.usage(since=since)
-        return [e for e in reversed(events) if e.kind not in NOT_CALLS and e.model and not e.model.startswith("local/")]
+        return list(reversed(self._s.catalog.usage(since=since, remote_calls=True)))
 
     def forget_expired(self) -> int:
         """Delete the records of remote model calls older than the retention; how many."""
         days = self._s.settings.audit_days
         if days <= 0:
             return 0
-        return self._s.catalog.forget_usage_before(datetime.now(UTC) - timedelta(days=days))
+        return self._s.catalog.forget_remote_calls_before(datetime.now(UTC) - timedelta(days=days))
 
     def report(
         self,

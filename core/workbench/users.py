@@ -9,6 +9,7 @@ role move to now (every browser of that user then signs in again).
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from core import access
@@ -48,9 +49,7 @@ class Users:
                 raise PermissionDenied("Only an administrator can set another user's password.")
             hashed = self._catalog.password_hash(name)
             if actor.user.has_password:  # a guess here counts as a sign-in try (a stolen session cannot guess on)
-                tries = self._catalog.count_sign_in(name, window=access.LOCKOUT)
-                if tries > access.MAX_LOGIN_FAILURES:
-                    raise PermissionDenied(access.LOCKED_OUT)
+                self._count_try(name)
                 if not access.password_matches(current or "", hashed):
                     raise PermissionDenied("Your current password is not right; nothing was changed.")
         self._catalog.get_user(name)
@@ -107,9 +106,7 @@ class Users:
         if not typed or not password:
             raise InvalidInput("Type your user name and your password.")
         counted = typed[:MAX_TYPED_NAME]
-        tries = self._catalog.count_sign_in(counted, window=access.LOCKOUT)
-        if tries > access.MAX_LOGIN_FAILURES:
-            raise PermissionDenied(access.LOCKED_OUT)
+        tries = self._count_try(counted)
         started = datetime.now(UTC)  # before the hash is read: a reset during the check ends this session too
         hashed = self._catalog.password_hash(typed)  # None for an unknown name: the stand-in costs the same
         if hashed and access.password_matches(password, hashed):
@@ -147,8 +144,19 @@ class Users:
         """The sign-in tries counted against a name that are still in force (after LOCKOUT, none)."""
         return self._catalog.sign_in_failures(name[:MAX_TYPED_NAME], window=access.LOCKOUT)
 
+    def _count_try(self, name: str) -> int:
+        """Count one password try against a name (atomically) and refuse it once past the lockout; the tries."""
+        tries = self._catalog.count_sign_in(name, window=access.LOCKOUT)
+        if tries > access.MAX_LOGIN_FAILURES:
+            raise PermissionDenied(access.LOCKED_OUT)
+        return tries
+
     def _session(self, name: str, started: datetime) -> Session:
         return Session(name=name, started_at=started, token=access.session_token(name, started, key=self.cookie_key()))
 
-    def cookie_key(self) -> str:
+    @functools.cached_property
+    def _cookie_key(self) -> str:  # read (or made) once: every page load that brings a cookie checks it
         return access.cookie_key(self._s.settings.cookie_key, self._s.settings.data_dir)
+
+    def cookie_key(self) -> str:
+        return self._cookie_key
