@@ -150,6 +150,7 @@ class Store:
     generation: int = 0  # bumped by each embedding rebuild: a new collection holds the new vectors
     metadata: Mapping[str, str] = field(default_factory=dict)  # the owner's own key-value pairs
     redact_personal_data: bool = False  # personal data is replaced in every text sent to a remote model
+    glossary: Mapping[str, str] = field(default_factory=dict)  # the owner's measures -> line items (core.glossary)
 
     @property
     def chunking(self) -> ChunkSettings:
@@ -264,6 +265,12 @@ class ScoreBreakdown:
     fused: float | None = None
     rerank: float | None = None
     named: float | None = None  # the bonus of a document the question names
+    # how relevant the hit is on a scale that means the same in every query (the calibrated fused score; the cosine
+    # in vector search; the saturated BM25 in full-text search): what a minimum score and chat's refusal compare
+    relevance: float | None = None
+    expansion: str | None = None  # the glossary measure whose line items found it ("capex → purchases of ...")
+    statement: float | None = None  # the bonus of a page of the financial statement the question's measure is on
+    furniture: float | None = None  # the penalty of a page of exhibits, certifications, subsidiaries or auditors
 
     def describe(self) -> str:
         """'vector 0.712 (#1) · keyword 8.31 (#2) · fused 0.033': the parts that took part, for a result card."""
@@ -275,6 +282,9 @@ class ScoreBreakdown:
             f"fused {self.fused:.3f}" if self.fused is not None else "",
             f"rerank {self.rerank:.3f}" if self.rerank is not None else "",
             f"named in the question +{self.named:g}" if self.named else "",
+            f"found as {self.expansion}" if self.expansion else "",
+            f"on the statement the question asks about +{self.statement:g}" if self.statement else "",
+            f"a page of exhibits or certifications −{self.furniture:g}" if self.furniture else "",
         ]
         return " · ".join(p for p in parts if p)
 

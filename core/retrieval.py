@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from core import glossary
 from core.catalog import Catalog
 from core.embedding import Embedder, UsageSink
 from core.errors import EmbeddingMismatch, InvalidInput
@@ -23,7 +24,7 @@ from core.options import (
     SearchOptions,
     Unit,
 )
-from core.ranking import DEFAULT_WEIGHT, by_page, fusion_weight, prefer_named
+from core.ranking import DEFAULT_WEIGHT, by_page, fusion_weight, prefer_named, prefer_statements
 from core.records import Document, DocumentStatus, Hit, ScoreBreakdown, Store
 from core.rerank import UsageRecorder as RerankUsage
 from core.rerank import rerank_scores
@@ -94,9 +95,12 @@ def search(
     if options.rewrite:
         extra = rewritten(query, models.rewrite_model, resolve=models.resolve, on_usage=models.on_usage)
         queries += [extra] if extra else []
-    contexts = [
-        _merged([_candidates(q, t, catalog=catalog, options=options, pool=pool) for q in queries]) for t in targets
-    ]
+    contexts = []
+    for target in targets:  # a measure the question names is also searched in its line items' words (core.glossary)
+        measures = glossary.expansions(query, glossary.store_terms(target.store.glossary))
+        asked = [(q, "") for q in queries] + [(e.query, e.note) for e in measures]
+        found = [_candidates(q, target, catalog=catalog, options=options, pool=pool) for q, _ in asked]
+        contexts.append(_merged(found, [note for _, note in asked]))
     weights = {c.target.store.name: c.weight for c in contexts}
     weight = lambda hit: weights[hit.store or ""]  # noqa: E731
     if len(contexts) == 1:
@@ -105,7 +109,16 @@ def search(
         )
     else:
         hits = _fuse_stores(contexts, options, pool, weight)
+    expanded = {key: note for c in contexts for key, note in c.expanded.items()}
+    if expanded:
+        hits = [
+            replace(h, breakdown=replace(h.breakdown or ScoreBreakdown(), expansion=expanded[h.key]))
+            if h.key in expanded
+            else h
+            for h in hits
+        ]
     hits = prefer_named(query, hits, [d for c in contexts for d in c.documents])
+    hits = prefer_statements(query, hits, [t for c in contexts for t in glossary.store_terms(c.target.store.glossary)])
     if options.rerank.kind is RerankKind.MMR:
         hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
     elif options.rerank.kind is not RerankKind.NONE and hits:
@@ -133,6 +146,7 @@ class _Context:
     cosines: dict[tuple[str, int], float]  # the query's cosine with hits only BM25 found (weighted fusion)
     weight: float  # the vector share for this store
     documents: list[Document]  # the store's ready documents (to see which ones a question names)
+    expanded: dict[tuple[str, int], str] = field(default_factory=dict)  # hits a glossary expansion scored best
 
 
 def _candidates(query: str, target: Target, *, catalog: Catalog, options: SearchOptions, pool: int) -> _Context:
@@ -177,7 +191,7 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
         if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
             vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store)), hidden))
     cosines: dict[tuple[str, int], float] = {}
-    if query_vector is not None and options.fusion is Fusion.WEIGHTED and options.mode is Mode.HYBRID:
+    if query_vector is not None and options.mode is Mode.HYBRID:  # also for RRF: the calibrated relevance needs them
         in_vector = {h.key for h in vector_hits}
         missing = [h for h in keyword_hits if h.key not in in_vector]
         if missing:
@@ -198,16 +212,22 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
     )
 
 
-def _merged(contexts: list[_Context]) -> _Context:
-    """One store's lists for several phrasings of a question: each chunk once, with its best score in each list."""
+def _merged(contexts: list[_Context], notes: Sequence[str]) -> _Context:
+    """One store's lists for several phrasings of a question: each chunk once, with its best score in each list.
+    A chunk whose best score in either list came from a glossary expansion is noted with it (`notes`, one per
+    phrasing, '' for the question itself and its rewrite)."""
     if len(contexts) == 1:
         return contexts[0]
+    expanded: dict[tuple[str, int], str] = {}
 
     def best(lists: list[list[Hit]]) -> list[Hit]:
         found: dict[tuple[str, int], Hit] = {}
-        for hit in (h for hits in lists for h in hits):
-            if hit.key not in found or hit.score > found[hit.key].score:
-                found[hit.key] = hit
+        origin: dict[tuple[str, int], str] = {}
+        for note, hits in zip(notes, lists, strict=True):
+            for hit in hits:
+                if hit.key not in found or hit.score > found[hit.key].score:
+                    found[hit.key], origin[hit.key] = hit, note
+        expanded.update({k: n for k, n in origin.items() if n})
         return sorted(found.values(), key=lambda h: -h.score)
 
     cosines: dict[tuple[str, int], float] = {}
@@ -220,6 +240,7 @@ def _merged(contexts: list[_Context]) -> _Context:
         vector_hits=best([c.vector_hits for c in contexts]),
         keyword_hits=best([c.keyword_hits for c in contexts]),
         cosines=cosines,
+        expanded=expanded,
     )
 
 
@@ -234,25 +255,36 @@ def fuse(
     """One ranked list from a store's vector and BM25 lists, as the options' mode and fusion say.
 
     Weighted fusion takes each hit's vector share from `weight` (per store: see `fusion_weight`) and the cosine of
-    hits only BM25 found from `cosines`."""
+    hits only BM25 found from `cosines`. Every hit's `relevance` is on an absolute scale whatever the mode: the
+    cosine, the saturated BM25 score (full-text search is ranked by it too), or the weighted fusion of both (also
+    under RRF, whose rank-based score means nothing across queries)."""
     if options.mode is Mode.VECTOR:
         return [_with(h, rank, vector=h.score) for rank, h in enumerate(vector_hits, 1)]
     if options.mode is Mode.FULLTEXT:
         return [_with(h, rank, keyword=h.score) for rank, h in enumerate(keyword_hits, 1)]
-    if options.fusion is Fusion.RRF:
-        return _rrf(vector_hits, keyword_hits)
     fixed = options.weight if options.weight is not None else DEFAULT_WEIGHT
-    return _weighted(vector_hits, keyword_hits, weight or (lambda _hit: fixed), cosines or {})
+    weighted = _weighted(vector_hits, keyword_hits, weight or (lambda _hit: fixed), cosines or {})
+    if options.fusion is Fusion.WEIGHTED:
+        return weighted
+    relevance = {h.key: h.score for h in weighted}
+    return [
+        replace(h, breakdown=replace(h.breakdown or ScoreBreakdown(), relevance=relevance.get(h.key)))
+        for h in _rrf(vector_hits, keyword_hits)
+    ]
 
 
 def _with(hit: Hit, rank: int, *, vector: float | None = None, keyword: float | None = None) -> Hit:
+    """A hit of one list: vector search keeps its cosine as its score; full-text search is scored by the saturated
+    BM25 score (0..1, the same in every query and store), its raw score kept in the breakdown."""
+    relevance = vector if vector is not None else saturated(keyword or 0.0)
     breakdown = ScoreBreakdown(
         vector=vector,
         vector_rank=rank if vector is not None else None,
         keyword=keyword,
         keyword_rank=rank if keyword is not None else None,
+        relevance=relevance,
     )
-    return replace(hit, breakdown=breakdown)
+    return replace(hit, score=relevance, breakdown=breakdown)
 
 
 def _rrf(vector_hits: list[Hit], keyword_hits: list[Hit]) -> list[Hit]:
@@ -313,6 +345,7 @@ def _combine(
             keyword=k_hit.score if k_hit else None,
             keyword_rank=k_rank,
             fused=score,
+            relevance=score if scores else None,
         )
         fused.append(replace(hit, score=score, breakdown=breakdown))
     fused.sort(key=lambda h: -h.score)

@@ -141,6 +141,7 @@ def store_row(store: Store) -> dict[str, object]:
         "generation": store.generation,
         "metadata": dict(store.metadata),
         "redact_personal_data": store.redact_personal_data,
+        "glossary": dict(store.glossary),
     }
 
 
@@ -160,6 +161,7 @@ def store_of(row: RowMapping) -> Store:
         generation=int(row["generation"] or 0),
         metadata=row["metadata"] or {},
         redact_personal_data=bool(row["redact_personal_data"]),
+        glossary=row["glossary"] or {},
     )
 
 

@@ -51,6 +51,7 @@ stores = sa.Table(
     sa.Column("search_defaults", sa.JSON, nullable=True),  # the retrieval settings chat uses for this store
     sa.Column("metadata", sa.JSON, nullable=True),  # the owner's own key-value pairs (the API's metadata)
     sa.Column("redact_personal_data", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("glossary", sa.JSON, nullable=True),  # the owner's own measures: {"ARR": "annual recurring revenue"}
 )
 
 grants = sa.Table(

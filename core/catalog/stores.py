@@ -103,6 +103,11 @@ class StoreQueries:
             conn.execute(stores.update().where(stores.c.id == store.id).values(redact_personal_data=on))
         return self.get_store_by_id(store.id)
 
+    def set_glossary(self, store: Store, terms: Mapping[str, str]) -> Store:
+        with self.engine.begin() as conn:
+            conn.execute(stores.update().where(stores.c.id == store.id).values(glossary=dict(terms)))
+        return self.get_store_by_id(store.id)
+
     def set_search_defaults(self, store: Store, values: Mapping[str, object]) -> None:
         with self.engine.begin() as conn:
             conn.execute(stores.update().where(stores.c.id == store.id).values(search_defaults=dict(values)))

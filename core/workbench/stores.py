@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from core import glossary
 from core.access import Action
 from core.catalog import new_id
 from core.errors import AlreadyExists, InvalidInput, WorkbenchError
@@ -214,6 +215,12 @@ class Stores:
         """Replace personal data (e-mails, phones, cards, IBANs, national ids) in every text this store sends to a
         remote model (owners; the bundled local models read everything, as nothing leaves the machine)."""
         return self._catalog.set_redaction(self._s.store(actor, name, Action.MANAGE), on)
+
+    def set_glossary(self, actor: Actor, name: str, text: str) -> Store:
+        """The store's own analyst measures, one per line as 'measure = line item; line item' (owners): questions
+        naming one are also searched in its line items' words (core.glossary). An empty text removes them all."""
+        store = self._s.store(actor, name, Action.MANAGE)
+        return self._catalog.set_glossary(store, glossary.parse_terms(text))
 
     # moving a store between workbenches
 

@@ -191,7 +191,10 @@ def test_a_question_is_also_searched_in_the_documents_words(tmp_path: Path, chat
     texts = {**DOCS, "cashflow.txt": "Purchases of property, plant and equipment were 1,577 million in 2018."}
     wb.documents.ingest(admin, "kb", [Upload(n, t.encode()) for n, t in texts.items()])
     words = SearchOptions(mode=Mode.FULLTEXT, unit=Unit.CHUNK)
-    assert wb.search.run(admin, "kb", "capex", options=words) == []  # the analyst's word is not the filing's
+    assert wb.search.run(admin, "kb", "cash burn", options=words) == []  # the analyst's word is not the filing's
+    found = wb.search.run(admin, "kb", "capex", options=words)  # a measure the glossary knows: found offline
+    assert [h.filename for h in found][:1] == ["cashflow.txt"]
+    assert found[0].breakdown is not None and "capex → purchases of property" in (found[0].breakdown.expansion or "")
     hits = wb.search.run(admin, "kb", "capex", options=SearchOptions(mode=Mode.FULLTEXT, rewrite=True))
     assert [h.filename for h in hits][:1] == ["cashflow.txt"] and OpenAILike.asked[-1] == "capex"
     assert [e.kind for e in wb.catalog.usage()].count("rewrite") == 1
