@@ -17,6 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core import computed
+from core.computed import Computation
+
 CITATION = re.compile(r"\s*\[(\d{1,3})\]")
 LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s+", re.M)
 FIGURE = re.compile(
@@ -141,6 +144,7 @@ class Grounding:
     figures: tuple[str, ...] = ()  # figures of the answer that no source holds
     sentences: tuple[str, ...] = ()  # claims that neither cite a source holding them nor repeat one
     citations: tuple[CitationCheck, ...] = ()
+    computed: tuple[Computation, ...] = ()  # figures the answer derives, each with its working, redone here
 
     @property
     def unsupported(self) -> tuple[str, ...]:
@@ -157,6 +161,9 @@ class Grounding:
         if self.sentences:
             count = len(self.sentences)
             parts.append(f"{count} statement{'s' * (count > 1)} cite{'s' * (count == 1)} no source that holds it.")
+        for c in self.computed:
+            if not c.ok:
+                parts.append(f"{c.describe()}.")
         wrong = [c.n for c in self.citations if not c.supported]
         if wrong:
             parts.append("Source " + ", ".join(f"[{n}]" for n in wrong) + " does not hold what cites it.")
@@ -168,6 +175,7 @@ class Grounding:
             "figures": list(self.figures),
             "sentences": list(self.sentences),
             "citations": [{"n": c.n, "supported": c.supported, "missing": list(c.missing)} for c in self.citations],
+            "computed": [c.as_record() for c in self.computed],
         }
 
     @classmethod
@@ -177,7 +185,8 @@ class Grounding:
         citations = tuple(
             CitationCheck(int(c["n"]), bool(c["supported"]), tuple(c.get("missing", ()))) for c in record["citations"]
         )
-        return cls(bool(record["grounded"]), tuple(record["figures"]), tuple(record["sentences"]), citations)
+        works = tuple(Computation.from_record(c) for c in record.get("computed", ()))
+        return cls(bool(record["grounded"]), tuple(record["figures"]), tuple(record["sentences"]), citations, works)
 
 
 def figures(text: str, *, source: bool = False) -> list[Figure]:
@@ -221,7 +230,12 @@ def check(answer: str, sources: Sequence[str], *, question: str = "") -> Groundi
     everywhere = [f for group in known for f in group]
     words = [set(_words(text)) for text in sources]
     asked = set(_words(question))
-    missing_figures = [f.text for f in figures(answer) if not f.found_in(everywhere)]
+    works: list[Computation] = []
+    for sentence in _sentences(answer):
+        cited = sorted({int(n) for n in CITATION.findall(sentence) if 1 <= int(n) <= len(sources)})
+        works += computed.verify(sentence, cited, known)
+    derived = {c.figure for c in works if c.ok} - {c.figure for c in works if not c.ok}
+    missing_figures = [f.text for f in figures(answer) if not f.found_in(everywhere) and f.text not in derived]
     unsupported: list[str] = []
     uses: dict[int, list[str]] = {}
     for sentence in _sentences(answer):
@@ -236,25 +250,28 @@ def check(answer: str, sources: Sequence[str], *, question: str = "") -> Groundi
                 held = held and not own and len(said) < CLAIM_WORDS
                 continue
             pool = [f for n in cited for f in known[n - 1]]
-            lacking = [f.text for f in own if not f.found_in(pool)]
+            lacking = [f.text for f in own if not f.found_in(pool) and f.text not in derived]
             shared = _share(said, set().union(*(words[n - 1] for n in cited)))
             ok = not lacking and (bool(own) or shared >= CITED_SHARE or len(said) < CLAIM_WORDS)
             held = held and ok
             for n in cited:  # each cited source must hold a part of it: a figure of it, or its words
                 alone = any(f.found_in(known[n - 1]) for f in own) if own else _share(said, words[n - 1]) >= CITED_SHARE
-                mine = [f.text for f in own if not f.found_in(known[n - 1])] if not alone else []
+                mine = (
+                    [f.text for f in own if not f.found_in(known[n - 1]) and f.text not in derived] if not alone else []
+                )
                 uses.setdefault(n, []).extend(
                     lacking or mine or ([] if alone or len(said) < CLAIM_WORDS else [WORDS_ONLY])
                 )
         repeated = any(_share(content, w) >= MATCH_SHARE for w in words)
-        if not held and not (repeated and all(f.found_in(everywhere) for f in figures(plain))):
+        if not held and not (repeated and all(f.found_in(everywhere) or f.text in derived for f in figures(plain))):
             unsupported.append(_short(plain))
     checks = tuple(
         CitationCheck(n, not lacking, tuple(dict.fromkeys(x for x in lacking if x != WORDS_ONLY)))
         for n, lacking in sorted(uses.items())
     )
     grounded = not missing_figures and not unsupported and all(c.supported for c in checks)
-    return Grounding(grounded, tuple(missing_figures), tuple(unsupported), checks)
+    grounded = grounded and all(c.ok for c in works)
+    return Grounding(grounded, tuple(missing_figures), tuple(unsupported), checks, tuple(works))
 
 
 def _cited_parts(sentence: str, count: int) -> list[tuple[str, list[int]]]:

@@ -7,12 +7,75 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from core import glossary
+from core.embedding import MIN_RELEVANCE
+from core.options import Mode
 from core.records import Document, Hit, ScoreBreakdown
 
 DEFAULT_WEIGHT = 0.6  # the vector share for short documents (SciFact train: 0.726, within 0.004 of the best, 0.5)
 LONG_DOCUMENT_WEIGHT = 0.8  # and for long ones (FinanceBench filings, bench/longdocs.py)
 LONG_DOCUMENT_WINDOWS = 100  # a document of this many windows (some 25 pages) is long
 NAMED_BONUS = 0.1  # added to hits of a document the question names (see named_documents)
+# Chat answers only when the best hit's relevance (ScoreBreakdown.relevance) reaches the minimum of its search mode,
+# chosen with bench/calibration.py on SciFact train and the FinanceBench dev filings, where it lets through at most
+# 0.05 of unrelated questions and refuses at most 0.05 of answerable ones on both (README, "Refusals"). Both belong
+# to the embedding model's cosine scale. Full-text search's own scale (the saturated BM25 score) cannot tell an
+# unrelated question from a related one (a long question collects BM25 on common words): chat measures its hits'
+# relevance by their cosine with the question (core.rag.with_cosines) and takes the vector minimum.
+REFUSAL_FUSED: dict[str, float] = {model: 0.40 for model in MIN_RELEVANCE}
+
+
+def refusal_minimum(mode: Mode, model: str) -> float | None:
+    """The relevance below which chat refuses for this search mode and embedding model (None: not calibrated)."""
+    return (REFUSAL_FUSED if mode is Mode.HYBRID else MIN_RELEVANCE).get(model)
+
+
+STATEMENT_BONUS = 0.1  # added to hits of the financial statement a question's measure lives on (prefer_statements)
+FURNITURE_PENALTY = 0.1  # taken from hits of exhibit lists, certifications, auditors' reports and subsidiary lists
+# how a question names a statement, and the title a page of it carries (prose mentioning "the income statement" is
+# not a page of it)
+ASKED_STATEMENTS = {
+    glossary.CASH_FLOW: re.compile(r"cash ?flows? statements?|statements? of cash flows?", re.I),
+    glossary.INCOME: re.compile(r"income statements?|statements? of (?:income|operations|earnings)\b|p ?& ?l\b", re.I),
+    glossary.BALANCE: re.compile(r"balance sheets?|statements? of financial (?:position|condition)", re.I),
+}
+STATEMENTS = {
+    glossary.CASH_FLOW: re.compile(r"\bstatements? of (?:consolidated )?cash flows?", re.I),
+    glossary.INCOME: re.compile(r"\bstatements? of (?:consolidated )?(?:income|operations|earnings)\b", re.I),
+    glossary.BALANCE: re.compile(
+        r"\bbalance sheets?\b|\bstatements? of (?:consolidated )?financial (?:position|condition)", re.I
+    ),
+}
+# Pages a filing carries for the regulator that answer no question about the business, but share its words (the
+# company's name, the year, "annual report", "financial statements"): exhibit pages, officers' certifications, the
+# auditors' report and consent, lists of subsidiaries, a plan document's signature article.
+FURNITURE = re.compile(
+    r"^\W*(?:table of contents\W*)?(?:exhibit \d+(?:\.\d+)?\b|certifications?\b|report of independent registered|"
+    r"consent of independent|(?:list of )?subsidiaries of\b)|I have reviewed this (?:annual|quarterly) report|"
+    r"\bname\s+(?:place|state|country|jurisdiction) of (?:incorporation|organi[sz]ation)|"
+    r"\barticle [ivxl]+\W{1,3}signature",
+    re.IGNORECASE,
+)
+
+
+def prefer_statements(query: str, hits: list[Hit], terms: Sequence[glossary.Term] = ()) -> list[Hit]:
+    """Pages of the statement a question asks about (named in it, or where the measure it names is printed) rank
+    higher by STATEMENT_BONUS; pages of exhibits, certifications and the like lower by FURNITURE_PENALTY. Both are
+    recorded in the breakdown. A question naming no statement and no measure only meets the penalty."""
+    wanted = {name for name, pattern in ASKED_STATEMENTS.items() if pattern.search(query)}
+    wanted |= {term.statement for term, _ in glossary.named(query, terms) if term.statement in STATEMENTS}
+    changed = False
+    adjusted = []
+    for hit in hits:
+        head = f"{hit.header}\n{hit.text[:200]}"  # the page's title lines
+        bonus = STATEMENT_BONUS if any(STATEMENTS[name].search(head) for name in wanted) else 0.0
+        penalty = FURNITURE_PENALTY if FURNITURE.search(hit.text[:600]) else 0.0
+        if bonus or penalty:
+            changed = True
+            breakdown = replace(hit.breakdown or ScoreBreakdown(), statement=bonus or None, furniture=penalty or None)
+            hit = replace(hit, score=hit.score + bonus - penalty, breakdown=breakdown)
+        adjusted.append(hit)
+    return sorted(adjusted, key=lambda h: -h.score) if changed else hits
 
 
 def by_page(hits: list[Hit]) -> list[Hit]:

@@ -145,7 +145,14 @@ def marked(shown: ChatMessage) -> str:
     if shown.role != "assistant":
         return plain(shown.content)  # a question is shown as typed
     text, check = answer_markdown(shown.content), shown.grounding
-    if check is None or check.grounded:
+    if check is None:
+        return text
+    for work in check.computed:  # a figure the answer derives, its working redone: marked as computed
+        if work.ok:
+            text = re.sub(
+                rf"(?<![\w.,]){re.escape(work.figure)}(?![\w])", f":blue-background[{work.figure}]", text, count=1
+            )
+    if check.grounded:
         return text
     for figure in check.figures:
         text = re.sub(rf"(?<![\w.,]){re.escape(figure)}(?![\w])", f":orange-background[{figure}]", text)
@@ -159,6 +166,16 @@ def marked(shown: ChatMessage) -> str:
     return text
 
 
+def working(shown: ChatMessage) -> None:
+    """Under the answer: each figure it computes, the operation and its cited operands, and whether it follows."""
+    done = [w for w in shown.grounding.computed if w.ok] if shown.grounding is not None else []
+    for work in done:
+        cited = ", ".join(f"[{n}]" for n in work.sources)
+        st.markdown(
+            f":blue-badge[:material/calculate: computed] **{plain(work.figure)}** from {cited}: {plain(work.working)}"
+        )
+
+
 def message(wb: Workbench, me: Actor, shown: ChatMessage, readable: list[str]) -> None:
     with st.chat_message(shown.role):
         if shown.role == "assistant" and shown.grounding is not None and not shown.grounding.grounded:
@@ -166,7 +183,10 @@ def message(wb: Workbench, me: Actor, shown: ChatMessage, readable: list[str]) -
         st.markdown(marked(shown) or "_(no answer)_")
         if shown.role != "assistant":
             return
-        if shown.mode:
+        working(shown)
+        if (
+            shown.mode and shown.status is not MessageStatus.REFUSED
+        ):  # a refusal quotes nothing and is written by no model
             st.caption(ANSWERED_BY.get(shown.mode, "").format(model=shown.model))
         if shown.status is MessageStatus.STOPPED:
             st.caption("Stopped before the end.")
