@@ -1,17 +1,19 @@
 """Do scores mean the same in every query? Each question is asked, through the product's search, of the store that
-answers it and of one that does not, and we count how often a minimum score tells the two apart.
+answers it and of one that does not, and we count how often a minimum relevance tells the two apart.
 
-    .venv/bin/python bench/calibration.py [--data-dir data/eval] [--filings-dir data/longdocs]
+    .venv/bin/python bench/calibration.py [--data-dir data/eval] [--filings-dir data/longdocs] [--split train]
 
 Stores (reused when present, else ingested through the product): SciFact's 5,183 abstracts (the store
 bench/eval_retrieval.py builds) and the ten FinanceBench dev filings (built here on first use).
-Questions: SciFact's 300 test claims and the 36 FinanceBench questions, each asked of its own store (related)
-and of the other one (unrelated), with the product's default search settings.
+Questions: SciFact's claims of --split (train: 809, where the minimums are chosen; test: 300) and the 36
+FinanceBench questions, each asked of its own store (related) and of the other one (unrelated), and twenty everyday
+questions about nothing either store holds (banana bread, a bicycle tyre) asked of both.
 
-Two minimums are reported: the chat's (the best hit's cosine against the embedding model's MIN_RELEVANCE, which
-decides whether chat answers at all), and a store's minimum score on the calibrated fused score (the search
-setting `threshold`). For each: the share of unrelated questions whose best hit still reaches it (noise let
-through) and of related questions whose first relevant hit falls below it (a right answer dropped).
+Chat refuses when the best hit's relevance (`ScoreBreakdown.relevance`: the calibrated fused score in hybrid search,
+the cosine in vector search, and in full-text search the cosine of the hits BM25 found, as chat measures it) is below
+the minimum of its mode (`core.ranking.refusal_minimum`). For each mode and minimum: the share of unrelated questions whose best hit still
+reaches it (noise let through) and of related questions whose relevant hit is in the top 10 but whose best hit
+falls below it (an answerable question refused).
 """
 
 from __future__ import annotations
@@ -27,17 +29,44 @@ from common import ROOT, SCIFACT, SHARED_DATA, print_table, scifact_corpus
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_settings
-from core.embedding import MIN_RELEVANCE, MINILM
+from core.embedding import MINILM, get_embedder
 from core.evaluation import Question, read_questions
 from core.ingest import Upload
-from core.options import SearchOptions
-from core.rag import best_relevance
+from core.options import Mode, SearchOptions
+from core.rag import best_relevance, with_cosines
+from core.ranking import refusal_minimum
 from core.records import Hit
 from core.workbench import Workbench
 
 FINANCEBENCH = SHARED_DATA / "financebench-dev"
-THRESHOLDS = (0.20, 0.25, 0.30, 0.35, 0.40)
+MINIMUMS = {
+    Mode.HYBRID: (0.30, 0.35, 0.40, 0.45),
+    Mode.VECTOR: (0.30, 0.40, 0.45, 0.50),
+    Mode.FULLTEXT: (0.30, 0.40, 0.45, 0.50),
+}
 K = 10
+EVERYDAY = (
+    "What is the recipe for banana bread?",
+    "How do I fix a flat bicycle tyre?",
+    "Who won the football world cup in 2018?",
+    "What is the capital of Australia?",
+    "How long should I boil an egg for a soft yolk?",
+    "What are the rules of chess castling?",
+    "Which planet has the most moons?",
+    "How do I knit a scarf for beginners?",
+    "What time does the sun set in Paris in June?",
+    "Recommend a good science fiction novel",
+    "How many strings does a violin have?",
+    "What is the best way to train a puppy?",
+    "How tall is Mount Kilimanjaro?",
+    "What is the plot of Hamlet?",
+    "How do I make sourdough starter?",
+    "Who painted the Mona Lisa?",
+    "What is the offside rule in football?",
+    "How do I change the oil in my car?",
+    "What should I pack for a beach holiday?",
+    "How do you say thank you in Japanese?",
+)
 
 
 def workbench_in(folder: Path) -> Workbench:
@@ -58,9 +87,9 @@ def ensure(workbench: Workbench, name: str, uploads: list[Upload]) -> None:
         print(f"  {name}: {min(i + 500, len(uploads))}/{len(uploads)} files ({time.perf_counter() - started:.0f} s)")
 
 
-def scifact_questions() -> list[Question]:
+def scifact_questions(split: str) -> list[Question]:
     qrels: dict[str, list[str]] = {}
-    for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+    for line in (SCIFACT / "qrels" / f"{split}.tsv").read_text().splitlines()[1:]:
         query_id, doc_id, _ = line.split("\t")
         qrels.setdefault(query_id, []).append(f"{doc_id}.txt")
     rows = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
@@ -76,6 +105,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "eval")
     parser.add_argument("--filings-dir", type=Path, default=ROOT / "data" / "longdocs")
     parser.add_argument("--filings-store", default="filings", help="a store of the ten filings in --filings-dir")
+    parser.add_argument("--split", default="train", help="SciFact claims: train (choose) or test (report)")
     args = parser.parse_args()
     scifact, filings = workbench_in(args.data_dir), workbench_in(args.filings_dir)
     abstracts = [Upload(f"{d['_id']}.txt", f"{d['title']} {d['text']}".encode()) for d in scifact_corpus()]
@@ -83,47 +113,45 @@ def main() -> None:
     store = args.filings_store
     ensure(filings, store, [Upload(p.name, p.read_bytes()) for p in sorted((FINANCEBENCH / "pdfs").glob("*.pdf"))])
     finance = list(read_questions((FINANCEBENCH / "questions.jsonl").read_bytes(), "questions.jsonl"))
-    options = SearchOptions(top_k=K)
-    ask = {
-        "scifact": lambda q: scifact.search.run(scifact.actor("admin"), "scifact", q, options=options),
-        "filings": lambda q: filings.search.run(filings.actor("admin"), store, q, options=options),
-    }
     sets = {
-        "SciFact test": (scifact_questions(), "scifact", "filings"),
+        f"SciFact {args.split}": (scifact_questions(args.split), "scifact", "filings"),
         "FinanceBench dev": (finance, "filings", "scifact"),
     }
-    floor = MIN_RELEVANCE[MINILM]
     rows: list[dict[str, object]] = []
-    for name, (questions, own, other) in sets.items():
-        related: list[Hit | None] = []
-        related_cosine: list[float | None] = []
-        unrelated_best: list[float] = []
-        unrelated_cosine: list[float] = []
-        for question in questions:
-            hits = list(ask[own](question.question))
-            related.append(first_relevant(question, hits))
-            related_cosine.append(best_relevance(hits))
-            noise = list(ask[other](question.question))
-            unrelated_best.append(noise[0].score if noise else 0.0)
-            unrelated_cosine.append(best_relevance(noise) or 0.0)
-        found = [h for h in related if h is not None]
-        count = len(questions)
-        rows.append({
-            "questions": name, "minimum": f"chat: best cosine {floor:g}",
-            "unrelated let through": round(sum(c >= floor for c in unrelated_cosine) / count, 3),
-            "related refused": round(sum((c or 0) < floor for c in related_cosine) / count, 3),
-            "relevant hit in top 10": round(len(found) / count, 3),
-        })  # fmt: skip
-        for threshold in THRESHOLDS:
-            rows.append({
-                "questions": name, "minimum": f"fused score {threshold:g}",
-                "unrelated let through": round(sum(s >= threshold for s in unrelated_best) / count, 3),
-                "related refused": round(sum(h.score < threshold for h in found) / max(len(found), 1), 3),
-                "relevant hit in top 10": round(len(found) / count, 3),
-            })  # fmt: skip
-    print(
-        "\nrelated refused: of the questions whose relevant hit is in the top 10, the share scoring below the minimum"
-    )
+    for mode, minimums in MINIMUMS.items():
+        options = SearchOptions(top_k=K, mode=mode)
+
+        def scored(hits: list[Hit], query: str, mode: Mode = mode) -> list[Hit]:  # as chat scores them
+            return with_cosines(query, hits, get_embedder(MINILM).embed) if mode is Mode.FULLTEXT else hits
+
+        ask = {
+            "scifact": lambda q, o=options: scored(
+                scifact.search.run(scifact.actor("admin"), "scifact", q, options=o), q
+            ),
+            "filings": lambda q, o=options: scored(filings.search.run(filings.actor("admin"), store, q, options=o), q),
+        }
+        everyday = {name: [best_relevance(list(ask[name](q))) or 0.0 for q in EVERYDAY] for name in ask}
+        product = refusal_minimum(mode, MINILM)
+        for name, (questions, own, other) in sets.items():
+            related: list[tuple[Hit | None, float]] = []
+            unrelated: list[float] = []
+            for question in questions:
+                hits = list(ask[own](question.question))
+                related.append((first_relevant(question, hits), best_relevance(hits) or 0.0))
+                unrelated.append(best_relevance(list(ask[other](question.question))) or 0.0)
+            answerable = [best for hit, best in related if hit is not None]
+            noise = unrelated + everyday[own]
+            for minimum in minimums:
+                rows.append({
+                    "mode": mode.value, "questions": name,
+                    "minimum": f"{minimum:g}" + (" (default)" if product == minimum else ""),
+                    "unrelated let through": round(sum(b >= minimum for b in noise) / len(noise), 3),
+                    "everyday let through": round(sum(b >= minimum for b in everyday[own]) / len(EVERYDAY), 3),
+                    "related refused": round(sum(b < minimum for b in answerable) / max(len(answerable), 1), 3),
+                    "relevant hit in top 10": round(len(answerable) / len(questions), 3),
+                })  # fmt: skip
+    print("\nunrelated: each set's questions asked of the other store, and the everyday questions of its own store")
+    print("related refused: of the questions whose relevant hit is in the top 10, the share whose best hit is below")
     print_table(rows)
 
 

@@ -23,7 +23,7 @@ MINILM = "local/all-minilm-l6-v2"
 # question of 1,145 was refused (SciFact train and test, FinanceBench) while the share of unrelated ones still
 # answered fell from 100% to 27-30% (SciFact) and 14% (FinanceBench); at 0.35, 1-2% of related ones were refused.
 # Other embedding models have their own scale: no default (set one per store).
-MIN_RELEVANCE: dict[str, float] = {MINILM: 0.30}
+MIN_RELEVANCE: dict[str, float] = {MINILM: 0.45}
 # Sentences per forward pass. Chunks are sorted by length within a call, so a small batch pads little: on 2 CPU
 # cores 8 beat 16 by ~10% in float32 and by 10-20% in bfloat16, and 32+ was slower still (bench/ingest.py).
 LOCAL_BATCH_SIZE = 8

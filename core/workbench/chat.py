@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, replace
 
-from core import privacy, rag
-from core.embedding import MIN_RELEVANCE
+from core import glossary, privacy, rag
 from core.errors import InvalidInput, WorkbenchError
-from core.options import AskOptions, SearchOptions
+from core.options import AskOptions, Mode, SearchOptions
 from core.rag import Answer
-from core.records import Actor, ChatMessage, Conversation, MessageStatus, Store
+from core.ranking import refusal_minimum
+from core.records import Actor, ChatMessage, Conversation, Hit, MessageStatus, Store
 from core.workbench.services import Services
 
 KEPT = (MessageStatus.COMPLETE, MessageStatus.STOPPED, MessageStatus.REFUSED)  # what a follow-up builds on
@@ -71,6 +71,7 @@ class Chat:
         conversation: str | None = None,
         options: AskOptions | None = None,
         opened: Callable[[str], None] | None = None,
+        keep: bool = True,
     ) -> tuple[Generator[str, None, None], Answer]:
         """Stream an answer from the stores' documents; the Answer is complete once the stream ends.
 
@@ -79,6 +80,7 @@ class Chat:
         and retrieved sources) are saved when the stream ends, also when it is closed early (status
         stopped, the partial answer kept) or the model fails (status failed, with the reason).
         Without `options`, the first store's saved search settings and the configured model answer.
+        With `keep=False` (an evaluation's questions) nothing is saved as a conversation; usage is recorded as ever.
         """
         if not question.strip():
             raise InvalidInput("Type a question.")
@@ -100,11 +102,17 @@ class Chat:
         embedder = self._s.embedder(found[0].embedding_model)
         on_embedding = self._s.embedding_usage(actor, embedder, found[0])
         floor = options.search.min_relevance
-        floor = MIN_RELEVANCE.get(found[0].embedding_model) if floor is None else floor
+        floor = refusal_minimum(options.search.mode, found[0].embedding_model) if floor is None else floor
+        embed = lambda texts: embedder.embed(texts, on_usage=on_embedding)  # noqa: E731
+
+        def search(query: str) -> list[Hit]:
+            hits = self._s.search(actor, found, query, options=options.search)
+            return rag.with_cosines(query, hits, embed) if options.search.mode is Mode.FULLTEXT else hits
+
         pipeline = rag.answer_stream(  # each step under the stores' rule for text sent to remote models
             answer,
             history=history,
-            search=lambda query: self._s.search(actor, found, query, options=options.search),
+            search=search,
             model=model,
             params=self._s.remote_call(model, params),
             options=options,
@@ -112,10 +120,13 @@ class Chat:
             on_usage=lambda response, error: usage.record(
                 response, error=error, grounded=answer.grounding.grounded if answer.grounding else None
             ),
-            embed=lambda texts: embedder.embed(texts, on_usage=on_embedding),
+            embed=embed,
             min_relevance=floor or None,
+            terms=[t for s in found for t in glossary.store_terms(s.glossary)],
         )
         pipeline = privacy.scoped(pipeline, on=redact)
+        if not keep:
+            return (piece for piece in pipeline), answer
         return self._saved(actor, pipeline, answer, stores=found, options=options, opened=opened), answer
 
     def start(

@@ -18,7 +18,7 @@ from core.records import Hit, MessageStatus
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
 
-REMOTE = AskOptions(model="openai/gpt-4o-mini", search=SearchOptions(top_k=3))
+REMOTE = AskOptions(model="openai/gpt-4o-mini", search=SearchOptions(top_k=3, min_relevance=0.0))  # not about refusal
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def _busy(url: str) -> bool:
 
 
 def test_a_failing_model_keeps_the_conversation_with_a_readable_reason(kb: Workbench) -> None:
-    failing = AskOptions(model="openai/gpt-4o-mini", search=SearchOptions(top_k=2))
+    failing = AskOptions(model="openai/gpt-4o-mini", search=SearchOptions(top_k=2, min_relevance=0.0))
     stream, answer = kb.chat.ask(kb.actor("admin"), "kb", "When do zebras migrate?", options=failing)
     with pytest.raises(ModelError) as failure:
         "".join(stream)
@@ -146,7 +146,9 @@ def test_twenty_sources_fit_the_bundled_model_and_the_drop_is_reported(kb: Workb
         kb,
         "kb",
         "What does the report say?",
-        options=AskOptions(max_tokens=16, mode=AnswerMode.GENERATIVE, search=SearchOptions(top_k=20)),
+        options=AskOptions(
+            max_tokens=16, mode=AnswerMode.GENERATIVE, search=SearchOptions(top_k=20, min_relevance=0.0)
+        ),
     )
     assert answer.status is MessageStatus.COMPLETE and answer.text  # no context overflow
     assert answer.sources_dropped > 0 and len(answer.retrieved) + answer.sources_dropped == 20
@@ -173,7 +175,12 @@ def test_remote_calls_get_the_configured_retries_and_timeout(kb: Workbench, monk
     monkeypatch.setattr(litellm, "completion", spy)
     _ask(kb, "kb", "When do zebras migrate?", options=REMOTE)
     assert seen[-1]["num_retries"] == kb.settings.model_retries and seen[-1]["timeout"] == kb.settings.model_timeout_s
-    _ask(kb, "kb", "When do zebras migrate?", options=AskOptions(max_tokens=4, mode=AnswerMode.GENERATIVE))
+    _ask(
+        kb,
+        "kb",
+        "When do zebras migrate?",
+        options=AskOptions(max_tokens=4, mode=AnswerMode.GENERATIVE, search=SearchOptions(min_relevance=0.0)),
+    )
     assert "num_retries" not in seen[-1]  # the bundled model: a crash is reported, never silently retried
 
 

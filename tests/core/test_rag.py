@@ -20,7 +20,9 @@ from core.records import Hit
 from core.workbench import Workbench
 from tests.conftest import filing_pages, make_pdf
 
-REMOTE = AskOptions(model="openai/gpt-4o-mini", search=SearchOptions(top_k=3))
+REMOTE = AskOptions(
+    model="openai/gpt-4o-mini", search=SearchOptions(top_k=3, min_relevance=0.0)
+)  # mapping, not refusal
 
 
 @pytest.fixture
