@@ -199,6 +199,12 @@ def main() -> None:
     rows: list[dict[str, object]] = []
     for name, options in configs.items():
         rows.append({"config": name, "store": "scifact (default chunking)", **evaluate(test, test_qrels, options)})
+    runs = {  # the whole search path: fusion, then the named-document bonus, glossary expansions, statement pages
+        q: doc_run(workbench.search.run(workbench.actor("admin"), "scifact", text, options=SearchOptions(), limit=100))
+        for q, text in test_queries.items()
+    }
+    rows.append({"config": "product default, whole search path", "store": "scifact (default chunking)",
+                 **score(runs, test_qrels)})  # fmt: skip
     if not args.skip_mmr:
         rows += mmr_rows(workbench, test_queries, test_qrels, configs)
     if not args.skip_whole:

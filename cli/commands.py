@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cli import terminal
+from core import glossary
 from core.catalog import now
 from core.errors import InvalidInput
 from core.evaluation import read_questions
@@ -86,6 +87,18 @@ def store_redact(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
         print(f"'{store.name}': texts are sent to remote models as they are.")
 
 
+def store_glossary(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
+    if args.file is not None:
+        text = read_file(args.file, max_bytes=1_000_000).decode("utf-8", errors="replace")
+        store = wb.stores.set_glossary(me, args.name, text)
+        print(f"'{store.name}' has {len(store.glossary)} measure{'s' * (len(store.glossary) != 1)} of its own.")
+        return
+    store = wb.stores.get(me, args.name)
+    print(
+        glossary.format_terms(store.glossary) or f"'{store.name}' has no measures of its own; the built-in ones apply."
+    )
+
+
 def store_delete(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
     wb.stores.delete(me, args.name)
     print(f"Deleted store '{args.name}'.")
@@ -155,7 +168,18 @@ def evaluate(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
         settings[text] = SearchOptions.parse(text, **{**base.settings(), "filters": base.filters})
     progress = None if args.json else terminal.progress_line("questions")
     result = wb.evaluations.run(me, args.store, questions, settings, on_progress=progress)
-    terminal.print_evaluation(result, as_json=args.json)
+    if not args.answers:
+        terminal.print_evaluation(result, as_json=args.json)
+        return
+    modes = {f"answers: {mode}": AskOptions(model=args.model or "", mode=AnswerMode(mode), search=base)
+             for mode in dict.fromkeys(args.answers)}  # fmt: skip
+    progress = None if args.json else terminal.progress_line("answers")
+    answers = wb.evaluations.run_answers(me, args.store, questions, modes, on_progress=progress)
+    if args.json:
+        print(json.dumps({**result.to_json(), "answers": answers.to_json()["settings"]}, ensure_ascii=False, indent=2))
+        return
+    terminal.print_evaluation(result, as_json=False)
+    terminal.print_answer_evaluation(answers, as_json=False)
 
 
 def ask(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
@@ -283,6 +307,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("store", "import"): store_import,
     ("store", "rename"): store_rename,
     ("store", "redact"): store_redact,
+    ("store", "glossary"): store_glossary,
     ("store", "delete"): store_delete,
     ("grant", None): grant,
     ("revoke", None): revoke,

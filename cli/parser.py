@@ -52,6 +52,16 @@ def _stores(commands: argparse._SubParsersAction, plain: Parents, listed: Parent
     )
     redact.add_argument("name")
     redact.add_argument("state", choices=["on", "off"])
+    terms = store.add_parser(
+        "glossary",
+        parents=plain,
+        help="show a store's own analyst measures, or set them from a file (owners)",
+        description="Questions naming a measure are also searched in its line items' words. Without --file the "
+        "store's terms are shown; with it, they are replaced by the file's lines 'measure = line item; line item' "
+        "(an empty file removes them). Built-in measures (capex, EBITDA, quick ratio, ...) need no entry.",
+    )
+    terms.add_argument("name")
+    terms.add_argument("--file", type=Path, help="a text file of 'measure = line item; line item' lines")
     export = store.add_parser(
         "export", parents=plain, help="write a store (texts, metadata, vectors) to a .parquet or .jsonl file"
     )
@@ -139,6 +149,16 @@ def _searching(commands: argparse._SubParsersAction, plain: Parents, listed: Par
         metavar="OPTIONS",
         help="another setting over the first, e.g. 'mode=vector' or 'fusion=weighted weight=0.7'; repeatable",
     )
+    evaluate.add_argument(
+        "--answers",
+        action="append",
+        default=[],
+        choices=["auto", "extractive", "generative"],
+        help="also ask every question in this answer mode (with the first setting's search) and score the answers "
+        "against the set's expected `answer`: key fact, evidence cited, grounded, computed and verified, refused; "
+        "repeatable",
+    )
+    evaluate.add_argument("--model", help="the chat model answers are written with (default: $WORKBENCH_CHAT_MODEL)")
 
 
 def _asking(commands: argparse._SubParsersAction, plain: Parents, listed: Parents) -> None:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
-from core.evaluation import Evaluation
+from core.evaluation import AnswerEvaluation, Evaluation
 from core.preview import Preview
 from core.rag import Answer
 from core.records import Citation, Hit, IngestResult, IngestStatus
@@ -210,6 +210,14 @@ def progress_line(what: str) -> Callable[[int, int], None]:
         print(f"\r{done}/{total} {what}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     return show
+
+
+def print_answer_evaluation(result: AnswerEvaluation, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+    print("\nAnswers (shares of the questions; key fact only over questions with an expected answer):")
+    print_rows(result.table(), as_json=False, empty="No answer setting was run.")
 
 
 def print_evaluation(result: Evaluation, *, as_json: bool) -> None:

@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.evaluation import Question, read_questions, write_questions
-from core.options import SearchOptions
+from core.options import AnswerMode, AskOptions, SearchOptions
+from ui.evaluation_view import evaluated_answers
 from ui.html import plain
 from ui.session import fail, signed_in
 
@@ -21,14 +22,14 @@ if not readable:
     st.info("No store to evaluate yet: create one on the Stores page, or ask an owner to share one.")
     st.stop()
 store = st.selectbox("Store", readable, key="eval_store")
-SAMPLE = pd.DataFrame([{"question": "", "document": "", "pages": "", "text": ""}])
+SAMPLE = pd.DataFrame([{"question": "", "document": "", "pages": "", "text": "", "answer": ""}])
 saved = {s["name"]: s for s in wb.evaluations.sets(me, store)}
 source = st.segmented_control("Questions", ["Upload a file", "Type them", "A saved set"], default="Upload a file",
                               key="eval_source") or "Upload a file"  # fmt: skip
 questions: list[Question] = []
 try:
     if source == "Upload a file":
-        upload = st.file_uploader("CSV (question, document, pages, text) or JSON lines", type=["csv", "jsonl"],
+        upload = st.file_uploader("CSV (question, document, pages, text, answer) or JSON lines", type=["csv", "jsonl"],
                                   key="eval_file")  # fmt: skip
         if upload is not None:
             questions = read_questions(upload.getvalue(), upload.name)
@@ -64,6 +65,11 @@ presets = {"saved: " + (own := wb.stores.search_defaults(me, store)).describe():
 presets |= {(o := SearchOptions.parse(spec)).describe(): o for spec in specs}  # each label says what it runs
 chosen_settings = st.multiselect("Settings to compare", list(presets), default=list(presets)[1:3], key="eval_settings")
 custom = st.text_input("Another setting (key=value ...)", key="eval_custom", placeholder="mode=vector candidates=100")
+answer_modes = st.multiselect(
+    "Also evaluate answers, in these modes (with the first setting's search)", ["auto", "extractive", "generative"],
+    key="eval_answer_modes", help="Each question is asked through Chat; the expected answer (column 'answer') is "
+    "checked for its key fact. Nothing is kept as a conversation.",
+)  # fmt: skip
 if not st.button(
     "Run", type="primary", key="eval_run", disabled=not questions or not (chosen_settings or custom.strip())
 ):
@@ -78,6 +84,17 @@ try:
 except WorkbenchError as exc:
     fail(exc)
 bar.empty()
+if answer_modes:
+    search = next(iter(settings.values()))
+    modes = {mode: AskOptions(mode=AnswerMode(mode), search=search) for mode in answer_modes}
+    bar = st.progress(0.0, text="Asking the questions…")
+    try:
+        answers = wb.evaluations.run_answers(me, store, questions, modes,
+                                             on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} answers"))  # fmt: skip
+    except WorkbenchError as exc:
+        fail(exc)
+    bar.empty()
+    evaluated_answers(answers)
 table = pd.DataFrame(result.table())
 long = table.melt(id_vars="setting", value_vars=[c for c in table.columns if "@" in c], var_name="metric")
 chart = alt.Chart(long).mark_bar().encode(x=alt.X("setting:N", title=None), y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1])),

@@ -1,10 +1,11 @@
-"""Two tabs of the Stores page an owner sees: the embedding model (rebuild with another) and privacy (keep
-personal data from remote models)."""
+"""Tabs of the Stores page an owner sees: the embedding model (rebuild with another), privacy (keep personal data
+from remote models) and the store's glossary of analyst measures."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from core import glossary
 from core.errors import WorkbenchError
 from core.records import Actor, Store
 from core.workbench import Workbench
@@ -47,3 +48,22 @@ def privacy_tab(wb: Workbench, me: Actor, store: Store) -> None:
             st.error(plain(str(exc)))
     if store.redact_personal_data or on:
         st.caption("Images sent to a vision model are sent as they are: only text can be redacted.")
+
+
+def glossary_tab(wb: Workbench, me: Actor, store: Store) -> None:
+    st.write(
+        "Measures your analysts ask for by a name the documents do not print. A question naming one is also searched "
+        "in its line items' words, and the search card says which measure found a hit. Built in: capex, free cash "
+        "flow, EBITDA, quick and current ratio, working capital, margins, DSO/DPO, turnover ratios, ROA/ROE, "
+        "effective tax rate and more. Add your own, one per line."
+    )
+    text = st.text_area(
+        "Measure = line item; line item", value=glossary.format_terms(store.glossary), key="glossary_text",
+        placeholder="ARR = annual recurring revenue; subscription revenue", height=140,
+    )  # fmt: skip
+    if st.button("Save glossary", key="glossary_save"):
+        try:
+            saved = wb.stores.set_glossary(me, store.name, text)
+            st.toast(f"'{plain(saved.name)}' has {len(saved.glossary)} measure(s) of its own.")
+        except WorkbenchError as exc:
+            st.error(plain(str(exc)))

@@ -12,9 +12,11 @@ from core import access, evaluation
 from core.access import Action
 from core.conditions import Condition
 from core.errors import InvalidInput, NotFound
-from core.evaluation import Evaluation, Question
-from core.options import MAX_TOP_K, Filters, Reranker, SearchOptions
+from core.evaluation import AnswerEvaluation, Evaluation, Question
+from core.options import MAX_TOP_K, AskOptions, Filters, Reranker, SearchOptions
+from core.rag import Answer
 from core.records import Actor, Hit
+from core.workbench.chat import Chat
 from core.workbench.services import Services
 
 MAX_EMBED_INPUTS = 2048  # texts in one embeddings request, as OpenAI allows
@@ -111,9 +113,31 @@ class FileHit:
 class Evaluations:
     """Question sets kept with a store, and runs of them against search settings (anyone who may read it)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, chat: Chat) -> None:
         self._s = services
         self._catalog = services.catalog
+        self._chat = chat
+
+    def run_answers(
+        self,
+        actor: Actor,
+        store: str,
+        questions: Sequence[Question],
+        settings: Mapping[str, AskOptions],
+        *,
+        on_progress: evaluation.Progress | None = None,
+    ) -> AnswerEvaluation:
+        """Ask a question set of a store with each answer setting and score the answers (nothing is kept as a
+        conversation); a question's `answer` is its expected answer."""
+        self._s.store(actor, store)
+
+        def ask(question: str, options: AskOptions) -> Answer:
+            stream, answer = self._chat.ask(actor, store, question, options=options, keep=False)
+            for _ in stream:
+                pass
+            return answer
+
+        return evaluation.evaluate_answers(ask, questions, settings, on_progress=on_progress)
 
     def run(
         self,

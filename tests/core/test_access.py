@@ -15,7 +15,7 @@ from core.config import Settings
 from core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.evaluation import Question
 from core.ingest import Upload
-from core.options import ChunkSettings, SearchOptions
+from core.options import AskOptions, ChunkSettings, SearchOptions
 from core.records import Actor, Role
 from core.workbench import Workbench
 from core.workbench.chat import Chat
@@ -193,6 +193,10 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     ),
     "stores.search_defaults": (lambda wb, u: wb.stores.search_defaults(wb.actor(u), "kb"), READERS),
     "stores.set_redaction": (lambda wb, u: wb.stores.set_redaction(wb.actor(u), "kb", False), OWNERS),
+    "stores.set_glossary": (
+        lambda wb, u: wb.stores.set_glossary(wb.actor(u), "kb", "ARR = annual recurring revenue"),
+        OWNERS,
+    ),
     "stores.set_search_defaults": (
         lambda wb, u: wb.stores.set_search_defaults(wb.actor(u), "kb", SearchOptions(top_k=7)),
         EDITORS,
@@ -269,6 +273,12 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "usage.audit": (lambda wb, u: wb.usage.audit(wb.actor(u)), ADMINS),
     "evaluations.run": (
         lambda wb, u: wb.evaluations.run(wb.actor(u), "kb", QUESTIONS, {"default": SearchOptions()}),
+        READERS,
+    ),
+    "evaluations.run_answers": (
+        lambda wb, u: wb.evaluations.run_answers(
+            wb.actor(u), "kb", QUESTIONS, {"quoted": AskOptions(mode="extractive")}
+        ),
         READERS,
     ),
     "evaluations.save": (lambda wb, u: wb.evaluations.save(wb.actor(u), "kb", f"set-{u}", QUESTIONS), READERS),

@@ -288,3 +288,30 @@ def test_store_redact_on_and_off(cli) -> None:  # type: ignore[no-untyped-def]
         cli("store", "redact", "letters", "maybe")
     assert refused.value.code == 2
     assert "error: There is no store named 'nothing-here'." in cli("store", "redact", "nothing-here", "on")[2]
+
+
+def test_store_glossary_shows_sets_and_refuses_a_bad_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    assert cli("store", "glossary", "kb")[1] == "'kb' has no measures of its own; the built-in ones apply.\n"
+    terms = tmp_path / "terms.txt"
+    terms.write_text("ARR = annual recurring revenue; subscription revenue\n")
+    assert cli("store", "glossary", "kb", "--file", str(terms))[1] == "'kb' has 1 measure of its own.\n"
+    assert cli("store", "glossary", "kb")[1] == "ARR = annual recurring revenue; subscription revenue\n"
+    terms.write_text("ARR\n")
+    code, _, err = cli("store", "glossary", "kb", "--file", str(terms))
+    assert code == 1 and "Line 1 of the glossary should read 'measure = line item; line item'" in err
+    assert cli("store", "glossary", "kb")[1].startswith("ARR = annual")  # nothing lost
+
+
+def test_eval_scores_answers_against_the_expected_ones(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "kb")
+    (tmp_path / "kpi.txt").write_text("Annual recurring revenue reached 41.2 million at the end of 2025.")
+    cli("ingest", "kb", str(tmp_path / "kpi.txt"))
+    questions = tmp_path / "q.csv"
+    questions.write_text("question,document,answer\nWhat did annual recurring revenue reach?,kpi.txt,41.2 million\n")
+    code, out, _ = cli("eval", "kb", str(questions), "--answers", "extractive", "--json")
+    assert code == 0
+    [answers] = json.loads(out)["answers"]
+    assert (answers["setting"], answers["key fact"], answers["evidence cited"], answers["refused"]) == (
+        "answers: extractive", 1.0, 1.0, 0.0,
+    )  # fmt: skip

@@ -161,3 +161,42 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def test_answers_are_evaluated_for_the_key_fact_the_evidence_page_grounding_and_refusal(workbench) -> None:  # type: ignore[no-untyped-def]
+    from core.options import AnswerMode, AskOptions
+
+    me = workbench.actor("admin")
+    workbench.stores.create(me, "notes")
+    workbench.documents.ingest(me, "notes", [
+        Upload("sales.txt", b"(in millions) 2016 2017\nTotal net sales 135,987 177,866\nThe company opened 12 new warehouses."),
+        Upload("hr.txt", b"Headcount reached 4,200 employees at the end of the fiscal year."),
+    ])  # fmt: skip
+    questions = read_questions(
+        b'{"question": "What were total net sales in 2017?", "document": "sales.txt", "answer": "$177,866 million"}\n'
+        b'{"question": "How did total net sales change from 2016 to 2017?", "document": "sales.txt", "answer": "30.8%"}\n'
+        b'{"question": "What is the recipe for banana bread?", "document": "sales.txt", "answer": "flour"}\n',
+        "answers.jsonl",
+    )
+    assert questions[0].answer == "$177,866 million"
+    assert read_questions(write_questions(questions), "again.jsonl") == questions
+    result = workbench.evaluations.run_answers(
+        me, "notes", questions, {"quoted": AskOptions(mode=AnswerMode.EXTRACTIVE)}
+    )
+    [row] = result.table()
+    assert row["setting"] == "quoted" and row["refused"] == round(1 / 3, 3)
+    first, change, banana = result.results[0].questions
+    assert first.key_fact and first.cites_evidence and first.grounded and not first.refused
+    assert change.key_fact and change.computed and change.grounded  # 30.8% computed from the quoted row
+    assert banana.refused and banana.key_fact is False and not banana.cites_evidence
+    assert workbench.chat.conversations(me) == []  # an evaluation keeps no conversation
+
+
+def test_a_key_fact_is_a_figure_of_the_expected_answer_or_most_of_its_words() -> None:
+    from core.evaluation import holds_key_fact
+
+    assert holds_key_fact("$1577.00", "Purchases of PP&E (1,577) (1,373)")
+    assert not holds_key_fact("$1577.00", "Purchases of PP&E (1,373)")
+    assert holds_key_fact("Customer deposits", "The largest liability was customer deposits of $110 billion.")
+    assert not holds_key_fact("Customer deposits", "The largest liability was long-term debt.")
+    assert holds_key_fact("", "anything") is None

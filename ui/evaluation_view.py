@@ -1,0 +1,35 @@
+"""How the Evaluate page shows answers scored against the expected ones."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core.evaluation import AnswerEvaluation
+
+MEASURES = ("key fact", "evidence cited", "grounded", "computed and verified", "refused")
+
+
+def evaluated_answers(result: AnswerEvaluation) -> None:
+    """A bar per measure and answer mode, the table, and every answer under an expander."""
+    st.subheader("Answers")
+    table = pd.DataFrame(result.table())
+    long = table.melt(id_vars="setting", value_vars=[m for m in MEASURES if m in table.columns], var_name="measure")
+    chart = alt.Chart(long.dropna()).mark_bar().encode(
+        x=alt.X("setting:N", title=None), y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="share"),
+        color="setting:N", column=alt.Column("measure:N", title=None), tooltip=list(long.columns),
+    )  # fmt: skip
+    st.altair_chart(chart)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(
+        "Key fact: the answer states a figure of the expected answer (or most of its words); evidence cited: it "
+        "cites an expected page (or the document); computed and verified: it derives a figure whose working the "
+        "check redid from the cited sources."
+    )
+    with st.expander("Every answer, per mode"):
+        for setting in result.results:
+            st.dataframe(pd.DataFrame([{"mode": setting.name, "question": q.question.question, "expected": q.question.answer,
+                                        "key fact": q.key_fact, "evidence cited": q.cites_evidence, "grounded": q.grounded,
+                                        "refused": q.refused, "answer": q.answer} for q in setting.questions]),
+                         hide_index=True, width="stretch")  # fmt: skip
