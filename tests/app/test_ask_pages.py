@@ -249,3 +249,15 @@ def test_offline_chat_quotes_the_documents_by_default(kb: Workbench) -> None:
     assert not at.exception and not at.warning
     assert any(str(m.value).startswith("From the documents:") and "Serengeti" in str(m.value) for m in at.markdown)
     assert "Quoted from the documents, word for word." in texts(at)
+
+
+def test_evaluate_scores_answers_against_the_expected_ones(kb: Workbench) -> None:
+    questions = b"question,document,pages,answer\nWhat dividend did the board approve?,filing.pdf,5,45 cents per share\n"
+    at = page_as(kb, "evaluate", "vic").run()
+    at.file_uploader(key="eval_file").upload("set.csv", questions, "text/csv").run()
+    at.multiselect(key="eval_answer_modes").set_value(["extractive"]).run()
+    at.button(key="eval_run").click().run()
+    assert not at.exception, at.exception
+    answers = next(d.value for d in at.dataframe if "key fact" in d.value.columns)
+    assert list(answers["setting"]) == ["extractive"] and answers["key fact"][0] == 1.0
+    assert answers["evidence cited"][0] == 1.0 and answers["refused"][0] == 0.0

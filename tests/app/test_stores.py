@@ -123,3 +123,17 @@ def test_an_owner_keeps_personal_data_from_remote_models(workbench: Workbench) -
     assert not at.exception and workbench.catalog.get_store("letters").redact_personal_data
     at.toggle(key="redact_toggle").set_value(False).run()
     assert not workbench.catalog.get_store("letters").redact_personal_data
+
+
+def test_an_owner_adds_the_stores_own_measures_and_a_bad_line_is_explained(workbench: Workbench) -> None:
+    _team(workbench)
+    workbench.stores.create(workbench.actor("olivia"), "saas")
+    at = page_as(workbench, "stores", "olivia").run()
+    at.text_area(key="glossary_text").input("ARR = annual recurring revenue; subscription revenue").run()
+    at.button(key="glossary_save").click().run()
+    assert not at.exception
+    assert workbench.catalog.get_store("saas").glossary == {"ARR": "annual recurring revenue; subscription revenue"}
+    at.text_area(key="glossary_text").input("ARR").run()
+    at.button(key="glossary_save").click().run()
+    assert any("Line 1 of the glossary should read" in e.value for e in at.error)
+    assert workbench.catalog.get_store("saas").glossary  # nothing lost
