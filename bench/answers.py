@@ -47,14 +47,16 @@ CASES = ROOT / "tests" / "cases" / "computed_cases.jsonl"
 DIGITS = re.compile(r"[^\d.]")
 
 
-def unflagged(answer: str, sources: list[str], flagged: tuple[str, ...]) -> int:
-    """Figures whose digits occur in no source text, and that the check did not flag."""
+def unflagged(answer: str, sources: list[str], flagged: tuple[str, ...], computed: set[str]) -> int:
+    """Figures whose digits occur in no source text, and that the check did not flag (nor redo as computed: those are
+    counted apart, and the computed-answer cases below measure that check)."""
     plain = [DIGITS.sub("", s.replace(",", "")) for s in sources]
     haystack = " ".join(s.replace(",", "") for s in sources)
     count = 0
     for figure in figures(answer):
         digits = DIGITS.sub("", figure.text.replace(",", "")).strip(".")
-        if digits and digits not in haystack and not any(digits in p for p in plain) and figure.text not in flagged:
+        printed = digits in haystack or any(digits in p for p in plain)
+        if digits and not printed and figure.text not in flagged and figure.text not in computed:
             count += 1
     return count
 
@@ -108,9 +110,8 @@ def main() -> None:
     printed = [q for q in questions if printed_facts(q)]
     rows = []
     for label, options in modes.items():
-        tally = dict.fromkeys(
-            ("retrieved", "quotes", "cites", "fact", "grounded", "refused", "unflagged", "figures"), 0
-        )
+        counted = ("retrieved", "quotes", "cites", "fact", "grounded", "refused", "unflagged", "figures", "computed")
+        tally = dict.fromkeys(counted, 0)
         started = time.perf_counter()
         for q in questions:
             stream, answer = workbench.chat.ask(me, "filings", q["question"], options=options)
@@ -130,7 +131,9 @@ def main() -> None:
             tally["refused"] += answer.refused
             hits = workbench.search.run(me, "filings", answer.query or q["question"], options=options.search)
             sources = [h.text for h in hits[: len(answer.retrieved)]]  # what the answer was given
-            tally["unflagged"] += unflagged(answer.text, sources, check.figures if check else ())
+            works = {w.figure for w in getattr(check, "computed", ()) if w.ok}
+            tally["computed"] += len(works)
+            tally["unflagged"] += unflagged(answer.text, sources, check.figures if check else (), works)
         n = len(questions)
         rows.append({
             "mode": label,
@@ -141,6 +144,7 @@ def main() -> None:
             "grounded": round(tally["grounded"] / n, 3),
             "refused": round(tally["refused"] / n, 3),
             "figures stated": tally["figures"],
+            "computed (verified)": tally["computed"],
             "unsupported, not flagged": tally["unflagged"],
             "s/answer": round((time.perf_counter() - started) / n, 1),
         })  # fmt: skip

@@ -38,6 +38,9 @@ CHANGE = re.compile(
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 # numbers a working may use that no source prints: halves for an average, 100 for a percentage, days in a year
 CONSTANTS = frozenset({"2", "3", "4", "12", "100", "360", "365"})
+CELL = re.compile(
+    r"(?<![\w.,])(?:\(?[-−]?\$?\s?\d[\d,]*(?:\.\d+)?\)?%?|[—–])(?![\w.,])"
+)  # a table cell: a figure or a dash
 WORKING = "Computed from"  # how the offline answer's working line starts
 
 
@@ -95,17 +98,21 @@ def verify(sentence: str, cited: Sequence[int], known: Sequence[Sequence[groundi
     return found
 
 
-def offline_working(question: str, rows: Sequence[tuple[int, str]]) -> str:
+def offline_working(question: str, rows: Sequence[tuple[int, str]], *, about: Callable[[str], bool]) -> str:
     """For a question asking how a measure changed between two years: the change and growth computed from the first
-    quoted table row that holds the measure for both (its column header naming the years), with the working."""
+    quoted table row that is `about` the measure the question names and holds it for both years (its column header
+    naming the years, one figure per year), with the working."""
     if not CHANGE.search(question):
         return ""
     asked = list(dict.fromkeys(YEAR.findall(question)))
     for n, text in rows:
         header, _, row = text.rpartition(" | ")
         years = YEAR.findall(header)
+        cells = CELL.findall(row)
         values = [f for f in grounding.figures(row) if not f.year]
-        if len(years) < 2 or len(values) != len(years):
+        if len(years) < 2 or len(cells) != len(years) or len(values) != len(years):
+            continue  # a column the figures do not fill one by one (a share, a dash, a % change) cannot be aligned
+        if not about(row[: row.find(values[0].text)]):
             continue
         wanted = asked[:2] if len(asked) >= 2 and all(y in years for y in asked[:2]) else None
         if wanted is None and len(asked) == 1 and asked[0] in years:

@@ -46,6 +46,7 @@ FIGURE = 0.15
 ROW = 0.05  # a table row (with its column header) over a sentence that mentions a figure, for a figure question
 RANK = 0.1  # the first source; the n-th gets RANK / n
 FRAGMENT = 0.15  # a candidate cut off at a window's edge ("... and in 2022, 92") reads as half a thought
+ABOUT_SHARE = 0.5  # a row is about the asked measure when at least this share of its label's words are asked
 INTRO = "From the documents:"
 MARKER = re.compile(r"\[(\d{1,3})\]")  # a source's own "[3]" is not one of our citations once quoted
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])")
@@ -174,7 +175,7 @@ BOILERPLATE = re.compile(
     r"https?://|www\.|\b[\w.-]+\.(?:com|org|net|gov)\b|@[\w-]+\.|"
     r"forward[- ]looking|safe harbou?r|private securities litigation reform|"
     r"\btable of contents\b|\bincorporated (?:herein )?by reference\b|\bexhibit \d|"
-    r"\bindicate by check mark\b|\bI have reviewed this\b|\bpursuant to (?:section|rule|the requirements)|"
+    r"\bindicate by check mark\b|\bI have reviewed this\b|"
     r"\bcommission file number\b|\bexact name of registrant\b|\(I\.R\.S\.|/s/|\bpower of attorney\b|"
     r"\bconsent of\b|\bsignatures?\b.*\bdate\b|"
     r"\b\d{1,5} [A-Z][a-z]+ (?:Street|St\.|Avenue|Ave\.|Road|Rd\.|Boulevard|Blvd\.|Drive|Parkway|Way|Lane)\b|"
@@ -238,7 +239,10 @@ def answer(question: str, hits: Sequence[Hit], embed: Embed, *, terms: Sequence[
     if not chosen:
         return ""
     lines = [INTRO, *(f"- “{p.text}” [{p.n}]" for p in chosen)]
-    working = computed.offline_working(question, [(p.n, p.text) for p in chosen if p.row])
+    asked = set(_words(question)) | set(_words(glossary.item_words(question, terms)))
+    working = computed.offline_working(
+        question, [(p.n, p.text) for p in chosen if p.row], about=lambda label: _about(label, asked)
+    )
     if working:
         lines += ["", working]  # a paragraph of its own, under the quotes
     return "\n".join(lines)
@@ -278,6 +282,13 @@ def ranked(question: str, hits: Sequence[Hit], embed: Embed, *, terms: Sequence[
         if all(passage.text not in c.text and c.text not in passage.text for c in chosen):
             chosen.append(passage)
     return chosen
+
+
+def _about(label: str, asked: set[str]) -> bool:
+    """Whether a table row's label names the measure asked about: most of its words are the question's (or the
+    line items of a measure it names)."""
+    words = set(_words(label))
+    return bool(words) and len(words & asked) / len(words) >= ABOUT_SHARE
 
 
 def _rarity(candidates: Sequence[Passage]) -> dict[str, float]:

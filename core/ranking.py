@@ -21,13 +21,16 @@ NAMED_BONUS = 0.1  # added to hits of a document the question names (see named_d
 # 0.05 of unrelated questions and refuses at most 0.05 of answerable ones on both (README, "Refusals"). Both belong
 # to the embedding model's cosine scale. Full-text search's own scale (the saturated BM25 score) cannot tell an
 # unrelated question from a related one (a long question collects BM25 on common words): chat measures its hits'
-# relevance by their cosine with the question (core.rag.with_cosines) and takes the vector minimum.
+# relevance by their cosine with the question (core.rag.with_cosines), with a minimum of its own (the pages BM25
+# finds for a related question are not always the ones closest in meaning, so their best cosine is lower).
 REFUSAL_FUSED: dict[str, float] = {model: 0.40 for model in MIN_RELEVANCE}
+REFUSAL_FULLTEXT: dict[str, float] = {model: 0.35 for model in MIN_RELEVANCE}  # BM25's best finds score lower
 
 
 def refusal_minimum(mode: Mode, model: str) -> float | None:
     """The relevance below which chat refuses for this search mode and embedding model (None: not calibrated)."""
-    return (REFUSAL_FUSED if mode is Mode.HYBRID else MIN_RELEVANCE).get(model)
+    minimums = {Mode.HYBRID: REFUSAL_FUSED, Mode.VECTOR: MIN_RELEVANCE, Mode.FULLTEXT: REFUSAL_FULLTEXT}
+    return minimums[mode].get(model)
 
 
 STATEMENT_BONUS = 0.1  # added to hits of the financial statement a question's measure lives on (prefer_statements)

@@ -252,7 +252,9 @@ def test_offline_chat_quotes_the_documents_by_default(kb: Workbench) -> None:
 
 
 def test_evaluate_scores_answers_against_the_expected_ones(kb: Workbench) -> None:
-    questions = b"question,document,pages,answer\nWhat dividend did the board approve?,filing.pdf,5,45 cents per share\n"
+    questions = (
+        b"question,document,pages,answer\nWhat dividend did the board approve?,filing.pdf,5,45 cents per share\n"
+    )
     at = page_as(kb, "evaluate", "vic").run()
     at.file_uploader(key="eval_file").upload("set.csv", questions, "text/csv").run()
     at.multiselect(key="eval_answer_modes").set_value(["extractive"]).run()

@@ -60,11 +60,15 @@ def test_expressions_are_evaluated_without_eval() -> None:
 
 def test_the_offline_answer_computes_a_change_only_when_asked_and_from_both_years() -> None:
     rows = [(2, "(in millions) 2016 2017 | Net income 2,371 3,033")]
-    assert computed.offline_working("What was net income in 2017?", rows) == ""
-    line = computed.offline_working("How did net income change from 2016 to 2017?", rows)
+    about = lambda label: "income" in label.lower()  # noqa: E731
+    assert computed.offline_working("What was net income in 2017?", rows, about=about) == ""
+    line = computed.offline_working("How did net income change from 2016 to 2017?", rows, about=about)
     assert (
         line
         == "Computed from [2]: Net income, 2017 against 2016: 3,033 − 2,371 = 662; (3,033 − 2,371) / 2,371 = 27.9% [2]"
     )
     assert grounding.check(line, ["", "(in millions) 2016 2017 Net income 2,371 3,033"]).grounded
-    assert computed.offline_working("How did net income change from 2014 to 2015?", rows) == ""  # not in the row
+    assert computed.offline_working("How did net income change from 2014 to 2015?", rows, about=about) == ""
+    assert computed.offline_working("How did sales change from 2016 to 2017?", rows, about=lambda _: False) == ""
+    shares = [(1, "Net Sales % of Total 2022 2021 % change | Corporate and Unallocated 4 — 1,519 2 — (176)")]
+    assert computed.offline_working("How did it change from 2021 to 2022?", shares, about=about) == ""  # unaligned

@@ -164,7 +164,7 @@ def _env() -> dict[str, str]:
 
 
 def test_answers_are_evaluated_for_the_key_fact_the_evidence_page_grounding_and_refusal(workbench) -> None:  # type: ignore[no-untyped-def]
-    from core.options import AnswerMode, AskOptions
+    from core.options import AnswerMode, AskOptions, SearchOptions
 
     me = workbench.actor("admin")
     workbench.stores.create(me, "notes")
@@ -180,9 +180,8 @@ def test_answers_are_evaluated_for_the_key_fact_the_evidence_page_grounding_and_
     )
     assert questions[0].answer == "$177,866 million"
     assert read_questions(write_questions(questions), "again.jsonl") == questions
-    result = workbench.evaluations.run_answers(
-        me, "notes", questions, {"quoted": AskOptions(mode=AnswerMode.EXTRACTIVE)}
-    )
+    quoted = AskOptions(mode=AnswerMode.EXTRACTIVE, search=SearchOptions(min_relevance=0.0))  # scoring, not refusal
+    result = workbench.evaluations.run_answers(me, "notes", questions, {"quoted": quoted})
     [row] = result.table()
     assert row["setting"] == "quoted" and row["refused"] == round(1 / 3, 3)
     first, change, banana = result.results[0].questions
