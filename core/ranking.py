@@ -35,18 +35,23 @@ def refusal_minimum(mode: Mode, model: str) -> float | None:
 
 STATEMENT_BONUS = 0.1  # added to hits of the financial statement a question's measure lives on (prefer_statements)
 FURNITURE_PENALTY = 0.1  # taken from hits of exhibit lists, certifications, auditors' reports and subsidiary lists
-# how a question names a statement, and the title a page of it carries (prose mentioning "the income statement" is
-# not a page of it)
+# how a question names a statement
 ASKED_STATEMENTS = {
     glossary.CASH_FLOW: re.compile(r"cash ?flows? statements?|statements? of cash flows?", re.I),
     glossary.INCOME: re.compile(r"income statements?|statements? of (?:income|operations|earnings)\b|p ?& ?l\b", re.I),
     glossary.BALANCE: re.compile(r"balance sheets?|statements? of financial (?:position|condition)", re.I),
 }
+# A statement's page carries its title in title or upper case ("Consolidated Statements of Cash Flows"); prose that
+# mentions it writes it in lower case ("included in the consolidated balance sheets"), and is not the page.
+_TITLE = r"(?:CONSOLIDATED|Consolidated|COMBINED|Combined) "
 STATEMENTS = {
-    glossary.CASH_FLOW: re.compile(r"\bstatements? of (?:consolidated )?cash flows?", re.I),
-    glossary.INCOME: re.compile(r"\bstatements? of (?:consolidated )?(?:income|operations|earnings)\b", re.I),
+    glossary.CASH_FLOW: re.compile(_TITLE + r"(?:STATEMENTS? OF CASH FLOWS?|Statements? [Oo]f Cash Flows?)"),
+    glossary.INCOME: re.compile(
+        _TITLE + r"(?:STATEMENTS? OF (?:INCOME|OPERATIONS|EARNINGS)|Statements? [Oo]f (?:Income|Operations|Earnings))\b"
+    ),
     glossary.BALANCE: re.compile(
-        r"\bbalance sheets?\b|\bstatements? of (?:consolidated )?financial (?:position|condition)", re.I
+        _TITLE
+        + r"(?:BALANCE SHEETS?|Balance Sheets?|STATEMENTS? OF FINANCIAL POSITION|Statements? [Oo]f Financial Position)"
     ),
 }
 # Pages a filing carries for the regulator that answer no question about the business, but share its words (the
@@ -70,7 +75,7 @@ def prefer_statements(query: str, hits: list[Hit], terms: Sequence[glossary.Term
     changed = False
     adjusted = []
     for hit in hits:
-        head = f"{hit.header}\n{hit.text[:200]}"  # the page's title lines
+        head = f"{hit.header}\n{hit.text[:300]}"  # the page's title lines
         bonus = STATEMENT_BONUS if any(STATEMENTS[name].search(head) for name in wanted) else 0.0
         penalty = FURNITURE_PENALTY if FURNITURE.search(hit.text[:600]) else 0.0
         if bonus or penalty:
