@@ -24,11 +24,18 @@ from dataclasses import dataclass
 from core import grounding
 
 OPERATORS = {"+": "+", "-": "−", "−": "−", "–": "−", "×": "×", "*": "×", "x": "×", "/": "/", "÷": "/"}
-NUMBER = r"\$?\d[\d,]*(?:\.\d+)?%?"
-# an expression of figures and + − × / with parentheses, then = (or ≈) and the result
+NUMBER = r"\$?+\d[\d,]*+(?:\.\d++)?+%?+"
+MAX_TERMS = 20  # operands of one expression; a longer run of figures and dashes is a table row, not working
+MAX_SENTENCE = 2_000  # characters of one sentence searched for working
+# an expression of figures and + − × / with parentheses, then = (or ≈) and the result; every quantifier possessive
+# and the terms bounded, so that a long run of figures, spaces and dashes is read in linear time
 EXPRESSION = re.compile(
-    rf"(?P<expr>[(\s]*{NUMBER}(?:[)\s]*[-+−–×*x/÷][(\s]*{NUMBER}[)\s]*)+)\s*(?:=|≈)\s*(?P<result>[-−]?{NUMBER})"
+    rf"(?<![\d.,$])(?P<expr>[(\s]*+{NUMBER}(?:[)\s]*+[-+−–×*x/÷][(\s]*+{NUMBER}){{1,{MAX_TERMS}}}+[)\s]*+)"
+    rf"(?:=|≈)\s*+(?P<result>[-−]?{NUMBER})"
 )
+DOWN = re.compile(r"\b(?:fell|fall|falls|decreas\w*|declin\w*|dropp?\w*|lower|down|shrank|shrunk|reduc\w*)\b", re.I)
+UP = re.compile(r"\b(?:rose|rise|rises|grew|grow|grows|increas\w*|higher|up|improv\w*|gain\w*)\b", re.I)
+FROM_TO = re.compile(r"\bfrom\b(?P<first>[^;]{0,60}?)\bto\b(?P<second>[^;]{0,60})", re.I)
 TOKEN = re.compile(rf"\s*(?:(?P<number>{NUMBER})|(?P<op>[-+−–×*x/÷])|(?P<paren>[()]))")
 CHANGE = re.compile(
     r"\b(change|changed|growth|grow|grew|increase|increased|decrease|decreased|compare|compared|difference|"
@@ -71,28 +78,32 @@ class Computation:
 
 def verify(sentence: str, cited: Sequence[int], known: Sequence[Sequence[grounding.Figure]]) -> list[Computation]:
     """The figures of a sentence that its cited sources do not print but that its working derives from them."""
-    if not cited:
+    if not cited or len(sentence) > MAX_SENTENCE:
         return []
     pool = [f for n in cited for f in known[n - 1]]
     found: list[Computation] = []
     explained: set[str] = set()
-    for match in EXPRESSION.finditer(grounding.CITATION.sub(" ", sentence)):
-        result = _figure(match["result"].replace("−", "-"))
+    plain = grounding.CITATION.sub(" ", sentence)
+    for match in EXPRESSION.finditer(plain):
+        written = match["result"]
+        result = _figure(written.lstrip("-−"))
         operands = _operands(match["expr"])
         if result is None or operands is None:
             continue
         value = _evaluate(match["expr"])
         held = all(any(o.matches(p) or o.found_in([p]) for p in pool) for o in operands)
-        ok = held and value is not None and _equal(value, result)
-        working = " ".join(f"{_tidy(match['expr'])} = {match['result']}".split())
+        negative = written.startswith(("-", "−"))
+        in_percent = result.percent and bool(re.search(r"[×*x]\s*100\b", match["expr"]))
+        ok = held and value is not None and _equal(value, result, negative=negative, in_percent=in_percent)
+        working = " ".join(f"{_tidy(match['expr'])} = {written}".split())
         found.append(Computation(result.text, working, tuple(cited), ok))
         explained.add(result.text)
-    own = grounding.figures(grounding.CITATION.sub(" ", sentence))
+    own = grounding.figures(plain)
     operands = [f for f in own if not f.year and f.found_in(pool)]
     for result in own:
         if result.year or result.text in explained or result.found_in(pool) or len(operands) < 2:
             continue
-        working = _implied(result, [o for o in operands if o is not result])
+        working = _implied(plain, result, [o for o in operands if o is not result])
         if working:
             found.append(Computation(result.text, working, tuple(cited), True))
     return found
@@ -122,7 +133,9 @@ def offline_working(question: str, rows: Sequence[tuple[int, str]], *, about: Ca
             continue
         old_year, new_year = sorted(wanted)
         old, new = values[years.index(old_year)], values[years.index(new_year)]
-        a, b = old.raw, new.raw  # a row's figures as printed: an outflow in parentheses compares as its size
+        if old.text.startswith("(") != new.text.startswith("("):
+            continue  # a loss one year and a profit the other: no growth rate means anything
+        a, b = old.raw, new.raw  # both outflows (in parentheses) compare as their sizes
         if a == 0:
             continue
         label = row[: row.find(values[0].text)].strip(" $(") or "the measure"
@@ -141,8 +154,25 @@ def offline_working(question: str, rows: Sequence[tuple[int, str]], *, about: Ca
     return ""
 
 
-def _implied(result: grounding.Figure, operands: Sequence[grounding.Figure]) -> str:
-    """The working of a result that one common operation on two operands (or the sum of all) gives, or ''."""
+def _implied(sentence: str, result: grounding.Figure, operands: Sequence[grounding.Figure]) -> str:
+    """The working of a result stated in words that one common operation on two of the sentence's cited figures (or
+    the sum of all) gives, or ''. "from A to B" fixes the order (the change is B − A, its growth over A) and a word
+    of direction ("fell", "grew") must agree with its sign; without them the result is compared as a size."""
+    scaled = result.own_scale  # "$229 million" from amounts written with their scale word; "229" from raw figures
+    amount = lambda f: f.raw * (f.scale or 1.0) if scaled and f.own_scale else f.raw  # noqa: E731
+    direction = -1 if DOWN.search(sentence) else (1 if UP.search(sentence) else 0)
+    ordered = _from_to(sentence, operands)
+    if ordered is not None:
+        first, second = ordered
+        a, b = amount(first), amount(second)
+        if direction and (b - a) * direction < 0:
+            return ""  # "fell" from a smaller figure to a larger one
+        shapes = [(f"{second.text} − {first.text}", b - a)]
+        shapes += [(f"({second.text} − {first.text}) / {first.text}", (b - a) / a)] if a else []
+        for shape, value in shapes:
+            if _equal(abs(value), result):
+                return f"{shape} = {result.text}"
+    pair = {id(o) for o in ordered} if ordered is not None else set()  # its change is decided above, in its order
     tries: list[tuple[str, Callable[[float, float], float | None]]] = [
         ("{a} − {b}", lambda a, b: a - b),
         ("{a} + {b}", lambda a, b: a + b),
@@ -150,30 +180,36 @@ def _implied(result: grounding.Figure, operands: Sequence[grounding.Figure]) -> 
         ("({a} − {b}) / {b}", lambda a, b: (a - b) / b if b else None),
     ]
     for x, y in itertools.permutations(operands, 2):
-        a, b = _amount(x), _amount(y)
+        if {id(x), id(y)} == pair:
+            continue
+        a, b = amount(x), amount(y)
         for shape, operation in tries:
             value = operation(a, b)
-            if value is not None and _equal(value, result):
+            if value is not None and value >= 0 and _equal(value, result):
                 return f"{shape.format(a=x.text, b=y.text)} = {result.text}"
-    if len(operands) >= 3 and _equal(sum(_amount(o) for o in operands), result):
+    if len(operands) >= 3 and _equal(sum(amount(o) for o in operands), result):
         return " + ".join(o.text for o in operands) + f" = {result.text}"
     return ""
 
 
-def _equal(value: float, result: grounding.Figure) -> bool:
-    """Whether a computed value is the result as written, within its rounding (a percentage also for a fraction)."""
+def _from_to(sentence: str, operands: Sequence[grounding.Figure]) -> tuple[grounding.Figure, grounding.Figure] | None:
+    """The two operands of "from A to B", in that order, if the sentence says so."""
+    match = FROM_TO.search(sentence)
+    if match is None:
+        return None
+    first = [o for o in operands if o.text in match["first"]]
+    second = [o for o in operands if o.text in match["second"]]
+    return (first[0], second[0]) if first and second and first[0] is not second[0] else None
+
+
+def _equal(value: float, result: grounding.Figure, *, negative: bool = False, in_percent: bool = False) -> bool:
+    """Whether a computed value is the result as written (its sign too), within the rounding it is written with. A
+    percentage states a fraction times 100, unless the working itself multiplies by 100 (`in_percent`)."""
     target = result.raw * (result.scale or 1.0) if result.own_scale else result.raw
+    target = -target if negative else target
     slack = result.step * (result.scale or 1.0 if result.own_scale else 1.0) + abs(target) * 1e-9
-    candidates = [abs(value)]
-    if result.percent:
-        candidates.append(abs(value) * 100)
-    if not result.own_scale:  # "a decrease of 229" from amounts in millions written with their scale word
-        candidates += [abs(value) / k for k in (1e3, 1e6, 1e9)]
-    return any(abs(c - target) <= slack for c in candidates)
-
-
-def _amount(figure: grounding.Figure) -> float:
-    return figure.raw * (figure.scale or 1.0) if figure.own_scale else figure.raw
+    shown = value * 100 if result.percent and not in_percent else value
+    return abs(shown - target) <= slack
 
 
 def _figure(text: str) -> grounding.Figure | None:
@@ -238,9 +274,11 @@ def _evaluate(expression: str) -> float | None:
             value = value + right if op == "+" else value - right
         return value
 
+    if len(tokens) > 4 * MAX_TERMS:
+        return None
     try:
         value = total()
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, RecursionError):
         return None
     return value if position == len(tokens) else None
 

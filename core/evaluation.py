@@ -33,7 +33,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 
 from core import grounding
-from core.errors import InvalidInput
+from core.errors import InvalidInput, WorkbenchError
 from core.options import AskOptions, SearchOptions
 from core.records import Citation, Hit
 
@@ -329,7 +329,7 @@ def score_answer(question: Question, answer: Answered) -> AnswerResult:
     return AnswerResult(
         question=question,
         answer=answer.text,
-        key_fact=holds_key_fact(question.answer, answer.text) if question.answer else None,
+        key_fact=(holds_key_fact(question.answer, answer.text) and not answer.refused) if question.answer else None,
         cites_evidence=evidence and not answer.refused,
         grounded=bool(check and check.grounded and not answer.refused),
         computed=bool(check and any(w.ok for w in check.computed)),
@@ -357,7 +357,12 @@ def evaluate_answers(
         started = time.perf_counter()
         rows = []
         for question in questions:
-            rows.append(score_answer(question, ask(question.question, options)))
+            try:
+                rows.append(score_answer(question, ask(question.question, options)))
+            except WorkbenchError as exc:  # one failed answer (a model error) is a row, not the end of the run
+                failed = AnswerResult(question, f"(failed: {exc})", False if question.answer else None,
+                                      False, False, False, False)  # fmt: skip
+                rows.append(failed)
             done += 1
             if on_progress is not None:
                 on_progress(done, total)

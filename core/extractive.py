@@ -172,15 +172,15 @@ STOP = frozenset(
 )
 # Never quoted: page furniture and boilerplate that answers no question an analyst asks of a filing or a report.
 BOILERPLATE = re.compile(
-    r"https?://|www\.|\b[\w.-]+\.(?:com|org|net|gov)\b|@[\w-]+\.|"
+    r"https?://|www\.|(?<![\w.-])[\w-]{1,63}(?:\.[\w-]{1,63}){0,4}\.(?:com|org|net|gov)\b|@[\w-]+\.|"
     r"forward[- ]looking|safe harbou?r|private securities litigation reform|"
     r"\btable of contents\b|\bincorporated (?:herein )?by reference\b|\bexhibit \d|"
     r"\bindicate by check mark\b|\bI have reviewed this\b|"
     r"\bcommission file number\b|\bexact name of registrant\b|\(I\.R\.S\.|/s/|\bpower of attorney\b|"
-    r"\bconsent of\b|\bsignatures?\b.*\bdate\b|"
+    r"\bconsent of\b|\bsignatures?\b.{0,200}\bdate\b|"
     r"\b\d{1,5} [A-Z][a-z]+ (?:Street|St\.|Avenue|Ave\.|Road|Rd\.|Boulevard|Blvd\.|Drive|Parkway|Way|Lane)\b|"
     r"\(\d{3}\) ?\d{3}-\d{4}|\b\d{3}-\d{3}-\d{4}\b|^\s*(?:page )?\d{1,3}\s*$|"
-    r"\bannual report on form 10-k\b|\bform 10-[kq]\b.*\b(?:for the|fiscal) |"
+    r"\bannual report on form 10-k\b|\bform 10-[kq]\b.{0,200}\b(?:for the|fiscal) |"
     r"^\W*(?:for the |as of )?(?:fiscal )?(?:years?|quarters?|periods?|months?) ended\b[\w\s,]*$",
     re.IGNORECASE,
 )

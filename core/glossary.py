@@ -14,6 +14,7 @@ matches no term and searches exactly as before. An owner can add terms for a sto
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -155,6 +156,8 @@ def parse_terms(text: str) -> dict[str, str]:
             raise InvalidInput(
                 f"Line {number} of the glossary should read 'measure = line item; line item', not '{line[:80]}'."
             )
+        if not any(i.strip() for i in items.split(";")):
+            raise InvalidInput(f"Line {number} of the glossary names no line item after '=': '{line[:80]}'.")
         if len(name) > MAX_TERM_CHARS or len(items) > MAX_ITEMS_CHARS:
             raise InvalidInput(
                 f"Line {number} of the glossary is too long: a measure has at most {MAX_TERM_CHARS} characters and "
@@ -208,11 +211,7 @@ def item_words(question: str, terms: Sequence[Term] = ()) -> str:
     return " ".join(item for term, _ in named(question, terms) for item in term.items)
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
+@functools.lru_cache(maxsize=4096)
 def _pattern(name: str) -> re.Pattern[str]:
-    if name not in _PATTERNS:
-        words = [re.escape(w) for w in name.split()]
-        _PATTERNS[name] = re.compile(r"(?<![\w&-])" + r"[\s-]+".join(words) + r"(?![\w&])", re.IGNORECASE)
-    return _PATTERNS[name]
+    words = [re.escape(w) for w in name.split()]
+    return re.compile(r"(?<![\w&-])" + r"[\s-]+".join(words) + r"(?![\w&])", re.IGNORECASE)

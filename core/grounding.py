@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import computed
-from core.computed import Computation
 
 CITATION = re.compile(r"\s*\[(\d{1,3})\]")
 LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s+", re.M)
@@ -144,7 +143,7 @@ class Grounding:
     figures: tuple[str, ...] = ()  # figures of the answer that no source holds
     sentences: tuple[str, ...] = ()  # claims that neither cite a source holding them nor repeat one
     citations: tuple[CitationCheck, ...] = ()
-    computed: tuple[Computation, ...] = ()  # figures the answer derives, each with its working, redone here
+    computed: tuple[computed.Computation, ...] = ()  # figures the answer derives, each with its working, redone here
 
     @property
     def unsupported(self) -> tuple[str, ...]:
@@ -185,7 +184,7 @@ class Grounding:
         citations = tuple(
             CitationCheck(int(c["n"]), bool(c["supported"]), tuple(c.get("missing", ()))) for c in record["citations"]
         )
-        works = tuple(Computation.from_record(c) for c in record.get("computed", ()))
+        works = tuple(computed.Computation.from_record(c) for c in record.get("computed", ()))
         return cls(bool(record["grounded"]), tuple(record["figures"]), tuple(record["sentences"]), citations, works)
 
 
@@ -230,15 +229,16 @@ def check(answer: str, sources: Sequence[str], *, question: str = "") -> Groundi
     everywhere = [f for group in known for f in group]
     words = [set(_words(text)) for text in sources]
     asked = set(_words(question))
-    works: list[Computation] = []
-    for sentence in _sentences(answer):
-        cited = sorted({int(n) for n in CITATION.findall(sentence) if 1 <= int(n) <= len(sources)})
-        works += computed.verify(sentence, cited, known)
-    derived = {c.figure for c in works if c.ok} - {c.figure for c in works if not c.ok}
-    missing_figures = [f.text for f in figures(answer) if not f.found_in(everywhere) and f.text not in derived]
+    works: list[computed.Computation] = []
+    missing_figures: list[str] = []
     unsupported: list[str] = []
     uses: dict[int, list[str]] = {}
     for sentence in _sentences(answer):
+        cited = sorted({int(n) for n in CITATION.findall(sentence) if 1 <= int(n) <= len(sources)})
+        here = computed.verify(sentence, cited, known)  # a figure is excused only in the sentence that derives it
+        works += here
+        derived = {c.figure for c in here if c.ok} - {c.figure for c in here if not c.ok}
+        missing_figures += [f.text for f in figures(sentence) if not f.found_in(everywhere) and f.text not in derived]
         plain = CITATION.sub("", sentence).strip()
         content = set(_words(plain)) - asked
         if (not figures(plain) and len(content) < CLAIM_WORDS) or any(r in plain.lower() for r in REFUSALS):
@@ -269,6 +269,7 @@ def check(answer: str, sources: Sequence[str], *, question: str = "") -> Groundi
         CitationCheck(n, not lacking, tuple(dict.fromkeys(x for x in lacking if x != WORDS_ONLY)))
         for n, lacking in sorted(uses.items())
     )
+    missing_figures = list(dict.fromkeys(missing_figures))
     grounded = not missing_figures and not unsupported and all(c.supported for c in checks)
     grounded = grounded and all(c.ok for c in works)
     return Grounding(grounded, tuple(missing_figures), tuple(unsupported), checks, tuple(works))

@@ -174,6 +174,7 @@ def answer_stream(
     on_usage: UsageSink,
     embed: Embed,
     min_relevance: float | None = None,
+    min_cosine: float | None = None,
     terms: Sequence[glossary.Term] = (),
 ) -> Iterator[str]:
     """The RAG pipeline: condense a follow-up into a query, retrieve, refuse when nothing is relevant enough,
@@ -204,6 +205,9 @@ def answer_stream(
     answer.retrieval_ms = (time.perf_counter() - started) * 1000
     best = best_relevance(hits)
     weak = min_relevance is not None and best is not None and best < min_relevance
+    if weak and min_cosine is not None:  # a close enough passage in meaning answers too (see core.ranking)
+        cosine = best_cosine(hits)
+        weak = cosine is None or cosine < min_cosine
     if (not hits and options.refuse_without_sources) or (weak and not ABOUT_THE_DOCUMENTS.search(question)):
         answer.retrieved = []
         answer.text = NOT_RELEVANT.format(stores=", ".join(stores), best=best, floor=min_relevance) if hits else NO_SOURCES.format(stores=", ".join(stores))  # fmt: skip
@@ -294,6 +298,12 @@ def with_cosines(query: str, hits: Sequence[Hit], embed: Embed) -> list[Hit]:
         replace(h, breakdown=replace(h.breakdown or ScoreBreakdown(), relevance=float(c)))
         for h, c in zip(hits, cosines, strict=True)
     ]
+
+
+def best_cosine(hits: Sequence[Hit]) -> float | None:
+    """The best cosine between the question and a hit, if the search computed any."""
+    found = [h.breakdown.vector for h in hits if h.breakdown is not None and h.breakdown.vector is not None]
+    return max(found) if found else None
 
 
 def best_relevance(hits: Sequence[Hit]) -> float | None:

@@ -23,6 +23,8 @@ NAMED_BONUS = 0.1  # added to hits of a document the question names (see named_d
 # unrelated question from a related one (a long question collects BM25 on common words): chat measures its hits'
 # relevance by their cosine with the question (core.rag.with_cosines), with a minimum of its own (the pages BM25
 # finds for a related question are not always the ones closest in meaning, so their best cosine is lower).
+# In hybrid search chat also answers when the best cosine reaches the vector minimum: on a store of a few documents
+# every term is common, BM25 scores stay small and a clearly related passage (cosine 0.6) can fuse below 0.40.
 REFUSAL_FUSED: dict[str, float] = {model: 0.40 for model in MIN_RELEVANCE}
 REFUSAL_FULLTEXT: dict[str, float] = {model: 0.35 for model in MIN_RELEVANCE}  # BM25's best finds score lower
 

@@ -99,7 +99,7 @@ def search(
     for target in targets:  # a measure the question names is also searched in its line items' words (core.glossary)
         measures = glossary.expansions(query, glossary.store_terms(target.store.glossary))
         asked = [(q, "") for q in queries] + [(e.query, e.note) for e in measures]
-        found = [_candidates(q, target, catalog=catalog, options=options, pool=pool) for q, _ in asked]
+        found = _candidates([q for q, _ in asked], target, catalog=catalog, options=options, pool=pool)
         contexts.append(_merged(found, [note for _, note in asked]))
     weights = {c.target.store.name: c.weight for c in contexts}
     weight = lambda hit: weights[hit.store or ""]  # noqa: E731
@@ -149,8 +149,12 @@ class _Context:
     expanded: dict[tuple[str, int], str] = field(default_factory=dict)  # hits a glossary expansion scored best
 
 
-def _candidates(query: str, target: Target, *, catalog: Catalog, options: SearchOptions, pool: int) -> _Context:
-    store, backend = target.store, target.backend
+def _candidates(
+    queries: Sequence[str], target: Target, *, catalog: Catalog, options: SearchOptions, pool: int
+) -> list[_Context]:
+    """The store's first-stage lists for each phrasing of the question; what the catalog says of the store (hidden
+    chunks, filters, ready documents, the fusion weight) is read once for all of them."""
+    store = target.store
     hidden = frozenset(catalog.disabled_chunks(store))  # chunks an editor disabled are never retrieved
     where = Where(hidden=hidden) if hidden else None
     if options.filters.active:
@@ -165,6 +169,46 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
             condition=f.condition,
         )
         where = Where(frozenset(ids), hidden)
+    documents = catalog.list_documents(store, status=DocumentStatus.READY)
+    weight = options.weight
+    if weight is None:
+        weight = fusion_weight(len(documents), sum(d.chunk_count for d in documents))
+    ready: list[Where] = []  # the ready-only condition, read once when a phrasing needs it
+
+    def ready_only() -> Where:
+        if not ready:
+            ready.append(Where(frozenset(catalog.matching_ids(store)), hidden))
+        return ready[0]
+
+    return [
+        _lists_of(
+            q,
+            target,
+            catalog=catalog,
+            options=options,
+            pool=pool,
+            where=where,
+            ready_only=ready_only,
+            weight=weight,
+            documents=documents,
+        )
+        for q in queries
+    ]
+
+
+def _lists_of(
+    query: str,
+    target: Target,
+    *,
+    catalog: Catalog,
+    options: SearchOptions,
+    pool: int,
+    where: Where | None,
+    ready_only: Callable[[], Where],
+    weight: float,
+    documents: list[Document],
+) -> _Context:
+    store, backend = target.store, target.backend
     query_vector = None
     if options.mode in (Mode.VECTOR, Mode.HYBRID):
         check_embedding(store, target.embedder.model)
@@ -189,7 +233,7 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
     if where is None or where.document_ids is None:  # chunks of unfinished or failed documents may be listed
         found = {h.document_id for h in [*vector_hits, *keyword_hits]}
         if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
-            vector_hits, keyword_hits = lists(Where(frozenset(catalog.matching_ids(store)), hidden))
+            vector_hits, keyword_hits = lists(ready_only())
     cosines: dict[tuple[str, int], float] = {}
     if query_vector is not None and options.mode is Mode.HYBRID:  # also for RRF: the calibrated relevance needs them
         in_vector = {h.key for h in vector_hits}
@@ -197,10 +241,6 @@ def _candidates(query: str, target: Target, *, catalog: Catalog, options: Search
         if missing:
             vectors = backend.vectors(store.collection, missing)
             cosines = {h.key: float(v @ query_vector) for h, v in zip(missing, vectors, strict=True)}
-    documents = catalog.list_documents(store, status=DocumentStatus.READY)
-    weight = options.weight
-    if weight is None:
-        weight = fusion_weight(len(documents), sum(d.chunk_count for d in documents))
     named = lambda hits: [replace(h, store=store.name) for h in hits]  # noqa: E731
     return _Context(
         target=target,

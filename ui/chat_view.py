@@ -149,9 +149,9 @@ def marked(shown: ChatMessage) -> str:
         return text
     for work in check.computed:  # a figure the answer derives, its working redone: marked as computed
         if work.ok:
-            text = re.sub(
-                rf"(?<![\w.,]){re.escape(work.figure)}(?![\w])", f":blue-background[{work.figure}]", text, count=1
-            )
+            marked_figure = f":blue-background[{plain(work.figure)}]"  # escaped: a "$" would start LaTeX
+            pattern = re.compile(rf"(?<![\w.,]){re.escape(work.figure)}(?![\w])")
+            text = pattern.sub(lambda _match: marked_figure, text, count=1)  # noqa: B023 (used at once)
     if check.grounded:
         return text
     for figure in check.figures:

@@ -102,7 +102,11 @@ class Chat:
         embedder = self._s.embedder(found[0].embedding_model)
         on_embedding = self._s.embedding_usage(actor, embedder, found[0])
         floor = options.search.min_relevance
-        floor = refusal_minimum(options.search.mode, found[0].embedding_model) if floor is None else floor
+        cosine_floor = None
+        if floor is None:  # the measured defaults; in hybrid search a close enough cosine answers too
+            floor = refusal_minimum(options.search.mode, found[0].embedding_model)
+            if options.search.mode is Mode.HYBRID:
+                cosine_floor = refusal_minimum(Mode.VECTOR, found[0].embedding_model)
         embed = lambda texts: embedder.embed(texts, on_usage=on_embedding)  # noqa: E731
 
         def search(query: str) -> list[Hit]:
@@ -122,6 +126,7 @@ class Chat:
             ),
             embed=embed,
             min_relevance=floor or None,
+            min_cosine=cosine_floor,
             terms=[t for s in found for t in glossary.store_terms(s.glossary)],
         )
         pipeline = privacy.scoped(pipeline, on=redact)

@@ -72,3 +72,43 @@ def test_the_offline_answer_computes_a_change_only_when_asked_and_from_both_year
     assert computed.offline_working("How did sales change from 2016 to 2017?", rows, about=lambda _: False) == ""
     shares = [(1, "Net Sales % of Total 2022 2021 % change | Corporate and Unallocated 4 — 1,519 2 — (176)")]
     assert computed.offline_working("How did it change from 2021 to 2022?", shares, about=about) == ""  # unaligned
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Revenue grew 42% from 135,987 to 177,866 [1].",  # the difference over 1,000, not the growth
+        "Net sales rose (177,866 − 135,987) / 135,987 = 0% [1].",
+        "The ratio was 177,866 / 135,987 = 1.31% [1].",  # a ratio of 1.31 is 131%
+        "Sales rose 41,879% from 135,987 to 177,866 [1].",
+        "The change was (177,866 − 135,987) / 135,987 = −30.8% [1].",  # the sign is part of the result
+        "Sales fell 30.8% from 177,866 to 135,987 [1].",  # that fall is 23.5%
+        "Sales rose 23.5% from 177,866 to 135,987 [1].",  # a fall, said to be a rise
+    ],
+)
+def test_figures_that_do_not_follow_are_never_marked_computed(answer: str) -> None:
+    check = grounding.check(answer, ["Net sales 177,866 135,987"])
+    assert not check.grounded and not any(w.ok for w in check.computed), check.computed
+
+
+def test_a_falling_figure_in_words_is_verified_with_its_direction() -> None:
+    assert grounding.check("Sales fell 23.5% from 177,866 to 135,987 [1].", ["Net sales 177,866 135,987"]).grounded
+
+
+def test_a_figure_derived_in_one_sentence_is_not_excused_in_another() -> None:
+    sources = ["Net sales 177,866 135,987", "Hotels cost 180 EUR."]
+    check = grounding.check("(177,866 − 135,987) / 135,987 = 30.8% [1]. Hotels grew 30.8% [2].", sources)
+    assert not check.grounded and "30.8%" in check.figures
+
+
+def test_a_loss_turned_profit_gets_no_growth_rate() -> None:
+    rows = [(1, "(in millions) 2019 2020 | Net income (loss) $ (1,234) $ 567")]
+    assert computed.offline_working("How did net income change from 2019 to 2020?", rows, about=lambda _: True) == ""
+
+
+@pytest.mark.timeout(120)  # the regular expressions are possessive: these end at once instead of backtracking for hours
+def test_hostile_working_never_hangs_or_crashes() -> None:
+    deep = "(" * 400 + "1,234 + 5,678" + ")" * 400 + " = 6,912 [1]."
+    assert not grounding.check(deep, ["1,234 5,678"]).grounded  # too deep to be working: flagged, no RecursionError
+    for text in ("1 - " * 5_000, "1+" * 50_000, "1 + " * 25 + "x", "1.2." * 10_000):
+        assert not grounding.check(f"Total was {text} = 7,777 [1].", ["1 2"]).grounded

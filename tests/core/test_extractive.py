@@ -95,3 +95,10 @@ def test_a_question_the_documents_answer_is_quoted_from_them(orchard: Workbench)
                                       options=AskOptions(mode=AnswerMode.EXTRACTIVE))  # fmt: skip
     text = "".join(stream)
     assert not answer.refused and "1948" in text and [c.filename for c in answer.citations] == ["orchard.txt"]
+
+
+@pytest.mark.timeout(120)  # bounded repeats: a long run of dots and dashes is read at once, not backtracked over
+def test_a_hostile_chunk_is_cut_into_candidates_without_hanging() -> None:
+    for text in ("1.2." * 10_000, "1-2-" * 10_000, "signature " * 5_000, "form 10-k " * 5_000):
+        extractive.passages([hit(text, 1)])
+    assert extractive.passages([hit("Read more at investors.example.com today, said the company.", 1)]) == []

@@ -71,3 +71,8 @@ def test_a_stores_own_term_finds_its_line_items(workbench: Workbench) -> None:
         and hit.breakdown.expansion == "ARR → annual recurring revenue"
     )
     assert workbench.stores.set_glossary(admin, "saas", "").glossary == {}  # (who may: the permission matrix)
+
+
+def test_a_term_without_line_items_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="Line 1 of the glossary names no line item"):
+        glossary.parse_terms("ARR = ;")
