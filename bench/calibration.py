@@ -33,9 +33,9 @@ from core.embedding import MINILM, get_embedder
 from core.evaluation import Question, read_questions
 from core.ingest import Upload
 from core.options import Mode, SearchOptions
-from core.rag import best_cosine, best_relevance, with_cosines
 from core.ranking import refusal_minimum
 from core.records import Hit
+from core.relevance import best_cosine, best_relevance, with_cosines
 from core.workbench import Workbench
 
 FINANCEBENCH = SHARED_DATA / "financebench-dev"

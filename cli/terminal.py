@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
-from core.evaluation import AnswerEvaluation, Evaluation
+from core.answer_evaluation import AnswerEvaluation
+from core.evaluation import Evaluation
 from core.preview import Preview
 from core.rag import Answer
 from core.records import Citation, Hit, IngestResult, IngestStatus

@@ -19,7 +19,8 @@ from core.errors import ModelError
 from core.extractive import Embed
 from core.grounding import Grounding
 from core.options import AnswerMode, AskOptions
-from core.records import ChatMessage, Citation, Conversation, Hit, MessageStatus, ScoreBreakdown
+from core.records import ChatMessage, Citation, Conversation, Hit, MessageStatus
+from core.relevance import best_relevance, too_weak
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a careful analyst's assistant. Answer the question using only the numbered sources. "
@@ -54,13 +55,6 @@ MAX_QUERY_CHARS = 200  # a longer "standalone query" is an answer, not a query
 WORD = re.compile(r"[a-z0-9]{4,}")
 MATCH_WORDS = 2  # an uncited answer names a source only if it repeats at least this many words only few sources share
 MATCH_SHARE = 0.5  # ... and that source holds at least this share of what the answer repeats
-# A request about the documents themselves ("summarise the report") shares few words with any one passage, so its
-# relevance says nothing about whether the documents can answer it: it is never refused for a low relevance.
-ABOUT_THE_DOCUMENTS = re.compile(
-    r"\b(?:summari[sz]e|summary|overview|outline|key (?:points|takeaways|findings)|main (?:points|findings)|tl;?dr|"
-    r"what (?:is|are) (?:this|these|the) (?:documents?|reports?|files?|filings?) about)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -204,11 +198,8 @@ def answer_stream(
     hits = search(query)
     answer.retrieval_ms = (time.perf_counter() - started) * 1000
     best = best_relevance(hits)
-    weak = min_relevance is not None and best is not None and best < min_relevance
-    if weak and min_cosine is not None:  # a close enough passage in meaning answers too (see core.ranking)
-        cosine = best_cosine(hits)
-        weak = cosine is None or cosine < min_cosine
-    if (not hits and options.refuse_without_sources) or (weak and not ABOUT_THE_DOCUMENTS.search(question)):
+    weak = too_weak(question, hits, minimum=min_relevance, cosine=min_cosine)
+    if (not hits and options.refuse_without_sources) or weak:
         answer.retrieved = []
         answer.text = NOT_RELEVANT.format(stores=", ".join(stores), best=best, floor=min_relevance) if hits else NO_SOURCES.format(stores=", ".join(stores))  # fmt: skip
         answer.refused, answer.status, answer.grounding = True, MessageStatus.REFUSED, Grounding(True)
@@ -285,31 +276,6 @@ def resolve_mode(mode: AnswerMode, model: str) -> AnswerMode:
     if mode is not AnswerMode.AUTO:
         return mode
     return AnswerMode.EXTRACTIVE if model == f"{llm.LOCAL_PROVIDER}/{llm.LOCAL_CHAT}" else AnswerMode.GENERATIVE
-
-
-def with_cosines(query: str, hits: Sequence[Hit], embed: Embed) -> list[Hit]:
-    """Hits whose relevance is their cosine with the query (for full-text hits, whose BM25 scale means little across
-    queries): the embedding model reads what the words found."""
-    if not hits:
-        return list(hits)
-    vectors = embed([query, *(h.text for h in hits)])
-    cosines = vectors[1:] @ vectors[0]
-    return [
-        replace(h, breakdown=replace(h.breakdown or ScoreBreakdown(), relevance=float(c)))
-        for h, c in zip(hits, cosines, strict=True)
-    ]
-
-
-def best_cosine(hits: Sequence[Hit]) -> float | None:
-    """The best cosine between the question and a hit, if the search computed any."""
-    found = [h.breakdown.vector for h in hits if h.breakdown is not None and h.breakdown.vector is not None]
-    return max(found) if found else None
-
-
-def best_relevance(hits: Sequence[Hit]) -> float | None:
-    """The best hit's relevance on the calibrated scale of its mode (comparable across queries), if any."""
-    found = [h.breakdown.relevance for h in hits if h.breakdown is not None and h.breakdown.relevance is not None]
-    return max(found) if found else None
 
 
 def _quoted(

@@ -21,7 +21,7 @@ NAMED_BONUS = 0.1  # added to hits of a document the question names (see named_d
 # 0.05 of unrelated questions and refuses at most 0.05 of answerable ones on both (README, "Refusals"). Both belong
 # to the embedding model's cosine scale. Full-text search's own scale (the saturated BM25 score) cannot tell an
 # unrelated question from a related one (a long question collects BM25 on common words): chat measures its hits'
-# relevance by their cosine with the question (core.rag.with_cosines), with a minimum of its own (the pages BM25
+# relevance by their cosine with the question (core.relevance.with_cosines), with a minimum of its own (the pages BM25
 # finds for a related question are not always the ones closest in meaning, so their best cosine is lower).
 # In hybrid search chat also answers when the best cosine reaches the vector minimum: on a store of a few documents
 # every term is common, BM25 scores stay small and a clearly related passage (cosine 0.6) can fuse below 0.40.

@@ -180,33 +180,19 @@ def _candidates(
             ready.append(Where(frozenset(catalog.matching_ids(store)), hidden))
         return ready[0]
 
-    return [
-        _lists_of(
-            q,
-            target,
-            catalog=catalog,
-            options=options,
-            pool=pool,
-            where=where,
-            ready_only=ready_only,
-            weight=weight,
-            documents=documents,
-        )
-        for q in queries
-    ]
+    return [_lists_of(q, target, options, pool, where, ready_only, weight, documents, catalog) for q in queries]
 
 
 def _lists_of(
     query: str,
     target: Target,
-    *,
-    catalog: Catalog,
     options: SearchOptions,
     pool: int,
     where: Where | None,
     ready_only: Callable[[], Where],
     weight: float,
     documents: list[Document],
+    catalog: Catalog,
 ) -> _Context:
     store, backend = target.store, target.backend
     query_vector = None

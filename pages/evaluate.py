@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.evaluation import Question, read_questions, write_questions
-from core.options import AnswerMode, AskOptions, SearchOptions
+from core.options import SearchOptions
 from ui.evaluation_view import evaluated_answers
 from ui.html import plain
 from ui.session import fail, signed_in
@@ -84,17 +84,8 @@ try:
 except WorkbenchError as exc:
     fail(exc)
 bar.empty()
-if answer_modes:
-    search = next(iter(settings.values()))
-    modes = {mode: AskOptions(mode=AnswerMode(mode), search=search) for mode in answer_modes}
-    bar = st.progress(0.0, text="Asking the questions…")
-    try:
-        answers = wb.evaluations.run_answers(me, store, questions, modes,
-                                             on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} answers"))  # fmt: skip
-    except WorkbenchError as exc:
-        fail(exc)
-    bar.empty()
-    evaluated_answers(answers)
+if answer_modes:  # with the first setting's search
+    evaluated_answers(wb, me, store, questions, next(iter(settings.values())), answer_modes)
 table = pd.DataFrame(result.table())
 long = table.melt(id_vars="setting", value_vars=[c for c in table.columns if "@" in c], var_name="metric")
 chart = alt.Chart(long).mark_bar().encode(x=alt.X("setting:N", title=None), y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1])),

@@ -6,12 +6,33 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.evaluation import AnswerEvaluation
+from core.answer_evaluation import AnswerEvaluation
+from core.errors import WorkbenchError
+from core.evaluation import Question
+from core.options import AnswerMode, AskOptions, SearchOptions
+from core.records import Actor
+from core.workbench import Workbench
+from ui.session import fail
 
 MEASURES = ("key fact", "evidence cited", "grounded", "computed and verified", "refused")
 
 
-def evaluated_answers(result: AnswerEvaluation) -> None:
+def evaluated_answers(
+    wb: Workbench, me: Actor, store: str, questions: list[Question], search: SearchOptions, modes: list[str]
+) -> None:
+    """Ask the questions in each answer mode with a progress bar, then show the scores."""
+    settings = {mode: AskOptions(mode=AnswerMode(mode), search=search) for mode in modes}
+    bar = st.progress(0.0, text="Asking the questions…")
+    try:
+        result = wb.evaluations.run_answers(me, store, questions, settings,
+                                            on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} answers"))  # fmt: skip
+    except WorkbenchError as exc:
+        fail(exc)
+    bar.empty()
+    shown(result)
+
+
+def shown(result: AnswerEvaluation) -> None:
     """A bar per measure and answer mode, the table, and every answer under an expander."""
     st.subheader("Answers")
     table = pd.DataFrame(result.table())

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, replace
 
-from core import glossary, privacy, rag
+from core import glossary, privacy, rag, relevance
 from core.errors import InvalidInput, WorkbenchError
 from core.options import AskOptions, Mode, SearchOptions
 from core.rag import Answer
@@ -111,7 +111,7 @@ class Chat:
 
         def search(query: str) -> list[Hit]:
             hits = self._s.search(actor, found, query, options=options.search)
-            return rag.with_cosines(query, hits, embed) if options.search.mode is Mode.FULLTEXT else hits
+            return relevance.with_cosines(query, hits, embed) if options.search.mode is Mode.FULLTEXT else hits
 
         pipeline = rag.answer_stream(  # each step under the stores' rule for text sent to remote models
             answer,

@@ -10,9 +10,10 @@ import numpy as np
 
 from core import access, evaluation
 from core.access import Action
+from core.answer_evaluation import AnswerEvaluation, evaluate_answers
 from core.conditions import Condition
 from core.errors import InvalidInput, NotFound
-from core.evaluation import AnswerEvaluation, Evaluation, Question
+from core.evaluation import Evaluation, Question
 from core.options import MAX_TOP_K, AskOptions, Filters, Reranker, SearchOptions
 from core.rag import Answer
 from core.records import Actor, Hit
@@ -137,7 +138,7 @@ class Evaluations:
                 pass
             return answer
 
-        return evaluation.evaluate_answers(ask, questions, settings, on_progress=on_progress)
+        return evaluate_answers(ask, questions, settings, on_progress=on_progress)
 
     def run(
         self,

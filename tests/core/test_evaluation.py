@@ -192,7 +192,7 @@ def test_answers_are_evaluated_for_the_key_fact_the_evidence_page_grounding_and_
 
 
 def test_a_key_fact_is_a_figure_of_the_expected_answer_or_most_of_its_words() -> None:
-    from core.evaluation import holds_key_fact
+    from core.answer_evaluation import holds_key_fact
 
     assert holds_key_fact("$1577.00", "Purchases of PP&E (1,577) (1,373)")
     assert not holds_key_fact("$1577.00", "Purchases of PP&E (1,373)")
