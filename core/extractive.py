@@ -49,7 +49,7 @@ FRAGMENT = 0.15  # a candidate cut off at a window's edge ("... and in 2022, 92"
 ABOUT_SHARE = 0.5  # a row is about the asked measure when at least this share of its label's words are asked
 INTRO = "From the documents:"
 MARKER = re.compile(r"\[(\d{1,3})\]")  # a source's own "[3]" is not one of our citations once quoted
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])")
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“!\[<])")  # an image, link or tag after a stop starts anew
 NUMBER = re.compile(r"\(?\$?\d[\d,.]*\)?%?")
 ROW_SHARE = 0.25  # a table row: numbers are at least this share of its words (prose mentions a year or two)
 UNITS = re.compile(r"\((?:\$|dollars|amounts)?\s*(?:in\s+)?(?:thousands|millions|billions)\b", re.IGNORECASE)
@@ -171,8 +171,16 @@ STOP = frozenset(
     ]
 )
 # Never quoted: page furniture and boilerplate that answers no question an analyst asks of a filing or a report.
+# A web address (or a Markdown image or link around one) makes a passage furniture only when little else is left of it:
+# "Investor relations: investors.example.com" is a line of page furniture; a sentence of content with a link in it is
+# content.
+WEB = re.compile(
+    r"!?\[[^\]]{0,200}\]\([^)\s]{0,500}\)|!?\[[^\]]{0,200}\]\[[^\]]{0,200}\]|https?://\S{0,500}|www\.\S{0,300}|"
+    r"<[^>]{0,300}>|(?<![\w.-])[\w-]{1,63}(?:\.[\w-]{1,63}){0,4}\.(?:com|org|net|gov)\b\S{0,300}|\S{1,64}@[\w-]+\.\S{1,64}",
+    re.IGNORECASE,
+)
+WEB_WORDS = 6  # content words a passage must keep once its addresses are taken out
 BOILERPLATE = re.compile(
-    r"https?://|www\.|(?<![\w.-])[\w-]{1,63}(?:\.[\w-]{1,63}){0,4}\.(?:com|org|net|gov)\b|@[\w-]+\.|"
     r"forward[- ]looking|safe harbou?r|private securities litigation reform|"
     r"\btable of contents\b|\bincorporated (?:herein )?by reference\b|\bexhibit \d|"
     r"\bindicate by check mark\b|\bI have reviewed this\b|"
@@ -206,8 +214,12 @@ def passages(hits: Sequence[Hit]) -> list[Passage]:
     return [
         Passage(p.n, _cut(p.text), row=p.row)
         for p in found
-        if len(p.text) >= MIN_CHARS and not BOILERPLATE.search(p.text)
+        if len(p.text) >= MIN_CHARS and not BOILERPLATE.search(p.text) and not _web_furniture(p.text)
     ]
+
+
+def _web_furniture(text: str) -> bool:
+    return bool(WEB.search(text)) and len(_words(WEB.sub(" ", text))) < WEB_WORDS
 
 
 def _passages_of(n: int, text: str) -> list[Passage]:

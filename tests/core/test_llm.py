@@ -71,7 +71,10 @@ def test_two_concurrent_streams_both_complete() -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert sorted(answers) == [0, 1] and answers[0] and answers[0] == answers[1]  # same prompt, greedy: no garbling
+    # llama.cpp's batched decoding is not bit-identical across concurrent slots (seen under load: the same greedy
+    # prompt diverged after three tokens), so: both complete, and both begin as the same prompt begins its answer
+    assert sorted(answers) == [0, 1] and answers[0] and answers[1]
+    assert answers[0][:5] == answers[1][:5]
 
 
 def test_killing_the_model_mid_answer_ends_only_that_answer() -> None:
