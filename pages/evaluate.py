@@ -84,8 +84,6 @@ try:
 except WorkbenchError as exc:
     fail(exc)
 bar.empty()
-if answer_modes:  # with the first setting's search
-    evaluated_answers(wb, me, store, questions, next(iter(settings.values())), answer_modes)
 table = pd.DataFrame(result.table())
 long = table.melt(id_vars="setting", value_vars=[c for c in table.columns if "@" in c], var_name="metric")
 chart = alt.Chart(long).mark_bar().encode(x=alt.X("setting:N", title=None), y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1])),
@@ -104,3 +102,5 @@ with st.expander("Every question, per setting"):
         st.dataframe(pd.DataFrame([{"question": q.question.question, "document": q.question.document,
                                     "found at": q.first_relevant or "missed", "top hits": "; ".join(q.found)}
                                    for q in setting.questions]), hide_index=True, width="stretch")  # fmt: skip
+if answer_modes:  # with the first setting's search
+    evaluated_answers(wb, me, store, questions, next(iter(settings.values())), answer_modes)

@@ -38,10 +38,11 @@ def shown(result: AnswerEvaluation) -> None:
     table = pd.DataFrame(result.table())
     long = table.melt(id_vars="setting", value_vars=[m for m in MEASURES if m in table.columns], var_name="measure")
     chart = alt.Chart(long.dropna()).mark_bar().encode(
-        x=alt.X("setting:N", title=None), y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="share"),
-        color="setting:N", column=alt.Column("measure:N", title=None), tooltip=list(long.columns),
+        x=alt.X("measure:N", title=None, sort=list(MEASURES), axis=alt.Axis(labelAngle=0)), xOffset="setting:N",
+        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="share of the questions"),
+        color=alt.Color("setting:N", title="answer mode"), tooltip=list(long.columns),
     )  # fmt: skip
-    st.altair_chart(chart)
+    st.altair_chart(chart, width="stretch")
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(
         "Key fact: the answer states a figure of the expected answer (or most of its words); evidence cited: it "
