@@ -5,7 +5,6 @@ given), is grounded, computes a figure whose working the check verified, and is 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from core.options import AskOptions
 from core.records import Citation
 
 KEY_WORD_SHARE = 0.6  # an expected answer without figures is held when the answer has this share of its words
-STOP_WORDS = frozenset(["that", "this", "with", "from", "have", "were", "which", "their", "there", "about", "would", "could", "should", "these", "those", "than", "then", "them", "they", "been", "into", "also", "only", "more", "most", "much", "some", "what", "when", "where", "while", "does", "each"])  # fmt: skip
 
 
 class Answered(Protocol):
@@ -102,10 +100,10 @@ def holds_key_fact(expected: str, answer: str) -> bool | None:
     if facts:
         said = grounding.figures(answer)
         return any(f.found_in(facts) or fact.found_in([f]) for f in said for fact in facts)
-    words = {w for w in re.findall(r"[a-z]{4,}", expected.lower()) if w not in STOP_WORDS}
+    words = set(grounding.content_words(expected))
     if not words:
         return None
-    return len(words & set(re.findall(r"[a-z]{4,}", answer.lower()))) / len(words) >= KEY_WORD_SHARE
+    return len(words & set(grounding.content_words(answer))) / len(words) >= KEY_WORD_SHARE
 
 
 def score_answer(question: Question, answer: Answered) -> AnswerResult:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import computed, glossary
+from core import computed, glossary, grounding
 from core.records import Hit
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, one row each
@@ -62,66 +62,35 @@ FIGURE_QUESTION = re.compile(
     r"increase|decrease|turnover|per share|eps)\b|%",
     re.IGNORECASE,
 )
-STOP = frozenset(
+# the grounding check's common words, the short ones, and the words of an analyst's instructions ("give a response by
+# relying on the details shown")
+STOP = grounding.STOP | frozenset(
     [
         "the",
         "and",
         "for",
-        "with",
-        "what",
         "was",
-        "were",
         "are",
         "how",
         "did",
-        "does",
-        "this",
-        "that",
-        "from",
-        "which",
         "its",
-        "their",
         "his",
         "her",
         "has",
-        "have",
         "had",
         "who",
         "whom",
-        "when",
-        "where",
         "why",
-        "into",
         "onto",
-        "over",
-        "under",
-        "than",
-        "then",
-        "them",
-        "they",
-        "been",
-        "being",
-        "also",
-        "other",
-        "such",
-        "only",
-        "more",
-        "most",
-        "much",
-        "some",
         "any",
         "all",
-        "each",
         "per",
-        "about",
         "based",
         "using",
         "use",
         "give",
         "given",
         "following",
-        "answer",
-        "question",
         "response",
         "please",
         "shown",
@@ -135,7 +104,6 @@ STOP = frozenset(
         "mainly",
         "assume",
         "you",
-        "your",
         "our",
         "state",
         "explain",

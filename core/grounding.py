@@ -227,8 +227,8 @@ def check(answer: str, sources: Sequence[str], *, question: str = "") -> Groundi
     """Check an answer against the texts of its numbered sources (sources[0] is [1])."""
     known = [figures(text, source=True) for text in sources]
     everywhere = [f for group in known for f in group]
-    words = [set(_words(text)) for text in sources]
-    asked = set(_words(question))
+    words = [set(content_words(text)) for text in sources]
+    asked = set(content_words(question))
     works: list[computed.Computation] = []
     missing_figures: list[str] = []
     unsupported: list[str] = []
@@ -240,12 +240,12 @@ def check(answer: str, sources: Sequence[str], *, question: str = "") -> Groundi
         derived = {c.figure for c in here if c.ok} - {c.figure for c in here if not c.ok}
         missing_figures += [f.text for f in figures(sentence) if not f.found_in(everywhere) and f.text not in derived]
         plain = CITATION.sub("", sentence).strip()
-        content = set(_words(plain)) - asked
+        content = set(content_words(plain)) - asked
         if (not figures(plain) and len(content) < CLAIM_WORDS) or any(r in plain.lower() for r in REFUSALS):
             continue
         held = True
         for part, cited in _cited_parts(sentence, len(sources)):
-            own, said = figures(part), set(_words(part)) - asked
+            own, said = figures(part), set(content_words(part)) - asked
             if not cited:
                 held = held and not own and len(said) < CLAIM_WORDS
                 continue
@@ -300,7 +300,8 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE.split(text) if s and s.strip()]
 
 
-def _words(text: str) -> list[str]:
+def content_words(text: str) -> list[str]:
+    """The words of a text that say something (four letters or more, common ones left out)."""
     return [w for w in WORD.findall(text.lower()) if w not in STOP]
 
 
