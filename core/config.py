@@ -43,6 +43,7 @@ DEFAULT_CHUNK_STRATEGY = "recursive"
 DEFAULT_MODEL_TIMEOUT_S = 120.0
 DEFAULT_MODEL_RETRIES = 2
 DEFAULT_API_RATE = 600  # requests per minute per API key (bursts of up to a tenth of it at once)
+DEFAULT_JOB_LEASE_S = 60.0  # a worker renews its job's lease every third of this
 DEFAULT_AUDIT_DAYS = 0  # days the records of remote model calls (the audit) are kept; 0: forever (they hold cost)
 
 
@@ -58,7 +59,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
-    lance_uri: str = ""
+    lance_uri: str = ""  # a folder (default <data dir>/lancedb) or s3://bucket/prefix
+    files_uri: str = ""  # uploaded files and kept originals: a folder (default the data dir) or s3://bucket/prefix
+    job_lease_s: float = DEFAULT_JOB_LEASE_S  # a running job not renewed for this long is taken by another process
     default_backend: str = DEFAULT_BACKEND
     default_embedding: str = DEFAULT_EMBEDDING
     chunk_strategy: str = DEFAULT_CHUNK_STRATEGY
@@ -104,6 +107,12 @@ class Settings(BaseSettings):
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'catalog.db'}")
         if not self.lance_uri:
             object.__setattr__(self, "lance_uri", str(self.data_dir / "lancedb"))
+        if not self.files_uri:
+            object.__setattr__(self, "files_uri", str(self.data_dir))
+        if self.job_lease_s < 3:
+            raise InvalidInput(
+                f"The setting {ENV_PREFIX}JOB_LEASE_S must be at least 3 seconds, not {self.job_lease_s:g}."
+            )
         ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]  # validates
         password = sa_password(self.database_url)
         redact.remember([*self.secrets.values(), self.milvus_token, self.cookie_key, self.admin_password, password])
@@ -127,7 +136,7 @@ class Settings(BaseSettings):
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some values changed (validated like the original)."""
-        derived = {"database_url", "lance_uri"} - set(changes)  # recomputed from data_dir unless given
+        derived = {"database_url", "lance_uri", "files_uri"} - set(changes)  # recomputed from data_dir unless given
         return _build({**self.model_dump(exclude=derived), **changes}, env={}, secrets_file=None)
 
     @property

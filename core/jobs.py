@@ -67,6 +67,9 @@ class Job:
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    worker: str | None = None  # host:pid of the process running it
+    attempts: int = 0  # times a process took it (more than one: its earlier holder stopped)
+    taken_from: str | None = None  # when claimed from a holder whose lease ran out: that holder
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
-"""The original files of PDF documents, kept beside the store so that a cited page can be shown as the page itself,
-with the cited passage outlined (rendered with pypdfium2)."""
+"""The original files of PDF documents, kept in the file storage (local, or object storage every machine reads) so
+that a cited page can be shown as the page itself, with the cited passage outlined (rendered with pypdfium2)."""
 
 from __future__ import annotations
 
 import functools
 import io
 import logging
-import shutil
 from pathlib import Path
 
 import pypdfium2 as pdfium
+
+from core.objects import Objects
 
 log = logging.getLogger(__name__)
 
@@ -21,39 +22,44 @@ RENDERED = 32  # pages kept rendered (about 70 KB each)
 
 
 class Originals:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, objects: Objects) -> None:
+        self.objects = objects
 
-    def path(self, store_id: str, document_id: str) -> Path:
-        return self.folder / store_id / f"{document_id}.pdf"
+    @staticmethod
+    def key(store_id: str, document_id: str) -> str:
+        return f"originals/{store_id}/{document_id}.pdf"
 
     def keep(self, store_id: str, document_id: str, filename: str, data: bytes) -> None:
-        if Path(filename).suffix.lower() not in KEPT:
-            return
-        target = self.path(store_id, document_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        if Path(filename).suffix.lower() in KEPT:
+            self.objects.put(self.key(store_id, document_id), data)
 
     def forget(self, store_id: str, document_ids: list[str]) -> None:
         for document_id in document_ids:
-            self.path(store_id, document_id).unlink(missing_ok=True)
+            self.objects.delete(self.key(store_id, document_id))
 
     def drop(self, store_id: str) -> None:
-        shutil.rmtree(self.folder / store_id, ignore_errors=True)
+        self.objects.delete_prefix(f"originals/{store_id}/")
 
     def page_png(self, store_id: str, document_id: str, page: int, passage: str = "") -> bytes | None:
-        """Page `page` (1-based) as a PNG with the passage outlined where it is found; None when not kept."""
-        path = self.path(store_id, document_id)
-        if not path.is_file():
+        """Page `page` (1-based) as a PNG with the passage outlined where it is found; None when not kept.
+        A document's original never changes (a new version is a new document), so a rendered page is kept."""
+        try:
+            return _rendered(self.objects, self.key(store_id, document_id), page, passage)
+        except _NotKept:  # not cached: it may be written a moment from now
             return None
-        return _rendered(path, path.stat().st_mtime_ns, page, passage)
+
+
+class _NotKept(Exception):
+    pass
 
 
 @functools.lru_cache(maxsize=RENDERED)
-def _rendered(path: Path, _version: int, page: int, passage: str) -> bytes | None:
-    """A page rendered once: the chat page draws every cited page again on each rerun. `_version` (the file's
-    mtime) keeps a replaced file from being served from the cache."""
-    pdf = pdfium.PdfDocument(path)
+def _rendered(objects: Objects, key: str, page: int, passage: str) -> bytes | None:
+    """A page rendered once: the chat page draws every cited page again on each rerun."""
+    data = objects.get(key)
+    if data is None:
+        raise _NotKept(key)
+    pdf = pdfium.PdfDocument(data)
     try:
         if not 1 <= page <= len(pdf):
             return None
@@ -76,7 +82,7 @@ def _rendered(path: Path, _version: int, page: int, passage: str) -> bytes | Non
         image.save(buffer, format="PNG")
         return buffer.getvalue()
     except pdfium.PdfiumError as exc:
-        log.warning("could not render page %d of %s: %s", page, path.name, exc)
+        log.warning("could not render page %d of %s: %s", page, key, exc)
         return None
     finally:
         pdf.close()

@@ -124,6 +124,19 @@ class DocumentQueries:
         found = [(store_of(row), by_store[row["id"]]) for row in owners]
         return found
 
+    def written_by(self, store: Store, content_hash: str, worker: str) -> list[str]:
+        """Documents of this content that the process `worker` left `processing` in the store."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.id).where(
+                    documents.c.store_id == store.id,
+                    documents.c.content_hash == content_hash,
+                    documents.c.status == DocumentStatus.PROCESSING.value,
+                    documents.c.worker == worker,
+                )
+            )
+            return [r.id for r in rows]
+
     def mark_failed(self, doc_ids: Iterable[str], error: str) -> None:
         doc_ids = list(doc_ids)
         with _let_go(doc_ids), self.engine.begin() as conn:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
@@ -36,6 +38,8 @@ def _job(row: RowMapping) -> Job:
         error=row["error"],
         started_at=utc(row["started_at"]) if row["started_at"] else None,
         finished_at=utc(row["finished_at"]) if row["finished_at"] else None,
+        worker=row["worker"],
+        attempts=row["attempts"] or 0,
     )
 
 
@@ -90,29 +94,55 @@ class JobQueries:
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(query.order_by(order, jobs.c.id)).mappings()]
 
-    def claim_job(self) -> Job | None:
-        """The oldest queued job, now running in this process; None when nothing waits (or another took it)."""
+    def claim_job(self, lease_s: float = 60.0) -> Job | None:
+        """The oldest job waiting, now held by this process for `lease_s` seconds (renewed while it runs): a queued
+        one, or a running one whose holder let its lease run out (stopped, on whatever machine). None when nothing
+        waits or another process took it first."""
+        at = now()
+        claimable = sa.or_(
+            jobs.c.status == JobStatus.QUEUED.value,
+            sa.and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_until < at),
+        )
         with self.engine.begin() as conn:
             waiting = conn.execute(
-                sa.select(jobs.c.id).where(jobs.c.status == JobStatus.QUEUED.value).order_by(jobs.c.created_at).limit(5)
+                sa.select(jobs.c.id, jobs.c.status, jobs.c.worker).where(claimable).order_by(jobs.c.created_at).limit(5)
             ).all()
-            for (job_id,) in waiting:
+            for job_id, status, worker in waiting:
                 claimed = conn.execute(
                     jobs.update()
-                    .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
-                    .values(status=JobStatus.RUNNING.value, worker=WORKER, started_at=now(), stage="waiting")
+                    .where(jobs.c.id == job_id, claimable, _held_by(worker))
+                    .values(
+                        status=JobStatus.RUNNING.value,
+                        worker=WORKER,
+                        lease_until=at + timedelta(seconds=lease_s),
+                        attempts=jobs.c.attempts + 1,
+                        started_at=at,
+                        stage="waiting",
+                    )
                 )
                 if claimed.rowcount == 1:
+                    taken_from = worker if status == JobStatus.RUNNING.value else None
                     break
             else:
                 return None
-        return self.get_job(job_id)
+        return replace(self.get_job(job_id), taken_from=taken_from)
+
+    def renew_lease(self, job_id: str, lease_s: float) -> bool:
+        """Keep holding a running job another `lease_s` seconds; False when it is no longer this process's (it was
+        cancelled, or another process took it after the lease ran out): its work must stop."""
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.worker == WORKER, jobs.c.status == JobStatus.RUNNING.value)
+                .values(lease_until=now() + timedelta(seconds=lease_s))
+            )
+        return renewed.rowcount == 1
 
     def job_progress(self, job_id: str, *, stage: str, done: int, total: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value, jobs.c.worker == WORKER)
                 .values(stage=stage[:200], done=done, total=total)
             )
 
@@ -130,9 +160,10 @@ class JobQueries:
         with self.engine.begin() as conn:
             conn.execute(
                 jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.status != JobStatus.CANCELLED.value)
+                .where(jobs.c.id == job_id, jobs.c.status != JobStatus.CANCELLED.value, _held_by(WORKER))
                 .values(
                     status=status.value,
+                    lease_until=None,
                     document_id=document_id,
                     error_code=error_code.value if error_code else None,
                     error=error,
@@ -150,7 +181,7 @@ class JobQueries:
                     jobs.c.id.in_(list(job_ids)),
                     jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
                 )
-                .values(status=JobStatus.CANCELLED.value, finished_at=now(), stage="")
+                .values(status=JobStatus.CANCELLED.value, finished_at=now(), stage="", lease_until=None)
             )
         return int(result.rowcount)
 
@@ -168,7 +199,8 @@ class JobQueries:
             conn.execute(jobs.delete().where(jobs.c.store_id == store_id, jobs.c.file_id == file_id))
 
     def requeue_orphans(self) -> int:
-        """Jobs left running by a process that has stopped go back to the queue (their file is kept). Returns how many."""
+        """Jobs left running by a process of this machine that has stopped go back to the queue at once (their file
+        is kept); another machine's are taken when their lease runs out (`claim_job`). Returns how many."""
         with self.engine.connect() as conn:
             running = conn.execute(
                 sa.select(jobs.c.id, jobs.c.worker).where(jobs.c.status == JobStatus.RUNNING.value)
@@ -179,6 +211,11 @@ class JobQueries:
                 conn.execute(
                     jobs.update()
                     .where(jobs.c.id.in_(orphans), jobs.c.status == JobStatus.RUNNING.value)
-                    .values(status=JobStatus.QUEUED.value, worker=None, stage="", done=0)
+                    .values(status=JobStatus.QUEUED.value, worker=None, lease_until=None, stage="", done=0)
                 )
         return len(orphans)
+
+
+def _held_by(worker: str | None) -> sa.ColumnElement[bool]:
+    """The job's holder is still `worker` (none: a queued job, or one never claimed)."""
+    return jobs.c.worker.is_(None) if worker is None else sa.or_(jobs.c.worker == worker, jobs.c.worker.is_(None))

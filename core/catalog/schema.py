@@ -149,6 +149,8 @@ jobs = sa.Table(  # one file being added to one store in the background; what a 
     sa.Column("error_code", sa.String(20), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the process running it
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),  # its holder renews it while it works
+    sa.Column("attempts", sa.Integer, nullable=False, default=0, server_default="0"),  # times it was claimed
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),

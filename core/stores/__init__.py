@@ -11,6 +11,7 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import BackendUnavailable
+from core.objects import remote, s3_options
 from core.records import Chunk, Hit
 
 # name -> "module:Class"; a backend module is imported only when a store uses it. Each module also has a
@@ -21,7 +22,7 @@ BACKENDS: dict[str, str] = {
 }
 
 CONFIGS: dict[str, Callable[[Settings], dict[str, Any]]] = {
-    "lancedb": lambda s: {"uri": s.lance_uri},
+    "lancedb": lambda s: {"uri": s.lance_uri, "storage_options": s3_options() if remote(s.lance_uri) else {}},
     "milvus": lambda s: {
         "uri": s.milvus_uri or str(s.data_dir / "milvus.db"),
         "token": s.milvus_token,

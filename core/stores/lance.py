@@ -7,8 +7,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import pyarrow as pa
 from lancedb.index import FTS
 
 from core.errors import InvalidInput, NotFound
+from core.objects import Objects, remote
 from core.records import Chunk, Hit
 from core.stores import CHUNK_FIELDS, Where, chunk_id, chunk_of, read_text, stored_text
 
@@ -46,7 +47,8 @@ def schema(dimension: int) -> pa.Schema:
 
 @dataclass(frozen=True)
 class Config:
-    uri: str  # a folder (embedded) or a LanceDB Cloud / object-store URI
+    uri: str  # a folder (embedded) or an object-store URI such as s3://bucket/prefix
+    storage_options: Mapping[str, str] = field(default_factory=dict)  # the object store's connection
 
 
 class LanceStore:
@@ -55,7 +57,10 @@ class LanceStore:
     def __init__(self, config: Config) -> None:
         self.uri = config.uri
         # interval 0: each read checks for newer versions, so the app sees what the CLI ingested.
-        self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+        self._db = lancedb.connect(
+            self.uri, read_consistency_interval=timedelta(0), storage_options=dict(config.storage_options) or None
+        )
+        self._bucket = Objects(self.uri) if remote(self.uri) else None  # for the size of a table there
         self._tables: dict[str, Any] = {}
         self._fts_ready: set[str] = set()
         self._lock = threading.Lock()
@@ -224,6 +229,8 @@ class LanceStore:
         return sorted((_chunk(r) for r in rows.to_pylist()), key=lambda c: c.chunk_index)
 
     def size_bytes(self, collection: str) -> int | None:
+        if self._bucket is not None:
+            return self._bucket.size(f"{collection}.lance") or None
         folder = Path(self.uri) / f"{collection}.lance"
         if not folder.is_dir():
             return None  # a remote URI, or not written yet

@@ -1,9 +1,10 @@
 """Uploaded files and the background jobs that add them to stores.
 
-A file is uploaded once (the API's /files, the Upload page's queue) and kept on disk beside the catalog; adding it
-to a store makes a job, which a worker thread of any running process (the app, the API server) claims from the
-catalog and runs through the same ingest as every front end. A job survives the page or request that made it: a
-process that stops mid-job leaves it to be run again at the next start (its file is still on disk).
+A file is uploaded once (the API's /files, the Upload page's queue) and kept in the file storage (the data folder,
+or object storage shared by every machine); adding it to a store makes a job, which a worker thread of any running
+process (the app, the API server, on any machine) claims from the catalog and runs through the same ingest as every
+front end. A job survives the page or request that made it: one whose process stops mid-job is taken again, by a
+process on the same machine at once, by any other when its lease runs out (its file is still kept).
 """
 
 from __future__ import annotations
@@ -61,11 +62,15 @@ def check_attributes(attributes: Mapping[str, object]) -> dict[str, str | int | 
     return checked
 
 
+def file_key(file_id: str) -> str:
+    return f"files/{file_id}"
+
+
 class Files:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._catalog = services.catalog
-        self.folder = services.settings.data_dir / "files"
+        self._objects = services.objects
 
     def upload(self, actor: Actor, filename: str, data: bytes, *, purpose: str = "assistants") -> StoredFile:
         """Keep a file for later ingest; refused when too large or of a type the product cannot read."""
@@ -78,10 +83,7 @@ class Files:
         if len(data) > limit:
             raise TooLarge(f"{name} is {len(data) / 2**20:,.1f} MB, over the {limit / 2**20:,.0f} MB upload limit.")
         stored = StoredFile(new_id(), actor.name, name, len(data), purpose, now())
-        self.folder.mkdir(parents=True, exist_ok=True)
-        part = self.folder / f"{stored.id}.part"
-        part.write_bytes(data)
-        part.replace(self.folder / stored.id)  # a half-written file never has the final name
+        self._objects.put(file_key(stored.id), data)  # whole or not at all: never half a file under its name
         self._catalog.add_file(stored)
         return stored
 
@@ -99,16 +101,18 @@ class Files:
         return self._catalog.list_files(actor.name)
 
     def read(self, stored: StoredFile) -> bytes:
-        try:
-            return (self.folder / stored.id).read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"The bytes of {stored.filename} are gone from this server; upload it again.") from None
+        data = self._objects.get(file_key(stored.id))
+        if data is None:
+            raise NotFound(
+                f"The bytes of {stored.filename} are gone from the file storage ({self._objects.where}); upload it again."
+            )
+        return data
 
     def delete(self, actor: Actor, file_id: str) -> None:
         """Remove an uploaded file (what stores already made of it stays in them)."""
         stored = self.get(actor, file_id)
         self._catalog.delete_file(stored.id)
-        (self.folder / stored.id).unlink(missing_ok=True)
+        self._objects.delete(file_key(stored.id))
 
 
 class Jobs:

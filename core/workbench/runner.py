@@ -6,8 +6,9 @@ import logging
 import threading
 import time
 
+from core.catalog import Catalog
 from core.errors import InvalidInput, ParseError, PermissionDenied, UnsupportedFileType, WorkbenchError
-from core.ingest import Progress, Upload
+from core.ingest import Progress, Upload, content_hash
 from core.jobs import Job, JobError, JobStatus
 from core.options import ChunkSettings, IngestOptions
 from core.records import Channel, IngestStatus
@@ -55,7 +56,7 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                job = self._catalog.claim_job()
+                job = self._catalog.claim_job(self._s.settings.job_lease_s)
             except Exception:  # the catalog out of reach: try again later
                 log.warning("could not look for jobs", exc_info=True)
                 job = None
@@ -74,9 +75,15 @@ class JobRunner:
             log.debug("could not tidy interrupted documents", exc_info=True)
 
     def run(self, job: Job) -> None:
-        """Run one claimed job to its end; nothing it raises escapes (the worker goes on with the next)."""
+        """Run one claimed job to its end, renewing its lease meanwhile; nothing it raises escapes (the worker goes
+        on with the next)."""
+        if job.taken_from:
+            log.warning("job %s (%s): taken over from %s, whose lease ran out", job.id, job.filename, job.taken_from)
         try:
-            status, document_id, code, error, note = self._ingest(job)
+            with Lease(self._catalog, job.id, self._s.settings.job_lease_s) as lease:
+                status, document_id, code, error, note = self._ingest(job, lease)
+            if lease.lost and status is JobStatus.CANCELLED:  # another process holds it now: its end is theirs
+                return
         except Exception as exc:  # a bug or a crash in native code: the job fails in words, the worker lives
             log.exception("job %s (%s) failed", job.id, job.filename)
             status, document_id, code, note = JobStatus.FAILED, None, JobError.SERVER_ERROR, ""
@@ -84,12 +91,14 @@ class JobRunner:
         self._catalog.finish_job(job.id, status, document_id=document_id, error_code=code, error=error, note=note)
         log.info("job %s (%s): %s", job.id, job.filename, status.value)
 
-    def _ingest(self, job: Job) -> tuple[JobStatus, str | None, JobError | None, str | None, str]:
+    def _ingest(self, job: Job, lease: Lease) -> tuple[JobStatus, str | None, JobError | None, str | None, str]:
         try:
             actor = self._s.actor(job.user, Channel(job.channel), key_id=job.key_id)
             store = self._catalog.get_store_by_id(job.store_id)
             stored = self._catalog.get_file(job.file_id)
             data = self._files.read(stored)
+            if job.taken_from:  # what the stopped holder half-wrote goes, so that the file becomes one document
+                self._s.abandon(store, content_hash(data), job.taken_from)
         except WorkbenchError as exc:
             return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""
         options = job.options
@@ -124,7 +133,7 @@ class JobRunner:
                 [Upload(stored.filename, data)],
                 options=ingest,
                 on_progress=progress,
-                cancelled=lambda: self._catalog.job_cancelled(job.id),
+                cancelled=lambda: lease.lost or self._catalog.job_cancelled(job.id),
             )
         except PermissionDenied as exc:  # the user lost the right to edit the store while the job waited
             return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""
@@ -141,3 +150,31 @@ class JobRunner:
         if result.status is IngestStatus.CANCELLED:
             return JobStatus.CANCELLED, None, None, None, ""
         return JobStatus.FAILED, result.document_id, JobError.INVALID_FILE, result.error, ""
+
+
+class Lease:
+    """A claimed job's lease, renewed every third of its length by a thread while the job runs; `lost` once the
+    catalog says the job is no longer this process's (cancelled, or taken by another after a stall)."""
+
+    def __init__(self, catalog: Catalog, job_id: str, lease_s: float) -> None:
+        self._catalog, self._job_id, self._lease_s = catalog, job_id, lease_s
+        self._done = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{job_id[:8]}", daemon=True)
+
+    def __enter__(self) -> Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._done.wait(self._lease_s / 3):
+            try:
+                if not self._catalog.renew_lease(self._job_id, self._lease_s):
+                    self.lost = True
+                    return
+            except Exception:  # the catalog out of reach: try again; the lease has two more thirds to run
+                log.warning("could not renew the lease of job %s", self._job_id, exc_info=True)

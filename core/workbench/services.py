@@ -18,6 +18,7 @@ from core.config import Settings, load_settings
 from core.embedding import PROBE_TEXT, Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, StoreNotFound, WorkbenchError
 from core.models import ModelRegistry
+from core.objects import Objects
 from core.options import SearchOptions
 from core.originals import Originals
 from core.preview import ParseCache
@@ -56,7 +57,8 @@ class Services:
         self.lock = threading.Lock()
         self.parse_cache = ParseCache()
         self.jobs_waiting = threading.Event()  # set when a job is queued, to wake this process's worker
-        self.originals = Originals(self.settings.data_dir / "originals")
+        self.objects = Objects(self.settings.files_uri)  # uploaded files and originals, seen by every process
+        self.originals = Originals(self.objects)
         self.models = ModelRegistry.load(self.settings.models_file)
         self._backends: dict[str, VectorStore] = {}
         self._embedders: dict[str, Embedder] = {}
@@ -129,6 +131,16 @@ class Services:
             count += len(ids)
             log.warning("store %s: %d documents interrupted by a stopped process were cleaned up", store.name, len(ids))
         return count
+
+    def abandon(self, store: Store, content_hash: str, worker: str) -> int:
+        """A job taken over from a stopped process: what that process half-wrote of the file loses its chunks and
+        is marked interrupted (a complete ingest of the same file then replaces it). Returns how many."""
+        ids = self.catalog.written_by(store, content_hash, worker)
+        if ids:
+            self.backend(store.backend).delete_documents(store.collection, ids)
+            self.catalog.mark_failed(ids, INTERRUPTED)
+            log.warning("store %s: %d documents half-written by %s were cleaned up", store.name, len(ids), worker)
+        return len(ids)
 
     # who is acting, and on what
 

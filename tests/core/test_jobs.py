@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.catalog import now
-from core.catalog.schema import api_keys, jobs
+from core.catalog.schema import api_keys, documents, jobs
 from core.config import Settings
 from core.errors import NotSignedIn, PermissionDenied, TooLarge
 from core.jobs import JobError, JobStatus
@@ -91,6 +91,65 @@ def test_a_job_left_running_by_a_dead_process_runs_again_at_the_next_start(setti
         second.runner.stop()
     assert second.jobs.get(second.actor("admin"), "kb", stored.id).status is JobStatus.COMPLETED
     assert [d.filename for d in second.documents.of(second.actor("admin"), "kb")] == ["notes.txt"]
+
+
+def test_a_job_whose_holder_on_another_machine_stopped_is_taken_when_its_lease_runs_out(settings: Settings) -> None:
+    """The holder is on another host (its pid cannot be checked): only the lease tells that it stopped. What it
+    half-wrote goes, and the file becomes one document with the right chunks, once."""
+    first = Workbench(settings)
+    me = first.actor("admin")
+    first.stores.create(me, "kb")
+    stored = first.files.upload(me, "filing.pdf", make_pdf(filing_pages(3)))
+    [job] = first.jobs.add(me, "kb", [Attach(stored.id)])
+    claimed = first.catalog.claim_job(lease_s=60)
+    assert claimed is not None and claimed.attempts == 1 and claimed.taken_from is None
+    first.runner.run(claimed)  # the whole file written, then the holder "stops" before it could say so:
+    [done] = first.documents.of(me, "kb")
+    gone = "other-host:4242"
+    with first.catalog.engine.begin() as conn:
+        conn.execute(
+            jobs.update().values(status="running", worker=gone, lease_until=now() + timedelta(seconds=60), stage="")
+        )
+        conn.execute(documents.update().values(status="processing", worker=gone))
+    second = Workbench(settings)
+    assert second.catalog.requeue_orphans() == 0  # another machine's process: this one cannot tell it stopped
+    assert second.catalog.claim_job(lease_s=60) is None  # its lease still runs
+    with second.catalog.engine.begin() as conn:
+        conn.execute(jobs.update().values(lease_until=now() - timedelta(seconds=1)))
+    second.start_jobs()
+    try:
+        _wait(second, "kb", stored.id)
+    finally:
+        second.runner.stop()
+    again = second.jobs.get(me, "kb", stored.id)
+    assert again.status is JobStatus.COMPLETED and again.attempts == 2 and again.worker != gone
+    [ready] = second.documents.of(me, "kb")
+    store = second.catalog.get_store("kb")
+    assert ready.chunk_count == done.chunk_count and ready.id == again.document_id
+    assert second.services.backend(store.backend).count(store.collection) == done.chunk_count  # none twice, none lost
+
+
+def test_a_lease_is_renewed_by_its_holder_only_and_a_stale_holder_cannot_end_the_job(wb: Workbench) -> None:
+    me = wb.actor("admin")
+    stored = wb.files.upload(me, "notes.txt", b"The launch is planned for the third of May.")
+    wb.jobs.add(me, "kb", [Attach(stored.id)])
+    claimed = wb.catalog.claim_job(lease_s=5)
+    assert claimed is not None
+    before = _lease_until(wb)
+    assert wb.catalog.renew_lease(claimed.id, 60) and _lease_until(wb) > before + timedelta(seconds=30)
+    with wb.catalog.engine.begin() as conn:  # another process took it after a stall of this one
+        conn.execute(jobs.update().values(worker="other-host:7", lease_until=now() + timedelta(seconds=60)))
+    assert not wb.catalog.renew_lease(claimed.id, 60)  # this process must stop its work
+    wb.catalog.finish_job(claimed.id, JobStatus.FAILED, error="stale")
+    assert wb.jobs.get(me, "kb", stored.id).status is JobStatus.RUNNING  # the new holder's to end
+    assert wb.jobs.cancel(me, "kb", [claimed.id]) == 1  # cancel works whoever holds it
+    assert not wb.catalog.renew_lease(claimed.id, 60)
+
+
+def _lease_until(wb: Workbench):  # type: ignore[no-untyped-def]
+    with wb.catalog.engine.connect() as conn:
+        value = conn.execute(sa.select(jobs.c.lease_until)).scalar_one()
+    return value if value.tzinfo else value.replace(tzinfo=now().tzinfo)
 
 
 def test_a_cancelled_job_keeps_nothing(wb: Workbench) -> None:
