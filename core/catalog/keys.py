@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, RowMapping
 
 from core.catalog.rows import now, utc
-from core.catalog.schema import api_keys, files
+from core.catalog.schema import api_keys, files, rate_buckets
 from core.errors import NotFound
 from core.jobs import StoredFile
 from core.records import ApiKey
@@ -126,3 +127,30 @@ class KeyQueries:
     def delete_file(self, file_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(files.delete().where(files.c.id == file_id))
+
+    def take_token(self, key_id: str, *, capacity: float, per_second: float, at: float) -> float | None:
+        """Count one request of a key in its shared bucket, in one atomic statement (so every replica counts
+        against the same limit): the tokens left, or None when the bucket had less than one (nothing is taken)."""
+        b = rate_buckets.c
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(rate_buckets)
+        refilled = b.tokens + (insert.excluded.counted_at - b.counted_at) * per_second
+        topped = sa.case((refilled < capacity, refilled), else_=capacity)
+        statement = (
+            insert.values(key_id=key_id, tokens=capacity - 1.0, counted_at=at)
+            .on_conflict_do_update(
+                index_elements=[b.key_id],
+                set_={"tokens": topped - 1.0, "counted_at": insert.excluded.counted_at},
+                where=topped >= 1.0,
+            )
+            .returning(b.tokens)
+        )
+        with self.engine.begin() as conn:
+            left = conn.execute(statement).scalar()
+        return None if left is None else float(left)
+
+    def bucket(self, key_id: str) -> tuple[float, float] | None:
+        """A key's bucket as last counted: (tokens, when)."""
+        b = rate_buckets.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(b.tokens, b.counted_at).where(b.key_id == key_id)).first()
+        return (float(row.tokens), float(row.counted_at)) if row else None

@@ -128,6 +128,14 @@ files = sa.Table(  # files uploaded for later ingest (the API's /files, the Uplo
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+rate_buckets = sa.Table(  # per API key: a token bucket every process counts in, so replicas share one limit
+    "rate_buckets",
+    metadata,
+    sa.Column("key_id", sa.String(40), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),  # requests the key may still make at once
+    sa.Column("counted_at", sa.Float, nullable=False),  # when (seconds since the epoch) tokens was last counted
+)
+
 jobs = sa.Table(  # one file being added to one store in the background; what a vector-store file is
     "jobs",
     metadata,

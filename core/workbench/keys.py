@@ -33,7 +33,7 @@ class Keys:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._catalog = services.catalog
-        self._rate = RateLimit(services.settings.api_rate_per_minute)
+        self._rate = RateLimit(services.settings.api_rate_per_minute, services.catalog)
 
     def create(self, actor: Actor, name: str = "", *, expires_days: int | None = None) -> NewKey:
         """A new key for the acting user: the secret is in the result and nowhere else."""
