@@ -143,6 +143,10 @@ def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> 
                 log.warning("could not record API usage", exc_info=True)
         return response
 
+    @app.get("/health", summary="Whether this server can serve (its catalog answers): for load balancers")
+    def health() -> dict[str, str]:
+        return wb.health()
+
     app.include_router(routes_stores.router)
     app.include_router(routes_files.router)
     return app

@@ -159,6 +159,30 @@ def file_content(store_id: StoreId, file_id: str, me: Me, wb: Wb) -> dict[str, A
     }
 
 
+@router.get(
+    "/{store_id}/files/{file_id}/pages/{page}",
+    summary="A page of a PDF file as a PNG image, a cited passage outlined (to show a citation as the page itself)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def file_page(
+    store_id: StoreId,
+    file_id: str,
+    page: int,
+    me: Me,
+    wb: Wb,
+    passage: Annotated[str, Query(max_length=4000, description="text to outline where it is found")] = "",
+) -> Response:
+    store = _store(wb, me, store_id)
+    found = wb.jobs.file(me, store.name, shapes.bare(file_id, shapes.FILE_PREFIX, "file"))
+    if found.status != "completed" or not found.document_id:
+        raise NotFound(f"{found.filename} is not in the store yet ({found.status}).")
+    image = wb.documents.page_image(me, store.name, found.document_id, page, passage=passage)
+    if image is None:
+        raise NotFound(f"{found.filename} has no page {page} to show (only PDF files are kept as pages).")
+    return Response(image, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
+
+
 @router.delete("/{store_id}/files/{file_id}", summary="Remove a file from a vector store")
 def delete_file(store_id: StoreId, file_id: str, me: Me, wb: Wb) -> dict[str, Any]:
     store = _store(wb, me, store_id)

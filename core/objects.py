@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MISSING = (FileNotFoundError, NotFoundError)
+RETRY_S = 15  # a storage out of reach is said within this long (obstore would keep trying for three minutes)
 DEFAULT_REGION = "us-east-1"  # what an S3-compatible server that ignores regions is asked for
 
 
@@ -71,11 +73,21 @@ def split_s3(uri: str) -> tuple[str, str]:
 class Objects:
     """Named blobs under one root: a local folder, or a bucket and prefix on S3-compatible storage."""
 
-    def __init__(self, uri: str | Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, uri: str | Path, env: Mapping[str, str] | None = None, *, options: Mapping[str, str] | None = None
+    ) -> None:
+        """`options`: the connection as `s3_options` makes it; by default, from `env` (the process environment)."""
         self.uri = str(uri)
         if remote(self.uri):
             bucket, prefix = split_s3(self.uri)
-            self._store: LocalStore | S3Store = S3Store(bucket, prefix=prefix or None, config=s3_options(env))  # type: ignore[arg-type]
+            config = dict(options) if options is not None else s3_options(env)
+            self._store: LocalStore | S3Store = S3Store(
+                bucket,
+                prefix=prefix or None,
+                config=config,  # type: ignore[arg-type]
+                retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=RETRY_S)},
+                client_options={"connect_timeout": timedelta(seconds=5), "timeout": timedelta(seconds=300)},
+            )
         else:
             folder = Path(self.uri).resolve()
             folder.mkdir(parents=True, exist_ok=True)
@@ -100,21 +112,21 @@ class Objects:
         with contextlib.suppress(*MISSING):
             self._call("delete", key, lambda: obstore.delete(self._store, key))
 
-    def keys(self, prefix: str) -> Iterator[str]:
-        for batch in obstore.list(self._store, prefix):
-            for meta in batch:
-                yield meta["path"]
+    def keys(self, prefix: str) -> list[str]:
+        return self._call("list", prefix, lambda: [m["path"] for b in obstore.list(self._store, prefix) for m in b])
 
     def size(self, prefix: str) -> int:
         """Bytes held under a prefix (a LanceDB table's folder, say)."""
         try:
-            return sum(meta["size"] for batch in obstore.list(self._store, prefix) for meta in batch)
+            return self._call(
+                "measure", prefix, lambda: sum(m["size"] for b in obstore.list(self._store, prefix) for m in b)
+            )
         except MISSING:
             return 0
 
     def delete_prefix(self, prefix: str) -> None:
         try:
-            keys = list(self.keys(prefix))
+            keys = self.keys(prefix)
         except MISSING:
             return
         for key in keys:

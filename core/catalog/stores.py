@@ -202,6 +202,10 @@ class StoreQueries:
             ).one()
         return int(row[0]), int(row[1])
 
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.select(1))
+
     def last_change(self, store: Store) -> datetime:
         """When a document of the store last changed, or when the store was made."""
         with self.engine.connect() as conn:

@@ -60,7 +60,9 @@ class LanceStore:
         self._db = lancedb.connect(
             self.uri, read_consistency_interval=timedelta(0), storage_options=dict(config.storage_options) or None
         )
-        self._bucket = Objects(self.uri) if remote(self.uri) else None  # for the size of a table there
+        self._bucket = (
+            Objects(self.uri, options=config.storage_options) if remote(self.uri) else None
+        )  # for the size of a table there
         self._tables: dict[str, Any] = {}
         self._fts_ready: set[str] = set()
         self._lock = threading.Lock()

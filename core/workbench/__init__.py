@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.catalog import Catalog
+from core.catalog import WORKER, Catalog
 from core.config import Settings
 from core.models import ModelRegistry
 from core.records import Actor, Channel
@@ -64,6 +64,12 @@ class Workbench:
     def warm_up(self) -> list[str]:
         """Load the stores' bundled models now (run it in the background once the first page is drawn)."""
         return self.services.warm_up()
+
+    def health(self) -> dict[str, str]:
+        """Whether this process can serve: its catalog answers (what a load balancer's check asks). Raises
+        CatalogUnavailable in words when it does not."""
+        self.catalog.ping()
+        return {"status": "ok", "worker": WORKER}
 
     def start_jobs(self) -> None:
         """Run background jobs in this process (the app and the API server; not the command line)."""

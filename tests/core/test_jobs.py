@@ -100,7 +100,7 @@ def test_a_job_whose_holder_on_another_machine_stopped_is_taken_when_its_lease_r
     me = first.actor("admin")
     first.stores.create(me, "kb")
     stored = first.files.upload(me, "filing.pdf", make_pdf(filing_pages(3)))
-    [job] = first.jobs.add(me, "kb", [Attach(stored.id)])
+    first.jobs.add(me, "kb", [Attach(stored.id)])
     claimed = first.catalog.claim_job(lease_s=60)
     assert claimed is not None and claimed.attempts == 1 and claimed.taken_from is None
     first.runner.run(claimed)  # the whole file written, then the holder "stops" before it could say so:
