@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ ANALYZER = {
     "filter": ["lowercase", {"type": "stop", "stop_words": ["_english_"]}, {"type": "stemmer", "language": "english"}],
 }
 NO_PAGE = -1
+MINIMUM_VERSION = (2, 5)  # the BM25 function full-text search stands on
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,18 @@ class MilvusStore:
                 kwargs["token"] = self.token
             if self.db_name and not self.lite:
                 kwargs["db_name"] = self.db_name
-            return MilvusClient(**kwargs)
+            client = MilvusClient(**kwargs)
+            version = "" if self.lite else str(client.get_server_version())
         except Exception as exc:  # connection, lock or auth trouble: say which
             if self.lite and _locked(Path(self.uri)):
                 raise BackendUnavailable(LOCKED.format(uri=self.uri)) from exc
             raise BackendUnavailable(
                 f"Could not connect to Milvus at {self.uri}: {str(exc).splitlines()[0][:200]}"
             ) from exc
+        if version:
+            check_version(version, self.uri)
+            log.info("milvus: connected to %s (server %s)", self.uri, version)
+        return client
 
     def _filter(self, where: Where | None) -> str:
         """The documents pre-filter, and the power user's own expression (WORKBENCH_MILVUS_FILTER), both applied."""
@@ -291,6 +298,23 @@ LOCKED = (
     "The Milvus Lite file {uri} is open in another process (the app or another command). "
     "Milvus Lite allows one process at a time: stop the other one, or point WORKBENCH_MILVUS_URI at a Milvus server."
 )
+
+
+def check_version(version: str, uri: str) -> None:
+    """Refuse, in words, a server too old for the schema (a 2.3 server would accept the collection and silently
+    drop its BM25 function, then fail every insert). Milvus Lite (`milvus_lite-3.2.2`) has BM25."""
+    if version.startswith("milvus_lite"):
+        return
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if found is None:
+        log.warning("milvus: server %s reports an unreadable version %r; assuming it is recent", uri, version)
+        return
+    if (int(found.group(1)), int(found.group(2))) < MINIMUM_VERSION:
+        need = ".".join(map(str, MINIMUM_VERSION))
+        raise BackendUnavailable(
+            f"The Milvus server at {uri} runs Milvus {found.group(0)}; Milvus stores need Milvus {need} or newer "
+            "(for BM25 full-text search). Upgrade the server, or make this store with the LanceDB backend."
+        )
 
 
 def _locked(data_dir: Path) -> bool:
