@@ -9,6 +9,7 @@
 #   deploy/cluster.sh status           what runs, where
 #   deploy/cluster.sh kill api-1       kill -9 one replica (api-N or app-N), as a machine dying would
 #   deploy/cluster.sh start-one api-1  start one replica again
+#   deploy/cluster.sh stop-one api-2   stop one replica (its running job, if any, is taken by another at once)
 #   deploy/cluster.sh env              the settings a process needs to join the cluster (source it: set -a; . <(...))
 #
 # Settings (environment): WB_CLUSTER_DIR (default ./cluster), WB_CLUSTER_PORT (default 8100: the API through
@@ -179,6 +180,9 @@ start)
     ;;
 start-one)
     start_replica "${2:?name a replica: api-1, api-2, app-1 or app-2}"
+    ;;
+stop-one)
+    stop_one "${2:?name a replica: api-1, api-2, app-1 or app-2}"
     ;;
 kill)
     stop_one "${2:?name a replica: api-1, api-2, app-1 or app-2}" KILL

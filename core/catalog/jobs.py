@@ -138,6 +138,16 @@ class JobQueries:
             )
         return renewed.rowcount == 1
 
+    def release_job(self, job_id: str) -> bool:
+        """Give a running job of this process back to the queue (the process is stopping): another takes it at once."""
+        with self.engine.begin() as conn:
+            released = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.worker == WORKER, jobs.c.status == JobStatus.RUNNING.value)
+                .values(status=JobStatus.QUEUED.value, worker=None, lease_until=None, stage="", done=0)
+            )
+        return released.rowcount == 1
+
     def job_progress(self, job_id: str, *, stage: str, done: int, total: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(

@@ -82,7 +82,10 @@ class JobRunner:
         try:
             with Lease(self._catalog, job.id, self._s.settings.job_lease_s) as lease:
                 status, document_id, code, error, note = self._ingest(job, lease)
-            if lease.lost and status is JobStatus.CANCELLED:  # another process holds it now: its end is theirs
+            if status is JobStatus.CANCELLED and lease.lost:  # another process holds it now: its end is theirs
+                return
+            if status is JobStatus.CANCELLED and self._stop.is_set() and self._catalog.release_job(job.id):
+                log.info("job %s (%s): handed back to the queue as this process stops", job.id, job.filename)
                 return
         except Exception as exc:  # a bug or a crash in native code: the job fails in words, the worker lives
             log.exception("job %s (%s) failed", job.id, job.filename)
@@ -133,7 +136,7 @@ class JobRunner:
                 [Upload(stored.filename, data)],
                 options=ingest,
                 on_progress=progress,
-                cancelled=lambda: lease.lost or self._catalog.job_cancelled(job.id),
+                cancelled=lambda: lease.lost or self._stop.is_set() or self._catalog.job_cancelled(job.id),
             )
         except PermissionDenied as exc:  # the user lost the right to edit the store while the job waited
             return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""

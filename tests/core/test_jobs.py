@@ -129,6 +129,31 @@ def test_a_job_whose_holder_on_another_machine_stopped_is_taken_when_its_lease_r
     assert second.services.backend(store.backend).count(store.collection) == done.chunk_count  # none twice, none lost
 
 
+def test_a_process_that_stops_mid_job_hands_it_back_for_another_to_take_at_once(settings: Settings) -> None:
+    settings = settings.replace(ingest_batch_chunks=8)  # many batches: the stop is seen between two
+    first = Workbench(settings)
+    me = first.actor("admin")
+    first.stores.create(me, "kb")
+    stored = first.files.upload(me, "annual-report.pdf", make_pdf(filing_pages(60)))
+    first.jobs.add(me, "kb", [Attach(stored.id)])
+    first.start_jobs()
+    deadline = time.monotonic() + 120
+    while first.jobs.get(me, "kb", stored.id).done == 0:
+        assert time.monotonic() < deadline, "the job did not start writing"
+        time.sleep(0.05)
+    first.runner.stop()  # as a replica stopping (SIGTERM) does
+    handed_back = first.jobs.get(me, "kb", stored.id)
+    assert handed_back.status is JobStatus.QUEUED and handed_back.worker is None and first.documents.of(me, "kb") == []
+    second = Workbench(settings)
+    second.start_jobs()
+    try:
+        _wait(second, "kb", stored.id)
+    finally:
+        second.runner.stop()
+    assert second.jobs.get(me, "kb", stored.id).status is JobStatus.COMPLETED
+    assert [d.filename for d in second.documents.of(me, "kb")] == ["annual-report.pdf"]
+
+
 def test_a_lease_is_renewed_by_its_holder_only_and_a_stale_holder_cannot_end_the_job(wb: Workbench) -> None:
     me = wb.actor("admin")
     stored = wb.files.upload(me, "notes.txt", b"The launch is planned for the third of May.")
