@@ -13,6 +13,7 @@ def test_defaults_put_everything_under_the_data_dir(tmp_path: Path) -> None:
     assert settings.data_dir == Path("data")
     assert settings.database_url == "sqlite:///data/catalog.db"
     assert settings.lance_uri == "data/lancedb"
+    assert settings.files_uri == "data" and settings.job_lease_s == 60
     assert settings.chunk_size == DEFAULT_CHUNK_SIZE == 512
     assert settings.chunk_overlap == 50
 
@@ -39,6 +40,8 @@ def test_database_url_can_point_elsewhere(tmp_path: Path) -> None:
     [
         ({"WORKBENCH_CHUNK_SIZE": "big"}, "WORKBENCH_CHUNK_SIZE must be a whole number"),
         ({"WORKBENCH_CHUNK_OVERLAP": "600"}, "must be at least 0 and smaller than the chunk size"),
+        ({"WORKBENCH_JOB_LEASE_S": "1"}, "WORKBENCH_JOB_LEASE_S must be at least 3 seconds, not 1"),
+        ({"WORKBENCH_JOB_LEASE_S": "soon"}, "WORKBENCH_JOB_LEASE_S must be a number"),
     ],
 )
 def test_bad_values_get_a_plain_message(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -82,3 +85,13 @@ def test_settings_replace_recomputes_paths_from_the_new_data_dir(tmp_path: Path)
     assert moved.lance_uri == str(tmp_path / "elsewhere" / "lancedb") and moved.chunk_size == 300
     with pytest.raises(InvalidInput, match="WORKBENCH_MODEL_TIMEOUT_S must be a number"):
         settings.replace(model_timeout_s="soon")
+
+
+def test_an_object_store_uri_without_a_bucket_is_refused_in_words(tmp_path: Path) -> None:
+    from core.objects import Objects
+
+    with pytest.raises(InvalidInput, match="'s3://' names no bucket; write it as s3://bucket/prefix"):
+        Objects("s3://")
+    local = Objects(tmp_path / "files-root")  # the default: a folder, made when missing
+    local.put("files/a", b"bytes")
+    assert (tmp_path / "files-root" / "files" / "a").read_bytes() == b"bytes" and local.get("files/b") is None
