@@ -101,15 +101,18 @@ def settle(cluster: Cluster, folder: Path, uploads: Path, lease_s: float) -> dic
         return len(jobs) == len(ids) and all(j.status.final for j in jobs)
 
     wait_until(ended, timeout_s=lease_s + 300, what="every uploaded file has ended", every_s=1)
-    jobs = [j for j in wb.catalog.list_jobs(kb.id) if j.file_id in ids]
+    jobs = {j.file_id: j for j in wb.catalog.list_jobs(kb.id) if j.file_id in ids}
     names = [d.filename for d in wb.documents.of(wb.actor("admin"), "load")]
-    wanted = {entry["filename"] for entry in logged}
+    lost = [
+        e for e in logged
+        if jobs[e["file_id"].removeprefix("file-")].status is not JobStatus.COMPLETED or e["filename"] not in names
+    ]  # fmt: skip
     return {
         "uploaded": len(ids),
-        "ready once": sum(names.count(n) == 1 for n in wanted),
-        "lost": sum(j.status is not JobStatus.COMPLETED for j in jobs) + sum(names.count(n) == 0 for n in wanted),
-        "duplicated": sum(names.count(n) > 1 for n in wanted),
-        "taken over": sum(j.attempts > 1 for j in jobs),
+        "ready once": sum(names.count(e["filename"]) == 1 for e in logged),
+        "lost": len(lost),
+        "duplicated": sum(names.count(e["filename"]) > 1 for e in logged),
+        "taken over": sum(j.attempts > 1 for j in jobs.values()),  # a stopped replica's hand-back is not counted
     }
 
 

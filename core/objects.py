@@ -23,7 +23,7 @@ from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import LocalStore, S3Store
 
 from core import redact
-from core.errors import InvalidInput, WorkbenchError
+from core.errors import BackendUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ RETRY_S = 15  # a storage out of reach is said within this long (obstore would k
 DEFAULT_REGION = "us-east-1"  # what an S3-compatible server that ignores regions is asked for
 
 
-class ObjectStoreUnavailable(WorkbenchError):
-    """The object storage refused or could not be reached."""
+class ObjectStoreUnavailable(BackendUnavailable):
+    """The object storage refused or could not be reached (a server error: try again later)."""
 
 
 def remote(uri: str) -> bool:

@@ -41,6 +41,13 @@ S3_PORT=$((BASE + 40))
 
 say() { printf '%s\n' "$*" >&2; }
 
+pg_bin() {  # the newest PostgreSQL's bin folder (Debian's layout)
+    local found
+    found=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)
+    [[ -n $found ]] || { say "PostgreSQL is missing: apt-get install -y postgresql"; exit 1; }
+    dirname "$found"
+}
+
 running() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
 wait_for() {  # wait_for NAME URL SECONDS: until the URL answers 200, or say where the log is
@@ -57,12 +64,13 @@ wait_for() {  # wait_for NAME URL SECONDS: until the URL answers 200, or say whe
 
 secrets() {  # generated once, kept in the cluster folder, readable by its owner only
     if [[ ! -f "$DIR/secrets.env" ]]; then
-        umask 077
-        {
+        (
+            umask 077
             echo "AWS_ACCESS_KEY_ID=workbench"
             echo "AWS_SECRET_ACCESS_KEY=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
             echo "WORKBENCH_COOKIE_KEY=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')"
-        } >"$DIR/secrets.env"
+        ) >"$DIR/secrets.env.part"
+        chmod 600 "$DIR/secrets.env.part" && mv "$DIR/secrets.env.part" "$DIR/secrets.env"
     fi
     set -a
     # shellcheck disable=SC1091
@@ -89,25 +97,25 @@ EOF
 start_postgres() {
     running postgres && return
     local bin
-    bin="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")" || {
-        say "PostgreSQL is missing: apt-get install -y postgresql"
-        exit 1
-    }
+    bin=$(pg_bin)
     local as=()
-    if [[ $(id -u) == 0 ]]; then  # PostgreSQL refuses to run as root
+    if [[ $(id -u) == 0 ]]; then  # PostgreSQL refuses to run as root: its own user runs it, in a folder it can reach
         as=(runuser -u postgres --)
         mkdir -p "$DIR/postgres" && chown postgres "$DIR/postgres"
         touch "$LOGS/postgres.log" && chown postgres "$LOGS/postgres.log"
+        local up="$DIR"
+        while [[ $up != / ]]; do chmod o+x "$up" 2>/dev/null || true; up=$(dirname "$up"); done
     fi
     if [[ ! -f "$DIR/postgres/data/PG_VERSION" ]]; then
+        # trust on loopback only: a cluster for one machine's tests and demos, not for a machine others log into
         "${as[@]}" "$bin/initdb" -D "$DIR/postgres/data" -A trust -U wb >"$LOGS/postgres-init.log"
     fi
     "${as[@]}" "$bin/pg_ctl" -D "$DIR/postgres/data" -l "$LOGS/postgres.log" -w -o \
-        "-p $PG_PORT -k $DIR/postgres -c listen_addresses=127.0.0.1" start >/dev/null
+        "-p $PG_PORT -k '$DIR/postgres' -c listen_addresses=127.0.0.1" start >/dev/null
     head -n 1 "$DIR/postgres/data/postmaster.pid" >"$RUN/postgres.pid"
-    if ! psql -h 127.0.0.1 -p "$PG_PORT" -U wb -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='workbench'" | grep -q 1; then
-        psql -h 127.0.0.1 -p "$PG_PORT" -U wb -d postgres -qc "CREATE DATABASE workbench"
-    fi
+    local exists
+    exists=$("$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U wb -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='workbench'")
+    [[ $exists == 1 ]] || "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U wb -d postgres -qc "CREATE DATABASE workbench"
     say "PostgreSQL      127.0.0.1:$PG_PORT (database workbench)"
 }
 
@@ -163,7 +171,7 @@ stop_one() {
         local pid
         pid=$(cat "$RUN/$name.pid")
         kill "-$signal" "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done  # 30 s to finish requests
         kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$RUN/$name.pid"
@@ -191,7 +199,7 @@ kill)
 stop)
     for name in haproxy app-1 app-2 api-1 api-2 s3; do stop_one "$name"; done
     if running postgres; then
-        bin="$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")"
+        bin=$(pg_bin)
         as=()
         [[ $(id -u) == 0 ]] && as=(runuser -u postgres --)
         "${as[@]}" "$bin/pg_ctl" -D "$DIR/postgres/data" -m fast -w stop >/dev/null || true

@@ -69,14 +69,16 @@ class DocumentQueries:
         return document_of(row) if row else None
 
     def mark_ready(self, chunk_counts: dict[str, int], *, retire: Sequence[str] = ()) -> None:
-        """Make documents ready and, in the same transaction, forget the ones they replace."""
+        """Make documents ready and, in the same transaction, forget the ones they replace. Only a document still
+        being written becomes ready: one another process marked interrupted meanwhile (it took over the job of a
+        writer it thought had stopped) stays so, its chunks half gone."""
         with _let_go(chunk_counts), self.engine.begin() as conn:
             if retire:
                 conn.execute(documents.delete().where(documents.c.id.in_(list(retire))))
             for doc_id, count in chunk_counts.items():
                 conn.execute(
                     documents.update()
-                    .where(documents.c.id == doc_id)
+                    .where(documents.c.id == doc_id, documents.c.status == DocumentStatus.PROCESSING.value)
                     .values(status=DocumentStatus.READY.value, chunk_count=count, error=None, updated_at=now())
                 )
 

@@ -99,9 +99,12 @@ class JobQueries:
         one, or a running one whose holder let its lease run out (stopped, on whatever machine). None when nothing
         waits or another process took it first."""
         at = now()
+        expired = sa.or_(  # a lease that ran out, or a job claimed by a version before leases, running for as long
+            jobs.c.lease_until < at,
+            sa.and_(jobs.c.lease_until.is_(None), jobs.c.started_at < at - timedelta(seconds=lease_s)),
+        )
         claimable = sa.or_(
-            jobs.c.status == JobStatus.QUEUED.value,
-            sa.and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_until < at),
+            jobs.c.status == JobStatus.QUEUED.value, sa.and_(jobs.c.status == JobStatus.RUNNING.value, expired)
         )
         with self.engine.begin() as conn:
             waiting = conn.execute(
@@ -138,13 +141,21 @@ class JobQueries:
             )
         return renewed.rowcount == 1
 
-    def release_job(self, job_id: str) -> bool:
-        """Give a running job of this process back to the queue (the process is stopping): another takes it at once."""
+    def release_job(self, job_id: str, *, failed_attempt: bool = False) -> bool:
+        """Give a running job of this process back to the queue, for any process to take at once: the process is
+        stopping (not an attempt that failed), or what the job needs is out of reach for now (`failed_attempt`)."""
         with self.engine.begin() as conn:
             released = conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.worker == WORKER, jobs.c.status == JobStatus.RUNNING.value)
-                .values(status=JobStatus.QUEUED.value, worker=None, lease_until=None, stage="", done=0)
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    worker=None,
+                    lease_until=None,
+                    stage="",
+                    done=0,
+                    attempts=jobs.c.attempts - (0 if failed_attempt else 1),
+                )
             )
         return released.rowcount == 1
 
@@ -166,11 +177,12 @@ class JobQueries:
         error: str | None = None,
         note: str = "",
     ) -> None:
-        """A job's end (`note`: what else happened, kept as its last stage); a job already cancelled stays so."""
+        """A running job's end, by the process holding it (`note`: what else happened, kept as its last stage); a job
+        cancelled meanwhile stays so, and one another process took over is that process's to end."""
         with self.engine.begin() as conn:
             conn.execute(
                 jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.status != JobStatus.CANCELLED.value, _held_by(WORKER))
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value, jobs.c.worker == WORKER)
                 .values(
                     status=status.value,
                     lease_until=None,
@@ -227,5 +239,5 @@ class JobQueries:
 
 
 def _held_by(worker: str | None) -> sa.ColumnElement[bool]:
-    """The job's holder is still `worker` (none: a queued job, or one never claimed)."""
-    return jobs.c.worker.is_(None) if worker is None else sa.or_(jobs.c.worker == worker, jobs.c.worker.is_(None))
+    """The job's holder is still `worker` (None: no holder, a queued job)."""
+    return jobs.c.worker.is_(None) if worker is None else jobs.c.worker == worker

@@ -133,13 +133,17 @@ class KeyQueries:
         against the same limit): the tokens left, or None when the bucket had less than one (nothing is taken)."""
         b = rate_buckets.c
         insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(rate_buckets)
-        refilled = b.tokens + (insert.excluded.counted_at - b.counted_at) * per_second
+        later = insert.excluded.counted_at > b.counted_at  # a machine whose clock is behind refills nothing
+        refilled = b.tokens + sa.case((later, insert.excluded.counted_at - b.counted_at), else_=0.0) * per_second
         topped = sa.case((refilled < capacity, refilled), else_=capacity)
         statement = (
             insert.values(key_id=key_id, tokens=capacity - 1.0, counted_at=at)
             .on_conflict_do_update(
                 index_elements=[b.key_id],
-                set_={"tokens": topped - 1.0, "counted_at": insert.excluded.counted_at},
+                set_={
+                    "tokens": topped - 1.0,
+                    "counted_at": sa.case((later, insert.excluded.counted_at), else_=b.counted_at),
+                },
                 where=topped >= 1.0,
             )
             .returning(b.tokens)

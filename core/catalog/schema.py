@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -338,8 +340,38 @@ def _add_missing_columns(engine: Engine) -> None:
                 log.info("catalog upgraded: %s.%s added", table.name, column.name)
 
 
+UPGRADE_LOCK = 0x5742_0001  # a PostgreSQL advisory lock: replicas starting at once upgrade one after the other
+
+
+@contextlib.contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, hold the upgrade lock (two replicas adding the same column at once: one would fail)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK})
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK})
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring a catalog of any earlier version up to this one (idempotent; run at every start)."""
+    """Bring a catalog of any earlier version up to this one (idempotent; run at every start, by one process at a
+    time)."""
+    with _one_at_a_time(engine):
+        for attempt in range(3):
+            try:
+                _upgrade(engine)
+                return
+            except sa.exc.DatabaseError as exc:  # SQLite: another process added the same table or column first
+                if attempt == 2 or not any(w in str(exc) for w in ("already exists", "duplicate column")):
+                    raise
+                log.info("catalog upgrade met another process's: looking again")
+
+
+def _upgrade(engine: Engine) -> None:
     metadata.create_all(engine)
     _add_missing_columns(engine)
     ONE_LIVE_JOB.create(engine, checkfirst=True)

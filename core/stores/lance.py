@@ -48,7 +48,7 @@ def schema(dimension: int) -> pa.Schema:
 @dataclass(frozen=True)
 class Config:
     uri: str  # a folder (embedded) or an object-store URI such as s3://bucket/prefix
-    storage_options: Mapping[str, str] = field(default_factory=dict)  # the object store's connection
+    storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)  # the object store's connection
 
 
 class LanceStore:

@@ -87,15 +87,23 @@ class MilvusStore:
             if self.db_name and not self.lite:
                 kwargs["db_name"] = self.db_name
             client = MilvusClient(**kwargs)
-            version = "" if self.lite else str(client.get_server_version())
         except Exception as exc:  # connection, lock or auth trouble: say which
             if self.lite and _locked(Path(self.uri)):
                 raise BackendUnavailable(LOCKED.format(uri=self.uri)) from exc
             raise BackendUnavailable(
                 f"Could not connect to Milvus at {self.uri}: {str(exc).splitlines()[0][:200]}"
             ) from exc
-        if version:
-            check_version(version, self.uri)
+        if not self.lite:
+            try:
+                version = str(client.get_server_version())
+            except Exception as exc:  # a server that will not say (a proxy, a managed service): go on
+                log.warning("milvus: %s did not give its version: %s", self.uri, str(exc).splitlines()[0][:200])
+                return client
+            try:
+                check_version(version, self.uri)
+            except BackendUnavailable:
+                client.close()
+                raise
             log.info("milvus: connected to %s (server %s)", self.uri, version)
         return client
 

@@ -7,7 +7,14 @@ import threading
 import time
 
 from core.catalog import Catalog
-from core.errors import InvalidInput, ParseError, PermissionDenied, UnsupportedFileType, WorkbenchError
+from core.errors import (
+    BackendUnavailable,
+    InvalidInput,
+    ParseError,
+    PermissionDenied,
+    UnsupportedFileType,
+    WorkbenchError,
+)
 from core.ingest import Progress, Upload, content_hash
 from core.jobs import Job, JobError, JobStatus
 from core.options import ChunkSettings, IngestOptions
@@ -19,7 +26,14 @@ from core.workbench.services import Services
 
 log = logging.getLogger(__name__)
 
+STOPPED = (
+    "The server stopped {n} times while adding {name}, so it was not tried again: the file may be too large or "
+    "damaged for this server. Split it or upload it again; the administrator's logs say what stopped the server."
+)
+
 POLL_S = 2.0  # how often an idle worker looks for jobs queued by another process
+MAX_ATTEMPTS = 3  # a job whose process stopped this often (a file that crashes servers?) fails in words
+OUT_OF_REACH_WAIT_S = 10.0  # after a job was handed back because its file storage was out of reach
 PROGRESS_EVERY_S = 0.5  # a job's progress is written at most this often
 
 
@@ -79,20 +93,40 @@ class JobRunner:
         on with the next)."""
         if job.taken_from:
             log.warning("job %s (%s): taken over from %s, whose lease ran out", job.id, job.filename, job.taken_from)
+        lease = Lease(self._catalog, job.id, self._s.settings.job_lease_s)
         try:
-            with Lease(self._catalog, job.id, self._s.settings.job_lease_s) as lease:
+            with lease:
                 status, document_id, code, error, note = self._ingest(job, lease)
-            if status is JobStatus.CANCELLED and lease.lost:  # another process holds it now: its end is theirs
+        except BackendUnavailable as exc:  # the file storage or catalog out of reach: the job waits, it is not lost
+            if job.attempts < MAX_ATTEMPTS and self._hand_back(job, str(exc)):
+                self._stop.wait(OUT_OF_REACH_WAIT_S)
                 return
-            if status is JobStatus.CANCELLED and self._stop.is_set() and self._catalog.release_job(job.id):
-                log.info("job %s (%s): handed back to the queue as this process stops", job.id, job.filename)
-                return
+            status, document_id, code, error, note = JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""
         except Exception as exc:  # a bug or a crash in native code: the job fails in words, the worker lives
             log.exception("job %s (%s) failed", job.id, job.filename)
             status, document_id, code, note = JobStatus.FAILED, None, JobError.SERVER_ERROR, ""
             error = f"The server failed while adding {job.filename}: {redact(str(exc)) or type(exc).__name__}."
-        self._catalog.finish_job(job.id, status, document_id=document_id, error_code=code, error=error, note=note)
+        if status is JobStatus.CANCELLED and lease.lost:  # another process holds it now: its end is theirs
+            return
+        if status is JobStatus.CANCELLED and self._stop.is_set() and self._catalog.release_job(job.id):
+            log.info("job %s (%s): handed back to the queue as this process stops", job.id, job.filename)
+            return
+        try:
+            self._catalog.finish_job(job.id, status, document_id=document_id, error_code=code, error=error, note=note)
+        except Exception:  # the catalog out of reach: the lease runs out and a process runs the job again
+            log.warning("job %s (%s): its end could not be recorded", job.id, job.filename, exc_info=True)
+            return
         log.info("job %s (%s): %s", job.id, job.filename, status.value)
+
+    def _hand_back(self, job: Job, why: str) -> bool:
+        try:
+            released = self._catalog.release_job(job.id, failed_attempt=True)
+        except Exception:  # the catalog itself out of reach: its lease runs out instead
+            log.warning("job %s (%s) could not be handed back: %s", job.id, job.filename, why)
+            return True
+        if released:
+            log.warning("job %s (%s) handed back, to try again: %s", job.id, job.filename, why)
+        return released
 
     def _ingest(self, job: Job, lease: Lease) -> tuple[JobStatus, str | None, JobError | None, str | None, str]:
         try:
@@ -102,8 +136,13 @@ class JobRunner:
             data = self._files.read(stored)
             if job.taken_from:  # what the stopped holder half-wrote goes, so that the file becomes one document
                 self._s.abandon(store, content_hash(data), job.taken_from)
+        except BackendUnavailable:
+            raise  # out of reach for now: `run` hands the job back
         except WorkbenchError as exc:
             return JobStatus.FAILED, None, JobError.SERVER_ERROR, str(exc), ""
+        if job.attempts > MAX_ATTEMPTS:
+            stopped = job.attempts - 1
+            return JobStatus.FAILED, None, JobError.SERVER_ERROR, STOPPED.format(n=stopped, name=job.filename), ""
         options = job.options
         chunking = options.get("chunking")
         vision = options.get("vision") or {}
@@ -157,13 +196,19 @@ class JobRunner:
 
 class Lease:
     """A claimed job's lease, renewed every third of its length by a thread while the job runs; `lost` once the
-    catalog says the job is no longer this process's (cancelled, or taken by another after a stall)."""
+    catalog says the job is no longer this process's (cancelled, or taken by another after a stall), or once the
+    catalog could not be told for two thirds of the lease (another process may take the job any moment now)."""
 
     def __init__(self, catalog: Catalog, job_id: str, lease_s: float) -> None:
         self._catalog, self._job_id, self._lease_s = catalog, job_id, lease_s
         self._done = threading.Event()
-        self.lost = False
+        self._renewed = time.monotonic()
+        self._lost = False
         self._thread = threading.Thread(target=self._renew, name=f"lease-{job_id[:8]}", daemon=True)
+
+    @property
+    def lost(self) -> bool:
+        return self._lost or time.monotonic() - self._renewed > self._lease_s * 2 / 3
 
     def __enter__(self) -> Lease:
         self._thread.start()
@@ -177,7 +222,8 @@ class Lease:
         while not self._done.wait(self._lease_s / 3):
             try:
                 if not self._catalog.renew_lease(self._job_id, self._lease_s):
-                    self.lost = True
+                    self._lost = True
                     return
-            except Exception:  # the catalog out of reach: try again; the lease has two more thirds to run
+                self._renewed = time.monotonic()
+            except Exception:  # the catalog out of reach: try again, until `lost` says it is too late
                 log.warning("could not renew the lease of job %s", self._job_id, exc_info=True)

@@ -18,7 +18,11 @@ def cluster() -> Iterator[Cluster]:
     running = Cluster(
         apis=2,
         apps=2,
-        settings={"WORKBENCH_JOB_LEASE_S": str(LEASE_S), "WORKBENCH_API_RATE_PER_MINUTE": str(RATE)},
+        settings={
+            "WORKBENCH_JOB_LEASE_S": str(LEASE_S),
+            "WORKBENCH_API_RATE_PER_MINUTE": str(RATE),
+            "WORKBENCH_INGEST_BATCH_CHUNKS": "32",  # a job of many batches: a kill lands in the middle of one
+        },
     )
     try:
         yield running

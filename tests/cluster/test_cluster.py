@@ -57,6 +57,7 @@ def test_a_job_whose_replica_is_killed_mid_way_is_finished_by_the_other(cluster:
 
     def working() -> str | None:  # the job runs and has written some of its chunks
         [job] = catalog.list_jobs(kb.id)
+        assert not job.status.final, f"the job ended before it could be interrupted: {job.status}"
         return job.worker if job.status is JobStatus.RUNNING and job.done > 0 and job.worker else None
 
     holder = str(wait_until(working, timeout_s=120, what="the job is half done", every_s=0.1))

@@ -4,45 +4,56 @@ refuses says so in words."""
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from core.objects import Objects, ObjectStoreUnavailable, s3_options
-from core.records import Chunk
 from core.stores.lance import Config, LanceStore
+from tests.conftest import ROOT
 from tests.local_cluster import Cluster
 
 pytestmark = pytest.mark.slow
 
 BATCHES, ROWS = 12, 25
+WRITER = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from core.records import Chunk
+from core.stores.lance import Config, LanceStore
+uri, options, writer, go = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+batches, rows = int(sys.argv[5]), int(sys.argv[6])
+store = LanceStore(Config(uri, options))
+while not go.exists():  # both start writing at once
+    time.sleep(0.01)
+for b in range(batches):
+    chunks = [Chunk(f"w{writer}b{b}", "notes.txt", f"writer {writer} batch {b} row {r}", r, 0, 1) for r in range(rows)]
+    store.add("shared", chunks, np.random.default_rng(writer * 100 + b).random((len(chunks), 8), dtype=np.float32))
+"""
 
 
-def _append(uri: str, options: dict[str, str], writer: int, start: multiprocessing.synchronize.Event) -> None:
-    store = LanceStore(Config(uri, options))
-    start.wait(60)
-    for b in range(BATCHES):
-        chunks = [
-            Chunk(f"w{writer}b{b}", "notes.txt", f"writer {writer} batch {b} row {r}", r, 0, 1) for r in range(ROWS)
-        ]
-        store.add("shared", chunks, np.random.default_rng(writer * 100 + b).random((ROWS, 8), dtype=np.float32))
-
-
-def test_two_processes_appending_to_one_table_on_s3_lose_no_row(cluster: Cluster) -> None:
-    env = cluster.settings
-    options = s3_options(env)
+def test_two_processes_appending_to_one_table_on_s3_lose_no_row(cluster: Cluster, tmp_path: Path) -> None:
+    options = s3_options(cluster.settings)
     uri = "s3://workbench/writers"
     LanceStore(Config(uri, options)).create("shared", dimension=8)
-    context = multiprocessing.get_context("spawn")
-    start = context.Event()
-    writers = [context.Process(target=_append, args=(uri, options, w, start)) for w in (1, 2)]
+    go = tmp_path / "go"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, uri, json.dumps(options), str(w), str(go), str(BATCHES), str(ROWS)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in (1, 2)
+    ]
+    go.touch()
     for w in writers:
-        w.start()
-    start.set()  # both at once
-    for w in writers:
-        w.join(240)
-        assert w.exitcode == 0, "a writer failed (a commit conflict must be retried, not raised)"
+        _, errors = w.communicate(timeout=240)
+        assert w.returncode == 0, f"a writer failed (a commit conflict must be retried, not raised): {errors[-2000:]}"
     store = LanceStore(Config(uri, options))
     assert store.count("shared") == 2 * BATCHES * ROWS
     assert store.count("shared", document_id="w2b11") == ROWS

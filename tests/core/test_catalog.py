@@ -137,3 +137,20 @@ def test_a_catalog_from_an_earlier_version_is_upgraded_on_both_databases(catalog
     assert kept.error is None and kept.status is DocumentStatus.FAILED
     upgraded.mark_failed([kept.id], "could not be read")
     assert upgraded.list_documents(store)[0].error == "could not be read"
+
+
+def test_replicas_opening_one_old_catalog_at_once_upgrade_it_one_at_a_time(catalog: Catalog) -> None:
+    """Four replicas start together on a catalog of an earlier version: all come up, the column is added once."""
+    import concurrent.futures
+
+    import sqlalchemy as sa
+
+    with catalog.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE jobs DROP COLUMN attempts"))
+        conn.execute(sa.text("DROP TABLE rate_buckets"))
+    catalog.engine.dispose()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(lambda _: Catalog(catalog.url), range(4)))
+    assert len(opened) == 4
+    assert "attempts" in {c["name"] for c in sa.inspect(opened[0].engine).get_columns("jobs")}
+    assert opened[0].take_token("k", capacity=5.0, per_second=1.0, at=0.0) == 4.0

@@ -15,8 +15,9 @@ from core.catalog.schema import api_keys, documents, jobs
 from core.config import Settings
 from core.errors import NotSignedIn, PermissionDenied, TooLarge
 from core.jobs import JobError, JobStatus
+from core.objects import ObjectStoreUnavailable
 from core.records import Channel
-from core.workbench import Workbench
+from core.workbench import Workbench, runner
 from core.workbench.files import Attach
 from tests.conftest import filing_pages, make_pdf
 
@@ -152,6 +153,50 @@ def test_a_process_that_stops_mid_job_hands_it_back_for_another_to_take_at_once(
         second.runner.stop()
     assert second.jobs.get(me, "kb", stored.id).status is JobStatus.COMPLETED
     assert [d.filename for d in second.documents.of(me, "kb")] == ["annual-report.pdf"]
+
+
+def test_a_job_whose_servers_kept_stopping_fails_in_words_after_three_attempts(wb: Workbench) -> None:
+    me = wb.actor("admin")
+    stored = wb.files.upload(me, "crash.pdf", make_pdf(filing_pages(2)))
+    wb.jobs.add(me, "kb", [Attach(stored.id)])
+    with wb.catalog.engine.begin() as conn:  # three processes took it and stopped (a file that crashes servers?)
+        conn.execute(
+            jobs.update().values(
+                status="running", worker="other-host:1", attempts=3, lease_until=now() - timedelta(seconds=1)
+            )
+        )
+    claimed = wb.catalog.claim_job()
+    assert claimed is not None and claimed.attempts == 4 and claimed.taken_from == "other-host:1"
+    wb.runner.run(claimed)
+    failed = wb.jobs.get(me, "kb", stored.id)
+    assert failed.status is JobStatus.FAILED and failed.error_code is JobError.SERVER_ERROR
+    assert "The server stopped 3 times while adding crash.pdf, so it was not tried again" in (failed.error or "")
+    assert wb.documents.of(me, "kb") == []
+
+
+def test_a_job_whose_file_storage_is_out_of_reach_waits_instead_of_failing(
+    wb: Workbench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = wb.actor("admin")
+    stored = wb.files.upload(me, "notes.txt", b"The launch is planned for the third of May.")
+    wb.jobs.add(me, "kb", [Attach(stored.id)])
+
+    def away(_stored: object) -> bytes:
+        raise ObjectStoreUnavailable("The file storage (s3://workbench/files) could not read it: connection refused")
+
+    monkeypatch.setattr(runner, "OUT_OF_REACH_WAIT_S", 0.0)
+    monkeypatch.setattr(wb.files, "read", away)
+    for attempt in (1, 2):
+        claimed = wb.catalog.claim_job()
+        assert claimed is not None and claimed.attempts == attempt
+        wb.runner.run(claimed)
+        waiting = wb.jobs.get(me, "kb", stored.id)
+        assert waiting.status is JobStatus.QUEUED and waiting.worker is None  # handed back, any process may retry
+    claimed = wb.catalog.claim_job()
+    assert claimed is not None and claimed.attempts == 3
+    wb.runner.run(claimed)  # the third time it says so
+    failed = wb.jobs.get(me, "kb", stored.id)
+    assert failed.status is JobStatus.FAILED and "could not read it: connection refused" in (failed.error or "")
 
 
 def test_a_lease_is_renewed_by_its_holder_only_and_a_stale_holder_cannot_end_the_job(wb: Workbench) -> None:
