@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.workbench import Workbench
+from tests.e2e.conftest import browser, page, pytest_runtest_makereport  # noqa: F401  (Chromium, for this folder too)
 from tests.local_cluster import Cluster
 
 RATE = 300  # requests a minute per key in this cluster: bursts of 30
@@ -34,5 +35,6 @@ def cluster() -> Iterator[Cluster]:
 def wb(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Workbench:
     """The test's own process in the cluster: it makes users and keys in the shared catalog."""
     workbench = cluster.workbench(tmp_path_factory.mktemp("test-process"))
+    workbench.users.create_first_admin("admin", "admin's own password")  # the app asks for none then
     workbench.users.add(workbench.actor("admin"), "olivia", password="correct horse battery")
     return workbench
