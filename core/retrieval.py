@@ -25,7 +25,7 @@ from core.options import (
     Unit,
 )
 from core.ranking import DEFAULT_WEIGHT, by_page, fusion_weight, prefer_named, prefer_statements
-from core.records import Document, DocumentStatus, Hit, ScoreBreakdown, Store
+from core.records import Document, Hit, ScoreBreakdown, Store
 from core.rerank import UsageRecorder as RerankUsage
 from core.rerank import rerank_scores
 from core.rewrite import rewritten
@@ -169,7 +169,7 @@ def _candidates(
             condition=f.condition,
         )
         where = Where(frozenset(ids), hidden)
-    documents = catalog.list_documents(store, status=DocumentStatus.READY)
+    documents = catalog.ready_documents(store)  # read again only when the store changed
     weight = options.weight
     if weight is None:
         weight = fusion_weight(len(documents), sum(d.chunk_count for d in documents))

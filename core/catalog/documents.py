@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,9 +17,14 @@ from core.errors import NotFound, StoreNotFound
 from core.records import Document, DocumentStatus, Store
 from core.redact import redact
 
+READY_CACHED_STORES = 64  # stores whose ready documents are kept (a few hundred bytes per document)
+READY_CACHE: dict[tuple[str, str], tuple[tuple[int, int, str], list[Document]]] = {}
+READY_LOCK = threading.Lock()
+
 
 class DocumentQueries:
     engine: Engine
+    url: str
 
     def add_documents(self, docs: Sequence[Document]) -> None:
         """Insert documents (normally in status processing) in one transaction."""
@@ -147,6 +153,34 @@ class DocumentQueries:
                 .where(documents.c.id.in_(doc_ids))
                 .values(status=DocumentStatus.FAILED.value, chunk_count=0, error=redact(error), updated_at=now())
             )
+
+    def ready_documents(self, store: Store) -> list[Document]:
+        """The store's ready documents, as a search needs them (their names, their windows), read again only when
+        the store changed, in this process or any other: the version is one aggregate over an index."""
+        version = self._ready_version(store)
+        with READY_LOCK:
+            cached = READY_CACHE.get((self.url, store.id))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        found = self.list_documents(store, status=DocumentStatus.READY)
+        with READY_LOCK:
+            READY_CACHE[(self.url, store.id)] = (version, found)
+            while len(READY_CACHE) > READY_CACHED_STORES:
+                READY_CACHE.pop(next(iter(READY_CACHE)))
+        return found
+
+    def _ready_version(self, store: Store) -> tuple[int, int, str]:
+        """(ready documents, their chunks, the last change): an added, finished, failed or removed document
+        changes it."""
+        with self.engine.connect() as conn:
+            count, chunks, latest = conn.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.coalesce(sa.func.sum(documents.c.chunk_count), 0),
+                    sa.func.max(documents.c.updated_at),
+                ).where(documents.c.store_id == store.id, documents.c.status == DocumentStatus.READY.value)
+            ).one()
+        return int(count), int(chunks), str(latest)
 
     def list_documents(self, store: Store, *, status: DocumentStatus | None = None) -> list[Document]:
         query = sa.select(documents).where(documents.c.store_id == store.id)

@@ -253,6 +253,11 @@ ONE_LIVE_JOB = sa.Index(
     postgresql_where=jobs.c.status.notin_(["failed", "cancelled"]),
 )
 
+# A store's ready documents by status and last change: its counts and version (`ready_version`) read the index only.
+STORE_STATUS = sa.Index(
+    "documents_store_status_updated", documents.c.store_id, documents.c.status, documents.c.updated_at
+)
+
 question_sets = sa.Table(  # evaluation question sets saved with a store, re-run after it changes
     "question_sets",
     metadata,
@@ -375,6 +380,7 @@ def _upgrade(engine: Engine) -> None:
     metadata.create_all(engine)
     _add_missing_columns(engine)
     ONE_LIVE_JOB.create(engine, checkfirst=True)
+    STORE_STATUS.create(engine, checkfirst=True)
     try:  # a catalog from before the index may hold duplicates already: it then works without it
         ONE_LIVE_COPY.create(engine, checkfirst=True)
     except sa.exc.IntegrityError:
