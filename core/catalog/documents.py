@@ -189,6 +189,17 @@ class DocumentQueries:
         with self.engine.connect() as conn:
             return [document_of(r) for r in conn.execute(query.order_by(documents.c.created_at)).mappings()]
 
+    def documents_by_id(self, store: Store, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """Those of the store's documents with these ids (a search's hits: not the whole store)."""
+        wanted = list(set(doc_ids))
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents).where(documents.c.store_id == store.id, documents.c.id.in_(wanted))
+            ).mappings()
+            return {r["id"]: document_of(r) for r in rows}
+
     def ready_ids(self, store: Store, doc_ids: Iterable[str]) -> set[str]:
         """Those of `doc_ids` that belong to the store and are ready."""
         wanted = list(set(doc_ids))

@@ -94,6 +94,19 @@ class JobQueries:
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(query.order_by(order, jobs.c.id)).mappings()]
 
+    def file_ids(self, store_id: str, document_ids: Sequence[str]) -> dict[str, str]:
+        """The file each of these documents came from (a job's; the first, when two files held the same content):
+        read for the hits of a search, not for the whole store."""
+        if not document_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.document_id, jobs.c.file_id)
+                .where(jobs.c.store_id == store_id, jobs.c.document_id.in_(list(set(document_ids))))
+                .order_by(jobs.c.created_at.desc(), jobs.c.id)
+            ).all()
+        return {r.document_id: r.file_id for r in rows}  # the oldest last: it wins
+
     def claim_job(self, lease_s: float = 60.0) -> Job | None:
         """The oldest job waiting, now held by this process for `lease_s` seconds (renewed while it runs): a queued
         one, or a running one whose holder let its lease run out (stopped, on whatever machine). None when nothing

@@ -258,6 +258,9 @@ STORE_STATUS = sa.Index(
     "documents_store_status_updated", documents.c.store_id, documents.c.status, documents.c.updated_at
 )
 
+# The file a searched document came from (`file_ids`), found without reading the store's other jobs.
+JOB_DOCUMENTS = sa.Index("jobs_store_document", jobs.c.store_id, jobs.c.document_id)
+
 question_sets = sa.Table(  # evaluation question sets saved with a store, re-run after it changes
     "question_sets",
     metadata,
@@ -381,6 +384,7 @@ def _upgrade(engine: Engine) -> None:
     _add_missing_columns(engine)
     ONE_LIVE_JOB.create(engine, checkfirst=True)
     STORE_STATUS.create(engine, checkfirst=True)
+    JOB_DOCUMENTS.create(engine, checkfirst=True)
     try:  # a catalog from before the index may hold duplicates already: it then works without it
         ONE_LIVE_COPY.create(engine, checkfirst=True)
     except sa.exc.IntegrityError:

@@ -90,8 +90,9 @@ class Search:
                 if hit.key not in best or hit.score > best[hit.key].score:
                     best[hit.key] = hit
         hits = sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit]
-        files = {j.document_id: j.file_id for j in self._s.catalog.list_jobs(found.id) if j.document_id}
-        documents = {d.id: d for d in self._s.catalog.list_documents(found)}
+        shown = [h.document_id for h in hits]  # the catalog is asked about these, not the whole store
+        files = self._s.catalog.file_ids(found.id, shown)
+        documents = self._s.catalog.documents_by_id(found, shown)
         return [
             FileHit(
                 hit=hit,

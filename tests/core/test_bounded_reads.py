@@ -7,6 +7,8 @@ import sqlalchemy as sa
 
 from core.catalog import Catalog, new_id, now
 from core.records import Document, DocumentStatus, Store
+from core.workbench import Workbench
+from core.workbench.files import Attach
 
 
 def _store(catalog: Catalog) -> Store:
@@ -55,3 +57,37 @@ def test_ready_documents_are_read_again_only_when_the_store_changed(any_database
     assert len(catalog.ready_documents(store)) == 300 and ids[5] not in {d.id for d in catalog.ready_documents(store)}
     other.mark_failed([ids[7]], "could not be read")
     assert ids[7] not in {d.id for d in catalog.ready_documents(store)}
+
+
+def test_an_api_search_asks_the_catalog_about_its_hits_not_the_whole_store(workbench: Workbench) -> None:
+    me = workbench.actor("admin")
+    workbench.stores.create(me, "kb")
+    stored = workbench.files.upload(me, "launch.txt", b"The launch is planned for the third of May.")
+    workbench.jobs.add(me, "kb", [Attach(stored.id, attributes={"team": "rockets"})])
+    claimed = workbench.catalog.claim_job()
+    assert claimed is not None
+    workbench.runner.run(claimed)
+    store = workbench.catalog.get_store("kb")
+    _ready(workbench.catalog, store, [f"memo-{n}.txt" for n in range(300)])  # a large store (no chunks needed)
+    workbench.search.files(me, "kb", ["When is the launch?"])  # the first search reads the store's names once
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(workbench.catalog.engine, "after_cursor_execute", seen)
+    try:
+        [hit, *_] = workbench.search.files(me, "kb", ["When is the launch?"])
+    finally:
+        sa.event.remove(workbench.catalog.engine, "after_cursor_execute", seen)
+    assert (hit.file_id, hit.attributes) == (stored.id, {"team": "rockets"})
+    whole = [s for s in statements if _reads_whole_store(s)]
+    assert whole == [], whole
+
+
+def _reads_whole_store(statement: str) -> bool:
+    """A SELECT of document or job rows bounded by nothing but the store (an aggregate or an id list bounds it)."""
+    flat = " ".join(statement.split()).lower()
+    rows_of = any(f"from {t} where" in flat for t in ("documents", "jobs"))
+    bounded = any(b in flat for b in (" in (", "count(", "max(", " limit ", ".id = "))
+    return flat.startswith("select") and rows_of and not bounded
