@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +77,14 @@ class StoreQueries:
         if row is None:
             raise NotFound(f"There is no store with the id '{store_id}'.")
         return store_of(row)
+
+    def stores_named(self, names: Iterable[str]) -> list[Store]:
+        """The stores with these names (those that still exist)."""
+        wanted = list(set(names))
+        if not wanted:
+            return []
+        with self.engine.connect() as conn:
+            return [store_of(r) for r in conn.execute(sa.select(stores).where(stores.c.name.in_(wanted))).mappings()]
 
     def list_stores(self) -> list[Store]:
         with self.engine.connect() as conn:

@@ -95,7 +95,7 @@ class Chat:
             earlier = self._catalog.get_conversation(conversation, user=actor.name)  # refused unless it is theirs
             history = [(m.role, m.content) for m in self._catalog.messages(conversation) if m.status in KEPT]
             redact = redact or any(  # earlier answers quote the stores asked before: their rule goes along
-                s.redact_personal_data for s in self._catalog.list_stores() if s.name in earlier.stores
+                s.redact_personal_data for s in self._catalog.stores_named(earlier.stores)
             )
         answer = Answer(question=question, model=model_name, conversation_id=conversation or "")
         usage = self._s.usage(actor, "chat", found, model_name)
