@@ -47,7 +47,7 @@ def add(wb: Workbench, me: Actor, store: Store, files: Sequence[Any], options: I
 
 def recent(wb: Workbench, me: Actor, store: Store) -> list[Job]:
     since = now() - RECENT
-    return [j for j in wb.jobs.of(me, store.name) if not j.status.final or j.created_at >= since][:SHOWN]
+    return wb.jobs.of(me, store.name, since=since, limit=SHOWN)
 
 
 def _share(job: Job) -> float:
@@ -146,7 +146,8 @@ def panel(wb: Workbench, me: Actor, store: Store) -> None:
         jobs = recent(wb, me, store)
         if running and all(j.status.final for j in jobs):
             st.rerun()  # all in: the page is drawn again whole, as "Recent uploads" with no Cancel
-        chunks = {d.id: d.chunk_count for d in wb.documents.of(me, store.name)}
+        shown = [j.document_id for j in jobs if j.document_id]  # the documents of the jobs drawn, not the store's
+        chunks = {d.id: d.chunk_count for d in wb.documents.of(me, store.name, ids=shown)}
         with live.container():
             _draw(jobs, batch, chunks)
         if all(j.status.final for j in jobs):

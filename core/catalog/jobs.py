@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
@@ -83,16 +83,27 @@ class JobQueries:
         return _job(row)
 
     def list_jobs(
-        self, store_id: str, *, file_id: str | None = None, batch_id: str | None = None, newest_first: bool = True
+        self,
+        store_id: str,
+        *,
+        file_id: str | None = None,
+        batch_id: str | None = None,
+        newest_first: bool = True,
+        since: datetime | None = None,
+        limit: int | None = None,
     ) -> list[Job]:
+        """A store's jobs; `since`: only those not ended or made since then (what an upload panel shows)."""
         query = sa.select(jobs).where(jobs.c.store_id == store_id)
         if file_id is not None:
             query = query.where(jobs.c.file_id == file_id)
         if batch_id is not None:
             query = query.where(jobs.c.batch_id == batch_id)
+        if since is not None:
+            live = jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+            query = query.where(sa.or_(live, jobs.c.created_at >= since))
         order = jobs.c.created_at.desc() if newest_first else jobs.c.created_at.asc()
         with self.engine.connect() as conn:
-            return [_job(r) for r in conn.execute(query.order_by(order, jobs.c.id)).mappings()]
+            return [_job(r) for r in conn.execute(query.order_by(order, jobs.c.id).limit(limit)).mappings()]
 
     def file_ids(self, store_id: str, document_ids: Sequence[str]) -> dict[str, str]:
         """The file each of these documents came from (a job's; the first, when two files held the same content):

@@ -28,14 +28,17 @@ class Documents:
         self._s = services
         self._catalog = services.catalog
 
-    def of(self, actor: Actor, store: str) -> list[Document]:
-        """The store's documents, oldest first, in every status."""
-        return self._catalog.list_documents(self._s.store(actor, store))
+    def of(self, actor: Actor, store: str, *, ids: Sequence[str] | None = None) -> list[Document]:
+        """The store's documents, oldest first, in every status; `ids`: only those (read as such)."""
+        found = self._s.store(actor, store)
+        if ids is not None:
+            return sorted(self._catalog.documents_by_id(found, ids).values(), key=lambda d: d.created_at)
+        return self._catalog.list_documents(found)
 
     def chunks(self, actor: Actor, store: str, document_id: str) -> list[Chunk]:
         """One document's chunks with their locations, in order (the document viewer)."""
         found = self._s.store(actor, store)
-        if not any(d.id == document_id for d in self._catalog.list_documents(found)):
+        if not self._catalog.documents_by_id(found, [document_id]):
             raise NotFound(f"'{store}' has no such document; it may have been deleted.")
         return self._s.backend(found.backend).document_chunks(found.collection, document_id)
 
@@ -89,7 +92,7 @@ class Documents:
     def delete(self, actor: Actor, store: str, document_id: str) -> None:
         """Remove one document and its chunks (editors and owners)."""
         found = self._s.store(actor, store, Action.EDIT)
-        if not any(d.id == document_id for d in self._catalog.list_documents(found)):
+        if not self._catalog.documents_by_id(found, [document_id]):
             raise NotFound(f"'{store}' has no such document; it may have been deleted already.")
         self._s.backend(found.backend).delete_documents(found.collection, [document_id])
         self._catalog.delete_document(document_id)

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from core import parsing
@@ -169,10 +170,19 @@ class Jobs:
         # a job another request made first for the same file stands for this one
         return [j if j.id in added or j not in made else self.get(actor, store, j.file_id) for j in answer]
 
-    def of(self, actor: Actor, store: str, *, batch_id: str | None = None) -> list[Job]:
-        """The store's jobs, newest first (anyone who may read the store)."""
+    def of(
+        self,
+        actor: Actor,
+        store: str,
+        *,
+        batch_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """The store's jobs, newest first (anyone who may read the store); `since`: only those still running or
+        made since then, at most `limit` (read as such, however many jobs the store has had)."""
         found = self._s.store(actor, store)
-        return self._catalog.list_jobs(found.id, batch_id=batch_id)
+        return self._catalog.list_jobs(found.id, batch_id=batch_id, since=since, limit=limit)
 
     def get(self, actor: Actor, store: str, file_id: str) -> Job:
         found = self._s.store(actor, store)

@@ -3,9 +3,12 @@ the fusion weight) only when the store changed, in this process or another: othe
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from core.catalog import Catalog, new_id, now
+from core.catalog.schema import jobs
 from core.records import Document, DocumentStatus, Store
 from core.workbench import Workbench
 from core.workbench.files import Attach
@@ -91,3 +94,22 @@ def _reads_whole_store(statement: str) -> bool:
     rows_of = any(f"from {t} where" in flat for t in ("documents", "jobs"))
     bounded = any(b in flat for b in (" in (", "count(", "max(", " limit ", ".id = "))
     return flat.startswith("select") and rows_of and not bounded
+
+
+def test_the_upload_panel_reads_the_running_and_recent_jobs_and_their_documents_only(workbench: Workbench) -> None:
+    me = workbench.actor("admin")
+    workbench.stores.create(me, "kb")
+    store = workbench.catalog.get_store("kb")
+    old = [workbench.files.upload(me, f"old-{n}.txt", f"Old note {n}.".encode()) for n in range(40)]
+    workbench.jobs.add(me, "kb", [Attach(f.id) for f in old])
+    while (claimed := workbench.catalog.claim_job()) is not None:
+        workbench.runner.run(claimed)
+    with workbench.catalog.engine.begin() as conn:  # they ended last week
+        conn.execute(jobs.update().values(created_at=now() - timedelta(days=7)))
+    fresh = workbench.files.upload(me, "new.txt", b"The launch is planned for the third of May.")
+    workbench.jobs.add(me, "kb", [Attach(fresh.id)])
+    shown = workbench.jobs.of(me, "kb", since=now() - timedelta(hours=1), limit=10)
+    assert [j.filename for j in shown] == ["new.txt"]
+    finished = workbench.jobs.of(me, "kb")[-1]
+    assert [d.id for d in workbench.documents.of(me, "kb", ids=[finished.document_id or ""])] == [finished.document_id]
+    assert len(workbench.documents.of(me, "kb")) == 40 and store.id
