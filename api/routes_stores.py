@@ -36,7 +36,8 @@ def _store(wb: Workbench, me: Actor, store_id: str, action: Action = Action.READ
 
 def _object(wb: Workbench, me: Actor, store: Store) -> dict[str, Any]:
     last_change = wb.stores.summary(me, store.name).updated_at
-    return shapes.vector_store(store, wb.jobs.files(me, store.name), last_active=last_change)
+    counts, used = wb.jobs.counts(me, store.name)  # counted by the catalog, the file list is not read
+    return shapes.vector_store(store, counts, usage_bytes=used, last_active=last_change)
 
 
 def _no_expiry(expires_after: dict[str, Any] | None) -> None:

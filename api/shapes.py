@@ -184,15 +184,16 @@ def file_counts(files: Sequence[StoreFile]) -> dict[str, int]:
     return {**counts, "total": len(files)}
 
 
-def vector_store(store: Store, files: Sequence[StoreFile], *, last_active: Any = None) -> dict[str, Any]:
-    counts = file_counts(files)
+def vector_store(
+    store: Store, counts: dict[str, int], *, usage_bytes: int = 0, last_active: Any = None
+) -> dict[str, Any]:
     return {
         "id": STORE_PREFIX + store.id,
         "object": "vector_store",
         "created_at": unix(store.created_at),
         "name": store.name,
         "description": store.description or None,
-        "usage_bytes": sum(f.size_bytes for f in files if f.status == "completed"),
+        "usage_bytes": usage_bytes,
         "file_counts": counts,
         "status": "in_progress" if counts["in_progress"] else "completed",
         "last_active_at": unix(last_active or store.created_at),

@@ -10,10 +10,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 
 from core.catalog.rows import WORKER, now, utc, worker_alive
-from core.catalog.schema import jobs
+from core.catalog.schema import documents, jobs
 from core.errors import NotFound
 from core.jobs import Job, JobError, JobStatus
-from core.records import Channel
+from core.records import Channel, DocumentStatus
+
+FILE_STATUS = {  # a job's or a document's status, as a store's file shows it
+    JobStatus.QUEUED.value: "in_progress",
+    JobStatus.RUNNING.value: "in_progress",
+    JobStatus.COMPLETED.value: "completed",
+    JobStatus.FAILED.value: "failed",
+    JobStatus.CANCELLED.value: "cancelled",
+    DocumentStatus.PROCESSING.value: "in_progress",
+    DocumentStatus.READY.value: "completed",
+}
 
 
 def _job(row: RowMapping) -> Job:
@@ -104,6 +114,44 @@ class JobQueries:
         order = jobs.c.created_at.desc() if newest_first else jobs.c.created_at.asc()
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(query.order_by(order, jobs.c.id).limit(limit)).mappings()]
+
+    def file_counts(self, store_id: str) -> tuple[dict[str, int], int]:
+        """A store's files counted as `Jobs.files` lists them, by status, and the bytes of the completed ones, in
+        two grouped queries (the list itself is not read): each file's latest job (a completed one only while its
+        document is there), and each document no latest job made (added in the app or on the command line)."""
+        ranked = (
+            sa.select(
+                jobs.c.status,
+                jobs.c.document_id,
+                jobs.c.size_bytes,
+                sa.func.row_number()
+                .over(partition_by=jobs.c.file_id, order_by=(jobs.c.created_at.desc(), jobs.c.id))
+                .label("n"),
+            )
+            .where(jobs.c.store_id == store_id)
+            .subquery()
+        )
+        latest = sa.select(ranked).where(ranked.c.n == 1).subquery()
+        kept = sa.select(documents.c.id).where(documents.c.id == latest.c.document_id).exists()
+        by_job = (
+            sa.select(latest.c.status, sa.func.count(), sa.func.coalesce(sa.func.sum(latest.c.size_bytes), 0))
+            .where(sa.or_(latest.c.status != JobStatus.COMPLETED.value, kept))
+            .group_by(latest.c.status)
+        )
+        claimed = sa.select(latest.c.document_id).where(latest.c.document_id.is_not(None))
+        by_document = (
+            sa.select(documents.c.status, sa.func.count(), sa.func.coalesce(sa.func.sum(documents.c.size_bytes), 0))
+            .where(documents.c.store_id == store_id, documents.c.id.not_in(claimed))
+            .group_by(documents.c.status)
+        )
+        counts = {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0}
+        used = 0
+        with self.engine.connect() as conn:
+            for status, count, size in [*conn.execute(by_job).all(), *conn.execute(by_document).all()]:
+                shown = FILE_STATUS[status]
+                counts[shown] += int(count)
+                used += int(size) if shown == "completed" else 0
+        return {**counts, "total": sum(counts.values())}, used
 
     def file_ids(self, store_id: str, document_ids: Sequence[str]) -> dict[str, str]:
         """The file each of these documents came from (a job's; the first, when two files held the same content):

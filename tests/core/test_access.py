@@ -139,6 +139,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "jobs.of": (lambda wb, u: wb.jobs.of(wb.actor(u), "kb"), READERS),
     "jobs.get": (lambda wb, u: wb.jobs.get(wb.actor(u), "kb", _kb_file(wb)), READERS),
     "jobs.files": (lambda wb, u: wb.jobs.files(wb.actor(u), "kb"), READERS),
+    "jobs.counts": (lambda wb, u: wb.jobs.counts(wb.actor(u), "kb"), READERS),
     "jobs.file": (lambda wb, u: wb.jobs.file(wb.actor(u), "kb", _kb_file(wb)), READERS),
     "jobs.wait": (lambda wb, u: wb.jobs.wait(wb.actor(u), "kb", _kb_file(wb), timeout_s=0.1), READERS),
     "jobs.cancel": (

@@ -113,3 +113,45 @@ def test_the_upload_panel_reads_the_running_and_recent_jobs_and_their_documents_
     finished = workbench.jobs.of(me, "kb")[-1]
     assert [d.id for d in workbench.documents.of(me, "kb", ids=[finished.document_id or ""])] == [finished.document_id]
     assert len(workbench.documents.of(me, "kb")) == 40 and store.id
+
+
+def test_a_stores_file_counts_from_the_catalog_match_its_file_list(workbench: Workbench) -> None:
+    """Every kind of file a store lists: completed, failed, cancelled, queued, retried (the new attempt counts), a
+    completed one whose document was deleted (gone), one added in the app without a job, and the same content
+    attached under two file ids (one document, two files)."""
+    from core.ingest import Upload
+    from tests.conftest import make_docx
+
+    me = workbench.actor("admin")
+    workbench.stores.create(me, "kb")
+
+    def attach(name: str, data: bytes) -> str:
+        stored = workbench.files.upload(me, name, data)
+        workbench.jobs.add(me, "kb", [Attach(stored.id)])
+        return stored.id
+
+    def run_all() -> None:
+        while (claimed := workbench.catalog.claim_job()) is not None:
+            workbench.runner.run(claimed)
+
+    attach("a.txt", b"Alpha notes about the launch.")
+    twin = attach("a-copy.txt", b"Alpha notes about the launch.")  # same content: completes on the same document
+    broken = attach("broken.docx", b"not a docx at all")
+    gone = attach("b.txt", b"Beta notes about the budget.")
+    run_all()
+    assert workbench.jobs.add(me, "kb", [Attach(broken)])  # tried again: the new attempt replaces the failed one
+    attach("fixed.docx", make_docx(lambda d: d.add_paragraph("Fixed now.")))
+    run_all()
+    assert len([j for j in workbench.jobs.of(me, "kb") if j.file_id == broken]) == 1
+    [job_b] = [j for j in workbench.jobs.of(me, "kb") if j.file_id == gone]
+    workbench.documents.delete(me, "kb", job_b.document_id or "")
+    cancelled = attach("c.txt", b"Gamma notes.")
+    workbench.jobs.cancel(me, "kb", [j.id for j in workbench.jobs.of(me, "kb") if j.file_id == cancelled])
+    attach("d.txt", b"Delta notes, still waiting.")
+    workbench.documents.ingest(me, "kb", [Upload("in-the-app.txt", b"Added on the Upload page directly.")])
+    listed = workbench.jobs.files(me, "kb")
+    counts, used = workbench.jobs.counts(me, "kb")
+    expected = {s: sum(f.status == s for f in listed) for s in ("in_progress", "completed", "failed", "cancelled")}
+    assert counts == {**expected, "total": len(listed)}
+    assert used == sum(f.size_bytes for f in listed if f.status == "completed")
+    assert twin in {f.file_id for f in listed} and counts["completed"] >= 3 and counts["in_progress"] == 1
