@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -74,6 +75,8 @@ def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_jobs:
             wb.start_jobs()
+        # the stores' models load now, beside the first requests: the first search does not wait for them
+        threading.Thread(target=wb.warm_up, name="warm-up", daemon=True).start()
         yield
         if run_jobs:
             await run_in_threadpool(wb.runner.stop)
