@@ -101,11 +101,15 @@ class JobQueries:
         newest_first: bool = True,
         since: datetime | None = None,
         limit: int | None = None,
+        file_ids: Sequence[str] | None = None,
     ) -> list[Job]:
-        """A store's jobs; `since`: only those not ended or made since then (what an upload panel shows)."""
+        """A store's jobs; `since`: only those not ended or made since then (what an upload panel shows);
+        `file_ids`: only those of these files."""
         query = sa.select(jobs).where(jobs.c.store_id == store_id)
         if file_id is not None:
             query = query.where(jobs.c.file_id == file_id)
+        if file_ids is not None:
+            query = query.where(jobs.c.file_id.in_(list(set(file_ids))))
         if batch_id is not None:
             query = query.where(jobs.c.batch_id == batch_id)
         if since is not None:

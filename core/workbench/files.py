@@ -127,7 +127,8 @@ class Jobs:
         """Queue files to be added to a store (editors); a file already added or on its way is not queued twice."""
         found = self._s.store(actor, store, Action.EDIT)
         made, answer = [], []
-        existing = {j.file_id: j for j in self._catalog.list_jobs(found.id, newest_first=False)}
+        wanted = [item.file_id for item in attach]  # their earlier attempts only, not the store's every job
+        existing = {j.file_id: j for j in self._catalog.list_jobs(found.id, newest_first=False, file_ids=wanted)}
         for item in attach:
             stored = self._files.get(actor, item.file_id)
             attributes = check_attributes(item.attributes)
