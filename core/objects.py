@@ -129,8 +129,8 @@ class Objects:
             keys = self.keys(prefix)
         except MISSING:
             return
-        for key in keys:
-            self.delete(key)
+        if keys:
+            self._call("delete", prefix, lambda: obstore.delete(self._store, keys))
 
     def _call(self, what: str, key: str, action: Callable[[], T]) -> T:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ import core  # noqa: E402,F401  (offline environment first)
 from core import llm  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.workbench import Workbench  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, origin, shot  # noqa: E402
 from tests.postgres import POSTGRESQL, SQLITE, PostgresServer  # noqa: E402
 
 
@@ -233,3 +235,50 @@ def mock_chat(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 def sign_in(workbench: Workbench, name: str, password: str) -> str:
     """Sign in as the login page does (core trims and lowercases the name); the name signed in."""
     return workbench.users.sign_in(name, password).name
+
+
+# Chromium for the browser tests (tests/e2e, and the app through the balancer in tests/cluster): one browser for
+# the whole session, so that the folders share it (Playwright's sync API runs one instance per process).
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.fail(
+            "Debian's chromium is missing: apt-get install -y chromium chromium-driver (the README command does)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    opened.set_default_timeout(60_000)
+    asked: list[str] = []
+    opened.on("request", lambda r: asked.append(r.url))  # every address the browser asks for
+    refused: list[str] = []  # what the app's Content-Security-Policy blocked: the app itself must need nothing of it
+    opened.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    yield opened
+    assert not refused, f"the Content-Security-Policy blocked part of the app: {refused[:3]}"
+    app = next((origin(u) for u in asked if u.startswith("http")), "")  # the first page asked for is the app's
+    foreign = sorted({u for u in asked if u.startswith(("http:", "https:", "ws:", "wss:")) and origin(u) != app})
+    assert not foreign, f"the browser fetched from outside the app ({app}): {foreign}"
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:  # what the page showed when the test failed
+        shot(opened, f"failed-{request.node.name[:60]}")
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.when == "call":
+        item.report_call = report  # type: ignore[attr-defined]
+    return report

@@ -90,13 +90,16 @@ class DocumentQueries:
 
     def failed_copies(self, store: Store, content_hash: str, filename: str) -> list[str]:
         """Failed earlier attempts at this very file (a successful upload of it replaces them)."""
+        return self._copies(
+            store, content_hash, documents.c.filename == filename, documents.c.status == DocumentStatus.FAILED.value
+        )
+
+    def _copies(self, store: Store, content_hash: str, *conditions: sa.ColumnElement[bool]) -> list[str]:
+        """The ids of the store's documents of this content that meet the conditions."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(documents.c.id).where(
-                    documents.c.store_id == store.id,
-                    documents.c.content_hash == content_hash,
-                    documents.c.filename == filename,
-                    documents.c.status == DocumentStatus.FAILED.value,
+                    documents.c.store_id == store.id, documents.c.content_hash == content_hash, *conditions
                 )
             )
             return [r.id for r in rows]
@@ -134,16 +137,9 @@ class DocumentQueries:
 
     def written_by(self, store: Store, content_hash: str, worker: str) -> list[str]:
         """Documents of this content that the process `worker` left `processing` in the store."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(documents.c.id).where(
-                    documents.c.store_id == store.id,
-                    documents.c.content_hash == content_hash,
-                    documents.c.status == DocumentStatus.PROCESSING.value,
-                    documents.c.worker == worker,
-                )
-            )
-            return [r.id for r in rows]
+        return self._copies(
+            store, content_hash, documents.c.status == DocumentStatus.PROCESSING.value, documents.c.worker == worker
+        )
 
     def mark_failed(self, doc_ids: Iterable[str], error: str) -> None:
         doc_ids = list(doc_ids)

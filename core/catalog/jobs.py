@@ -189,7 +189,11 @@ class JobQueries:
             for job_id, status, worker in waiting:
                 claimed = conn.execute(
                     jobs.update()
-                    .where(jobs.c.id == job_id, claimable, _held_by(worker))
+                    .where(  # still as read: another process did not take it meanwhile
+                        jobs.c.id == job_id,
+                        claimable,
+                        jobs.c.worker.is_(None) if worker is None else jobs.c.worker == worker,
+                    )
                     .values(
                         status=JobStatus.RUNNING.value,
                         worker=WORKER,
@@ -312,8 +316,3 @@ class JobQueries:
                     .values(status=JobStatus.QUEUED.value, worker=None, lease_until=None, stage="", done=0)
                 )
         return len(orphans)
-
-
-def _held_by(worker: str | None) -> sa.ColumnElement[bool]:
-    """The job's holder is still `worker` (None: no holder, a queued job)."""
-    return jobs.c.worker.is_(None) if worker is None else jobs.c.worker == worker

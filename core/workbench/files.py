@@ -20,6 +20,7 @@ from pathlib import Path
 from core import parsing
 from core.access import Action
 from core.catalog import new_id, now
+from core.catalog.jobs import FILE_STATUS
 from core.errors import InvalidInput, NotFound, TooLarge
 from core.jobs import Job, JobError, JobStatus, StoredFile, StoreFile
 from core.options import ChunkSettings
@@ -281,13 +282,7 @@ class Jobs:
 
 
 def _from_job(job: Job, document: Document | None) -> StoreFile:
-    status = {
-        JobStatus.QUEUED: "in_progress",
-        JobStatus.RUNNING: "in_progress",
-        JobStatus.COMPLETED: "completed",
-        JobStatus.FAILED: "failed",
-        JobStatus.CANCELLED: "cancelled",
-    }[job.status]
+    status = FILE_STATUS[job.status.value]
     attributes = document.metadata if document is not None else job.options.get("attributes") or {}
     return StoreFile(
         file_id=job.file_id,
@@ -305,11 +300,7 @@ def _from_job(job: Job, document: Document | None) -> StoreFile:
 
 
 def _from_document(document: Document) -> StoreFile:
-    status = {
-        DocumentStatus.PROCESSING: "in_progress",
-        DocumentStatus.READY: "completed",
-        DocumentStatus.FAILED: "failed",
-    }[document.status]
+    status = FILE_STATUS[document.status.value]
     failed = document.status is DocumentStatus.FAILED
     return StoreFile(
         file_id=document.id,

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from core.workbench import Workbench
-from tests.e2e.conftest import browser, page, pytest_runtest_makereport  # noqa: F401  (Chromium, for this folder too)
 from tests.local_cluster import Cluster
 
 RATE = 300  # requests a minute per key in this cluster: bursts of 30

@@ -29,6 +29,16 @@ def _wait(wb: Workbench, store: str, file_id: str, timeout_s: float = 120) -> No
         time.sleep(0.05)
 
 
+def _run_jobs(wb: Workbench, *file_ids: str) -> None:
+    """Start the worker, wait until these files' jobs have ended, stop it."""
+    wb.start_jobs()
+    try:
+        for file_id in file_ids:
+            _wait(wb, "kb", file_id)
+    finally:
+        wb.runner.stop()
+
+
 @pytest.fixture
 def wb(settings: Settings) -> Workbench:
     workbench = Workbench(settings)
@@ -41,11 +51,7 @@ def test_a_job_adds_its_file_and_the_store_lists_it(wb: Workbench) -> None:
     stored = wb.files.upload(me, "filing.pdf", make_pdf(filing_pages(3)))
     [job] = wb.jobs.add(me, "kb", [Attach(stored.id, {"year": 2018})])
     assert job.status is JobStatus.QUEUED
-    wb.start_jobs()
-    try:
-        _wait(wb, "kb", stored.id)
-    finally:
-        wb.runner.stop()
+    _run_jobs(wb, stored.id)
     done = wb.jobs.file(me, "kb", stored.id)
     assert done.status == "completed" and done.document_id and done.attributes == {"year": 2018}
     [document] = wb.documents.of(me, "kb")
@@ -59,12 +65,7 @@ def test_a_damaged_file_fails_with_its_reason_and_the_worker_goes_on(wb: Workben
     broken = wb.files.upload(me, "broken.docx", b"PK\x03\x04 not really a zip")
     good = wb.files.upload(me, "good.txt", b"Pumps are serviced every 90 days.")
     wb.jobs.add(me, "kb", [Attach(broken.id), Attach(good.id)])
-    wb.start_jobs()
-    try:
-        _wait(wb, "kb", good.id)
-        _wait(wb, "kb", broken.id)
-    finally:
-        wb.runner.stop()
+    _run_jobs(wb, good.id, broken.id)
     failed = wb.jobs.get(me, "kb", broken.id)
     assert (
         failed.status is JobStatus.FAILED
@@ -85,11 +86,7 @@ def test_a_job_left_running_by_a_dead_process_runs_again_at_the_next_start(setti
     with first.catalog.engine.begin() as conn:  # as if the process that claimed it had been killed
         conn.execute(jobs.update().values(worker=f"{socket.gethostname()}:{2**22 + 1}"))  # a pid no process has
     second = Workbench(settings)
-    second.start_jobs()
-    try:
-        _wait(second, "kb", stored.id)
-    finally:
-        second.runner.stop()
+    _run_jobs(second, stored.id)
     assert second.jobs.get(second.actor("admin"), "kb", stored.id).status is JobStatus.COMPLETED
     assert [d.filename for d in second.documents.of(second.actor("admin"), "kb")] == ["notes.txt"]
 
@@ -117,11 +114,7 @@ def test_a_job_whose_holder_on_another_machine_stopped_is_taken_when_its_lease_r
     assert second.catalog.claim_job(lease_s=60) is None  # its lease still runs
     with second.catalog.engine.begin() as conn:
         conn.execute(jobs.update().values(lease_until=now() - timedelta(seconds=1)))
-    second.start_jobs()
-    try:
-        _wait(second, "kb", stored.id)
-    finally:
-        second.runner.stop()
+    _run_jobs(second, stored.id)
     again = second.jobs.get(me, "kb", stored.id)
     assert again.status is JobStatus.COMPLETED and again.attempts == 2 and again.worker != gone
     [ready] = second.documents.of(me, "kb")
@@ -146,11 +139,7 @@ def test_a_process_that_stops_mid_job_hands_it_back_for_another_to_take_at_once(
     handed_back = first.jobs.get(me, "kb", stored.id)
     assert handed_back.status is JobStatus.QUEUED and handed_back.worker is None and first.documents.of(me, "kb") == []
     second = Workbench(settings)
-    second.start_jobs()
-    try:
-        _wait(second, "kb", stored.id)
-    finally:
-        second.runner.stop()
+    _run_jobs(second, stored.id)
     assert second.jobs.get(me, "kb", stored.id).status is JobStatus.COMPLETED
     assert [d.filename for d in second.documents.of(me, "kb")] == ["annual-report.pdf"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -102,53 +101,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
         running.stop()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail(
-            "Debian's chromium is missing: apt-get install -y chromium chromium-driver (the README command does)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 def origin(url: str) -> str:
     """scheme-less host:port, so that the app's page (http) and its websocket (ws) count as one origin."""
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port}"
-
-
-@pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    opened.set_default_timeout(60_000)
-    asked: list[str] = []
-    opened.on("request", lambda r: asked.append(r.url))  # every address the browser asks for
-    refused: list[str] = []  # what the app's Content-Security-Policy blocked: the app itself must need nothing of it
-    opened.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-    yield opened
-    assert not refused, f"the Content-Security-Policy blocked part of the app: {refused[:3]}"
-    app = next((origin(u) for u in asked if u.startswith("http")), "")  # the first page asked for is the app's
-    foreign = sorted({u for u in asked if u.startswith(("http:", "https:", "ws:", "wss:")) and origin(u) != app})
-    assert not foreign, f"the browser fetched from outside the app ({app}): {foreign}"
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:  # what the page showed when the test failed
-        shot(opened, f"failed-{request.node.name[:60]}")
-    context.close()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report = yield
-    if report.when == "call":
-        item.report_call = report  # type: ignore[attr-defined]
-    return report
 
 
 def shot(page: Any, name: str) -> Path:
