@@ -4,13 +4,15 @@ question names."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import replace
+import threading
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from core import glossary
 from core.embedding import MIN_RELEVANCE
 from core.options import Mode
-from core.records import Document, Hit, ScoreBreakdown
+from core.records import Document, Hit, ReadyDocuments, ScoreBreakdown
 
 DEFAULT_WEIGHT = 0.6  # the vector share for short documents (SciFact train: 0.726, within 0.004 of the best, 0.5)
 LONG_DOCUMENT_WEIGHT = 0.8  # and for long ones (FinanceBench filings, bench/longdocs.py)
@@ -128,28 +130,83 @@ _NAME_SPLIT = re.compile(r"[^0-9a-z]+")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 
-def named_documents(query: str, documents: Sequence[Document]) -> set[str]:
+@dataclass(frozen=True)
+class DocumentNames:
+    """The words of some documents' file names, indexed once (per version of a store's documents) so that a question
+    is matched against the words it writes, not against every document."""
+
+    total: int  # documents indexed
+    by_part: Mapping[str, frozenset[str]]  # a name word (not a number) -> the documents whose names hold it
+    by_year: Mapping[str, frozenset[str]]  # a year written in a name (one with words too) -> those documents
+    longest: int  # the longest name word
+
+    @classmethod
+    def of(cls, documents: Iterable[Document]) -> DocumentNames:
+        parts: dict[str, set[str]] = {}
+        years: dict[str, set[str]] = {}
+        total = 0
+        for document in documents:
+            total += 1
+            stem = document.filename.rsplit(".", 1)[0].lower()
+            words = {p for p in _NAME_SPLIT.split(stem) if p and not p.isdigit()}
+            for word in words:
+                parts.setdefault(word, set()).add(document.id)
+            for year in set(_YEAR.findall(stem)) if words else ():  # '2019.txt' is an id, not a year
+                years.setdefault(year, set()).add(document.id)
+        return cls(
+            total=total,
+            by_part={w: frozenset(ids) for w, ids in parts.items()},
+            by_year={y: frozenset(ids) for y, ids in years.items()},
+            longest=max(map(len, parts), default=0),
+        )
+
+
+_NAMES: weakref.WeakKeyDictionary[ReadyDocuments, DocumentNames] = weakref.WeakKeyDictionary()
+_NAMES_LOCK = threading.Lock()
+
+
+def names_of(ready: ReadyDocuments) -> DocumentNames:
+    """The name index of a store's ready documents, built once for each version the catalog hands out."""
+    with _NAMES_LOCK:
+        found = _NAMES.get(ready)
+    if found is None:
+        found = DocumentNames.of(ready.documents)
+        with _NAMES_LOCK:
+            _NAMES[ready] = found
+    return found
+
+
+def named_documents(query: str, documents: Sequence[Document] | Sequence[DocumentNames]) -> set[str]:
     """The documents a question names: words of their file names (a company, a product, a year) that the question
     writes as a name (capitalised, or a number: '3M', 'Boeing', 'FY2018'), also run together ('AMERICANEXPRESS' is
     'American Express'). Only the best match counts, and only when it singles out some documents: a word every file
-    name shares names none, and a topic word in lower case ('pump') is a topic, not a name."""
+    name shares names none, and a topic word in lower case ('pump') is a topic, not a name. The cost follows the
+    question's words, not the number of documents (their names are indexed: `DocumentNames`)."""
+    indexes = [d for d in documents if isinstance(d, DocumentNames)]
+    plain = [d for d in documents if isinstance(d, Document)]
+    if plain:
+        indexes.append(DocumentNames.of(plain))
     names = [w.lower() for w in re.findall(r"[A-Za-z0-9&]+", query) if w[0].isupper() or w[0].isdigit()]
     words = {p for w in names for p in _NAME_SPLIT.split(w) if p}
     squashed = "".join(_NAME_SPLIT.sub("", w) for w in names)
+    longest = max((i.longest for i in indexes), default=0)
+    run_together = {  # name words of six letters or more written inside the squashed names
+        squashed[a:b] for a in range(len(squashed)) for b in range(a + 6, min(len(squashed), a + longest) + 1)
+    }
     years = set(_YEAR.findall(query))
     scores: dict[str, int] = {}
-    for document in documents:
-        stem = document.filename.rsplit(".", 1)[0].lower()
-        parts = {p for p in _NAME_SPLIT.split(stem) if p and not p.isdigit()}
-        named = sum(1 for p in parts if p in words or (len(p) >= 6 and p in squashed))
-        dated = 1 if parts and years & set(_YEAR.findall(stem)) else 0  # '2019.txt' is an id, not a year
-        scores[document.id] = named + dated
+    for index in indexes:
+        for word in words | run_together:
+            for document_id in index.by_part.get(word, ()):
+                scores[document_id] = scores.get(document_id, 0) + 1
+        for document_id in {d for y in years for d in index.by_year.get(y, ())}:
+            scores[document_id] = scores.get(document_id, 0) + 1
     best = max(scores.values(), default=0)
     chosen = {d for d, n in scores.items() if n == best}
-    return chosen if best > 0 and len(chosen) < len(scores) else set()
+    return chosen if best > 0 and len(chosen) < sum(i.total for i in indexes) else set()
 
 
-def prefer_named(query: str, hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
+def prefer_named(query: str, hits: list[Hit], documents: Sequence[DocumentNames]) -> list[Hit]:
     """Hits of the documents the question names rank higher by NAMED_BONUS (recorded in their breakdown)."""
     named = named_documents(query, documents)
     if not named:

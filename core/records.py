@@ -181,6 +181,18 @@ class Document:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, eq=False)
+class ReadyDocuments:
+    """A store's ready documents at one version of its documents, as a search needs them (their names, their
+    windows); one object per version, so what is derived from it can be kept with it."""
+
+    documents: tuple[Document, ...]
+    chunks: int
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+
 @dataclass(frozen=True)
 class ChunkChange:
     """What an editor did to one chunk, and who did it last."""

@@ -24,8 +24,8 @@ from core.options import (
     SearchOptions,
     Unit,
 )
-from core.ranking import DEFAULT_WEIGHT, by_page, fusion_weight, prefer_named, prefer_statements
-from core.records import Document, Hit, ScoreBreakdown, Store
+from core.ranking import DEFAULT_WEIGHT, by_page, fusion_weight, names_of, prefer_named, prefer_statements
+from core.records import Hit, ReadyDocuments, ScoreBreakdown, Store
 from core.rerank import UsageRecorder as RerankUsage
 from core.rerank import rerank_scores
 from core.rewrite import rewritten
@@ -117,7 +117,7 @@ def search(
             else h
             for h in hits
         ]
-    hits = prefer_named(query, hits, [d for c in contexts for d in c.documents])
+    hits = prefer_named(query, hits, [names_of(c.documents) for c in contexts])
     hits = prefer_statements(query, hits, [t for c in contexts for t in glossary.store_terms(c.target.store.glossary)])
     if options.rerank.kind is RerankKind.MMR:
         hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
@@ -145,7 +145,7 @@ class _Context:
     keyword_hits: list[Hit]
     cosines: dict[tuple[str, int], float]  # the query's cosine with hits only BM25 found (weighted fusion)
     weight: float  # the vector share for this store
-    documents: list[Document]  # the store's ready documents (to see which ones a question names)
+    documents: ReadyDocuments  # the store's ready documents (to see which ones a question names)
     expanded: dict[tuple[str, int], str] = field(default_factory=dict)  # hits a glossary expansion scored best
 
 
@@ -172,13 +172,15 @@ def _candidates(
     documents = catalog.ready_documents(store)  # read again only when the store changed
     weight = options.weight
     if weight is None:
-        weight = fusion_weight(len(documents), sum(d.chunk_count for d in documents))
+        weight = fusion_weight(len(documents), documents.chunks)
     ready: list[Where] = []  # the ready-only condition, read once when a phrasing needs it
 
-    def ready_only() -> Where:
+    def ready_only(listed: set[str]) -> Where:
+        """Leave out the store's documents that are not ready, and those listed that the catalog does not know (their
+        removal not yet finished): a few, however many are ready."""
         if not ready:
-            ready.append(Where(frozenset(catalog.matching_ids(store)), hidden))
-        return ready[0]
+            ready.append(Where(hidden=hidden, excluded=frozenset(catalog.unready_ids(store))))
+        return replace(ready[0], excluded=ready[0].excluded | listed)
 
     return [_lists_of(q, target, options, pool, where, ready_only, weight, documents, catalog) for q in queries]
 
@@ -189,9 +191,9 @@ def _lists_of(
     options: SearchOptions,
     pool: int,
     where: Where | None,
-    ready_only: Callable[[], Where],
+    ready_only: Callable[[set[str]], Where],
     weight: float,
-    documents: list[Document],
+    documents: ReadyDocuments,
     catalog: Catalog,
 ) -> _Context:
     store, backend = target.store, target.backend
@@ -218,8 +220,9 @@ def _lists_of(
     vector_hits, keyword_hits = lists(where)
     if where is None or where.document_ids is None:  # chunks of unfinished or failed documents may be listed
         found = {h.document_id for h in [*vector_hits, *keyword_hits]}
-        if found - catalog.ready_ids(store, found):  # they would take places in the pool: ask again, ready only
-            vector_hits, keyword_hits = lists(ready_only())
+        unready = found - catalog.ready_ids(store, found)
+        if unready:  # they would take places in the pool: ask again, ready only
+            vector_hits, keyword_hits = lists(ready_only(unready))
     cosines: dict[tuple[str, int], float] = {}
     if query_vector is not None and options.mode is Mode.HYBRID:  # also for RRF: the calibrated relevance needs them
         in_vector = {h.key for h in vector_hits}

@@ -14,11 +14,11 @@ from core.catalog.rows import GAVE_UP, IN_HAND, WORKER, document_of, document_ro
 from core.catalog.schema import documents, stores
 from core.conditions import Condition, Facts, matches
 from core.errors import NotFound, StoreNotFound
-from core.records import Document, DocumentStatus, Store
+from core.records import Document, DocumentStatus, ReadyDocuments, Store
 from core.redact import redact
 
 READY_CACHED_STORES = 64  # stores whose ready documents are kept (a few hundred bytes per document)
-READY_CACHE: dict[tuple[str, str], tuple[tuple[int, int, str], list[Document]]] = {}
+READY_CACHE: dict[tuple[str, str], tuple[int, ReadyDocuments]] = {}
 READY_LOCK = threading.Lock()
 
 
@@ -34,6 +34,7 @@ class DocumentQueries:
         try:
             with self.engine.begin() as conn:
                 conn.execute(documents.insert(), [document_row(d) for d in docs])
+                _changed(conn, stores.c.id.in_(list({d.store_id for d in docs})))
         except BaseException:
             IN_HAND.difference_update(d.id for d in docs)
             raise
@@ -47,6 +48,7 @@ class DocumentQueries:
             try:
                 with self.engine.begin() as conn:
                     conn.execute(documents.insert(), [document_row(doc)])
+                    _changed(conn, stores.c.id == doc.store_id)
             except BaseException as exc:
                 IN_HAND.discard(doc.id)
                 if not isinstance(exc, sa.exc.IntegrityError):
@@ -79,6 +81,7 @@ class DocumentQueries:
         being written becomes ready: one another process marked interrupted meanwhile (it took over the job of a
         writer it thought had stopped) stays so, its chunks half gone."""
         with _let_go(chunk_counts), self.engine.begin() as conn:
+            _changed(conn, _holding([*chunk_counts, *retire]))
             if retire:
                 conn.execute(documents.delete().where(documents.c.id.in_(list(retire))))
             for doc_id, count in chunk_counts.items():
@@ -144,39 +147,37 @@ class DocumentQueries:
     def mark_failed(self, doc_ids: Iterable[str], error: str) -> None:
         doc_ids = list(doc_ids)
         with _let_go(doc_ids), self.engine.begin() as conn:
+            _changed(conn, _holding(doc_ids))
             conn.execute(
                 documents.update()
                 .where(documents.c.id.in_(doc_ids))
                 .values(status=DocumentStatus.FAILED.value, chunk_count=0, error=redact(error), updated_at=now())
             )
 
-    def ready_documents(self, store: Store) -> list[Document]:
+    def ready_documents(self, store: Store) -> ReadyDocuments:
         """The store's ready documents, as a search needs them (their names, their windows), read again only when
-        the store changed, in this process or any other: the version is one aggregate over an index."""
-        version = self._ready_version(store)
+        the store changed, in this process or any other: the version is one key lookup."""
+        version = self.documents_version(store)
         with READY_LOCK:
             cached = READY_CACHE.get((self.url, store.id))
         if cached is not None and cached[0] == version:
             return cached[1]
-        found = self.list_documents(store, status=DocumentStatus.READY)
+        listed = self.list_documents(store, status=DocumentStatus.READY)
+        found = ReadyDocuments(tuple(listed), sum(d.chunk_count for d in listed))
         with READY_LOCK:
             READY_CACHE[(self.url, store.id)] = (version, found)
             while len(READY_CACHE) > READY_CACHED_STORES:
                 READY_CACHE.pop(next(iter(READY_CACHE)))
         return found
 
-    def _ready_version(self, store: Store) -> tuple[int, int, str]:
-        """(ready documents, their chunks, the last change): an added, finished, failed or removed document
-        changes it."""
+    def documents_version(self, store: Store) -> int:
+        """The store's documents version: any change to its documents, by any process, moves it (one key lookup,
+        whatever the store holds)."""
         with self.engine.connect() as conn:
-            count, chunks, latest = conn.execute(
-                sa.select(
-                    sa.func.count(),
-                    sa.func.coalesce(sa.func.sum(documents.c.chunk_count), 0),
-                    sa.func.max(documents.c.updated_at),
-                ).where(documents.c.store_id == store.id, documents.c.status == DocumentStatus.READY.value)
-            ).one()
-        return int(count), int(chunks), str(latest)
+            version = conn.execute(sa.select(stores.c.documents_version).where(stores.c.id == store.id)).scalar()
+        if version is None:
+            raise StoreNotFound(f"Store '{store.name}' no longer exists.")
+        return int(version)
 
     def list_documents(self, store: Store, *, status: DocumentStatus | None = None) -> list[Document]:
         query = sa.select(documents).where(documents.c.store_id == store.id)
@@ -207,6 +208,16 @@ class DocumentQueries:
                     documents.c.store_id == store.id,
                     documents.c.id.in_(wanted),
                     documents.c.status == DocumentStatus.READY.value,
+                )
+            )
+            return {r.id for r in rows}
+
+    def unready_ids(self, store: Store) -> set[str]:
+        """The store's documents that are not ready (being written, failed): a few, read by an index."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.id).where(
+                    documents.c.store_id == store.id, documents.c.status != DocumentStatus.READY.value
                 )
             )
             return {r.id for r in rows}
@@ -257,6 +268,7 @@ class DocumentQueries:
 
     def set_document_metadata(self, doc_id: str, values: Mapping[str, object]) -> None:
         with self.engine.begin() as conn:
+            _changed(conn, _holding([doc_id]))
             conn.execute(documents.update().where(documents.c.id == doc_id).values(metadata=dict(values)))
 
     def delete_document(self, doc_id: str) -> None:
@@ -264,7 +276,19 @@ class DocumentQueries:
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
         with _let_go(doc_ids), self.engine.begin() as conn:
+            _changed(conn, _holding(doc_ids))
             conn.execute(documents.delete().where(documents.c.id.in_(list(doc_ids))))
+
+
+def _holding(doc_ids: Iterable[str]) -> sa.ColumnElement[bool]:
+    """The stores holding these documents (read before they are removed)."""
+    owners = sa.select(documents.c.store_id).where(documents.c.id.in_(list(doc_ids)))
+    return stores.c.id.in_(owners.scalar_subquery())
+
+
+def _changed(conn: sa.Connection, which: sa.ColumnElement[bool]) -> None:
+    """Move the documents version of these stores, in the transaction of the change."""
+    conn.execute(stores.update().where(which).values(documents_version=stores.c.documents_version + 1))
 
 
 @contextmanager

@@ -54,6 +54,9 @@ stores = sa.Table(
     sa.Column("metadata", sa.JSON, nullable=True),  # the owner's own key-value pairs (the API's metadata)
     sa.Column("redact_personal_data", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sa.Column("glossary", sa.JSON, nullable=True),  # the owner's own measures: {"ARR": "annual recurring revenue"}
+    # counts every change to the store's documents (added, ready, failed, removed, relabelled), in the transaction
+    # that makes it: what a process caches of a store's documents is good while this is unchanged (a key lookup)
+    sa.Column("documents_version", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 grants = sa.Table(

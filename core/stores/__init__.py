@@ -83,10 +83,12 @@ def chunk_id(document_id: str, chunk_index: int) -> str:
 @dataclass(frozen=True)
 class Where:
     """A pre-filter every backend understands: only chunks of these documents (None: of any), none of `hidden`
-    (chunk ids: chunks an editor disabled)."""
+    (chunk ids: chunks an editor disabled), none of the documents `excluded` (being written, failed: a few, where
+    the store's ready ones may be a hundred thousand)."""
 
     document_ids: frozenset[str] | None = None
     hidden: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
 
     @property
     def nothing(self) -> bool:

@@ -285,6 +285,7 @@ def _in_documents(document_ids: frozenset[str]) -> str:
 def _clause(where: Where) -> str:
     parts = [_in_documents(where.document_ids)] if where.document_ids is not None else []
     parts += [f"id NOT IN ({_quoted(where.hidden)})"] if where.hidden else []
+    parts += [f"document_id NOT IN ({_quoted(where.excluded)})"] if where.excluded else []
     return " AND ".join(parts) or "TRUE"
 
 

@@ -375,6 +375,7 @@ def _in_documents(document_ids: frozenset[str]) -> str:
 def _clause(where: Where) -> str:
     parts = [_in_documents(where.document_ids)] if where.document_ids is not None else []
     parts += [f"id not in {json.dumps(sorted(where.hidden))}"] if where.hidden else []
+    parts += [f"document_id not in {json.dumps(sorted(where.excluded))}"] if where.excluded else []
     return " and ".join(parts)
 
 

@@ -166,6 +166,18 @@ def test_hidden_chunks_are_left_out_of_both_searches_with_or_without_documents(b
     assert [h.document_id for h in backend.fulltext("contract", "pump", top_k=5)] == ["d0"]
 
 
+def test_excluded_documents_are_left_out_of_both_searches(backend: VectorStore) -> None:
+    chunks = [*chunks_of("a", 2), *texts("pump three")]
+    backend.add("contract", chunks, np.stack([unit(1), unit(1, 0.1), unit(1, 0.2)]))
+    without_a = Where(excluded=frozenset({"a", "never-there"}))
+    assert [h.document_id for h in backend.search("contract", unit(1), top_k=5, where=without_a)] == ["d0"]
+    assert [h.document_id for h in backend.fulltext("contract", "pump", top_k=5, where=without_a)] == ["d0"]
+    both = Where(excluded=frozenset({"d0"}), hidden=frozenset({"a:0"}))
+    assert [(h.document_id, h.chunk_index) for h in backend.search("contract", unit(1), top_k=5, where=both)] == [
+        ("a", 1)
+    ]
+
+
 def test_upsert_replaces_a_chunk_in_place_for_both_searches(backend: VectorStore) -> None:
     backend.add("contract", chunks_of("doc", 3), np.stack([unit(1), unit(0, 1), unit(0, 0, 1)]))
     edited = Chunk(
