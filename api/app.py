@@ -79,7 +79,7 @@ def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> 
         threading.Thread(target=wb.warm_up, name="warm-up", daemon=True).start()
         yield
         if run_jobs:
-            await run_in_threadpool(wb.runner.stop)
+            await run_in_threadpool(wb.stop_jobs)
 
     app = FastAPIOffline(  # FastAPI, with its docs pages' scripts served by the API instead of a CDN
         lifespan=lifespan,

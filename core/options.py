@@ -171,6 +171,7 @@ class SearchOptions:
     weight: float | None = None  # share of the vector score in weighted fusion; None: the store's (fusion_weight)
     unit: Unit = Unit.PAGE
     rewrite: bool = False  # also search the question as a chat model rewrites it in the documents' words
+    exact: bool = False  # read every vector, not the store's vector index (LanceDB stores past their index size)
     threshold: float | None = None  # drop hits whose final score is below this
     candidates: int = DEFAULT_CANDIDATES  # pool per list for fusion and reranking
     rerank: Reranker = field(default_factory=Reranker)
@@ -205,6 +206,7 @@ class SearchOptions:
             "weight": self.weight,
             "unit": self.unit.value,
             "rewrite": self.rewrite,
+            "exact": self.exact,
             "threshold": self.threshold,
             "candidates": self.candidates,
             "rerank": str(self.rerank),
@@ -222,6 +224,7 @@ class SearchOptions:
                 label += " weighted " + (f"{self.weight:g}" if self.weight is not None else "auto")
         label += " by chunk" if self.unit is Unit.CHUNK else ""
         label += " + rewrite" if self.rewrite else ""
+        label += " exact" if self.exact else ""
         return label + (f" + {self.rerank}" if self.rerank.kind is not RerankKind.NONE else "")
 
     @classmethod
@@ -236,9 +239,9 @@ class SearchOptions:
             if key == "weight" and value == "auto":
                 values[key] = None
                 continue
-            if key == "rewrite":
+            if key in ("rewrite", "exact"):
                 if value.lower() not in ("on", "off", "true", "false", "yes", "no"):
-                    raise InvalidInput(f"The search setting rewrite is on or off, not '{value}'.")
+                    raise InvalidInput(f"The search setting {key} is on or off, not '{value}'.")
                 values[key] = value.lower() in ("on", "true", "yes")
                 continue
             try:
@@ -274,6 +277,7 @@ SETTING_NAMES = (
     "weight",
     "unit",
     "rewrite",
+    "exact",
     "threshold",
     "candidates",
     "rerank",

@@ -149,6 +149,10 @@ class _Context:
     expanded: dict[tuple[str, int], str] = field(default_factory=dict)  # hits a glossary expansion scored best
 
 
+READY_IDS_MAX = 1000  # up to this many ready documents a search's ready-only filter names them; past it, the unready
+READY_ROUNDS = 3  # searches asked again, each leaving out the unknown documents the last one listed
+
+
 def _candidates(
     queries: Sequence[str], target: Target, *, catalog: Catalog, options: SearchOptions, pool: int
 ) -> list[_Context]:
@@ -173,14 +177,17 @@ def _candidates(
     weight = options.weight
     if weight is None:
         weight = fusion_weight(len(documents), documents.chunks)
-    ready: list[Where] = []  # the ready-only condition, read once when a phrasing needs it
+    unready: list[frozenset[str]] = []  # the store's unready documents, read once when a phrasing needs them
 
     def ready_only(listed: set[str]) -> Where:
-        """Leave out the store's documents that are not ready, and those listed that the catalog does not know (their
-        removal not yet finished): a few, however many are ready."""
-        if not ready:
-            ready.append(Where(hidden=hidden, excluded=frozenset(catalog.unready_ids(store))))
-        return replace(ready[0], excluded=ready[0].excluded | listed)
+        """Chunks of ready documents only: their ids where they are few (from the cached list: no catalog read),
+        else leaving out the documents that are not ready and those listed (not known to the catalog: their
+        removal not finished), a few however many are ready."""
+        if len(documents) <= READY_IDS_MAX:
+            return Where(frozenset(d.id for d in documents.documents), hidden)
+        if not unready:
+            unready.append(frozenset(catalog.unready_ids(store)))
+        return Where(hidden=hidden, excluded=unready[0] | listed)
 
     return [_lists_of(q, target, options, pool, where, ready_only, weight, documents, catalog) for q in queries]
 
@@ -208,7 +215,9 @@ def _lists_of(
 
     def lists(where: Where | None) -> tuple[list[Hit], list[Hit]]:
         vector = (
-            backend.search(store.collection, query_vector, top_k=pool, where=where) if query_vector is not None else []
+            backend.search(store.collection, query_vector, top_k=pool, where=where, exact=options.exact)
+            if query_vector is not None
+            else []
         )
         keyword = (
             backend.fulltext(store.collection, query, top_k=pool, where=where)
@@ -219,10 +228,19 @@ def _lists_of(
 
     vector_hits, keyword_hits = lists(where)
     if where is None or where.document_ids is None:  # chunks of unfinished or failed documents may be listed
-        found = {h.document_id for h in [*vector_hits, *keyword_hits]}
-        unready = found - catalog.ready_ids(store, found)
-        if unready:  # they would take places in the pool: ask again, ready only
-            vector_hits, keyword_hits = lists(ready_only(unready))
+        left_out: set[str] = set()
+        for _ in range(READY_ROUNDS):
+            found = {h.document_id for h in [*vector_hits, *keyword_hits]}
+            unready = found - catalog.ready_ids(store, found)
+            if not unready:
+                break
+            left_out |= unready  # they would take places in the pool: ask again, ready only
+            vector_hits, keyword_hits = lists(ready_only(left_out))
+        else:  # still chunks the catalog does not know after every round: they go, the pool a little short
+            found = {h.document_id for h in [*vector_hits, *keyword_hits]}
+            known = catalog.ready_ids(store, found)
+            vector_hits = [h for h in vector_hits if h.document_id in known]
+            keyword_hits = [h for h in keyword_hits if h.document_id in known]
     cosines: dict[tuple[str, int], float] = {}
     if query_vector is not None and options.mode is Mode.HYBRID:  # also for RRF: the calibrated relevance needs them
         in_vector = {h.key for h in vector_hits}

@@ -13,16 +13,23 @@ st.caption(
     "Every call to a remote model (embedding, chat, rerank, vision): text that left this machine. "
     + (f"Records are kept {days} days (WORKBENCH_AUDIT_DAYS)." if days > 0 else "Records are kept forever.")
 )
+PER_PAGE = 200
+since = periods.since(st, key="audit_period")
 try:
-    calls = wb.usage.audit(me, since=periods.since(st, key="audit_period"))
+    totals = wb.usage.audit_totals(me, since=since)
+    pages = max(1, -(-totals.calls // PER_PAGE))
+    page = st.number_input(f"Page (of {pages:,})", 1, pages, key="audit_page") if pages > 1 else 1
+    calls = wb.usage.audit(me, since=since, page=int(page), per_page=PER_PAGE)
 except WorkbenchError as exc:
     fail(exc)
-if not calls:
+if not totals.calls:
     st.info("No remote model was called in this period: everything ran on the bundled local models.")
     st.stop()
-redacted = sum(sum(e.redactions.values()) for e in calls)
 left, middle, right = st.columns(3)
-left.metric("Remote calls", f"{len(calls):,}")
-middle.metric("Tokens sent and received", f"{sum(e.prompt_tokens + e.completion_tokens for e in calls):,}")
-right.metric("Personal data redacted", f"{redacted:,}")
+left.metric("Remote calls", f"{totals.calls:,}")
+middle.metric("Tokens sent and received", f"{totals.tokens:,}")
+right.metric("Personal data redacted", f"{totals.redacted:,}")
 st.dataframe(tables.audit(calls), hide_index=True, width="stretch", key="audit_table")
+if pages > 1:
+    first = (int(page) - 1) * PER_PAGE
+    st.caption(f"Calls {first + 1:,}–{first + len(calls):,} of {totals.calls:,}, newest first")

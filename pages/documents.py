@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.errors import WorkbenchError
+from core.parsing import supported_extensions
 from core.records import DocumentStatus, Role
 from ui import tables
 from ui.chunk_view import chunk_browser
@@ -25,46 +26,54 @@ if focus := st.session_state.pop("documents_focus", None):  # arriving from a se
         st.session_state.pop(key, None)
 name = st.selectbox("Store", [s.store.name for s in summaries], key="documents_store")
 role = next(s.role for s in summaries if s.store.name == name)
-documents = wb.documents.of(me, name)
-if not documents:
+find, kind, state = st.columns([2, 1, 1])
+needle = find.text_input("Find a document", key="documents_find", placeholder="part of its name")
+kinds = kind.multiselect("Type", [e.lstrip(".") for e in supported_extensions()], key="documents_types")
+states = state.multiselect("Status", [s.value for s in DocumentStatus], key="documents_states")
+wanted = int(st.session_state.get("documents_page", 1))
+listed = wb.documents.page(
+    me,
+    name,
+    find=needle,
+    extensions=kinds,
+    statuses=[DocumentStatus(s) for s in states],
+    page=wanted,
+    per_page=PER_PAGE,
+)
+if not listed.matching and not (needle or kinds or states):
     st.info(f"'{plain(name)}' has no documents yet: add files on the Upload page.")
     st.stop()
-find, kind, state = st.columns([2, 1, 1])
-needle = find.text_input("Find a document", key="documents_find", placeholder="part of its name").strip().lower()
-types = sorted({d.filename.rsplit(".", 1)[-1].lower() for d in documents if "." in d.filename})
-kinds = kind.multiselect("Type", types, key="documents_types")
-states = state.multiselect("Status", [s.value for s in DocumentStatus], key="documents_states")
-shown = [
-    d
-    for d in reversed(documents)  # newest first
-    if needle in d.filename.lower()
-    and (not kinds or d.filename.rsplit(".", 1)[-1].lower() in kinds)
-    and (not states or d.status.value in states)
-]
-pages = max(1, -(-len(shown) // PER_PAGE))
-page = st.number_input(f"Page (of {pages})", 1, pages, key="documents_page") if pages > 1 else 1
-first = (int(page) - 1) * PER_PAGE
-st.dataframe(tables.documents(shown[first : first + PER_PAGE]), hide_index=True, width="stretch", key="documents_table")
+if listed.pages > 1:
+    st.session_state["documents_page"] = listed.page  # kept within the pages the filters leave
+    st.number_input(f"Page (of {listed.pages:,})", 1, listed.pages, key="documents_page")
+st.dataframe(tables.documents(listed.documents), hide_index=True, width="stretch", key="documents_table")
+first = (listed.page - 1) * PER_PAGE
 st.caption(
-    f"{len(shown):,} of {len(documents):,} documents"
-    + (f" · {first + 1}–{min(first + PER_PAGE, len(shown))}" if shown else "")
+    f"{listed.matching:,} documents"
+    + (" match" if needle or kinds or states else "")
+    + (f" · {first + 1:,}–{first + len(listed.documents):,}, newest first" if listed.documents else "")
 )
 
-ready = {d.id: d for d in reversed(documents) if d.status is DocumentStatus.READY}
+ready = {d.id: d for d in listed.documents if d.status is DocumentStatus.READY}
+opened = st.session_state.get("open_document")
+if opened and opened not in ready:  # arriving from a search hit: that document, wherever it sits in the list
+    ready = {d.id: d for d in wb.documents.of(me, name, ids=[opened]) if d.status is DocumentStatus.READY} | ready
 if ready:
     if st.session_state.get("open_document") not in ready:
         st.session_state.pop("open_document", None)
     label = lambda i: f"{ready[i].filename} · {ready[i].chunk_count:,} chunks · {ready[i].created_at:%Y-%m-%d}"  # noqa: E731
-    document = ready[st.selectbox("Open a document", list(ready), format_func=label, key="open_document")]
+    document = ready[
+        st.selectbox("Open a document (of this page)", list(ready), format_func=label, key="open_document")
+    ]
     try:
         chunk_browser(wb, me, name, document, editable=role.rank >= Role.EDITOR.rank)
     except WorkbenchError as exc:
         st.error(plain(str(exc)))
 
-if role.rank >= Role.EDITOR.rank:
+if role.rank >= Role.EDITOR.rank and listed.documents:
     with st.expander("Delete a document", icon=":material/delete:"):
-        everything = {f"{d.filename} · {d.status.value} · {d.created_at:%Y-%m-%d %H:%M}": d for d in documents}
-        doomed = everything[st.selectbox("Document", list(everything), key="delete_document_choice")]
+        everything = {f"{d.filename} · {d.status.value} · {d.created_at:%Y-%m-%d %H:%M}": d for d in listed.documents}
+        doomed = everything[st.selectbox("Document (of this page)", list(everything), key="delete_document_choice")]
         if st.button("Delete document", key="delete_document", type="primary"):
             try:
                 wb.documents.delete(me, name, doomed.id)

@@ -12,7 +12,7 @@ wb, me = signed_in()
 st.title("Usage")
 left, middle, right, through, keyed = st.columns([3, 2, 2, 2, 2])
 start = periods.since(left, key="usage_period")
-everything = wb.usage.report(me)
+everything = wb.usage.report(me, since=start)  # the choices below: who and what this period holds
 users = sorted(set(everything.events["user"]))
 stores = sorted({s for s in everything.events["store"] if s})
 who = middle.selectbox("User", ["Everyone", *users], key="usage_user")

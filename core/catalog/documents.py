@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -25,6 +25,7 @@ READY_LOCK = threading.Lock()
 class DocumentQueries:
     engine: Engine
     url: str
+    documents_version: Callable[[Store], int]  # StoreQueries', same Catalog
 
     def add_documents(self, docs: Sequence[Document]) -> None:
         """Insert documents (normally in status processing) in one transaction."""
@@ -170,21 +171,47 @@ class DocumentQueries:
                 READY_CACHE.pop(next(iter(READY_CACHE)))
         return found
 
-    def documents_version(self, store: Store) -> int:
-        """The store's documents version: any change to its documents, by any process, moves it (one key lookup,
-        whatever the store holds)."""
-        with self.engine.connect() as conn:
-            version = conn.execute(sa.select(stores.c.documents_version).where(stores.c.id == store.id)).scalar()
-        if version is None:
-            raise StoreNotFound(f"Store '{store.name}' no longer exists.")
-        return int(version)
-
     def list_documents(self, store: Store, *, status: DocumentStatus | None = None) -> list[Document]:
         query = sa.select(documents).where(documents.c.store_id == store.id)
         if status is not None:
             query = query.where(documents.c.status == status.value)
         with self.engine.connect() as conn:
             return [document_of(r) for r in conn.execute(query.order_by(documents.c.created_at)).mappings()]
+
+    def document_page(
+        self,
+        store: Store,
+        *,
+        find: str = "",
+        extensions: Sequence[str] = (),
+        statuses: Sequence[DocumentStatus] = (),
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Document], int]:
+        """One page of the store's documents, newest first, with how many match: a name part (any case), file
+        types, statuses. Reads the page's rows and one count, whatever the store holds."""
+        conditions: list[sa.ColumnElement[bool]] = [documents.c.store_id == store.id]
+        name = sa.func.lower(documents.c.filename)
+        if find.strip():
+            conditions.append(name.contains(find.strip().lower(), autoescape=True))
+        if extensions:
+            conditions.append(
+                sa.or_(*(name.endswith("." + e.lower().lstrip("."), autoescape=True) for e in extensions))
+            )
+        if statuses:
+            conditions.append(documents.c.status.in_([s.value for s in statuses]))
+        with self.engine.connect() as conn:
+            total = int(
+                conn.execute(sa.select(sa.func.count()).select_from(documents).where(*conditions)).scalar() or 0
+            )
+            rows = conn.execute(
+                sa.select(documents)
+                .where(*conditions)
+                .order_by(documents.c.created_at.desc(), documents.c.id.desc())
+                .offset(max(0, offset))
+                .limit(max(1, limit))
+            ).mappings()
+            return [document_of(r) for r in rows], total
 
     def documents_by_id(self, store: Store, doc_ids: Iterable[str]) -> dict[str, Document]:
         """Those of the store's documents with these ids (a search's hits: not the whole store)."""

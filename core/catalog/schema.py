@@ -261,6 +261,9 @@ STORE_STATUS = sa.Index(
     "documents_store_status_updated", documents.c.store_id, documents.c.status, documents.c.updated_at
 )
 
+# The Documents page: a store's documents newest first, a page at a time, without sorting the store.
+STORE_NEWEST = sa.Index("documents_store_created", documents.c.store_id, documents.c.created_at, documents.c.id)
+
 # The file a searched document came from (`file_ids`), found without reading the store's other jobs.
 JOB_DOCUMENTS = sa.Index("jobs_store_document", jobs.c.store_id, jobs.c.document_id)
 # A store's newest jobs (the upload panel's, polled twice a second), walked from the newest without a sort.
@@ -391,6 +394,7 @@ def _upgrade(engine: Engine) -> None:
     STORE_STATUS.create(engine, checkfirst=True)
     JOB_DOCUMENTS.create(engine, checkfirst=True)
     JOB_RECENT.create(engine, checkfirst=True)
+    STORE_NEWEST.create(engine, checkfirst=True)
     try:  # a catalog from before the index may hold duplicates already: it then works without it
         ONE_LIVE_COPY.create(engine, checkfirst=True)
     except sa.exc.IntegrityError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,12 +22,28 @@ from core.catalog.schema import (
     question_sets,
     stores,
 )
-from core.errors import AlreadyExists, NotFound
+from core.errors import AlreadyExists, NotFound, StoreNotFound
 from core.records import DocumentStatus, Store
+
+# A store's counts and last change, per process, kept while its documents version is unchanged (every page lists
+# the stores with them: counting a store of a hundred thousand documents at every page would grow with it).
+STATS_CACHED_STORES = 256
+STATS_CACHE: dict[tuple[str, str], tuple[int, tuple[int, int, datetime | None]]] = {}
+STATS_LOCK = threading.Lock()
 
 
 class StoreQueries:
     engine: Engine
+    url: str
+
+    def documents_version(self, store: Store) -> int:
+        """The store's documents version: any change to its documents, by any process, moves it (one key lookup,
+        whatever the store holds)."""
+        with self.engine.connect() as conn:
+            version = conn.execute(sa.select(stores.c.documents_version).where(stores.c.id == store.id)).scalar()
+        if version is None:
+            raise StoreNotFound(f"Store '{store.name}' no longer exists.")
+        return int(version)
 
     def create_store(
         self,
@@ -201,14 +218,30 @@ class StoreQueries:
                     conn.execute(conversations.delete().where(conversations.c.id.in_(orphans)))
 
     def store_stats(self, store: Store) -> tuple[int, int]:
-        """(ready documents, chunks in them)."""
+        """(ready documents, chunks in them), counted again only when the store's documents changed."""
+        return self._stats(store)[:2]
+
+    def _stats(self, store: Store) -> tuple[int, int, datetime | None]:
+        version = self.documents_version(store)
+        with STATS_LOCK:
+            cached = STATS_CACHE.get((self.url, store.id))
+        if cached is not None and cached[0] == version:
+            return cached[1]
         with self.engine.connect() as conn:
-            row = conn.execute(
+            count, chunks = conn.execute(
                 sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(documents.c.chunk_count), 0)).where(
                     documents.c.store_id == store.id, documents.c.status == DocumentStatus.READY.value
                 )
             ).one()
-        return int(row[0]), int(row[1])
+            latest = conn.execute(
+                sa.select(sa.func.max(documents.c.updated_at)).where(documents.c.store_id == store.id)
+            ).scalar()
+        found = (int(count), int(chunks), utc(latest) if latest else None)
+        with STATS_LOCK:
+            STATS_CACHE[(self.url, store.id)] = (version, found)
+            while len(STATS_CACHE) > STATS_CACHED_STORES:
+                STATS_CACHE.pop(next(iter(STATS_CACHE)))
+        return found
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -216,8 +249,4 @@ class StoreQueries:
 
     def last_change(self, store: Store) -> datetime:
         """When a document of the store last changed, or when the store was made."""
-        with self.engine.connect() as conn:
-            latest = conn.execute(
-                sa.select(sa.func.max(documents.c.updated_at)).where(documents.c.store_id == store.id)
-            ).scalar()
-        return utc(latest) if latest else store.created_at
+        return self._stats(store)[2] or store.created_at

@@ -70,6 +70,21 @@ class UsageQueries:
                 conn.execute(usage_events.delete().where(usage_events.c.id.in_(batch)))
         return len(old)
 
+    def remote_call_totals(self, *, since: datetime | None = None) -> tuple[int, int, int]:
+        """(calls to remote models, tokens sent and received, personal data redacted) in the period: two
+        aggregates and the redaction counts of the calls that had any, not every record."""
+        where = [REMOTE_CALL] + ([usage_events.c.created_at >= since] if since is not None else [])
+        tokens = usage_events.c.prompt_tokens + usage_events.c.completion_tokens
+        with self.engine.connect() as conn:
+            calls, total = conn.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(tokens), 0)).where(*where)
+            ).one()
+            redactions = conn.execute(
+                sa.select(usage_events.c.redactions).where(*where, usage_events.c.redactions.is_not(None))
+            ).scalars()
+            redacted = sum(sum(int(n) for n in (r or {}).values()) for r in redactions)
+        return int(calls), int(total), redacted
+
     def usage(
         self,
         *,
@@ -77,9 +92,14 @@ class UsageQueries:
         since: datetime | None = None,
         until: datetime | None = None,
         remote_calls: bool = False,
+        newest_first: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[UsageEvent]:
-        """Usage records in order; `remote_calls`: only those of calls to a remote model (the audit)."""
-        query = sa.select(usage_events).order_by(usage_events.c.id)
+        """Usage records in order (or newest first, a page of `limit` after `offset`); `remote_calls`: only those
+        of calls to a remote model (the audit)."""
+        order = usage_events.c.id.desc() if newest_first else usage_events.c.id
+        query = sa.select(usage_events).order_by(order).offset(max(0, offset)).limit(limit)
         if remote_calls:
             query = query.where(REMOTE_CALL)
         if user is not None:

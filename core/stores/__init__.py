@@ -96,6 +96,16 @@ class Where:
         return self.document_ids is not None and not self.document_ids
 
 
+@dataclass(frozen=True)
+class Indexing:
+    """A collection's vector index: its kind (None: every search reads every vector), the rows not in it yet."""
+
+    rows: int
+    vector_index: str | None
+    unindexed: int
+    due: bool = False  # `maintain` would build or refresh an index now
+
+
 class VectorStore(Protocol):
     """What every backend does; vectors arrive L2-normalised, scores leave as cosine similarity."""
 
@@ -114,8 +124,11 @@ class VectorStore(Protocol):
     def delete_documents(self, collection: str, document_ids: Sequence[str]) -> None:
         """Remove every chunk of these documents."""
 
-    def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
-        """The top_k chunks nearest to the vector by cosine similarity, best first."""
+    def search(
+        self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None, exact: bool = False
+    ) -> list[Hit]:
+        """The top_k chunks nearest to the vector by cosine similarity, best first: through the collection's vector
+        index where it has one (approximate), or every vector read (`exact`)."""
 
     def fulltext(self, collection: str, query: str, *, top_k: int, where: Where | None = None) -> list[Hit]:
         """The top_k chunks by BM25 over their text (stemmed, stop words removed), best first; [] when none match."""
@@ -124,7 +137,11 @@ class VectorStore(Protocol):
         """The stored vectors of these chunks, in order (for MMR and other reranking)."""
 
     def maintain(self, collection: str) -> None:
-        """Fold recent writes into the indexes (after a bulk ingest); searches are correct without it."""
+        """Fold recent writes into the indexes and build the ones the collection's size calls for (in the
+        background, after an ingest); searches are correct without it."""
+
+    def indexing(self, collection: str) -> Indexing:
+        """How the collection is indexed now: its rows, its vector index, the rows not in it yet."""
 
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         """How many chunks the collection (or one document in it) holds."""

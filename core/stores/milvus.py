@@ -20,7 +20,7 @@ import numpy as np
 
 from core.errors import BackendUnavailable, InvalidInput, NotFound
 from core.records import Chunk, Hit
-from core.stores import CHUNK_FIELDS, Where, chunk_id, chunk_of, read_text, stored_text
+from core.stores import CHUNK_FIELDS, Indexing, Where, chunk_id, chunk_of, read_text, stored_text
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,11 @@ class MilvusStore:
             self._require(collection)
             self.client.delete(collection, filter=_in_documents(frozenset(document_ids)))
 
-    def search(self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None) -> list[Hit]:
+    def search(
+        self, collection: str, vector: np.ndarray, *, top_k: int, where: Where | None = None, exact: bool = False
+    ) -> list[Hit]:
+        """Milvus Lite's index is FLAT (every search exact); a server's AUTOINDEX chooses its own parameters from
+        the collection's size and has no exact mode, so `exact` changes nothing there (Indexing says which)."""
         if where is not None and where.nothing:
             return []
         self._require(collection)
@@ -268,6 +272,13 @@ class MilvusStore:
     def maintain(self, collection: str) -> None:
         self._require(collection)
         self.client.flush(collection)
+
+    def indexing(self, collection: str) -> Indexing:
+        rows = self.count(collection)
+        described = self.client.describe_index(collection, "vector") or {}
+        kind = str(described.get("index_type") or "FLAT")
+        pending = int(described.get("pending_index_rows") or 0)
+        return Indexing(rows=rows, vector_index=None if kind == "FLAT" else kind, unindexed=pending)
 
     def count(self, collection: str, *, document_id: str | None = None) -> int:
         self._require(collection)

@@ -72,8 +72,19 @@ class Workbench:
         return {"status": "ok", "worker": WORKER}
 
     def start_jobs(self) -> None:
-        """Run background jobs in this process (the app and the API server; not the command line)."""
+        """Run background jobs in this process (the app and the API server; not the command line): files added to
+        stores, and the stores' indexes kept current."""
         self.runner.start()
+        try:
+            stores = self.catalog.list_stores()
+        except Exception:  # the catalog out of reach: the indexes are looked at after the next ingest instead
+            stores = []
+        self.services.maintenance.start(stores)
+
+    def stop_jobs(self) -> None:
+        """Stop this process's background work (a job running is handed back to the queue)."""
+        self.runner.stop()
+        self.services.maintenance.stop()
 
     def actor(
         self, name: str, channel: Channel = Channel.APP, *, key_id: str | None = None, since: datetime | None = None

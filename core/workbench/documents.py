@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import llm, parsing
@@ -15,10 +15,23 @@ from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, content_has
 from core.options import ChunkSettings, IngestOptions
 from core.parsing.options import ParseOptions
 from core.preview import Preview, preview
-from core.records import Actor, Chunk, ChunkChange, Document, IngestResult, IngestStatus, Store
+from core.records import Actor, Chunk, ChunkChange, Document, DocumentStatus, IngestResult, IngestStatus, Store
 from core.workbench.services import Services
 
 log = logging.getLogger(__name__)
+
+MAX_PER_PAGE = 500
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """A page of a store's documents and where it sits among those that match."""
+
+    documents: tuple[Document, ...]
+    matching: int
+    page: int
+    pages: int
+
 
 MAX_CHUNK_EDIT = 20_000  # characters: an edited chunk stays a passage, not a document
 
@@ -34,6 +47,37 @@ class Documents:
         if ids is not None:
             return sorted(self._catalog.documents_by_id(found, ids).values(), key=lambda d: d.created_at)
         return self._catalog.list_documents(found)
+
+    def page(
+        self,
+        actor: Actor,
+        store: str,
+        *,
+        find: str = "",
+        extensions: Sequence[str] = (),
+        statuses: Sequence[DocumentStatus] = (),
+        page: int = 1,
+        per_page: int = 50,
+    ) -> DocumentPage:
+        """One page of the store's documents, newest first, filtered by name, type and status (the Documents page:
+        what it reads follows the page, not the store)."""
+        found = self._s.store(actor, store)
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise InvalidInput(f"Show between 1 and {MAX_PER_PAGE} documents a page, not {per_page}.")
+        shown, matching = self._catalog.document_page(
+            found,
+            find=find,
+            extensions=extensions,
+            statuses=statuses,
+            offset=(max(1, page) - 1) * per_page,
+            limit=per_page,
+        )
+        pages = max(1, -(-matching // per_page))
+        if page > pages and matching:  # the filter narrowed meanwhile: its last page
+            return self.page(
+                actor, store, find=find, extensions=extensions, statuses=statuses, page=pages, per_page=per_page
+            )
+        return DocumentPage(tuple(shown), matching=matching, page=max(1, min(page, pages)), pages=pages)
 
     def chunks(self, actor: Actor, store: str, document_id: str) -> list[Chunk]:
         """One document's chunks with their locations, in order (the document viewer)."""
@@ -221,10 +265,7 @@ class Documents:
             self._s.usage(actor, "ingest", [found], found.embedding_model).ingested(
                 documents=len(written), pages=sum(r.pages or 0 for r in written), chunks=sum(r.chunks for r in written)
             )
-            try:
-                backend.maintain(found.collection)
-            except Exception:  # the documents are written and searchable; tidying the index can wait for next time
-                log.warning("maintaining %s after ingest failed", found.name, exc_info=True)
+            self._s.maintenance.request(found)  # the indexes take the new rows in the background (or now, on the CLI)
         return results
 
     def ingest_paths(

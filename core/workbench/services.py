@@ -29,6 +29,7 @@ from core.retrieval import search as retrieval_search
 from core.rewrite import rewrite_model
 from core.stores import VectorStore, open_backend
 from core.usage import UsageRecorder
+from core.workbench.maintenance import Maintenance
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Services:
         self.models = ModelRegistry.load(self.settings.models_file)
         self._backends: dict[str, VectorStore] = {}
         self._embedders: dict[str, Embedder] = {}
+        self.maintenance = Maintenance(self.catalog, self.backend)  # stores' indexes, kept in the background
 
     def backend(self, name: str) -> VectorStore:
         with self.lock:

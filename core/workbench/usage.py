@@ -3,12 +3,23 @@ use of the stores they own)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core import access
+from core.errors import InvalidInput
 from core.records import Actor, Role, UsageEvent
 from core.usage import UsageReport, report
 from core.workbench.services import Services
+
+MAX_AUDIT_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class AuditTotals:
+    calls: int
+    tokens: int
+    redacted: int
 
 
 class Usage:
@@ -30,13 +41,25 @@ class Usage:
             )
         )
 
-    def audit(self, actor: Actor, *, since: datetime | None = None) -> list[UsageEvent]:
-        """Every recorded call to a remote model, newest first (administrators): who, through what, on which
-        stores, which model, tokens, and the personal data kept from it. Records older than the retention
-        (`WORKBENCH_AUDIT_DAYS`) are deleted first."""
+    def audit(
+        self, actor: Actor, *, since: datetime | None = None, page: int = 1, per_page: int | None = None
+    ) -> list[UsageEvent]:
+        """The recorded calls to a remote model, newest first (administrators): who, through what, on which
+        stores, which model, tokens, and the personal data kept from it; every one, or one page of `per_page`.
+        Records older than the retention (`WORKBENCH_AUDIT_DAYS`) are deleted first."""
+        access.require_admin(actor.user, "see the audit of remote model calls")
+        if per_page is not None and not 1 <= per_page <= MAX_AUDIT_PAGE:
+            raise InvalidInput(f"Show between 1 and {MAX_AUDIT_PAGE} calls a page, not {per_page}.")
+        self.forget_expired()
+        offset = (max(1, page) - 1) * per_page if per_page else 0
+        return self._s.catalog.usage(since=since, remote_calls=True, newest_first=True, offset=offset, limit=per_page)
+
+    def audit_totals(self, actor: Actor, *, since: datetime | None = None) -> AuditTotals:
+        """How many remote calls the period holds, their tokens and the personal data redacted (administrators)."""
         access.require_admin(actor.user, "see the audit of remote model calls")
         self.forget_expired()
-        return list(reversed(self._s.catalog.usage(since=since, remote_calls=True)))
+        calls, tokens, redacted = self._s.catalog.remote_call_totals(since=since)
+        return AuditTotals(calls=calls, tokens=tokens, redacted=redacted)
 
     def forget_expired(self) -> int:
         """Delete the records of remote model calls older than the retention; how many."""

@@ -24,7 +24,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("WORKBENCH_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
     st.cache_resource.clear()
     yield tmp_path / "data"
-    app_workbench().runner.stop()  # its job worker ends with the test, not with the test process
+    app_workbench().stop_jobs()  # its job worker ends with the test, not with the test process
     st.cache_resource.clear()
 
 

@@ -213,6 +213,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
         EVERYONE,
     ),
     "documents.of": (lambda wb, u: wb.documents.of(wb.actor(u), "kb"), READERS),
+    "documents.page": (lambda wb, u: wb.documents.page(wb.actor(u), "kb"), READERS),
     "documents.chunks": (
         lambda wb, u: wb.documents.chunks(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id),
         READERS,
@@ -272,6 +273,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "chat.latest": (lambda wb, u: wb.chat.latest(wb.actor(u), "kb"), READERS),
     "usage.report": (lambda wb, u: wb.usage.report(wb.actor(u)), EVERYONE),
     "usage.audit": (lambda wb, u: wb.usage.audit(wb.actor(u)), ADMINS),
+    "usage.audit_totals": (lambda wb, u: wb.usage.audit_totals(wb.actor(u)), ADMINS),
     "evaluations.run": (
         lambda wb, u: wb.evaluations.run(wb.actor(u), "kb", QUESTIONS, {"default": SearchOptions()}),
         READERS,

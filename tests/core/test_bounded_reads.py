@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from core.catalog import Catalog, new_id, now
 from core.catalog.schema import jobs
-from core.records import Document, DocumentStatus, Store
+from core.options import SearchOptions
+from core.records import Document, DocumentStatus, Store, UsageEvent
 from core.workbench import Workbench
 from core.workbench.files import Attach
 
@@ -57,7 +58,9 @@ def test_ready_documents_are_read_again_only_when_the_store_changed(any_database
     _ready(other, store, ["annual-report-2024.pdf"])
     assert "annual-report-2024.pdf" in {d.filename for d in catalog.ready_documents(store).documents}
     other.delete_document(ids[5])
-    assert len(catalog.ready_documents(store)) == 300 and ids[5] not in {d.id for d in catalog.ready_documents(store).documents}
+    assert len(catalog.ready_documents(store)) == 300 and ids[5] not in {
+        d.id for d in catalog.ready_documents(store).documents
+    }
     other.mark_failed([ids[7]], "could not be read")
     assert ids[7] not in {d.id for d in catalog.ready_documents(store).documents}
     other.set_document_metadata(ids[8], {"team": "ops"})
@@ -157,3 +160,55 @@ def test_a_stores_file_counts_from_the_catalog_match_its_file_list(workbench: Wo
     assert counts == {**expected, "total": len(listed)}
     assert used == sum(f.size_bytes for f in listed if f.status == "completed")
     assert twin in {f.file_id for f in listed} and counts["completed"] >= 3 and counts["in_progress"] == 1
+
+
+def test_the_audit_is_read_a_page_at_a_time_with_totals_from_aggregates(workbench: Workbench) -> None:
+    for n in range(250):
+        workbench.catalog.record_usage(
+            UsageEvent(kind="chat", user="admin", model="remote-chat", prompt_tokens=n, completion_tokens=1,
+                       redactions={"email": 1} if n % 50 == 0 else {})
+        )  # fmt: skip
+    workbench.catalog.record_usage(UsageEvent(kind="chat", user="admin", model="local/smollm2"))  # not remote
+    admin = workbench.actor("admin")
+    first = workbench.usage.audit(admin, page=1, per_page=200)
+    second = workbench.usage.audit(admin, page=2, per_page=200)
+    assert len(first) == 200 and len(second) == 50
+    assert first[0].prompt_tokens == 249 and second[-1].prompt_tokens == 0  # newest first, nothing twice
+    totals = workbench.usage.audit_totals(admin)
+    assert (totals.calls, totals.tokens, totals.redacted) == (250, sum(range(250)) + 250, 5)
+
+
+def test_a_search_of_a_store_of_many_documents_lists_none_of_them(workbench: Workbench) -> None:
+    """Past READY_IDS_MAX ready documents, chunks of documents the catalog does not know are left out by name, and
+    the search's catalog reads name only its hits (no statement lists the store's documents)."""
+    from core.embedding import get_embedder
+    from core.ingest import Upload
+    from core.records import Chunk
+    from core.retrieval import READY_IDS_MAX
+
+    me = workbench.actor("admin")
+    workbench.stores.create(me, "kb")
+    [done] = workbench.documents.ingest(
+        me, "kb", [Upload("done.txt", b"Penguins live in the Antarctic and eat krill.")]
+    )
+    store = workbench.catalog.get_store("kb")
+    _ready(workbench.catalog, store, [f"memo-{n}.txt" for n in range(READY_IDS_MAX + 5)])
+    text = "Where do penguins live? Penguins live in Antarctica."
+    orphans = [Chunk(document_id=f"orphan-{n}", filename="half.txt", text=text, chunk_index=0, start=0, end=len(text))
+               for n in range(12)]  # fmt: skip
+    vectors = get_embedder(store.embedding_model).embed([c.text for c in orphans])
+    workbench.services.backend("lancedb").add(store.collection, orphans, vectors)
+    workbench.search.run(me, "kb", "penguins")  # the names are read once per version of the documents
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(workbench.catalog.engine, "before_cursor_execute", seen)
+    try:
+        hits = workbench.search.run(me, "kb", "Where do penguins live?", options=SearchOptions(top_k=3, candidates=5))
+    finally:
+        sa.event.remove(workbench.catalog.engine, "before_cursor_execute", seen)
+    assert [h.document_id for h in hits] == [done.document_id]
+    documents = [s for s in statements if "FROM documents" in s]
+    assert documents and all("documents.id IN" in s or "documents.status !=" in s for s in documents)
