@@ -1,10 +1,30 @@
 """The app's web server: Streamlit's own (`st.App` running `app.py`), with security headers on every response
 (a Content-Security-Policy that keeps images, fonts and connections to the app itself) and the routes that set
-the login cookie from the server (HttpOnly). Start it with `streamlit run server.py`."""
+the login cookie from the server (HttpOnly). Start it with `streamlit run server.py`.
+
+When the server starts, a thread opens the workbench and loads the stores' models, so that the first sign-in and
+the first search after a start do not wait for them."""
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import streamlit as st
 from starlette.middleware import Middleware
 
 from ui import web
 
-app = st.App("app.py", middleware=[Middleware(web.SecurityHeaders)], routes=web.routes())
+
+def _warm_up() -> None:
+    from ui.session import warm_up  # the workbench and its models: imported and loaded off the server's loop
+
+    warm_up().join()
+
+
+@asynccontextmanager
+async def lifespan(_app: st.App) -> AsyncIterator[None]:
+    threading.Thread(target=_warm_up, name="server-warm-up", daemon=True).start()
+    yield
+
+
+app = st.App("app.py", middleware=[Middleware(web.SecurityHeaders)], routes=web.routes(), lifespan=lifespan)

@@ -20,15 +20,15 @@ from pathlib import Path
 import pytrec_eval
 from common import ROOT, SCIFACT, print_table, scifact_corpus
 
-from core import retrieval
+from core import fusion
 from core.config import load_settings
 from core.evaluation import Question
 from core.evaluation import evaluate as product_evaluate
+from core.fusion import fuse
 from core.ingest import Upload
 from core.options import ChunkSettings, Fusion, Mode, Reranker, RerankKind, SearchOptions, Unit
 from core.ranking import DEFAULT_WEIGHT
 from core.records import Hit
-from core.retrieval import fuse
 from core.workbench import Workbench
 
 HALVES = (2.0, 5.0, 10.0, 20.0, 40.0)  # BM25 scores at which the saturated score is 0.5, tried on the train split
@@ -169,15 +169,15 @@ def main() -> None:
     test_queries, test_qrels = load_queries(args.split)
 
     weights = [round(0.1 * i, 1) for i in range(1, 10)]
-    product_half = retrieval.BM25_HALF
+    product_half = fusion.BM25_HALF
     grid: dict[tuple[float, float], float] = dict.fromkeys(((h, w) for h in HALVES for w in weights), 0.0)
     train = {} if args.skip_tune else lists(workbench, "scifact", train_queries)
     for half in HALVES if train else ():
-        retrieval.BM25_HALF = half
+        fusion.BM25_HALF = half
         for w in weights:
             options = SearchOptions(mode=Mode.HYBRID, fusion=Fusion.WEIGHTED, weight=w)
             grid[(half, w)] = evaluate(train, train_qrels, options)["ndcg@10"]
-    retrieval.BM25_HALF = product_half
+    fusion.BM25_HALF = product_half
     tuned = {w: grid[(product_half, w)] for w in weights}
     best_weight = max(tuned, key=lambda w: tuned[w]) if train else DEFAULT_WEIGHT
     if train:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import core.ingest
 import core.windows
-from core import retrieval
+from core import fusion
 from core.chunking import chunk_document
 from core.config import load_settings
 from core.embedding import Embedder
@@ -82,10 +82,10 @@ def rows_of(result: Evaluation, **labels: object) -> list[dict[str, object]]:
 def fit(workbench: Workbench, store: str, questions: list[Question]) -> None:
     """Tune BM25_HALF and the weight on the odd questions; report the grid on both halves."""
     halves = {"tune (odd)": questions[1::2], "held out (even)": questions[0::2]}
-    product = retrieval.BM25_HALF
+    product = fusion.BM25_HALF
     rows = []
     for half in HALVES:
-        retrieval.BM25_HALF = half
+        fusion.BM25_HALF = half
         for name, part in halves.items():
             options = {f"{w}": SearchOptions(weight=w, top_k=10) for w in WEIGHTS}
             result = evaluate(
@@ -93,7 +93,7 @@ def fit(workbench: Workbench, store: str, questions: list[Question]) -> None:
             )
             rows.append({"BM25 half": half, "questions": name,
                          **{f"w {r['search']}": r["page-recall@5"] for r in rows_of(result)}})  # fmt: skip
-    retrieval.BM25_HALF = product
+    fusion.BM25_HALF = product
     print("\nFit: page-recall@5 by BM25 half-saturation score and vector weight\n")
     print_table(rows)
 

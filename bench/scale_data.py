@@ -72,7 +72,9 @@ def synthetic(source: Base, count: int, *, seed: int) -> Iterator[tuple[np.ndarr
         a, b = rng.integers(0, n, size), rng.integers(0, n, size)
         mixed = 0.8 * source.vectors[a] + 0.45 * source.vectors[b] + rng.normal(0, 0.1 / np.sqrt(dim), (size, dim))
         mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-        texts = [" ".join(words[i][: len(words[i]) // 2] + words[j][len(words[j]) // 2 :]) for i, j in zip(a, b)]
+        texts = [
+            " ".join(words[i][: len(words[i]) // 2] + words[j][len(words[j]) // 2 :]) for i, j in zip(a, b, strict=True)
+        ]
         yield np.arange(start, start + size), texts, mixed.astype(np.float32)
 
 

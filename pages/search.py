@@ -10,11 +10,11 @@ import streamlit as st
 
 from core.compare import placed, vanished
 from core.errors import WorkbenchError
-from core.options import Filters, SearchOptions
+from core.options import SearchOptions
 from core.records import Role
 from ui.html import plain
 from ui.results import card, missing
-from ui.search_settings import search_settings
+from ui.search_settings import filters_form, search_settings
 from ui.session import signed_in
 
 wb, me = signed_in()
@@ -27,22 +27,6 @@ EDITABLE = {s.store.name for s in summaries if s.role.rank >= Role.EDITOR.rank}
 
 
 FILTER_KEYS = ("search_documents", "search_types", "search_after", "search_before", "search_metadata")
-
-
-def filters_form(stores: list[str]) -> Filters:
-    names = sorted({d.filename for name in stores for d in wb.documents.of(me, name)})
-    chosen = st.multiselect("Only these documents", names, key="search_documents")
-    types = sorted({n.rsplit(".", 1)[-1].lower() for n in names if "." in n})
-    kinds = st.multiselect("Only these file types", types, key="search_types")
-    first, last = st.columns(2)
-    after = first.date_input("Uploaded from", value=None, key="search_after")
-    before = last.date_input("Uploaded before", value=None, key="search_before")
-    metadata = st.text_input("Metadata (key=value, comma-separated)", key="search_metadata", placeholder="team=hr")
-    try:
-        return Filters.from_form(chosen, kinds, after, before, metadata)
-    except WorkbenchError as exc:
-        st.error(plain(str(exc)))
-        return Filters()
 
 
 @st.fragment
@@ -59,7 +43,7 @@ def playground() -> None:
     bar = st.columns([1, 1, 1, 3] if compare else [1, 1, 4], vertical_alignment="center")
     used = sum(bool(st.session_state.get(k)) for k in FILTER_KEYS)
     with bar[0].popover(f"Filters ({used})" if used else "Filters", icon=":material/filter_alt:", width="stretch"):
-        filters = filters_form(stores)
+        filters = filters_form(wb, me, stores)
     saved = wb.stores.search_defaults(me, stores[0]) if stores else SearchOptions()
     for place, side in zip(bar[1:], sides, strict=False):
         with place.popover(

@@ -7,10 +7,14 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from core.errors import WorkbenchError
 from core.options import MAX_CANDIDATES, MAX_TOP_K, Filters, Fusion, Mode, Reranker, SearchOptions, Unit
+from core.parsing import supported_extensions
 from core.ranking import DEFAULT_WEIGHT, fusion_weight_note
+from core.records import Actor
 from core.rewrite import rewrite_model
 from core.workbench import Workbench
+from core.workbench.documents import MAX_NAMES
 from core.workbench.stores import StoreSummary
 from ui.html import plain
 
@@ -107,3 +111,22 @@ def search_settings(
     }
     chosen |= {"candidates": int(candidates), "rerank": str(Reranker.parse(rerank)), "min_relevance": floor or None}
     return SearchOptions.from_settings({**saved.settings(), **chosen, "filters": filters or Filters()})
+
+
+def filters_form(wb: Workbench, me: Actor, stores: list[str]) -> Filters:
+    """The search page's filters: documents (the newest thousand names offered), types, dates, metadata."""
+    newest = wb.documents.names(me, stores)  # the newest thousand, not the store's every name
+    names = sorted({*newest, *st.session_state.get("search_documents", [])})
+    chosen = st.multiselect("Only these documents", names, key="search_documents")
+    if len(newest) >= MAX_NAMES:
+        st.caption(f"The {MAX_NAMES:,} newest documents are offered here; 'Only this document' on a result adds any.")
+    kinds = st.multiselect("Only these file types", [e.lstrip(".") for e in supported_extensions()], key="search_types")
+    first, last = st.columns(2)
+    after = first.date_input("Uploaded from", value=None, key="search_after")
+    before = last.date_input("Uploaded before", value=None, key="search_before")
+    metadata = st.text_input("Metadata (key=value, comma-separated)", key="search_metadata", placeholder="team=hr")
+    try:
+        return Filters.from_form(chosen, kinds, after, before, metadata)
+    except WorkbenchError as exc:
+        st.error(plain(str(exc)))
+        return Filters()

@@ -213,6 +213,19 @@ class DocumentQueries:
             ).mappings()
             return [document_of(r) for r in rows], total
 
+    def newest_names(self, stores_: Sequence[Store], *, limit: int) -> list[str]:
+        """The file names of the stores' newest ready documents, newest first, at most `limit` rows read."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(documents.c.filename)
+                .where(
+                    documents.c.store_id.in_([s.id for s in stores_]), documents.c.status == DocumentStatus.READY.value
+                )
+                .order_by(documents.c.created_at.desc())
+                .limit(limit)
+            )
+            return list(dict.fromkeys(r.filename for r in rows))
+
     def documents_by_id(self, store: Store, doc_ids: Iterable[str]) -> dict[str, Document]:
         """Those of the store's documents with these ids (a search's hits: not the whole store)."""
         wanted = list(set(doc_ids))

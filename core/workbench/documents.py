@@ -21,6 +21,7 @@ from core.workbench.services import Services
 log = logging.getLogger(__name__)
 
 MAX_PER_PAGE = 500
+MAX_NAMES = 1000  # document names a search filter offers (the newest; a store may hold a hundred thousand)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ class Documents:
                 actor, store, find=find, extensions=extensions, statuses=statuses, page=pages, per_page=per_page
             )
         return DocumentPage(tuple(shown), matching=matching, page=max(1, min(page, pages)), pages=pages)
+
+    def names(self, actor: Actor, stores: Sequence[str], *, limit: int = MAX_NAMES) -> list[str]:
+        """The names of the stores' newest ready documents (a search filter's choices), at most `limit`."""
+        found = self._s.stores(actor, stores) if stores else []
+        return self._catalog.newest_names(found, limit=limit) if found else []
 
     def chunks(self, actor: Actor, store: str, document_id: str) -> list[Chunk]:
         """One document's chunks with their locations, in order (the document viewer)."""

@@ -214,6 +214,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     ),
     "documents.of": (lambda wb, u: wb.documents.of(wb.actor(u), "kb"), READERS),
     "documents.page": (lambda wb, u: wb.documents.page(wb.actor(u), "kb"), READERS),
+    "documents.names": (lambda wb, u: wb.documents.names(wb.actor(u), ["kb"]), READERS),
     "documents.chunks": (
         lambda wb, u: wb.documents.chunks(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id),
         READERS,

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInput
+from core.fusion import saturated
 from core.ingest import Upload
 from core.options import Filters, Fusion, IngestOptions, Mode, Reranker, RerankKind, SearchOptions
-from core.retrieval import saturated
 from core.workbench import Workbench
 from tests.loopback import JsonEndpoint, serving
 

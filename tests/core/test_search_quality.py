@@ -12,6 +12,7 @@ import pytest
 
 from core.config import Settings, load_settings
 from core.errors import InvalidInput
+from core.fusion import saturated
 from core.ingest import Upload
 from core.options import Fusion, Mode, SearchOptions, Unit
 from core.ranking import (
@@ -24,7 +25,6 @@ from core.ranking import (
     named_documents,
 )
 from core.records import Document, DocumentStatus
-from core.retrieval import saturated
 from core.workbench import Workbench
 from tests.conftest import make_pdf
 from tests.core.test_retrieval import DOCS
