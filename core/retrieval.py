@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -139,6 +140,7 @@ class _Context:
     expanded: dict[tuple[str, int], str] = field(default_factory=dict)  # hits a glossary expansion scored best
 
 
+BOTH_LISTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bm25")  # a search's BM25 list beside its vector one
 READY_IDS_MAX = 1000  # up to this many ready documents a search's ready-only filter names them; past it, the unready
 READY_ROUNDS = 3  # searches asked again, each leaving out the unknown documents the last one listed
 
@@ -204,17 +206,17 @@ def _lists_of(
             )
 
     def lists(where: Where | None) -> tuple[list[Hit], list[Hit]]:
+        """The vector and BM25 lists; in hybrid search asked for at once (both searches run in the backend's native
+        code, outside the interpreter lock: the slower one sets the time, not the sum)."""
+        keyword: Future[list[Hit]] | None = None
+        if options.mode in (Mode.FULLTEXT, Mode.HYBRID):
+            keyword = BOTH_LISTS.submit(backend.fulltext, store.collection, query, top_k=pool, where=where)
         vector = (
             backend.search(store.collection, query_vector, top_k=pool, where=where, exact=options.exact)
             if query_vector is not None
             else []
         )
-        keyword = (
-            backend.fulltext(store.collection, query, top_k=pool, where=where)
-            if options.mode in (Mode.FULLTEXT, Mode.HYBRID)
-            else []
-        )
-        return vector, keyword
+        return vector, keyword.result() if keyword is not None else []
 
     vector_hits, keyword_hits = lists(where)
     if where is None or where.document_ids is None:  # chunks of unfinished or failed documents may be listed

@@ -10,16 +10,20 @@ from ui.chat_view import answer_settings, answering, conversation_list, message
 from ui.html import plain
 from ui.session import fail, signed_in
 
+RECENT = 200  # conversations listed
+
 wb, me = signed_in()
 readable = [s.store.name for s in wb.stores.visible(me)]
 if not readable:
     st.title("Chat")
     st.info("No store to chat with yet: create one on the Stores page, or ask an owner to share one.")
     st.stop()
-conversations = wb.chat.conversations(me)
+conversations = wb.chat.conversations(me, limit=RECENT)  # the most recent; an older one stays open once opened
 current = st.session_state.get("conversation")
-current = current if current in {c.id for c in conversations} else None
-found, messages = wb.chat.conversation(me, current) if current else (None, [])
+try:
+    found, messages = wb.chat.conversation(me, current) if current else (None, [])
+except WorkbenchError:  # deleted meanwhile, or in another tab
+    current, found, messages = None, None, []
 default = [s for s in (found.stores if found else readable[:1]) if s in readable] or readable[:1]
 with st.sidebar:
     conversation_list(conversations, current)
@@ -27,7 +31,7 @@ with st.sidebar:
 
 st.title(plain(found.title) if found else "Chat")
 stores = st.multiselect("Stores", readable, default=default, key=f"chat_stores_{current}")
-names = sorted({d.filename for name in stores for d in wb.documents.of(me, name)})
+names = sorted(set(wb.documents.names(me, stores)))  # the newest thousand: a store may hold a hundred thousand
 st.session_state["chat_documents"] = [n for n in st.session_state.get("chat_documents", []) if n in names]
 only = st.multiselect("Only these documents (empty: all of them)", names, key="chat_documents")
 if only:

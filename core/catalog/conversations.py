@@ -50,13 +50,14 @@ class ConversationQueries:
                 raise NotFound("There is no such conversation; it may have been deleted.")
             return conversation_of(row, linked_names(conn, [conversation_id])[conversation_id])
 
-    def list_conversations(self, *, user: str) -> list[Conversation]:
+    def list_conversations(self, *, user: str, limit: int | None = None) -> list[Conversation]:
         with self.engine.connect() as conn:
             rows = (
                 conn.execute(
                     sa.select(conversations)
                     .where(conversations.c.user_name == user)
                     .order_by(conversations.c.updated_at.desc())
+                    .limit(limit)
                 )
                 .mappings()
                 .all()

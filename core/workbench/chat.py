@@ -213,9 +213,9 @@ class Chat:
             question = {"role": "user", "content": answer.question}
             _, answer.message_id = self._catalog.add_messages(answer.conversation_id, [question, reply])
 
-    def conversations(self, actor: Actor) -> list[Conversation]:
-        """The actor's own conversations, the most recent first."""
-        return self._catalog.list_conversations(user=actor.name)
+    def conversations(self, actor: Actor, *, limit: int | None = None) -> list[Conversation]:
+        """The actor's own conversations, the most recent first (the `limit` most recent)."""
+        return self._catalog.list_conversations(user=actor.name, limit=limit)
 
     def conversation(self, actor: Actor, conversation_id: str) -> tuple[Conversation, list[ChatMessage]]:
         """A conversation of the actor's with its messages; sources from stores they may no longer read are hidden."""

@@ -37,6 +37,8 @@ from core.workbench.maintenance import Maintenance
 
 log = logging.getLogger(__name__)
 
+FROZEN: list[bool] = []  # whether this process froze what its first warm-up loaded
+FROZEN_LOCK = threading.Lock()
 WARM_STORES = 50  # stores whose tables and indexes a start opens before anyone asks (the most recently made)
 INTERRUPTED = "interrupted: the process writing it stopped before it was complete; upload it again."
 
@@ -122,9 +124,13 @@ class Services:
                 backend.fulltext(store.collection, PROBE_TEXT, top_k=1)
             except Exception as exc:
                 log.warning("warm-up: store %s did not open: %s", store.name, exc)
-        # What is loaded now (the models' libraries: millions of objects) lives as long as the process: keep it out
-        # of the garbage collector's full passes, which otherwise walk all of it and hold the interpreter meanwhile.
-        gc.freeze()
+        # What is loaded by the first warm-up (the models' libraries: millions of objects) lives as long as the
+        # process: keep it out of the garbage collector's full passes, which otherwise walk all of it and hold the
+        # interpreter meanwhile. Once per process: later objects are collected as ever.
+        with FROZEN_LOCK:
+            if not FROZEN:
+                gc.freeze()
+                FROZEN.append(True)
         log.info(
             "warm-up: %s loaded, %d stores opened, in %.1f s",
             ", ".join(loaded) or "no model",

@@ -91,3 +91,22 @@ def wait_until(condition, timeout_s: float = 30.0) -> None:  # type: ignore[no-u
     while not condition():
         assert time.monotonic() < deadline, "the condition was not met in time"
         time.sleep(0.05)
+
+
+def test_an_index_outgrown_by_its_table_is_built_again_with_more_partitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lance, "VECTOR_INDEX_ROWS", 1000)
+    monkeypatch.setattr(lance, "ROWS_PER_PARTITION", 50)  # 1,000 rows: 20 partitions, outgrown at 4,000
+    rng = np.random.default_rng(3)
+    store = LanceStore(Config(str(tmp_path / "lance")))
+    store.create("t", dimension=DIM)
+    store.add("t", *rows(0, 1000, rng))
+    store.maintain("t")
+    vector_indexes = lambda: [i.name for i in store._table("t").list_indices() if i.columns == ["vector"]]  # noqa: E731
+    assert vector_indexes() == ["vector_idx_20"] and store._nprobes("t") == lance.MIN_NPROBES
+    store.add("t", *rows(1000, 3000, rng))
+    assert store.indexing("t").due
+    store.maintain("t")
+    assert vector_indexes() == ["vector_idx_80"] and store.indexing("t").unindexed == 0
+    assert store._nprobes("t") == 32  # 40 % of 80 partitions
