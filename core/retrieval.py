@@ -196,27 +196,37 @@ def _lists_of(
     catalog: Catalog,
 ) -> _Context:
     store, backend = target.store, target.backend
-    query_vector = None
-    if options.mode in (Mode.VECTOR, Mode.HYBRID):
+    wants_vector = options.mode in (Mode.VECTOR, Mode.HYBRID)
+    if wants_vector:
         check_embedding(store, target.embedder.model)
-        query_vector = target.embedder.embed_query(query, on_usage=target.on_usage)
-        if query_vector.shape[0] != store.embedding_dim:
-            raise EmbeddingMismatch(
-                f"{target.embedder.model} gives {query_vector.shape[0]}-dimensional vectors but store '{store.name}' holds {store.embedding_dim}."
-            )
+    embedded: list[np.ndarray] = []  # the query's vector, made once, after the BM25 search has been asked for
+
+    def query_vector() -> np.ndarray:
+        if not embedded:
+            vector = target.embedder.embed_query(query, on_usage=target.on_usage)
+            if vector.shape[0] != store.embedding_dim:
+                raise EmbeddingMismatch(
+                    f"{target.embedder.model} gives {vector.shape[0]}-dimensional vectors but store '{store.name}' holds {store.embedding_dim}."
+                )
+            embedded.append(vector)
+        return embedded[0]
 
     def lists(where: Where | None) -> tuple[list[Hit], list[Hit]]:
-        """The vector and BM25 lists; in hybrid search asked for at once (both searches run in the backend's native
-        code, outside the interpreter lock: the slower one sets the time, not the sum)."""
+        """The vector and BM25 lists; in hybrid search the BM25 one is asked for first, beside the query's embedding
+        and the vector search (both searches run in the backend's native code, outside the interpreter lock: the
+        slower one sets the time, not the sum)."""
         keyword: Future[list[Hit]] | None = None
         if options.mode in (Mode.FULLTEXT, Mode.HYBRID):
             keyword = BOTH_LISTS.submit(backend.fulltext, store.collection, query, top_k=pool, where=where)
-        vector = (
-            backend.search(store.collection, query_vector, top_k=pool, where=where, exact=options.exact)
-            if query_vector is not None
-            else []
-        )
-        return vector, keyword.result() if keyword is not None else []
+        try:
+            vector = (
+                backend.search(store.collection, query_vector(), top_k=pool, where=where, exact=options.exact)
+                if wants_vector
+                else []
+            )
+        finally:  # an embedding that failed still waits for its BM25 search: nothing is left running
+            found = keyword.result() if keyword is not None else []
+        return vector, found
 
     vector_hits, keyword_hits = lists(where)
     if where is None or where.document_ids is None:  # chunks of unfinished or failed documents may be listed
@@ -234,12 +244,12 @@ def _lists_of(
             vector_hits = [h for h in vector_hits if h.document_id in known]
             keyword_hits = [h for h in keyword_hits if h.document_id in known]
     cosines: dict[tuple[str, int], float] = {}
-    if query_vector is not None and options.mode is Mode.HYBRID:  # also for RRF: the calibrated relevance needs them
+    if options.mode is Mode.HYBRID:  # also for RRF: the calibrated relevance needs them
         in_vector = {h.key for h in vector_hits}
         missing = [h for h in keyword_hits if h.key not in in_vector]
         if missing:
             vectors = backend.vectors(store.collection, missing)
-            cosines = {h.key: float(v @ query_vector) for h, v in zip(missing, vectors, strict=True)}
+            cosines = {h.key: float(v @ query_vector()) for h, v in zip(missing, vectors, strict=True)}
     named = lambda hits: [replace(h, store=store.name) for h in hits]  # noqa: E731
     return _Context(
         target=target,

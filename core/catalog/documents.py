@@ -231,26 +231,20 @@ class DocumentQueries:
         wanted = list(set(doc_ids))
         if not wanted:
             return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(documents).where(documents.c.store_id == store.id, documents.c.id.in_(wanted))
-            ).mappings()
-            return {r["id"]: document_of(r) for r in rows}
+        with self.engine.connect() as conn:  # by key alone: SQLite would walk the store's index for `store_id =`
+            rows = conn.execute(sa.select(documents).where(documents.c.id.in_(wanted))).mappings()
+            return {r["id"]: document_of(r) for r in rows if r["store_id"] == store.id}
 
     def ready_ids(self, store: Store, doc_ids: Iterable[str]) -> set[str]:
         """Those of `doc_ids` that belong to the store and are ready."""
         wanted = list(set(doc_ids))
         if not wanted:
             return set()
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn:  # by key alone, as documents_by_id
             rows = conn.execute(
-                sa.select(documents.c.id).where(
-                    documents.c.store_id == store.id,
-                    documents.c.id.in_(wanted),
-                    documents.c.status == DocumentStatus.READY.value,
-                )
+                sa.select(documents.c.id, documents.c.store_id, documents.c.status).where(documents.c.id.in_(wanted))
             )
-            return {r.id for r in rows}
+            return {r.id for r in rows if r.store_id == store.id and r.status == DocumentStatus.READY.value}
 
     def unready_ids(self, store: Store) -> set[str]:
         """The store's documents that are not ready (being written, failed): a few, read by an index."""
