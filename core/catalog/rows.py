@@ -162,6 +162,7 @@ def store_of(row: RowMapping) -> Store:
         metadata=row["metadata"] or {},
         redact_personal_data=bool(row["redact_personal_data"]),
         glossary=row["glossary"] or {},
+        documents_version=int(row["documents_version"] or 0),
     )
 
 

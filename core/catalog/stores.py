@@ -222,7 +222,7 @@ class StoreQueries:
         return self._stats(store)[:2]
 
     def _stats(self, store: Store) -> tuple[int, int, datetime | None]:
-        version = self.documents_version(store)
+        version = store.documents_version  # as read with the store, this request: no lookup per store listed
         with STATS_LOCK:
             cached = STATS_CACHE.get((self.url, store.id))
         if cached is not None and cached[0] == version:

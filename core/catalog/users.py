@@ -125,6 +125,23 @@ class UserQueries:
             roles = [Role(r) for r in conn.execute(sa.union_all(direct, via)).scalars()]
         return max(roles, key=lambda r: r.rank, default=None)
 
+    def granted_roles(self, user: str) -> dict[str, Role]:
+        """Store id -> the highest role the user was granted on it, directly or through a group: one query for
+        every store (a store list asks once, not once per store)."""
+        direct = sa.select(grants.c.store_id, grants.c.role).where(grants.c.user_name == user)
+        via = (
+            sa.select(group_grants.c.store_id, group_grants.c.role)
+            .join(group_members, group_members.c.group_name == group_grants.c.group_name)
+            .where(group_members.c.user_name == user)
+        )
+        found: dict[str, Role] = {}
+        with self.engine.connect() as conn:
+            for store_id, role in conn.execute(sa.union_all(direct, via)):
+                granted = Role(role)
+                if store_id not in found or granted.rank > found[store_id].rank:
+                    found[store_id] = granted
+        return found
+
     def grants_of(self, store: Store) -> list[Grant]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(grants).where(grants.c.store_id == store.id).order_by(grants.c.user_name))
