@@ -27,7 +27,7 @@ from core.records import DocumentStatus, Store
 
 # A store's counts and last change, per process, kept while its documents version is unchanged (every page lists
 # the stores with them: counting a store of a hundred thousand documents at every page would grow with it).
-STATS_CACHED_STORES = 256
+STATS_CACHED_STORES = 20_000  # a few hundred bytes each
 STATS_CACHE: dict[tuple[str, str], tuple[int, tuple[int, int, datetime | None]]] = {}
 STATS_LOCK = threading.Lock()
 
