@@ -5,6 +5,8 @@ the login cookie from the server (HttpOnly). Start it with `streamlit run server
 When the server starts, a thread opens the workbench and loads the stores' models, so that the first sign-in and
 the first search after a start do not wait for them."""
 
+import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +18,11 @@ from ui import web
 
 
 def _warm_up() -> None:
-    from ui.session import warm_up  # the workbench and its models: imported and loaded off the server's loop
+    """The workbench and its models, imported and loaded off the server's loop, at a lower priority than the pages
+    served meanwhile (Linux: a thread has its own nice value)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    from ui.session import warm_up
 
     warm_up().join()
 

@@ -46,8 +46,8 @@ def fail(message: object) -> NoReturn:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
-    """Once per process, after the first page is drawn: load the models in the background, so that the first
-    search after a start does not wait for them."""
+    """Once per process, when the server starts (server.py), or after the first page is drawn where it did not:
+    load the models and open the stores in the background, so that the first search does not wait for them."""
     thread = threading.Thread(target=workbench().warm_up, name="warm-up", daemon=True)
     thread.start()
     return thread

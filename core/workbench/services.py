@@ -26,6 +26,7 @@ from core.objects import Objects
 from core.options import SearchOptions
 from core.originals import Originals
 from core.preview import ParseCache
+from core.ranking import names_of
 from core.records import Actor, Channel, Hit, Role, Store
 from core.redact import install_log_redaction
 from core.retrieval import RerankModels, Target, check_embedding
@@ -122,6 +123,8 @@ class Services:
                 backend = self.backend(store.backend)
                 backend.search(store.collection, probe(store.embedding_dim), top_k=1)
                 backend.fulltext(store.collection, PROBE_TEXT, top_k=1)
+                names_of(self.catalog.ready_documents(store))  # what a search reads of the catalog, cached
+                self.catalog.store_stats(store)
             except Exception as exc:
                 log.warning("warm-up: store %s did not open: %s", store.name, exc)
         # What is loaded by the first warm-up (the models' libraries: millions of objects) lives as long as the
