@@ -2,11 +2,9 @@
 (a Content-Security-Policy that keeps images, fonts and connections to the app itself) and the routes that set
 the login cookie from the server (HttpOnly). Start it with `streamlit run server.py`.
 
-When the server starts, a thread opens the workbench and loads the stores' models, so that the first sign-in and
-the first search after a start do not wait for them."""
+When the server starts, a thread opens the workbench and loads the stores' models, so that the first search after a
+start does not wait for them."""
 
-import contextlib
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,14 +14,17 @@ from starlette.middleware import Middleware
 
 from ui import web
 
+FIRST_PAGE_GRACE_S = 3.0  # the models load once the first page is drawn, or this long after the start
+
 
 def _warm_up() -> None:
-    """The workbench and its models, imported and loaded off the server's loop, at a lower priority than the pages
-    served meanwhile (Linux: a thread has its own nice value)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    from ui.session import warm_up
+    """The workbench opened now (the first page needs it too), then the models loaded and the stores opened once the
+    first page is drawn or a few seconds have passed: loading them while the first visitor's sign-in page is being
+    drawn made it half a second slower (bench/app_timings.py)."""
+    from ui.session import first_page, warm_up, workbench
 
+    workbench()
+    first_page.wait(FIRST_PAGE_GRACE_S)
     warm_up().join()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -224,9 +224,10 @@ def _lists_of(
                 if wants_vector
                 else []
             )
-        finally:  # an embedding that failed still waits for its BM25 search: nothing is left running
-            found = keyword.result() if keyword is not None else []
-        return vector, found
+        finally:  # an embedding that failed still waits for its BM25 search (its own error is the one told)
+            if keyword is not None:
+                wait([keyword])
+        return vector, keyword.result() if keyword is not None else []
 
     vector_hits, keyword_hits = lists(where)
     if where is None or where.document_ids is None:  # chunks of unfinished or failed documents may be listed

@@ -44,10 +44,14 @@ def fail(message: object) -> NoReturn:
     st.stop()
 
 
+first_page = threading.Event()  # set once this process has drawn a page (server.py waits for it to load the models)
+
+
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
     """Once per process, when the server starts (server.py), or after the first page is drawn where it did not:
     load the models and open the stores in the background, so that the first search does not wait for them."""
+    first_page.set()
     thread = threading.Thread(target=workbench().warm_up, name="warm-up", daemon=True)
     thread.start()
     return thread

@@ -44,6 +44,7 @@ PROBED_SHARE = 0.4  # of the partitions, searched per query (at least MIN_NPROBE
 MIN_NPROBES = 20
 RETRAIN_GROWTH = 4  # the index is built again once its partitions hold this many times the rows they were sized for
 SEARCH_REFINE = 5  # candidates read again with their full vectors, per result asked for (PQ's approximation undone)
+NO_INDEX_FRESH_S = 5.0  # "no index yet" is looked at again sooner: one built meanwhile is searched with its breadth
 NPROBES_FRESH_S = 60.0  # how long a table's partition count is trusted before it is read again (another process
 # may have trained the index again)
 
@@ -58,8 +59,8 @@ def nprobes(partitions: int) -> int:
 
 
 def _partitions_of(name: str) -> int:
-    """An index's partitions, from its name (`vector_idx_244`); an index named otherwise (made by hand) counts as
-    one sized for the table when it was made: it is probed as MIN_NPROBES allow and never rebuilt for growth."""
+    """An index's partitions, from its name (`vector_idx_244`); 0 for an index named otherwise (made by hand): it is
+    probed as MIN_NPROBES allow, and never rebuilt or dropped."""
     count = name.removeprefix(f"{VECTOR_INDEX}_")
     return int(count) if count.isdigit() else 0
 
@@ -259,13 +260,14 @@ class LanceStore:
         rows = int(table.count_rows())
         vector = next((i for i in indices.values() if i.columns == ["vector"]), None)
         trained = _partitions_of(vector.name) if vector is not None else 0
-        outgrown = vector is not None and rows >= RETRAIN_GROWTH * max(trained, 1) * ROWS_PER_PARTITION
+        outgrown = trained > 0 and rows >= RETRAIN_GROWTH * trained * ROWS_PER_PARTITION  # ours only
         if (vector is None and rows >= VECTOR_INDEX_ROWS) or outgrown:
             started = time.perf_counter()
             index = _vector_index(rows, table.schema.field("vector").type.list_size)
             name = f"{VECTOR_INDEX}_{index.num_partitions}"
             _retrying(lambda: table.create_index("vector", config=index, name=name, replace=True))
-            if vector is not None and vector.name != name:
+            self._probes.pop(collection, None)  # searches use the new index's breadth from now on
+            if vector is not None and trained > 0 and vector.name != name:  # ours, outgrown
                 _retrying(lambda: table.drop_index(vector.name))
             log.info("lancedb: built the vector index of %s (%d rows, %d partitions) in %.1f s", collection, rows,
                      index.num_partitions, time.perf_counter() - started)  # fmt: skip
@@ -282,7 +284,8 @@ class LanceStore:
             return Indexing(rows=rows, vector_index=None, unindexed=rows, due=rows >= VECTOR_INDEX_ROWS)
         stats = table.index_stats(vector.name)
         unindexed = int(stats.num_unindexed_rows) if stats is not None else rows
-        outgrown = rows >= RETRAIN_GROWTH * max(_partitions_of(vector.name), 1) * ROWS_PER_PARTITION
+        trained = _partitions_of(vector.name)
+        outgrown = trained > 0 and rows >= RETRAIN_GROWTH * trained * ROWS_PER_PARTITION
         return Indexing(
             rows=rows, vector_index=str(vector.index_type), unindexed=unindexed, due=unindexed > 0 or outgrown
         )
@@ -291,7 +294,7 @@ class LanceStore:
         """The partitions a search of this table probes (0: it has no vector index), looked up again every minute
         (another process may have built the index again)."""
         known = self._probes.get(collection)
-        if known is not None and time.monotonic() - known[1] < NPROBES_FRESH_S:
+        if known is not None and time.monotonic() - known[1] < (NPROBES_FRESH_S if known[0] else NO_INDEX_FRESH_S):
             return known[0]
         vector = next((i for i in self._table(collection).list_indices() if i.columns == ["vector"]), None)
         probes = nprobes(_partitions_of(vector.name)) if vector is not None else 0

@@ -19,7 +19,7 @@ from core.workbench.groups import Groups
 from core.workbench.keys import Keys
 from core.workbench.runner import JobRunner
 from core.workbench.search import Evaluations, Search
-from core.workbench.services import Services
+from core.workbench.services import WARM_STORES, Services
 from core.workbench.stores import Stores, StoreSummary
 from core.workbench.usage import Usage
 from core.workbench.users import Users
@@ -79,7 +79,8 @@ class Workbench:
             stores = self.catalog.list_stores()
         except Exception:  # the catalog out of reach: the indexes are looked at after the next ingest instead
             stores = []
-        self.services.maintenance.start(stores)
+        recent = sorted(stores, key=lambda s: s.created_at, reverse=True)[:WARM_STORES]  # the others: at their ingest
+        self.services.maintenance.start(recent)
 
     def stop_jobs(self) -> None:
         """Stop this process's background work (a job running is handed back to the queue)."""

@@ -42,17 +42,19 @@ class Maintenance:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
     def start(self, stores: list[Store]) -> None:
         """Start the thread (once); the stores given are looked at first (rows a stopped process left unindexed)."""
         with self._lock:
-            if self.running:
+            if self.running and not self._stop.is_set():
                 return
-            self._stop.clear()
+            self._stop = threading.Event()  # a thread still finishing a long build after `stop` keeps its own
             for store in stores:
                 self._pending.setdefault(store.id, 0.0)
-            self._thread = threading.Thread(target=self._loop, name="workbench-indexes", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, args=(self._stop,), name="workbench-indexes", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
@@ -92,9 +94,9 @@ class Maintenance:
         self.last[store.id] = Maintained(store.name, seconds, time.time())
         return seconds
 
-    def _loop(self) -> None:
+    def _loop(self, stop: threading.Event) -> None:
         self._look_at_start()
-        while not self._stop.is_set():
+        while not stop.is_set():
             due = self._next_due()
             if due is None:
                 self._wake.wait(SETTLE_S)
@@ -109,7 +111,7 @@ class Maintenance:
                 with self._lock:
                     self._pending.setdefault(due, time.monotonic())
                     self._busy = False
-                self._stop.wait(SETTLE_S)
+                stop.wait(SETTLE_S)
                 continue
             if store is not None:
                 self.run(store)

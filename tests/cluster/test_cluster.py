@@ -47,7 +47,7 @@ def test_the_replicas_keep_nothing_on_their_own_disk_and_the_app_is_sticky(clust
 
 
 def test_a_job_whose_replica_is_killed_mid_way_is_finished_by_the_other(cluster: Cluster, wb: Workbench) -> None:
-    data = make_pdf(filing_pages(60))
+    data = make_pdf(filing_pages(150))  # long enough to be caught half done (its index upkeep is no longer in it)
     through_a = client(wb, cluster.replica(1))
     uploaded = through_a.files.create(file=("annual-report.pdf", data), purpose="assistants")
     store = through_a.vector_stores.create(name="killed")
