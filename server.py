@@ -2,8 +2,8 @@
 (a Content-Security-Policy that keeps images, fonts and connections to the app itself) and the routes that set
 the login cookie from the server (HttpOnly). Start it with `streamlit run server.py`.
 
-When the server starts, a thread opens the workbench and loads the stores' models, so that the first search after a
-start does not wait for them."""
+Once the server has drawn its first page (or a few seconds after it starts), a thread opens the workbench and loads
+the stores' models and indexes, so that the first search after a start does not wait for them."""
 
 import threading
 from collections.abc import AsyncIterator
@@ -18,12 +18,11 @@ FIRST_PAGE_GRACE_S = 3.0  # the models load once the first page is drawn, or thi
 
 
 def _warm_up() -> None:
-    """The workbench opened now (the first page needs it too), then the models loaded and the stores opened once the
-    first page is drawn or a few seconds have passed: loading them while the first visitor's sign-in page is being
-    drawn made it half a second slower (bench/app_timings.py)."""
-    from ui.session import first_page, warm_up, workbench
+    """The workbench opened, its models loaded and its stores opened once the first page is drawn or a few seconds
+    have passed: doing it while the first visitor's sign-in page was being drawn made that half a second slower
+    (bench/app_timings.py)."""
+    from ui.session import first_page, warm_up
 
-    workbench()
     first_page.wait(FIRST_PAGE_GRACE_S)
     warm_up().join()
 
