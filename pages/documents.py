@@ -49,8 +49,8 @@ if listed.pages > 1:
 st.dataframe(tables.documents(listed.documents), hide_index=True, width="stretch", key="documents_table")
 first = (listed.page - 1) * PER_PAGE
 st.caption(
-    f"{listed.matching:,} documents"
-    + (" match" if needle or kinds or states else "")
+    f"{listed.matching:,} document{'s' * (listed.matching != 1)}"
+    + ((" match" if listed.matching != 1 else " matches") if needle or kinds or states else "")
     + (f" · {first + 1:,}–{first + len(listed.documents):,}, newest first" if listed.documents else "")
 )
 
