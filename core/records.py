@@ -152,6 +152,7 @@ class Store:
     redact_personal_data: bool = False  # personal data is replaced in every text sent to a remote model
     glossary: Mapping[str, str] = field(default_factory=dict)  # the owner's measures -> line items (core.glossary)
     documents_version: int = 0  # moved by every change to its documents, as read with the store (core.catalog)
+    jobs_version: int = 0  # moved when a file's job is added, ends or is removed
 
     @property
     def chunking(self) -> ChunkSettings:

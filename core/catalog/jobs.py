@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -10,10 +11,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 
 from core.catalog.rows import WORKER, now, utc, worker_alive
-from core.catalog.schema import documents, jobs
+from core.catalog.schema import documents, jobs, stores
 from core.errors import NotFound
 from core.jobs import Job, JobError, JobStatus
-from core.records import Channel, DocumentStatus
+from core.records import Channel, DocumentStatus, Store
+
+# A store's file counts, per process, kept while its jobs and documents versions are unchanged (a vector-store object
+# shows them: counting a store of ten thousand files at every retrieval would grow with it).
+FILES_CACHED_STORES = 20_000
+FILES_CACHE: dict[tuple[str, str], tuple[tuple[int, int], tuple[dict[str, int], int]]] = {}
+FILES_LOCK = threading.Lock()
 
 FILE_STATUS = {  # a job's or a document's status, as a store's file shows it
     JobStatus.QUEUED.value: "in_progress",
@@ -55,6 +62,7 @@ def _job(row: RowMapping) -> Job:
 
 class JobQueries:
     engine: Engine
+    url: str
 
     def add_jobs(self, new: Sequence[Job]) -> list[Job]:
         """Insert jobs; one whose file already has a live attempt in the store is left out. Returns those added."""
@@ -80,6 +88,7 @@ class JobQueries:
             try:
                 with self.engine.begin() as conn:
                     conn.execute(jobs.insert().values(**row))
+                    _files_changed(conn, stores.c.id == j.store_id)
             except sa.exc.IntegrityError:  # another request attached the same file a moment ago
                 continue
             added.append(j)
@@ -119,10 +128,25 @@ class JobQueries:
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(query.order_by(order, jobs.c.id).limit(limit)).mappings()]
 
-    def file_counts(self, store_id: str) -> tuple[dict[str, int], int]:
-        """A store's files counted as `Jobs.files` lists them, by status, and the bytes of the completed ones, in
-        two grouped queries (the list itself is not read): each file's latest job (a completed one only while its
-        document is there), and each document no latest job made (added in the app or on the command line)."""
+    def file_counts(self, store: Store) -> tuple[dict[str, int], int]:
+        """A store's files counted as `Jobs.files` lists them, by status, and the bytes of the completed ones:
+        counted again only when its jobs or documents changed (the versions read with the store), in two grouped
+        queries (the list itself is not read)."""
+        version = (store.documents_version, store.jobs_version)
+        with FILES_LOCK:
+            cached = FILES_CACHE.get((self.url, store.id))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        found = self._file_counts(store.id)
+        with FILES_LOCK:
+            FILES_CACHE[(self.url, store.id)] = (version, found)
+            while len(FILES_CACHE) > FILES_CACHED_STORES:
+                FILES_CACHE.pop(next(iter(FILES_CACHE)))
+        return found
+
+    def _file_counts(self, store_id: str) -> tuple[dict[str, int], int]:
+        """Each file's latest job (a completed one only while its document is there), and each document no latest
+        job made (added in the app or on the command line)."""
         ranked = (
             sa.select(
                 jobs.c.status,
@@ -241,6 +265,7 @@ class JobQueries:
 
     def job_progress(self, job_id: str, *, stage: str, done: int, total: int) -> None:
         with self.engine.begin() as conn:
+            _files_changed(conn, _holding([job_id]))
             conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value, jobs.c.worker == WORKER)
@@ -260,6 +285,7 @@ class JobQueries:
         """A running job's end, by the process holding it (`note`: what else happened, kept as its last stage); a job
         cancelled meanwhile stays so, and one another process took over is that process's to end."""
         with self.engine.begin() as conn:
+            _files_changed(conn, _holding([job_id]))
             conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value, jobs.c.worker == WORKER)
@@ -277,6 +303,7 @@ class JobQueries:
     def cancel_jobs(self, job_ids: Sequence[str]) -> int:
         """Cancel jobs that have not ended (a running one stops at its next batch). Returns how many."""
         with self.engine.begin() as conn:
+            _files_changed(conn, _holding(job_ids))
             result = conn.execute(
                 jobs.update()
                 .where(
@@ -298,6 +325,7 @@ class JobQueries:
 
     def delete_jobs(self, store_id: str, file_id: str) -> None:
         with self.engine.begin() as conn:
+            _files_changed(conn, stores.c.id == store_id)
             conn.execute(jobs.delete().where(jobs.c.store_id == store_id, jobs.c.file_id == file_id))
 
     def requeue_orphans(self) -> int:
@@ -316,3 +344,13 @@ class JobQueries:
                     .values(status=JobStatus.QUEUED.value, worker=None, lease_until=None, stage="", done=0)
                 )
         return len(orphans)
+
+
+def _holding(job_ids: Sequence[str]) -> sa.ColumnElement[bool]:
+    """The stores of these jobs."""
+    return stores.c.id.in_(sa.select(jobs.c.store_id).where(jobs.c.id.in_(list(job_ids))).scalar_subquery())
+
+
+def _files_changed(conn: sa.Connection, which: sa.ColumnElement[bool]) -> None:
+    """Move the jobs version of these stores, in the transaction of the change (their file counts are stale)."""
+    conn.execute(stores.update().where(which).values(jobs_version=stores.c.jobs_version + 1))

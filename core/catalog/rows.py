@@ -163,6 +163,7 @@ def store_of(row: RowMapping) -> Store:
         redact_personal_data=bool(row["redact_personal_data"]),
         glossary=row["glossary"] or {},
         documents_version=int(row["documents_version"] or 0),
+        jobs_version=int(row["jobs_version"] or 0),
     )
 
 

@@ -57,6 +57,8 @@ stores = sa.Table(
     # counts every change to the store's documents (added, ready, failed, removed, relabelled), in the transaction
     # that makes it: what a process caches of a store's documents is good while this is unchanged (a key lookup)
     sa.Column("documents_version", sa.Integer, nullable=False, default=0, server_default="0"),
+    # the same for its files' jobs: moved when one is added, ends, is cancelled or removed (not while it runs)
+    sa.Column("jobs_version", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 grants = sa.Table(

@@ -235,7 +235,7 @@ class Jobs:
     def counts(self, actor: Actor, store: str) -> tuple[dict[str, int], int]:
         """The store's files by status (as `files` lists them, with a total) and the bytes of the completed ones,
         counted by the catalog: a store object's figures, without reading its list."""
-        return self._catalog.file_counts(self._s.store(actor, store).id)
+        return self._catalog.file_counts(self._s.store(actor, store))
 
     def file(self, actor: Actor, store: str, file_id: str) -> StoreFile:
         """One file of the store, as `files` lists it, read by its id alone (polled while it is processed)."""

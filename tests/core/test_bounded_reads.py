@@ -138,28 +138,39 @@ def test_a_stores_file_counts_from_the_catalog_match_its_file_list(workbench: Wo
     def run_all() -> None:
         while (claimed := workbench.catalog.claim_job()) is not None:
             workbench.runner.run(claimed)
+            same()
+
+    def same() -> dict[str, int]:  # after every change: the counts (kept between changes) are the list's
+        listed = workbench.jobs.files(me, "kb")
+        counts, used = workbench.jobs.counts(me, "kb")
+        expected = {s: sum(f.status == s for f in listed) for s in ("in_progress", "completed", "failed", "cancelled")}
+        assert counts == {**expected, "total": len(listed)}
+        assert used == sum(f.size_bytes for f in listed if f.status == "completed")
+        return counts
 
     attach("a.txt", b"Alpha notes about the launch.")
+    same()
     twin = attach("a-copy.txt", b"Alpha notes about the launch.")  # same content: completes on the same document
     broken = attach("broken.docx", b"not a docx at all")
     gone = attach("b.txt", b"Beta notes about the budget.")
+    same()
     run_all()
     assert workbench.jobs.add(me, "kb", [Attach(broken)])  # tried again: the new attempt replaces the failed one
+    same()
     attach("fixed.docx", make_docx(lambda d: d.add_paragraph("Fixed now.")))
     run_all()
     assert len([j for j in workbench.jobs.of(me, "kb") if j.file_id == broken]) == 1
     [job_b] = [j for j in workbench.jobs.of(me, "kb") if j.file_id == gone]
     workbench.documents.delete(me, "kb", job_b.document_id or "")
+    same()
     cancelled = attach("c.txt", b"Gamma notes.")
     workbench.jobs.cancel(me, "kb", [j.id for j in workbench.jobs.of(me, "kb") if j.file_id == cancelled])
+    same()
     attach("d.txt", b"Delta notes, still waiting.")
     workbench.documents.ingest(me, "kb", [Upload("in-the-app.txt", b"Added on the Upload page directly.")])
-    listed = workbench.jobs.files(me, "kb")
-    counts, used = workbench.jobs.counts(me, "kb")
-    expected = {s: sum(f.status == s for f in listed) for s in ("in_progress", "completed", "failed", "cancelled")}
-    assert counts == {**expected, "total": len(listed)}
-    assert used == sum(f.size_bytes for f in listed if f.status == "completed")
-    assert twin in {f.file_id for f in listed} and counts["completed"] >= 3 and counts["in_progress"] == 1
+    counts = same()
+    assert twin in {f.file_id for f in workbench.jobs.files(me, "kb")}
+    assert counts["completed"] >= 3 and counts["in_progress"] == 1
 
 
 def test_the_audit_is_read_a_page_at_a_time_with_totals_from_aggregates(workbench: Workbench) -> None:
