@@ -14,15 +14,12 @@ then opens Documents (click to the table drawn) and Usage (click to the first ch
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,20 +27,13 @@ import psutil
 from common import ROOT, print_table
 from scale import SIZES, STORE, build, open_workbench
 from scale_data import base
+from search_browser import QUERIES
 
 from core.catalog import now
 from core.records import UsageEvent
+from tests.e2e.conftest import Server
 
 PASSWORD = "bench-password-1"
-QUERIES = [
-    "vitamin D deficiency and bone fractures",
-    "antibiotic resistance in hospital infections",
-    "gene expression in breast cancer cells",
-    "effects of exercise on insulin sensitivity",
-    "malaria transmission by mosquitoes",
-    "smoking and lung cancer risk",
-    "immune response to viral infection",
-]
 CHROMIUM = "/usr/bin/chromium"
 DRAWN = "() => !document.querySelector('[data-stale=true]') && !document.querySelector('[data-testid=stSkeleton]')"
 
@@ -63,36 +53,6 @@ def prepare(root: Path) -> Path:
     return built.data
 
 
-class Server:
-    def __init__(self, tree: Path, data: Path) -> None:
-        self.port = 8650
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "WORKBENCH_DATA_DIR": str(data), "WORKBENCH_SECRETS_FILE": str(data.parent / "none.toml")}
-        self.log = (data.parent / "streamlit.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=tree, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the app did not start")
-
-    def rss_mb(self) -> float:
-        return psutil.Process(self.process.pid).memory_info().rss / 2**20
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self.log.close()
-
-
 def nav(page, title: str) -> float:  # type: ignore[no-untyped-def]
     clock = time.perf_counter()
     page.locator("[data-testid=stPageLink] a", has_text=title).click()
@@ -105,7 +65,7 @@ def timings(tree: Path, data: Path, queries: int) -> dict[str, float]:
 
     copy = Path(tempfile.mkdtemp(prefix="wb-timings-")) / "data"
     shutil.copytree(data, copy)
-    server = Server(tree, copy)
+    server = Server(copy, tree=tree)
     found: dict[str, float] = {}
     try:
         with sync_playwright() as playwright:
@@ -147,7 +107,7 @@ def timings(tree: Path, data: Path, queries: int) -> dict[str, float]:
             page.locator("[data-testid=stVegaLiteChart]").first.wait_for()
             page.wait_for_function(DRAWN)
             found["Usage page ms"] = (time.perf_counter() - clock) * 1000
-            found["app server MB"] = server.rss_mb()
+            found["app server MB"] = psutil.Process(server.process.pid).memory_info().rss / 2**20
             browser.close()
     finally:
         server.stop()

@@ -39,7 +39,8 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, tree: Path = ROOT) -> None:
+        """The app of `tree` (this checkout, or another version's for a before/after bench) on `data_dir`."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"streamlit-{self.port}.log"
@@ -56,7 +57,7 @@ class Server:
                     "--server.port", str(self.port), "--server.address", "127.0.0.1",
                     "--server.headless", "true", "--browser.gatherUsageStats", "false",
                 ],
-                cwd=ROOT,
+                cwd=tree,
                 env=environment,
                 stdout=out,
                 stderr=subprocess.STDOUT,
