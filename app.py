@@ -91,6 +91,7 @@ if me is not None and session is not None:
     if me.is_admin:
         sections["Admin"] = [
             st.Page("pages/users.py", title="Users", icon=":material/group:"),
+            st.Page("pages/models.py", title="Models", icon=":material/neurology:"),
             st.Page("pages/audit.py", title="Audit", icon=":material/policy:"),
         ]
     navigation = st.navigation(sections, position="hidden")

@@ -83,14 +83,11 @@ def delete_file(file_id: str, me: Me, wb: Wb) -> dict[str, Any]:
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-@router.get("/models", summary="The models this workbench offers")
+@router.get("/models", summary="The models the caller may use (the defaults first)")
 def models(me: Me, wb: Wb) -> dict[str, Any]:
-    names: dict[str, list[str]] = {}
-    for kind in ("chat", "embedding", "rerank"):
-        for name in wb.models.names(kind):
-            names.setdefault(name, []).append(kind)
     data = [
-        {"id": n, "object": "model", "created": 0, "owned_by": "rag-workbench", "kinds": k} for n, k in names.items()
+        {"id": n, "object": "model", "created": 0, "owned_by": "rag-workbench", "kinds": list(k)}
+        for n, k in wb.models.usable(me).items()
     ]
     return {"object": "list", "data": data}
 

@@ -8,7 +8,7 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import terminal
+from cli import models, terminal
 from core import glossary
 from core.catalog import now
 from core.errors import InvalidInput
@@ -326,4 +326,5 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("key", "create"): key_create,
     ("key", "list"): key_list,
     ("key", "revoke"): key_revoke,
+    **models.COMMANDS,
 }

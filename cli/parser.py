@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cli import models
 from core.options import MAX_TOP_K, AnswerMode, Fusion, Mode, SearchOptions, Strategy, Unit
 
 DEFAULTS = SearchOptions()  # what a setting left out falls back to when the store has saved none
@@ -204,6 +205,7 @@ def _users(commands: argparse._SubParsersAction, plain: Parents, listed: Parents
     listing = key.add_parser("list", parents=listed, help="list your keys (--all: everyone's, administrators)")
     listing.add_argument("--all", action="store_true", help="every user's keys (administrators)")
     key.add_parser("revoke", parents=plain, help="stop a key at once").add_argument("key_id", metavar="KEY_ID")
+    models.arguments(commands, plain, listed)
 
 
 def chunking_arguments(parser: argparse.ArgumentParser, default: str) -> None:

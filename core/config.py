@@ -44,6 +44,7 @@ DEFAULT_MODEL_TIMEOUT_S = 120.0
 DEFAULT_MODEL_RETRIES = 2
 DEFAULT_API_RATE = 600  # requests per minute per API key (bursts of up to a tenth of it at once)
 DEFAULT_JOB_LEASE_S = 60.0  # a worker renews its job's lease every third of this
+DEFAULT_LOCAL_MODEL_PORTS = "ollama:11434,openai:8080,openai:8000,openai:1234"  # Ollama; llama.cpp, vLLM, LM Studio
 DEFAULT_AUDIT_DAYS = 0  # days the records of remote model calls (the audit) are kept; 0: forever (they hold cost)
 
 
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
     admin_user: str = DEFAULT_ADMIN  # the built-in administrator's name
     admin_password: str = Field(default="", repr=False)  # sets the built-in admin's password on a first start
     cookie_key: str = Field(default="", repr=False)  # signs login cookies; default: generated into the data dir
+    secrets_key: str = Field(default="", repr=False)  # seals provider keys saved in the app; default: the cookie key
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     max_unzipped_mb: int = DEFAULT_MAX_UNZIPPED_MB
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
@@ -89,6 +91,8 @@ class Settings(BaseSettings):
         DEFAULT_MODEL_RETRIES  # for remote calls that fail for a passing reason (LiteLLM `num_retries`)
     )
     models_file: Path = Path("models.yaml")  # LiteLLM proxy-style model_list; optional
+    # where the Models page looks for model servers on this machine (loopback only): kind:port, comma-separated
+    local_model_ports: str = DEFAULT_LOCAL_MODEL_PORTS
     milvus_uri: str = ""  # a file path (Milvus Lite, default <data dir>/milvus.db) or http(s)://host:19530
     milvus_token: str = Field(default="", repr=False)  # "user:password" or a Zilliz API key
     milvus_db: str = ""
@@ -115,7 +119,16 @@ class Settings(BaseSettings):
             )
         ChunkSettings(self.chunk_strategy, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]  # validates
         password = sa_password(self.database_url)
-        redact.remember([*self.secrets.values(), self.milvus_token, self.cookie_key, self.admin_password, password])
+        redact.remember(
+            [
+                *self.secrets.values(),
+                self.milvus_token,
+                self.cookie_key,
+                self.secrets_key,
+                self.admin_password,
+                password,
+            ]
+        )
         return self
 
     @classmethod

@@ -349,6 +349,9 @@ def _explain(model: str, exc: Exception, params: Mapping[str, Any] | None = None
             f"'{model}' is not a model LiteLLM knows. Name it with its provider, "
             "for example openai/text-embedding-3-small or ollama/nomic-embed-text."
         )
+    if kind == "NotFoundError" or status == 404:
+        name = model.split("/", 1)[-1]
+        return f"The provider {where} does not know the model '{name}'" + (f": {detail}" if detail else ".")
     return f"The provider {where} could not answer for '{model}'" + (f": {detail}" if detail else ".")
 
 

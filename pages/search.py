@@ -51,7 +51,7 @@ def playground() -> None:
         ):
             try:
                 chosen = [s for s in summaries if s.store.name in stores]
-                options[side] = search_settings(wb, saved, side, filters=filters, stores=chosen)
+                options[side] = search_settings(wb, me, saved, side, filters=filters, stores=chosen)
             except WorkbenchError as exc:
                 st.error(plain(str(exc)))
             savable = side == "a" and len(stores) == 1 and stores[0] in EDITABLE and "a" in options

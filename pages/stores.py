@@ -18,7 +18,7 @@ with st.expander("New store", icon=":material/add:", expanded=not wb.stores.visi
     description = st.text_input("Description", key="new_store_description")
     left, middle, right = st.columns(3)
     backend = left.selectbox("Storage", ["lancedb", "milvus"], key="new_store_backend")
-    embedding = middle.selectbox("Embedding model", wb.models.names("embedding"), key="new_store_embedding")
+    embedding = middle.selectbox("Embedding model", wb.models.choices(me, "embedding"), key="new_store_embedding")
     strategy = right.selectbox("Chunking", [s.value for s in Strategy], key="new_store_strategy")
     size = left.number_input("Chunk size", 50, 20_000, wb.settings.chunk_size, key="new_store_size")
     overlap = middle.number_input("Overlap", 0, 5_000, wb.settings.chunk_overlap, key="new_store_overlap")

@@ -17,10 +17,22 @@ from typing import Any
 
 
 class StubProvider:
-    def __init__(self, *, reply: str = "Hello.", delay: float = 0.0, fail_status: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        reply: str = "Hello.",
+        delay: float = 0.0,
+        fail_status: int | None = None,
+        models: tuple[str, ...] = (),
+        key: str = "",
+        port: int = 0,
+    ) -> None:
+        """`models`: listed at GET /v1/models, and the only ones it answers for (others: 404) when given; `key`: the
+        only Bearer key it accepts (others: 401) when given."""
         self.reply, self.delay, self.fail_status = reply, delay, fail_status
+        self.models, self.key = models, key
         self.requests: list[dict[str, Any]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -45,10 +57,33 @@ class StubProvider:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
+            def _refused(self) -> bool:
+                if stub.key and self.headers.get("Authorization") != f"Bearer {stub.key}":
+                    self._send(401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                               "code": "invalid_api_key"}})  # fmt: skip
+                    return True
+                return False
+
+            def do_GET(self) -> None:
+                stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": None})
+                if self._refused():
+                    return
+                if self.path.rstrip("/").endswith("/models"):
+                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "stub"} for m in stub.models]
+                    self._send(200, {"object": "list", "data": data})
+                else:
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                if stub.fail_status is not None:  # echo the key, as a badly configured proxy does
+                if self._refused():
+                    return
+                if stub.models and body.get("model") not in stub.models:
+                    message = f"The model `{body.get('model')}` does not exist."
+                    self._send(404, {"error": {"message": message, "type": "invalid_request_error",
+                                               "code": "model_not_found"}})  # fmt: skip
+                elif stub.fail_status is not None:  # echo the key, as a badly configured proxy does
                     message = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
                     self._send(stub.fail_status, {"error": {"message": message, "type": "auth_error"}})
                 elif self.path.endswith("/embeddings"):

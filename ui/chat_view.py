@@ -72,10 +72,9 @@ def answer_settings(
     """How to answer: quoted or written (and by which model), and the search settings, starting from the
     conversation's own or the store's saved ones."""
     with st.expander("Answer settings"):
-        models = wb.models.names("chat")
-        chosen = wb.settings.chat_model
-        model = st.selectbox("Model", models, index=models.index(chosen) if chosen in models else 0, key="chat_model")
-        auto = resolve_mode(AnswerMode.AUTO, wb.models.resolve(model)[0])
+        models = wb.models.choices(me, "chat")  # the default first
+        model = st.selectbox("Model", models, key="chat_model")
+        auto = resolve_mode(AnswerMode.AUTO, wb.models.target(me, model))
         modes = list(MODES)
         mode = st.radio(  # keyed by the model's own default: choosing another kind of model resets the choice
             "Answer", modes, modes.index(auto), format_func=MODES.__getitem__, key=f"chat_answer_{auto.value}"
@@ -92,7 +91,7 @@ def answer_settings(
         try:
             start = kept or wb.stores.search_defaults(me, store)
             search = search_settings(
-                wb, start, f"chat_{current[:8]}" if current else "chat", most=20, results="Sources"
+                wb, me, start, f"chat_{current[:8]}" if current else "chat", most=20, results="Sources"
             )
         except WorkbenchError as exc:
             fail(exc)

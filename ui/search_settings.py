@@ -19,12 +19,13 @@ from core.workbench.stores import StoreSummary
 from ui.html import plain
 
 
-def rerankers(wb: Workbench) -> list[str]:
-    return ["none", "mmr", "llm", *(f"litellm:{m}" for m in wb.models.names("rerank")), "cross-encoder"]
+def rerankers(wb: Workbench, me: Actor) -> list[str]:
+    return ["none", "mmr", "llm", *(f"litellm:{m}" for m in wb.models.choices(me, "rerank")), "cross-encoder"]
 
 
 def search_settings(
     wb: Workbench,
+    me: Actor,
     saved: SearchOptions,
     key: str,
     *,
@@ -60,7 +61,7 @@ def search_settings(
     shown = next(label for label, value in units.items() if value == saved.unit.value)
     unit = units[st.radio("Results are", list(units), list(units).index(shown), horizontal=True, key=f"{key}_unit",
                           help="Pages: one result per page, its best window first. Chunks: every matching window.")]  # fmt: skip
-    writer = rewrite_model(wb.settings.judge_model, wb.settings.chat_model)
+    writer = rewrite_model(wb.models.default(me, "judge"), wb.models.default(me, "chat"))
     rewrite = st.toggle(
         "Also search the question in the documents' words",
         value=saved.rewrite and bool(writer),
@@ -94,7 +95,7 @@ def search_settings(
         key=f"{key}_min_relevance",
         help="Below it, chat says the documents do not seem to say, without asking a model.",
     )
-    choices = rerankers(wb)
+    choices = rerankers(wb, me)
     index = choices.index(str(saved.rerank)) if str(saved.rerank) in choices else 0
     rerank = st.selectbox("Reranker", choices, index=index, key=f"{key}_rerank")
     if rerank == "cross-encoder":

@@ -16,7 +16,7 @@ from ui.html import plain
 def embedding_tab(wb: Workbench, me: Actor, summary: StoreSummary) -> None:
     store = summary.store
     st.write(f"'{plain(store.name)}' is embedded with **{plain(store.embedding_model)}** ({store.embedding_dim} dimensions).")  # fmt: skip
-    others = [m for m in wb.models.names("embedding") if m != store.embedding_model]
+    others = [m for m in wb.models.choices(me, "embedding") if m != store.embedding_model]
     if not others:
         st.caption("No other embedding model is configured; add one to models.yaml to rebuild with it.")
         return

@@ -308,6 +308,32 @@ chat_messages = sa.Table(
 )
 
 
+model_connections = sa.Table(  # model servers an administrator connected on the Models page
+    "model_connections",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(60), nullable=False, unique=True),  # its models are named "<name>/<model>"
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("api_base", sa.String(500), nullable=False, default=""),
+    sa.Column("api_version", sa.String(40), nullable=False, default=""),  # Azure OpenAI's
+    sa.Column("sealed_key", sa.Text, nullable=True),  # core.vault: readable only with the server's secrets key
+    sa.Column("key_prefix", sa.String(20), nullable=False, default=""),
+    sa.Column("models", sa.JSON, nullable=False, default=list),  # [{"name": ..., "kind": chat|embedding|rerank}]
+    sa.Column("created_by", sa.String(120), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+app_settings = sa.Table(  # what administrators choose in the app for everyone (model defaults, local servers seen)
+    "app_settings",
+    metadata,
+    sa.Column("key", sa.String(60), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_by", sa.String(120), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,13 @@ from datetime import datetime
 
 from core.catalog import WORKER, Catalog
 from core.config import Settings
-from core.models import ModelRegistry
 from core.records import Actor, Channel
 from core.workbench.chat import Chat
 from core.workbench.documents import Documents
 from core.workbench.files import Files, Jobs
 from core.workbench.groups import Groups
 from core.workbench.keys import Keys
+from core.workbench.models import Models
 from core.workbench.runner import JobRunner
 from core.workbench.search import Evaluations, Search
 from core.workbench.services import WARM_STORES, Services
@@ -41,6 +41,7 @@ class Workbench:
         self.evaluations = Evaluations(services, self.chat)
         self.usage = Usage(services)
         self.keys = Keys(services)
+        self.models = Models(services)
         self.files = Files(services)
         self.jobs = Jobs(services, self.files, self.documents)
         self.runner = JobRunner(services, self.documents, self.files)
@@ -56,10 +57,6 @@ class Workbench:
     @property
     def catalog(self) -> Catalog:
         return self.services.catalog
-
-    @property
-    def models(self) -> ModelRegistry:
-        return self.services.models
 
     def warm_up(self) -> list[str]:
         """Load the stores' bundled models now (run it in the background once the first page is drawn)."""

@@ -87,7 +87,7 @@ class Chat:
         found = self._s.stores(actor, stores)
         if options is None:
             options = AskOptions(search=SearchOptions.from_settings(self._catalog.search_defaults(found[0])))
-        model_name = options.model or self._s.settings.chat_model
+        model_name = self._s.chat_model(options.model)
         model, params = self._s.models.resolve(model_name)
         history: list[tuple[str, str]] = []
         redact = any(s.redact_personal_data for s in found)

@@ -172,7 +172,7 @@ class Documents:
             usage.record(None if failed else outcome, error=str(outcome) if failed else None, model=model)
 
         settings = self._s.settings
-        chosen = settings.vision_model if vision_model is None else vision_model
+        chosen = self._s.default_model("vision") if vision_model is None else vision_model
         target, params = self._s.models.resolve(chosen) if chosen else ("", {})
         return ParseOptions(
             vision_model=target,

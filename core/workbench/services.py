@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from core import access, llm, privacy
+from core import access, llm, privacy, providers
 from core.access import Action
 from core.catalog import GAVE_UP, Catalog
 from core.config import Settings, load_settings
 from core.embedding import PROBE_TEXT, Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, StoreNotFound, WorkbenchError
-from core.models import ModelRegistry
+from core.models import ROLES, ROLES_KEY, ConnectedModels, Connection, ModelRegistry, RoleChoice
 from core.objects import Objects
 from core.options import SearchOptions
 from core.originals import Originals
@@ -34,6 +34,7 @@ from core.retrieval import search as retrieval_search
 from core.rewrite import rewrite_model
 from core.stores import VectorStore, open_backend
 from core.usage import UsageRecorder
+from core.vault import Vault
 from core.workbench.maintenance import Maintenance
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,9 @@ class Services:
         self.jobs_waiting = threading.Event()  # set when a job is queued, to wake this process's worker
         self.objects = Objects(self.settings.files_uri)  # uploaded files and originals, seen by every process
         self.originals = Originals(self.objects)
-        self.models = ModelRegistry.load(self.settings.models_file)
+        self._vault: Vault | None = None
+        connected = ConnectedModels(self._read_models, self._model_key, providers.entries)
+        self.models = ModelRegistry.load(self.settings.models_file, connected)
         self._backends: dict[str, VectorStore] = {}
         self._embedders: dict[str, Embedder] = {}
         self.maintenance = Maintenance(self.catalog, self.backend)  # stores' indexes, kept in the background
@@ -86,15 +89,69 @@ class Services:
                 self._backends[name] = open_backend(name, self.settings)
             return self._backends[name]
 
+    def vault(self) -> Vault:
+        """What seals the provider keys saved in the app (its key is never in the catalog)."""
+        if self._vault is None:
+            self._vault = Vault(
+                self.settings.secrets_key or access.cookie_key(self.settings.cookie_key, self.settings.data_dir)
+            )
+        return self._vault
+
+    def _read_models(self) -> tuple[list[Connection], dict[str, RoleChoice]]:
+        stored = self.catalog.app_setting(ROLES_KEY) or {}
+        roles = {
+            role: RoleChoice(str(v.get("default") or ""), None if v.get("allowed") is None else tuple(v["allowed"]))
+            for role, v in stored.items()
+        }
+        return self.catalog.connections(), roles
+
+    def _model_key(self, connection_id: str) -> str:
+        sealed = self.catalog.sealed_key(connection_id)
+        return self.vault().open(sealed, what="a connection on the Models page") if sealed else ""
+
+    def models_changed(self) -> None:
+        """This process changed the connections or role choices: read them again at the next use."""
+        if self.models.connected is not None:
+            self.models.connected.forget()
+
+    def default_model(self, role: str) -> str:
+        """The model a role uses unless one is picked: the Models page's choice, else the settings' (empty: none)."""
+        chosen = self.models.roles().get(role)
+        if chosen is not None and chosen.default and chosen.default in self.models.all():
+            return chosen.default
+        return {"chat": self.settings.chat_model, "judge": self.settings.judge_model,
+                "vision": self.settings.vision_model}.get(role, "")  # fmt: skip
+
+    def allowed_models(self, role: str) -> list[str]:
+        """The models users may pick for a role (or a kind), the default first."""
+        kind = ROLES.get(role, role)
+        known = self.models.names(kind)
+        chosen = self.models.roles().get(role)
+        names = known if chosen is None or chosen.allowed is None else [n for n in chosen.allowed if n in known]
+        first = self.default_model(role)
+        return [first, *(n for n in names if n != first)] if first in known else names
+
+    def chat_model(self, picked: str = "") -> str:
+        """The model that answers: the one picked, if users may pick it, else the chat default."""
+        if not picked:
+            return self.default_model("chat")
+        chosen = self.models.roles().get("chat")
+        if chosen is not None and chosen.allowed is not None and picked not in chosen.allowed:
+            raise InvalidInput(
+                f"'{picked}' is not one of the chat models offered here: {', '.join(self.allowed_models('chat'))}."
+            )
+        return picked
+
     def embedder(self, name: str) -> Embedder:
         """The embedder for a model-list name or a LiteLLM model string (bundled models load once per process)."""
         model, params = self.models.resolve(name)
         if model == name and not params:
             return get_embedder(name)
+        key = f"{name}\n{model}\n{sorted(params.items())!r}"  # a connection's new key or address: a new embedder
         with self.lock:
-            if name not in self._embedders:
-                self._embedders[name] = Embedder(name, target=model, params=params)
-            return self._embedders[name]
+            if key not in self._embedders:
+                self._embedders[key] = Embedder(name, target=model, params=params)
+            return self._embedders[key]
 
     def warm_up(self) -> list[str]:
         """Load the bundled models the stores use (and the default), and open their backends, so that the first
@@ -264,8 +321,8 @@ class Services:
             )
         usage = self.usage(actor, "rerank", stores)
         models = RerankModels(
-            judge_model=self.settings.judge_model,
-            rewrite_model=rewrite_model(self.settings.judge_model, self.settings.chat_model),
+            judge_model=self.default_model("judge"),
+            rewrite_model=rewrite_model(self.default_model("judge"), self.default_model("chat")),
             resolve=self.models.resolve,
             on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
         )

@@ -23,6 +23,7 @@ from core.workbench.documents import Documents
 from core.workbench.files import Attach, Files, Jobs
 from core.workbench.groups import Groups
 from core.workbench.keys import Keys
+from core.workbench.models import Models
 from core.workbench.search import Evaluations, Search
 from core.workbench.stores import Stores
 from core.workbench.usage import Usage
@@ -102,7 +103,7 @@ OWNERS = {"admin", "olivia"}
 ADMINS = {"admin"}
 VIC = {"vic"}  # a conversation is its author's alone, administrators included
 NOUNS = {"users": Users, "groups": Groups, "stores": Stores, "documents": Documents, "search": Search, "evaluations": Evaluations,
-         "chat": Chat, "usage": Usage, "keys": Keys, "files": Files, "jobs": Jobs}  # fmt: skip
+         "chat": Chat, "usage": Usage, "keys": Keys, "files": Files, "jobs": Jobs, "models": Models}  # fmt: skip
 
 
 def _key_of(wb: Workbench, user: str) -> str:
@@ -122,11 +123,36 @@ def _kb_file(wb: Workbench) -> str:
     return file_id
 
 
+def _connection(wb: Workbench) -> str:
+    """A model connection the administrator made (nothing listens at its address: no call is made)."""
+    admin = wb.actor("admin")
+    name = f"c{new_id()[:8]}"
+    return wb.models.add(admin, name, "openai_compatible", api_base="http://127.0.0.1:9/v1", models=["m"]).id
+
+
 def _kb_id(wb: Workbench) -> str:
     return wb.catalog.get_store("kb").id
 
 
 MATRIX: dict[str, tuple[Operation, set[str]]] = {
+    "models.choices": (lambda wb, u: wb.models.choices(wb.actor(u), "chat"), EVERYONE),
+    "models.default": (lambda wb, u: wb.models.default(wb.actor(u), "chat"), EVERYONE),
+    "models.target": (lambda wb, u: wb.models.target(wb.actor(u), "local/smollm2-135m"), EVERYONE),
+    "models.usable": (lambda wb, u: wb.models.usable(wb.actor(u)), EVERYONE),
+    "models.entries": (lambda wb, u: wb.models.entries(wb.actor(u)), ADMINS),
+    "models.connections": (lambda wb, u: wb.models.connections(wb.actor(u)), ADMINS),
+    "models.roles": (lambda wb, u: wb.models.roles(wb.actor(u)), ADMINS),
+    "models.server_models": (lambda wb, u: wb.models.server_models(wb.actor(u), "gemini"), ADMINS),
+    "models.add": (
+        lambda wb, u: wb.models.add(wb.actor(u), f"m-{u}", "openai_compatible", api_base="http://127.0.0.1:9/v1",
+                                    models=["m"]),
+        ADMINS,
+    ),  # fmt: skip
+    "models.edit": (lambda wb, u: wb.models.edit(wb.actor(u), _connection(wb), models=["n"]), ADMINS),
+    "models.remove": (lambda wb, u: wb.models.remove(wb.actor(u), _connection(wb)), ADMINS),
+    "models.test": (lambda wb, u: wb.models.test(wb.actor(u), "local/all-minilm-l6-v2"), ADMINS),
+    "models.set_role": (lambda wb, u: wb.models.set_role(wb.actor(u), "judge", default=""), ADMINS),
+    "models.local_servers": (lambda wb, u: wb.models.local_servers(wb.actor(u)), ADMINS),
     "keys.create": (lambda wb, u: wb.keys.create(wb.actor(u), f"key of {u}"), EVERYONE),
     "keys.mine": (lambda wb, u: wb.keys.mine(wb.actor(u)), EVERYONE),
     "keys.all": (lambda wb, u: wb.keys.all(wb.actor(u)), ADMINS),
