@@ -12,10 +12,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import routes_files, routes_stores
+from api import mcp, routes_files, routes_stores
 from core.errors import (
     AlreadyExists,
     BackendUnavailable,
@@ -70,6 +71,15 @@ def error_response(
 def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> FastAPI:
     """The API over one workbench; `run_jobs` starts this process's background worker."""
     wb = workbench or Workbench()
+    agents = mcp.build(wb)
+    mcp_app = agents.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,  # no session held by one replica: any replica behind a balancer answers any call
+        json_response=True,
+        # every call needs an API key in a header, which a page rebinding its DNS to us cannot send: Host names are
+        # not checked, so that a balancer's or a proxy's name reaches it too
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -77,7 +87,8 @@ def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> 
             wb.start_jobs()
         # the stores' models load now, beside the first requests: the first search does not wait for them
         threading.Thread(target=wb.warm_up, name="warm-up", daemon=True).start()
-        yield
+        async with agents.session_manager.run():  # the MCP endpoint's task group
+            yield
         if run_jobs:
             await run_in_threadpool(wb.stop_jobs)
 
@@ -152,4 +163,5 @@ def create_app(workbench: Workbench | None = None, *, run_jobs: bool = True) -> 
 
     app.include_router(routes_stores.router)
     app.include_router(routes_files.router)
+    app.router.routes.extend(mcp_app.routes)  # POST /mcp: the stores as MCP tools for agents (api/mcp.py)
     return app

@@ -83,6 +83,7 @@ class Channel(enum.StrEnum):
     APP = "app"
     API = "api"
     CLI = "cli"
+    MCP = "mcp"  # an agent, through the MCP server
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.records import Channel
 from ui import periods
 from ui.session import signed_in
 
@@ -17,7 +18,7 @@ users = sorted(set(everything.events["user"]))
 stores = sorted({s for s in everything.events["store"] if s})
 who = middle.selectbox("User", ["Everyone", *users], key="usage_user")
 where = right.selectbox("Store", ["All stores", *stores], key="usage_store")
-channel = through.selectbox("Through", ["Everything", "app", "api", "cli"], key="usage_channel")
+channel = through.selectbox("Through", ["Everything", *(c.value for c in Channel)], key="usage_channel")
 named = {k.id: f"{k.name} ({k.prefix}…)" for k in (wb.keys.all(me) if me.is_admin else wb.keys.mine(me))}
 keys = ["Any key", *sorted({k for k in everything.events["key"] if k})]
 key = keyed.selectbox("API key", keys, format_func=lambda k: named.get(k, k), key="usage_key")

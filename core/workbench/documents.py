@@ -92,6 +92,10 @@ class Documents:
             raise NotFound(f"'{store}' has no such document; it may have been deleted.")
         return self._s.backend(found.backend).document_chunks(found.collection, document_id)
 
+    def chunk(self, actor: Actor, store: str, document_id: str, chunk_index: int) -> Chunk:
+        """One chunk of a ready document (what a citation or a search result points at)."""
+        return self._one_chunk(self._s.store(actor, store), document_id, chunk_index)
+
     def changes(self, actor: Actor, store: str, document_id: str) -> dict[int, ChunkChange]:
         """Which of a document's chunks editors disabled or edited, and who did it last, by chunk index."""
         return self._catalog.chunk_changes(self._s.store(actor, store), document_id)

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import litellm
@@ -71,6 +72,12 @@ vector_store_registry:
       custom_llm_provider: openai
       api_base: {api.base}
       api_key: os.environ/WORKBENCH_API_KEY
+mcp_servers:
+  workbench:
+    url: {api.url}/mcp
+    transport: http
+    auth_type: bearer_token
+    authentication_token: os.environ/WORKBENCH_API_KEY
 general_settings:
   master_key: sk-master-1234
 """,
@@ -153,3 +160,33 @@ def test_a_rag_chat_through_the_proxy_is_given_our_search_results(
     text = " ".join(str(m.get("content")) for m in prompts[-1]["messages"])
     assert "serviced every 90 days by the maintenance crew" in text  # our search result reached the model
     assert not any(t.get("type") == "file_search" for t in prompts[-1].get("tools") or [])
+
+
+@pytest.mark.slow
+def test_a_litellm_proxy_mounts_our_mcp_server(api: Server, proxy: tuple[str, StubProvider], handbook: str) -> None:
+    """The proxy's `mcp_servers` entry lists and calls our tools, acting as the key it was given (vic's)."""
+    import asyncio
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    url, _ = proxy
+    api.wb.stores.create(api.wb.actor("olivia"), "olivias-own")  # not shared with vic
+
+    async def run() -> tuple[list[str], Any, Any]:
+        async with (
+            httpx2.AsyncClient(headers=MASTER, timeout=120) as http,
+            Client(streamable_http_client(f"{url}/mcp/workbench", http_client=http)) as client,
+        ):
+            names = [t.name for t in (await client.list_tools()).tools]
+            found = await client.call_tool(
+                "workbench-search_store", {"store": "litellm handbook", "query": "pump service interval"}
+            )
+            hidden = await client.call_tool("workbench-search_store", {"store": "olivias-own", "query": "x"})
+            return names, found, hidden
+
+    names, found, hidden = asyncio.run(run())
+    assert set(names) == {f"workbench-{t}" for t in ("list_stores", "search_store", "ask_store", "get_chunk")}
+    assert not found.is_error and "90 days" in found.structured_content["results"][0]["text"]
+    assert hidden.is_error and "There is no store named 'olivias-own'" in hidden.content[0].text

@@ -144,10 +144,11 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "models.roles": (lambda wb, u: wb.models.roles(wb.actor(u)), ADMINS),
     "models.server_models": (lambda wb, u: wb.models.server_models(wb.actor(u), "gemini"), ADMINS),
     "models.add": (
-        lambda wb, u: wb.models.add(wb.actor(u), f"m-{u}", "openai_compatible", api_base="http://127.0.0.1:9/v1",
-                                    models=["m"]),
+        lambda wb, u: wb.models.add(
+            wb.actor(u), f"m-{u}", "openai_compatible", api_base="http://127.0.0.1:9/v1", models=["m"]
+        ),
         ADMINS,
-    ),  # fmt: skip
+    ),
     "models.edit": (lambda wb, u: wb.models.edit(wb.actor(u), _connection(wb), models=["n"]), ADMINS),
     "models.remove": (lambda wb, u: wb.models.remove(wb.actor(u), _connection(wb)), ADMINS),
     "models.test": (lambda wb, u: wb.models.test(wb.actor(u), "local/all-minilm-l6-v2"), ADMINS),
@@ -247,6 +248,10 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     ),
     "documents.page_image": (
         lambda wb, u: wb.documents.page_image(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id, 1),
+        READERS,
+    ),
+    "documents.chunk": (
+        lambda wb, u: wb.documents.chunk(wb.actor(u), "kb", wb.documents.of(wb.actor("admin"), "kb")[0].id, 0),
         READERS,
     ),
     "documents.changes": (

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from core import providers
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, PermissionDenied
-from core.options import AskOptions
 from core.ingest import Upload
+from core.options import AskOptions
 from core.workbench import Workbench
 from tests.stub_provider import StubProvider
 
