@@ -281,6 +281,15 @@ def rerank(
     )
 
 
+@cache
+def supports_vision(model: str) -> bool:
+    """Whether LiteLLM's model map says the model reads images (False for a model it does not know)."""
+    try:
+        return bool(litellm_module().supports_vision(model=model))
+    except Exception:  # unknown to LiteLLM's map
+        return False
+
+
 def context_window(model: str) -> int:
     """Input tokens the model accepts (LiteLLM's model map; 8,192 when it does not know the model)."""
     if model == f"{LOCAL_PROVIDER}/{LOCAL_CHAT}":

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from core import redact
+from core import llm, redact
 from core.errors import InvalidInput
 from core.models import Connection, ModelEntry
 
@@ -99,7 +99,8 @@ def entries(connection: Connection) -> list[ModelEntry]:
             params["api_version"] = connection.api_version
         if connection.provider in ("ollama", "openai_compatible") and served.kind != "embedding":
             params.setdefault("api_key", "none")  # a local server asks for none; LiteLLM's OpenAI client wants one
-        kinds = (served.kind, "vision") if served.vision else (served.kind,)
+        sees = served.vision or (served.kind == "chat" and llm.supports_vision(prefix + served.name))
+        kinds = (served.kind, "vision") if sees else (served.kind,)
         out.append(ModelEntry(f"{connection.name}/{served.name}", params, kinds, "app", connection.id))
     return out
 

@@ -71,7 +71,7 @@ def defaults_form(wb: Workbench, me: Actor, entries: Sequence[ModelEntry], roles
 
 def connection_panel(wb: Workbench, me: Actor, connection: Connection) -> None:
     label = PROVIDERS[connection.provider].label.split(" (")[0]
-    with st.expander(f"{connection.name} · {label} · {len(connection.models)} models", icon=":material/hub:"):
+    with st.expander(f"{connection.name} · {label} · {_count(len(connection.models), 'model')}", icon=":material/hub:"):
         st.caption(
             f"{connection.api_base or 'the provider’s own address'} · key: {connection.key_prefix or 'none'} · "
             f"added by {connection.created_by} on {connection.created_at:%Y-%m-%d}"
@@ -112,12 +112,14 @@ def local_servers(wb: Workbench, me: Actor, looked: Looked, connections: Sequenc
     for n, server in enumerate(looked.servers):
         left, right = st.columns([3, 1])
         shown = ", ".join(server.models[:6]) + (" …" if len(server.models) > 6 else "")
-        left.markdown(f"**{plain(server.label)}** · `{server.api_base}` · {len(server.models)} models: {plain(shown)}")
+        left.markdown(
+            f"**{plain(server.label)}** · `{server.api_base}` · {_count(len(server.models), 'model')}: {plain(shown)}"
+        )
         if server.api_base in taken:
             right.caption("Connected")
         elif right.button("Connect", key=f"connect_local_{n}", type="primary", disabled=not server.models):
             name = "ollama" if server.provider == "ollama" else f"local-{server.api_base.split(':')[-1].split('/')[0]}"
-            done = f"Connected '{name}' with {len(server.models)} models."
+            done = f"Connected '{name}' with {_count(len(server.models), 'model')}."
             _run(done, wb.models.add, me, name, server.provider, api_base=server.api_base, models=server.models)
 
 
@@ -126,7 +128,7 @@ def connect_form(wb: Workbench, me: Actor) -> None:
     kind = PROVIDERS[provider]
     left, right = st.columns(2)
     name = left.text_input("Name (its models are called name/model)", key="new_model_name", placeholder="team-gpt")
-    base = right.text_input("Address" + ("" if kind.needs_base else " (empty: the provider's)"), key="new_model_base",
+    base = right.text_input("Server address" + ("" if kind.needs_base else " (empty: the provider's)"), key="new_model_base",
                             placeholder=kind.api_base or "http://127.0.0.1:8080/v1")  # fmt: skip
     key = left.text_input("API key" + ("" if kind.needs_key else " (if it asks for one)"), type="password",
                           key="new_model_key")  # fmt: skip
@@ -148,6 +150,10 @@ def connect_form(wb: Workbench, me: Actor) -> None:
             for field in ("new_model_name", "new_model_base", "new_model_key", "new_model_typed", "listed_models"):
                 st.session_state.pop(field, None)  # the key is never shown again
             st.rerun()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _run(done: str, action: Callable[..., object], *args: object, rerun: bool = True, **kwargs: object) -> bool:

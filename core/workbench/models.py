@@ -193,10 +193,11 @@ class Models:
                 usage.record(ranked)
                 return Tested(model, True, "Works: two texts ranked.", ranked.latency_ms)
             answered = llm.complete(
-                target, [{"role": "user", "content": TEST_PROMPT}], params={**call, "max_tokens": 5}
+                target, [{"role": "user", "content": TEST_PROMPT}], params={**call, "max_tokens": 20}
             )
             usage.record(answered)
-            said = answered.text[:40] or "(an empty answer)"
+            said = answered.text if len(answered.text) <= 80 else answered.text[:79] + "…"
+            said = said or "(an empty answer)"
             return Tested(model, True, f"Works: it answered “{said}”.", answered.latency_ms)
         except (ModelError, InvalidInput) as exc:
             usage.record(None, error=str(exc))

@@ -39,7 +39,7 @@ def test_connect_list_test_and_remove(workbench: Workbench, server: StubProvider
     assert "team/embed-small" in workbench.models.choices(admin, "embedding")
     chat = workbench.models.test(admin, "team/small")
     assert chat.ok and "The launch" in chat.message, chat
-    assert server.requests[-1]["body"]["model"] == "small" and server.requests[-1]["body"]["max_tokens"] == 5
+    assert server.requests[-1]["body"]["model"] == "small" and server.requests[-1]["body"]["max_tokens"] == 20
     embedded = workbench.models.test(admin, "team/embed-small")
     assert embedded.ok and "8-number vector" in embedded.message
     workbench.models.remove(admin, "team")
@@ -225,3 +225,11 @@ def test_an_ollama_server_connects_and_answers(workbench: Workbench) -> None:
         assert answer.model == "ollama/llama3.2:1b" and ollama.requests[-1]["path"] == "/api/chat"
         assert ollama.requests[-1]["body"]["model"] == "llama3.2:1b"
         assert "third of May" in json.dumps(ollama.requests[-1]["body"]["messages"])  # the source went with it
+
+
+def test_a_model_that_sees_images_is_offered_for_vision(workbench: Workbench, server: StubProvider) -> None:
+    admin = workbench.actor("admin")
+    workbench.models.add(admin, "team", "openai_compatible", api_base=server.api_base, models=["gpt-4o-mini", "small"])
+    assert workbench.models.choices(admin, "vision") == ["team/gpt-4o-mini"]  # LiteLLM's model map says it sees
+    workbench.models.set_role(admin, "vision", default="team/gpt-4o-mini")
+    assert workbench.documents.parse_options(admin, None).vision_model == "openai/gpt-4o-mini"
