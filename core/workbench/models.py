@@ -198,7 +198,7 @@ class Models:
             usage.record(answered)
             said = answered.text if len(answered.text) <= 80 else answered.text[:79] + "…"
             said = said or "(an empty answer)"
-            return Tested(model, True, f"Works: it answered “{said}”.", answered.latency_ms)
+            return Tested(model, True, f"Works: it answered “{said}”", answered.latency_ms)
         except (ModelError, InvalidInput) as exc:
             usage.record(None, error=str(exc))
             return Tested(model, False, str(exc))

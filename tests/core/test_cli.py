@@ -315,3 +315,36 @@ def test_eval_scores_answers_against_the_expected_ones(cli, tmp_path: Path) -> N
     assert (answers["setting"], answers["key fact"], answers["evidence cited"], answers["refused"]) == (
         "answers: extractive", 1.0, 1.0, 0.0,
     )  # fmt: skip
+
+
+def test_model_commands_connect_test_and_remove(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from tests.stub_provider import StubProvider
+
+    key = "sk-cli-key-0123456789abcdef"
+    with StubProvider(reply="OK.", models=("small", "embed-small"), key=key) as stub:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(key + "\n"))
+        code, out, err = cli(
+            "model", "add", "team", "--provider", "openai_compatible", "--base", stub.api_base, "--key"
+        )
+        assert code == 0, err
+        assert (
+            out
+            == "Connected 'team' (OpenAI-compatible server) with 2 models:\n  team/embed-small (embedding)\n  team/small (chat)\n"
+        )
+        code, out, _ = cli("model", "list", "--json")
+        rows = {r["model"]: r for r in json.loads(out)}
+        assert rows["team/small"]["from"] == "connection team" and rows["local/smollm2-135m"]["default for"] == "chat"
+        assert key not in out
+        code, out, _ = cli("model", "test", "team/small")
+        assert code == 0 and out.startswith("team/small: Works: it answered “OK.” (") and out.endswith(" ms)\n")
+        assert cli("model", "default", "chat", "team/small")[1] == "The chat model is now team/small.\n"
+        monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+        code, _, err = cli("model", "add", "other", "--provider", "openai", "--key")
+        assert code == 1 and err.startswith("error: Type the API key on standard input")
+        assert (
+            cli("model", "remove", "team")[1] == "Removed the connection 'team' and its models (embed-small, small).\n"
+        )
+        code, _, err = cli("model", "test", "team/small")
+        assert code == 1 and err == "error: There is no model named 'team/small'.\n"
