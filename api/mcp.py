@@ -20,7 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from core import conditions
-from core.errors import InvalidInput, NotSignedIn, WorkbenchError
+from core.errors import InvalidInput, NotFound, NotSignedIn, WorkbenchError
 from core.options import MAX_TOP_K, AskOptions, Filters, Mode
 from core.records import Actor, Channel, Hit, Store
 from core.redact import redact
@@ -61,17 +61,21 @@ def build(wb: Workbench, *, stdio_key: str | None = None) -> MCPServer:
 
     def call(ctx: Context, tool: str, work: Callable[[Actor], T]) -> T:
         """Act as the key's user; record the call with channel mcp; errors come back to the agent in words."""
-        started, actor, error = time.perf_counter(), None, None
+        started, actor, error, status = time.perf_counter(), None, None, 200
         try:
             actor = acting(ctx)
             return work(actor)
         except WorkbenchError as exc:
-            error = redact(str(exc))
+            error, status = redact(str(exc)), 400
             raise ToolError(error) from exc
+        except Exception:  # the SDK tells the agent only that the tool failed; the record says so too
+            error, status = "The server failed to answer (it was logged).", 500
+            log.exception("MCP %s failed", tool)
+            raise
         finally:
             if actor is not None:
                 ms = (time.perf_counter() - started) * 1000
-                status = 200 if error is None else 400
+                status = 200 if error is None else status
                 try:
                     wb.usage.call(actor, f"MCP {tool}", latency_ms=ms, status=status, error=error)
                 except Exception:  # the answer stands without its usage record
@@ -79,8 +83,11 @@ def build(wb: Workbench, *, stdio_key: str | None = None) -> MCPServer:
 
     def store_of(actor: Actor, ref: str) -> Store:
         ref = ref.strip()
-        if ref.startswith("vs_"):
-            return wb.stores.by_id(actor, ref.removeprefix("vs_"))
+        if ref.startswith("vs_"):  # an id, as list_stores gives it (or a store named so)
+            try:
+                return wb.stores.by_id(actor, ref.removeprefix("vs_"))
+            except NotFound:
+                pass
         return wb.stores.get(actor, ref)
 
     @server.tool()

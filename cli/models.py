@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Callable
 
@@ -83,7 +84,8 @@ def model_default(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
 
 
 def _key() -> str:
-    line = sys.stdin.readline().strip()
+    """The key from standard input: typed without echo at a terminal, or piped in (never an argument)."""
+    line = (getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()).strip()
     if not line:
         raise InvalidInput(
             "Type the API key on standard input, for example: python -m core model add ... --key < key.txt"

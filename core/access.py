@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import secrets
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -148,10 +149,15 @@ def cookie_key(configured: str, data_dir: Path) -> str:
     if configured:
         return configured
     path = data_dir / "cookie.key"
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(key, encoding="utf-8")
-    return key
+    if not path.is_file():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        made = path.with_name(f"cookie.key.{secrets.token_hex(4)}")  # written whole, then put in place at once
+        made.touch(mode=0o600)
+        made.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        try:
+            os.link(made, path)  # the first process to start wins; the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            made.unlink()
+    return path.read_text(encoding="utf-8").strip()

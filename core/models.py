@@ -16,6 +16,7 @@ them), their keys sealed by `core.vault` and opened only when a call is made. Th
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,6 +28,8 @@ from typing import Any
 
 from core import redact
 from core.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "os.environ/"
 KINDS = ("chat", "embedding", "rerank", "vision")
@@ -110,11 +113,19 @@ class ConnectedModels:
 
     def current(self) -> tuple[dict[str, ModelEntry], Mapping[str, RoleChoice]]:
         with self._lock:
-            if self._cached is None or time.monotonic() - self._cached[0] > READ_EVERY_S:
-                connections, roles = self._read()
-                entries = {e.name: e for c in connections for e in self._entries(c)}
-                self._cached = (time.monotonic(), entries, roles)
-            return self._cached[1], self._cached[2]
+            cached = self._cached
+        if cached is not None and time.monotonic() - cached[0] <= READ_EVERY_S:
+            return cached[1], cached[2]
+        connections, roles = self._read()  # outside the lock: a slow catalog holds up no other thread's copy
+        entries: dict[str, ModelEntry] = {}
+        for connection in connections:
+            try:
+                entries.update({e.name: e for e in self._entries(connection)})
+            except InvalidInput as exc:  # a connection this version cannot use (a provider it does not know)
+                log.warning("model connection %s skipped: %s", connection.name, exc)
+        with self._lock:
+            self._cached = (time.monotonic(), entries, roles)
+        return entries, roles
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,7 @@ class ModelRegistry:
     def all(self) -> dict[str, ModelEntry]:
         """Every model by name: the file's win over a connection's of the same name (they are refused when added)."""
         connected = self.connected.current()[0] if self.connected is not None else {}
-        return {**connected, **self.entries}
+        return {**self.entries, **{n: e for n, e in connected.items() if n not in self.entries}}
 
     def roles(self) -> Mapping[str, RoleChoice]:
         return self.connected.current()[1] if self.connected is not None else {}

@@ -97,8 +97,8 @@ def entries(connection: Connection) -> list[ModelEntry]:
             params["api_base"] = connection.api_base
         if connection.api_version:
             params["api_version"] = connection.api_version
-        if connection.provider in ("ollama", "openai_compatible") and served.kind != "embedding":
-            params.setdefault("api_key", "none")  # a local server asks for none; LiteLLM's OpenAI client wants one
+        if not connection.key_prefix:  # no key saved: never let LiteLLM fall back to the server's own (OPENAI_API_KEY)
+            params["api_key"] = "none"
         sees = served.vision or (served.kind == "chat" and llm.supports_vision(prefix + served.name))
         kinds = (served.kind, "vision") if sees else (served.kind,)
         out.append(ModelEntry(f"{connection.name}/{served.name}", params, kinds, "app", connection.id))
@@ -119,6 +119,7 @@ def list_models(provider_name: str, api_base: str, key: str, *, timeout_s: float
     else:
         url, headers = f"{base}/models", ({"Authorization": f"Bearer {key}"} if key else {})
     host = urlsplit(url).netloc
+    redact.remember([key])  # whatever the server echoes back, the key is blanked
     try:
         response = httpx.get(url, headers=headers, timeout=timeout_s, follow_redirects=False)
     except httpx.HTTPError as exc:

@@ -41,5 +41,8 @@ class Vault:
 
 
 def prefix(value: str) -> str:
-    """What is shown of a saved key: its first characters, never enough to use it."""
-    return value[:PREFIX_CHARS] + "…" if value else ""
+    """What is shown of a saved key: its first characters (at most a quarter of it), never enough to use it."""
+    if not value:
+        return ""
+    shown = min(PREFIX_CHARS, len(value) // 4)
+    return value[:shown] + "…" if shown >= 3 else "•••"

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from ui import models_view
+from ui.html import plain
 from ui.session import fail, signed_in
 
 wb, me = signed_in()
@@ -19,7 +20,6 @@ try:
     entries = wb.models.entries(me)
     connections = wb.models.connections(me)
     roles = wb.models.roles(me)
-    looked = wb.models.local_servers(me)  # looked for on the first visit; "Look again" below
 except WorkbenchError as exc:
     fail(exc)
 
@@ -37,6 +37,10 @@ with connected:
             "change them in that file."
         )
 with found:
-    models_view.local_servers(wb, me, looked, connections)
+    try:
+        looked = wb.models.local_servers(me)  # looked for on the first visit; "Look again" below
+        models_view.local_servers(wb, me, looked, connections)
+    except WorkbenchError as exc:
+        st.error(plain(str(exc)))
 with new:
     models_view.connect_form(wb, me)

@@ -19,7 +19,7 @@ ROLE_LABELS = {
     "chat": "Chat: writes the answers",
     "judge": "Judge: reranks with a model and rewrites questions",
     "vision": "Vision: describes images in uploaded files",
-    "rerank": "Reranker: a rerank model users may pick in search settings",
+    "rerank": "Rerank models users may pick in search settings (a store's saved settings choose one)",
 }
 CONFIGURED = "(the server's setting)"
 
@@ -42,7 +42,7 @@ def defaults_form(wb: Workbench, me: Actor, entries: Sequence[ModelEntry], roles
         "(Stores → the store → Embedding)."
     )
     with st.form("model_defaults"):
-        picked: dict[str, tuple[str, list[str]]] = {}
+        picked: dict[str, RoleChoice] = {}
         for role, kind in ROLES.items():
             names = [e.name for e in entries if kind in e.kinds]
             choice = roles[role]
@@ -50,18 +50,19 @@ def defaults_form(wb: Workbench, me: Actor, entries: Sequence[ModelEntry], roles
             left, right = st.columns([1, 2])
             options = [CONFIGURED, *names]
             start = options.index(choice.default) if choice.default in options else 0
-            default = left.selectbox("Default", options, start, key=f"role_{role}_default")
+            default = CONFIGURED
+            if role != "rerank":
+                default = left.selectbox("Default", options, start, key=f"role_{role}_default")
             allowed = right.multiselect(
                 "Users may pick (none chosen: all of them)",
                 names,
                 [n for n in (choice.allowed or ()) if n in names],
                 key=f"role_{role}_allowed",
             )
-            picked[role] = ("" if default == CONFIGURED else default, allowed)
+            picked[role] = RoleChoice("" if default == CONFIGURED else default, tuple(allowed) or None)
         if st.form_submit_button("Save defaults", type="primary"):
             try:
-                for role, (default, allowed) in picked.items():
-                    wb.models.set_role(me, role, default=default, allowed=allowed or None)
+                wb.models.set_roles(me, picked)
             except WorkbenchError as exc:
                 st.error(plain(str(exc)))
             else:

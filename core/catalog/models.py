@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -97,11 +97,26 @@ class ModelQueries:
             return conn.execute(sa.select(app_settings.c.value).where(app_settings.c.key == key)).scalar_one_or_none()
 
     def set_app_setting(self, key: str, value: Mapping[str, Any] | list[Any], *, by: str) -> None:
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                app_settings.update()
-                .where(app_settings.c.key == key)
-                .values(value=value, updated_by=by, updated_at=now())
-            )
-            if done.rowcount == 0:
-                conn.execute(app_settings.insert().values(key=key, value=value, updated_by=by, updated_at=now()))
+        self.change_app_setting(key, lambda _: value, by=by)
+
+    def change_app_setting(
+        self, key: str, change: Callable[[Any], Mapping[str, Any] | list[Any]], *, by: str
+    ) -> Mapping[str, Any] | list[Any]:
+        """Read, change and write one setting in one transaction (a row lock on PostgreSQL): two administrators
+        saving at once both count, and two replicas writing it first do not collide."""
+        row = app_settings.c.key == key
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    current = conn.execute(sa.select(app_settings.c.value).where(row).with_for_update()).first()
+                    value = change(current[0] if current is not None else None)
+                    stamp = {"value": value, "updated_by": by, "updated_at": now()}
+                    if current is None:
+                        conn.execute(app_settings.insert().values(key=key, **stamp))
+                    else:
+                        conn.execute(app_settings.update().where(row).values(**stamp))
+                    return value
+            except sa.exc.IntegrityError:  # another process wrote it first: change theirs
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")

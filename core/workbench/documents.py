@@ -177,6 +177,8 @@ class Documents:
 
         settings = self._s.settings
         chosen = self._s.default_model("vision") if vision_model is None else vision_model
+        if vision_model:
+            self._s.permitted("vision", vision_model)
         target, params = self._s.models.resolve(chosen) if chosen else ("", {})
         return ParseOptions(
             vision_model=target,

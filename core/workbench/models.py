@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 from core import access, llm, providers
 from core.catalog import new_id, now
@@ -21,6 +24,8 @@ from core.workbench.services import Services
 log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
+RESERVED = {"local"}  # the bundled models' prefix: what the Audit leaves out as never leaving the machine
+MAX_MODEL = 150  # characters of a served model's name (with the connection's: within the catalog's 200)
 LOCAL_KEY = "local_model_servers"
 TEST_PROMPT = "Reply with the word OK."
 TEST_TEXT = "A short text to embed."
@@ -89,6 +94,8 @@ class Models:
         access.require_admin(actor.user, "manage models")
         if connection:
             found = self._connection(connection)
+            if not key:
+                _same_host(found, api_base or found.api_base)  # its saved key goes to its own server only
             provider, api_base, key = found.provider, api_base or found.api_base, key or self._key_of(found)
         return providers.list_models(provider, _base(provider, api_base), key.strip())
 
@@ -106,6 +113,8 @@ class Models:
         """Connect a model server; its key is sealed and never shown again (only its first characters)."""
         access.require_admin(actor.user, "manage models")
         name = name.strip().lower()
+        if name in RESERVED:
+            raise InvalidInput(f"'{name}' names the bundled models; choose another name for the connection.")
         if not NAME.match(name):
             raise InvalidInput(
                 "Name the connection with 1 to 40 lowercase letters, digits, dots, dashes or underscores "
@@ -123,7 +132,7 @@ class Models:
             name=name,
             provider=provider,
             api_base=_base(provider, api_base),
-            api_version=api_version.strip(),
+            api_version=_version(api_version),
             key_prefix=prefix(key),
             models=_served(models),
             created_by=actor.name,
@@ -149,25 +158,33 @@ class Models:
         """Change a connection; `key` None keeps the saved key, "" removes it."""
         access.require_admin(actor.user, "manage models")
         found = self._connection(connection)
+        key = None if key is None else key.strip()
+        if key == "" and providers.provider(found.provider).needs_key:
+            raise InvalidInput(f"{providers.provider(found.provider).label} needs an API key; enter a new one instead.")
         changed = replace(
             found,
             api_base=found.api_base if api_base is None else _base(found.provider, api_base),
-            api_version=found.api_version if api_version is None else api_version.strip(),
+            api_version=found.api_version if api_version is None else _version(api_version),
             models=found.models if models is None else _served(models),
-            key_prefix=found.key_prefix if key is None else prefix(key.strip()),
+            key_prefix=found.key_prefix if key is None else prefix(key),
             updated_at=now(),
         )
+        if key is None and found.key_prefix:
+            _same_host(found, changed.api_base)
         self._check_names(changed)
-        sealed = self._s.vault().seal(key.strip()) if key else None
+        gone = set(_names(found)) - set(_names(changed))
+        self._check_unused(gone)
+        sealed = self._s.vault().seal(key) if key else None
         self._catalog.update_connection(changed, sealed, new_key=key is not None)
         self._s.models_changed()
-        self._drop_from_roles(actor, {f"{found.name}/{m.name}" for m in found.models} - set(_names(changed)))
+        self._drop_from_roles(actor, gone)
         log.info("%s changed the connection %s", actor.name, found.name)
         return changed
 
     def remove(self, actor: Actor, connection: str) -> Connection:
         access.require_admin(actor.user, "manage models")
         found = self._connection(connection)
+        self._check_unused(set(_names(found)))
         self._catalog.remove_connection(found.id)
         self._s.models_changed()
         self._drop_from_roles(actor, set(_names(found)))
@@ -205,28 +222,44 @@ class Models:
 
     def set_role(self, actor: Actor, role: str, *, default: str, allowed: Sequence[str] | None = None) -> RoleChoice:
         """A role's default model and the models users may pick for it (None: every model of its kind)."""
+        return self.set_roles(actor, {role: RoleChoice(default, None if allowed is None else tuple(allowed))})[role]
+
+    def set_roles(self, actor: Actor, choices: Mapping[str, RoleChoice]) -> dict[str, RoleChoice]:
+        """Several roles' choices at once: all are checked first, then saved together (none if one is wrong)."""
         access.require_admin(actor.user, "manage models")
+        checked = {role: self._checked(role, choice) for role, choice in choices.items()}
+
+        def change(stored: Any) -> dict[str, Any]:
+            value = dict(stored or {})
+            for role, c in checked.items():
+                value[role] = {"default": c.default, "allowed": None if c.allowed is None else list(c.allowed)}
+            return value
+
+        self._catalog.change_app_setting(ROLES_KEY, change, by=actor.name)
+        self._s.models_changed()
+        log.info("%s chose the models of %s", actor.name, ", ".join(checked))
+        return checked
+
+    def _checked(self, role: str, choice: RoleChoice) -> RoleChoice:
         if role not in ROLES:
             raise InvalidInput(f"'{role}' is not a model role; roles: {', '.join(ROLES)}.")
+        if role == "rerank" and choice.default:
+            raise InvalidInput("Rerank models have no default (a store's search settings pick one); choose which "
+                               "users may pick.")  # fmt: skip
         known = set(self._s.models.names(ROLES[role]))
-        picked = None if allowed is None else tuple(dict.fromkeys(allowed))
-        for name in [default, *(picked or ())]:
+        picked = None if choice.allowed is None else tuple(dict.fromkeys(choice.allowed))
+        for name in [choice.default, *(picked or ())]:
             if name and name not in known:
                 raise InvalidInput(f"'{name}' is not a {ROLES[role]} model the workbench knows.")
-        if picked is not None and default and default not in picked:
-            picked = (default, *picked)
-        choice = RoleChoice(default, picked)
-        stored = dict(self._catalog.app_setting(ROLES_KEY) or {})
-        stored[role] = {"default": choice.default, "allowed": None if picked is None else list(picked)}
-        self._catalog.set_app_setting(ROLES_KEY, stored, by=actor.name)
-        self._s.models_changed()
-        log.info("%s chose %s as the %s model", actor.name, default or "the configured one", role)
-        return choice
+        if picked is not None and choice.default and choice.default not in picked:
+            picked = (choice.default, *picked)
+        return RoleChoice(choice.default, picked or None)
 
     def local_servers(self, actor: Actor, *, again: bool = False) -> Looked:
         """Model servers on this machine: looked for on loopback the first time, and when asked `again`."""
         access.require_admin(actor.user, "manage models")
-        stored = self._catalog.app_setting(LOCAL_KEY)
+        key = f"{LOCAL_KEY}:{socket.gethostname()}"  # what this machine runs: each replica looks at its own
+        stored = self._catalog.app_setting(key)
         if stored and not again:
             servers = tuple(LocalServer(s["provider"], s["api_base"], tuple(s["models"])) for s in stored["servers"])
             return Looked(datetime.fromisoformat(stored["at"]), servers)
@@ -234,7 +267,7 @@ class Models:
         at = now()
         value = {"at": at.isoformat(), "servers": [{"provider": s.provider, "api_base": s.api_base,
                                                      "models": list(s.models)} for s in found]}  # fmt: skip
-        self._catalog.set_app_setting(LOCAL_KEY, value, by=actor.name)
+        self._catalog.set_app_setting(key, value, by=actor.name)
         return Looked(at, tuple(found))
 
     # --- helpers ---
@@ -256,23 +289,56 @@ class Models:
                     f"'{name}' is already a model of the server's config; name the connection otherwise."
                 )
 
+    def _check_unused(self, gone: set[str]) -> None:
+        """A model some store embeds with stays: its searches and uploads would fail."""
+        using = sorted(s.name for s in self._catalog.list_stores() if s.embedding_model in gone)
+        if using:
+            model = next(s.embedding_model for s in self._catalog.list_stores() if s.name == using[0])
+            raise InvalidInput(
+                f"{', '.join(repr(n) for n in using)} embed with {model}: rebuild "
+                f"{'them' if len(using) > 1 else 'it'} with another model first (Stores → Embedding)."
+            )
+
     def _drop_from_roles(self, actor: Actor, gone: set[str]) -> None:
-        """A removed model stops being a default or a choice (the configured one answers again)."""
-        stored = dict(self._catalog.app_setting(ROLES_KEY) or {})
-        changed = False
-        for choice in stored.values():
-            if choice.get("default") in gone:
-                choice["default"], changed = "", True
-            if choice.get("allowed") is not None and gone & set(choice["allowed"]):
-                choice["allowed"], changed = [n for n in choice["allowed"] if n not in gone], True
-        if changed:
-            self._catalog.set_app_setting(ROLES_KEY, stored, by=actor.name)
-            self._s.models_changed()
+        """A removed model stops being a default or a choice (the configured one answers again; a list left empty
+        offers every model again)."""
+        if not gone:
+            return
+
+        def change(stored: Any) -> dict[str, Any]:
+            value = dict(stored or {})
+            for role, choice in value.items():
+                allowed = choice.get("allowed")
+                kept = None if allowed is None else [n for n in allowed if n not in gone] or None
+                default = "" if choice.get("default") in gone else choice.get("default", "")
+                value[role] = {"default": default, "allowed": kept}
+            return value
+
+        self._catalog.change_app_setting(ROLES_KEY, change, by=actor.name)
+        self._s.models_changed()
+
+
+def _same_host(connection: Connection, api_base: str) -> None:
+    """A saved key goes only to the server it was saved for: a new address needs the key typed again."""
+    if urlsplit(api_base).netloc != urlsplit(connection.api_base).netloc:
+        raise InvalidInput(
+            f"The saved key of '{connection.name}' goes only to {urlsplit(connection.api_base).netloc or 'its provider'}; "
+            "type the key again to use another address."
+        )
+
+
+def _version(value: str) -> str:
+    version = value.strip()
+    if len(version) > 40 or any(c.isspace() for c in version):
+        raise InvalidInput(f"'{version[:60]}' is not an API version (for example 2024-10-21).")
+    return version
 
 
 def _base(provider: str, api_base: str) -> str:
     kind_of = providers.provider(provider)
     base = api_base.strip().rstrip("/")
+    if len(base) > 500:
+        raise InvalidInput("A server address has at most 500 characters.")
     if kind_of.needs_base and not base:
         raise InvalidInput(f"{kind_of.label} needs the address of its server (for example http://127.0.0.1:8080/v1).")
     if base and not re.match(r"^https?://[^\s/]+", base):
@@ -284,8 +350,8 @@ def _served(models: Sequence[str | ServedModel]) -> tuple[ServedModel, ...]:
     out: dict[str, ServedModel] = {}
     for item in models:
         served = item if isinstance(item, ServedModel) else ServedModel(item.strip(), providers.guess_kind(item))
-        if not served.name or len(served.name) > 200 or any(c.isspace() for c in served.name):
-            raise InvalidInput(f"'{served.name}' is not a model name (no spaces, at most 200 characters).")
+        if not served.name or len(served.name) > MAX_MODEL or any(c.isspace() for c in served.name):
+            raise InvalidInput(f"'{served.name[:80]}' is not a model name (no spaces, at most {MAX_MODEL} characters).")
         if served.kind not in SERVED_KINDS:
             raise InvalidInput(f"A model is for one of {', '.join(SERVED_KINDS)}, not '{served.kind}'.")
         out[served.name] = served

@@ -23,7 +23,7 @@ from core.embedding import PROBE_TEXT, Embedder, UsageSink, get_embedder
 from core.errors import InvalidInput, NotFound, PermissionDenied, StoreNotFound, WorkbenchError
 from core.models import ROLES, ROLES_KEY, ConnectedModels, Connection, ModelRegistry, RoleChoice
 from core.objects import Objects
-from core.options import SearchOptions
+from core.options import RerankKind, SearchOptions
 from core.originals import Originals
 from core.preview import ParseCache
 from core.ranking import names_of
@@ -115,32 +115,38 @@ class Services:
             self.models.connected.forget()
 
     def default_model(self, role: str) -> str:
-        """The model a role uses unless one is picked: the Models page's choice, else the settings' (empty: none)."""
-        chosen = self.models.roles().get(role)
-        if chosen is not None and chosen.default and chosen.default in self.models.all():
+        """The model a role uses unless one is picked: the Models page's choice, else the settings' when users may
+        pick it, else the first they may pick (empty: none)."""
+        chosen = self.models.roles().get(role, RoleChoice())
+        known = self.models.all()
+        if chosen.default in known:
             return chosen.default
-        return {"chat": self.settings.chat_model, "judge": self.settings.judge_model,
-                "vision": self.settings.vision_model}.get(role, "")  # fmt: skip
+        configured = {"chat": self.settings.chat_model, "judge": self.settings.judge_model,
+                      "vision": self.settings.vision_model, "embedding": self.settings.default_embedding}  # fmt: skip
+        fallback = configured.get(role, "")
+        if chosen.allowed and fallback not in chosen.allowed:
+            return next((n for n in chosen.allowed if n in known), fallback)
+        return fallback
 
     def allowed_models(self, role: str) -> list[str]:
         """The models users may pick for a role (or a kind), the default first."""
-        kind = ROLES.get(role, role)
-        known = self.models.names(kind)
-        chosen = self.models.roles().get(role)
-        names = known if chosen is None or chosen.allowed is None else [n for n in chosen.allowed if n in known]
+        known = self.models.names(ROLES.get(role, role))
+        chosen = self.models.roles().get(role, RoleChoice())
+        names = known if chosen.allowed is None else [n for n in chosen.allowed if n in known]
         first = self.default_model(role)
         return [first, *(n for n in names if n != first)] if first in known else names
 
+    def permitted(self, role: str, picked: str) -> str:
+        """`picked` if users may pick it for this role (the default always; others when in its list, if it has one)."""
+        chosen = self.models.roles().get(role, RoleChoice())
+        if chosen.allowed is not None and picked != self.default_model(role) and picked not in chosen.allowed:
+            offered = ", ".join(self.allowed_models(role)) or "none"
+            raise InvalidInput(f"'{picked}' is not one of the {role} models offered here: {offered}.")
+        return picked
+
     def chat_model(self, picked: str = "") -> str:
         """The model that answers: the one picked, if users may pick it, else the chat default."""
-        if not picked:
-            return self.default_model("chat")
-        chosen = self.models.roles().get("chat")
-        if chosen is not None and chosen.allowed is not None and picked not in chosen.allowed:
-            raise InvalidInput(
-                f"'{picked}' is not one of the chat models offered here: {', '.join(self.allowed_models('chat'))}."
-            )
-        return picked
+        return self.permitted("chat", picked) if picked else self.default_model("chat")
 
     def embedder(self, name: str) -> Embedder:
         """The embedder for a model-list name or a LiteLLM model string (bundled models load once per process)."""
@@ -311,6 +317,9 @@ class Services:
     ) -> list[Hit]:
         """Search stores the actor was already authorized for: chat and evaluation check them once, first, then search
         many times. Plumbing: the caller has made the check, so no front end calls it."""
+        rerank = (options or SearchOptions()).rerank
+        if rerank.target and rerank.kind in (RerankKind.LITELLM, RerankKind.LLM):
+            self.permitted("rerank" if rerank.kind is RerankKind.LITELLM else "judge", rerank.target)
         targets = []
         for store in stores:
             check_embedding(store, embedding)

@@ -15,6 +15,7 @@ from core.config import Settings
 from core.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, WorkbenchError
 from core.evaluation import Question
 from core.ingest import Upload
+from core.models import RoleChoice
 from core.options import AskOptions, ChunkSettings, SearchOptions
 from core.records import Actor, Role
 from core.workbench import Workbench
@@ -152,6 +153,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "models.edit": (lambda wb, u: wb.models.edit(wb.actor(u), _connection(wb), models=["n"]), ADMINS),
     "models.remove": (lambda wb, u: wb.models.remove(wb.actor(u), _connection(wb)), ADMINS),
     "models.test": (lambda wb, u: wb.models.test(wb.actor(u), "local/all-minilm-l6-v2"), ADMINS),
+    "models.set_roles": (lambda wb, u: wb.models.set_roles(wb.actor(u), {"judge": RoleChoice()}), ADMINS),
     "models.set_role": (lambda wb, u: wb.models.set_role(wb.actor(u), "judge", default=""), ADMINS),
     "models.local_servers": (lambda wb, u: wb.models.local_servers(wb.actor(u)), ADMINS),
     "keys.create": (lambda wb, u: wb.keys.create(wb.actor(u), f"key of {u}"), EVERYONE),

@@ -15,6 +15,7 @@ from core import providers
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.ingest import Upload
+from core.models import RoleChoice
 from core.options import AskOptions
 from core.workbench import Workbench
 from tests.stub_provider import StubProvider
@@ -159,7 +160,7 @@ def test_role_defaults_and_choices(workbench: Workbench, server: StubProvider) -
         workbench.models.set_role(admin, "chat", default="nope/x")
     workbench.models.remove(admin, "team")  # the configured default answers again, every model offered again
     assert workbench.models.default(admin, "chat") == "local/smollm2-135m"
-    assert workbench.models.roles(admin)["chat"].allowed == ()
+    assert workbench.models.roles(admin)["chat"].allowed is None
 
 
 def test_a_second_replica_sees_a_connection(settings: Settings, server: StubProvider) -> None:
@@ -233,3 +234,78 @@ def test_a_model_that_sees_images_is_offered_for_vision(workbench: Workbench, se
     assert workbench.models.choices(admin, "vision") == ["team/gpt-4o-mini"]  # LiteLLM's model map says it sees
     workbench.models.set_role(admin, "vision", default="team/gpt-4o-mini")
     assert workbench.documents.parse_options(admin, None).vision_model == "openai/gpt-4o-mini"
+
+
+def test_a_keyless_server_never_gets_the_servers_own_key(workbench: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-deployments-own-key-000000")
+    admin = workbench.actor("admin")
+    with StubProvider(models=("bge-embed", "small")) as local:
+        workbench.models.add(
+            admin, "llama", "openai_compatible", api_base=local.api_base, models=["bge-embed", "small"]
+        )
+        assert workbench.models.test(admin, "llama/bge-embed").ok and workbench.models.test(admin, "llama/small").ok
+        sent = {r["headers"].get("Authorization") for r in local.requests}
+    assert sent == {"Bearer none"}
+
+
+def test_choices_hold_when_lists_and_connections_change(workbench: Workbench, server: StubProvider) -> None:
+    admin = workbench.actor("admin")
+    workbench.models.add(admin, "team", "openai_compatible", api_base=server.api_base, key=KEY,
+                         models=["small", "embed-small"])  # fmt: skip
+    assert workbench.models.choices(admin, "embedding")[0] == "local/all-minilm-l6-v2"  # new stores stay offline
+    workbench.models.set_role(admin, "chat", default="", allowed=["team/small"])  # no default chosen: the first allowed
+    assert workbench.models.default(admin, "chat") == "team/small"
+    assert workbench.models.choices(admin, "chat") == ["team/small"]
+    with pytest.raises(InvalidInput, match="is not a vision model the workbench knows"):
+        workbench.models.set_role(admin, "vision", default="", allowed=["team/small"])  # not a vision model
+    workbench.models.edit(admin, "team", models=["embed-small"])  # the only allowed chat model goes
+    assert workbench.models.roles(admin)["chat"] == RoleChoice("", None)  # every model is offered again
+    assert workbench.models.default(admin, "chat") == "local/smollm2-135m"
+    with pytest.raises(InvalidInput, match="Rerank models have no default"):
+        workbench.models.set_role(admin, "rerank", default="team/embed-small")
+    with pytest.raises(InvalidInput, match="'local' names the bundled models"):
+        workbench.models.add(admin, "local", "openai_compatible", api_base=server.api_base, models=["x"])
+
+
+def test_what_users_may_pick_is_enforced_everywhere(workbench: Workbench, server: StubProvider) -> None:
+    from core.options import Reranker, SearchOptions
+
+    admin = workbench.actor("admin")
+    workbench.models.add(admin, "team", "openai_compatible", api_base=server.api_base, key=KEY,
+                         models=["gpt-4o-mini", "small", "rerank-small"])  # fmt: skip
+    workbench.models.set_roles(admin, {"vision": RoleChoice("", ("team/gpt-4o-mini",)),
+                                       "rerank": RoleChoice("", ())})  # fmt: skip
+    assert workbench.models.roles(admin)["rerank"].allowed is None  # an empty list: all of them
+    workbench.models.set_role(admin, "judge", default="team/small", allowed=["team/small"])
+    with pytest.raises(InvalidInput, match="not one of the vision models"):
+        workbench.documents.parse_options(admin, None, vision_model="local/smollm2-135m")
+    workbench.stores.create(admin, "kb")
+    judged = SearchOptions(rerank=Reranker.parse("llm:local/smollm2-135m"))
+    with pytest.raises(InvalidInput, match="not one of the judge models"):
+        workbench.search.run(admin, "kb", "launch", options=judged)
+
+
+def test_a_model_a_store_embeds_with_cannot_be_removed(workbench: Workbench, server: StubProvider) -> None:
+    admin = workbench.actor("admin")
+    workbench.models.add(admin, "team", "openai_compatible", api_base=server.api_base, key=KEY,
+                         models=["embed-small", "small"])  # fmt: skip
+    workbench.stores.create(admin, "remote", embedding="team/embed-small")
+    for change in (lambda: workbench.models.remove(admin, "team"),
+                   lambda: workbench.models.edit(admin, "team", models=["small"])):  # fmt: skip
+        with pytest.raises(InvalidInput, match="'remote' embed with team/embed-small: rebuild it"):
+            change()
+    assert "team/embed-small" in workbench.models.choices(admin, "embedding")
+
+
+def test_a_saved_key_goes_to_its_own_server_only(workbench: Workbench, server: StubProvider) -> None:
+    from core.vault import prefix
+
+    admin = workbench.actor("admin")
+    workbench.models.add(admin, "team", "openai_compatible", api_base=server.api_base, key=KEY, models=["small"])
+    elsewhere = "http://127.0.0.2:9/v1"
+    with pytest.raises(InvalidInput, match="type the key again"):
+        workbench.models.edit(admin, "team", api_base=elsewhere)
+    with pytest.raises(InvalidInput, match="type the key again"):
+        workbench.models.server_models(admin, "openai_compatible", connection="team", api_base=elsewhere)
+    assert workbench.models.edit(admin, "team", api_base=elsewhere, key=KEY).api_base == elsewhere
+    assert (prefix(KEY), prefix("short-key"), prefix("")) == (KEY[:6] + "…", "•••", "")
