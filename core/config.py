@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -83,6 +84,8 @@ class Settings(BaseSettings):
     max_markup_mb: int = parse_limits.DEFAULT_MAX_MARKUP_MB  # XML inside an Office file
     max_chunks: int = parse_limits.DEFAULT_MAX_CHUNKS  # chunks per document
     max_parse_seconds: float = parse_limits.DEFAULT_MAX_PARSE_SECONDS
+    max_ocr_pages: int = parse_limits.DEFAULT_MAX_OCR_PAGES
+    ocr: Literal["auto", "always", "never"] = "auto"  # scanned pages and images read offline (auto: no text layer)
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
     chat_model: str = "local/smollm2-135m"
@@ -161,6 +164,7 @@ class Settings(BaseSettings):
             max_markup_bytes=self.max_markup_mb * 2**20,
             max_chunks=self.max_chunks,
             max_parse_seconds=self.max_parse_seconds,
+            max_ocr_pages=self.max_ocr_pages,
         )
 
     @property

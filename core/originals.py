@@ -7,6 +7,7 @@ import functools
 import io
 import logging
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 
@@ -66,9 +67,8 @@ def _rendered(objects: Objects, key: str, page: int, passage: str) -> bytes | No
         sheet = pdf[page - 1]
         image = sheet.render(scale=SCALE).to_pil().convert("RGB")
         box = _passage_box(sheet, passage)
+        frame = None
         if box is not None:
-            from PIL import ImageDraw
-
             height = sheet.get_height()
             left, bottom, right, top = box
             frame = [
@@ -77,6 +77,11 @@ def _rendered(objects: Objects, key: str, page: int, passage: str) -> bytes | No
                 (right + 3) * SCALE,
                 (height - bottom + 3) * SCALE,
             ]
+        elif passage.strip() and not sheet.get_textpage().get_text_range().strip():  # a scanned page: where OCR read it
+            frame = _read_box(image, passage)
+        if frame is not None:
+            from PIL import ImageDraw
+
             ImageDraw.Draw(image).rectangle(frame, outline=OUTLINE, width=3)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
@@ -104,3 +109,19 @@ def _passage_box(sheet: pdfium.PdfPage, passage: str) -> tuple[float, float, flo
     if not boxes:
         return None
     return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
+def _read_box(image: Any, passage: str) -> list[float] | None:
+    """The box (pixels) around the lines OCR reads on the page that belong to the passage."""
+    from core.parsing import ocr
+
+    wanted = " ".join(passage.lower().split())
+    boxes = [
+        line.box
+        for line in ocr.read(image).lines
+        if len(line.text.strip()) >= 8 and " ".join(line.text.lower().split()) in wanted
+    ]
+    if not boxes:
+        return None
+    return [min(b[0] for b in boxes) - 4, min(b[1] for b in boxes) - 4,
+            max(b[2] for b in boxes) + 4, max(b[3] for b in boxes) + 4]  # fmt: skip

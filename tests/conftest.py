@@ -72,6 +72,38 @@ def make_pdf(pages: Sequence[str], *, title: str | None = None, user_password: s
     return bytes(pdf.output())
 
 
+def page_image(text: str, *, width: int = 1654, height: int = 2339, size: int = 34) -> Any:
+    """A picture of a printed A4 page at 200 dpi: the text wrapped in lines of a serif font, black on white."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", size)
+    y = 160
+    for paragraph in text.split("\n"):
+        for line in textwrap.wrap(paragraph, width=int((width - 320) / (size * 0.55))) or [""]:
+            draw.text((160, y), line, fill=0, font=font)
+            y += int(size * 1.6)
+    return image
+
+
+def make_scan(pages: Sequence[str | None]) -> bytes:
+    """A scanned PDF: each page a picture of its text and no text layer (None: a page with a real text layer)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        if text is None:
+            pdf.multi_cell(0, 6, "This page has a real text layer about the annual general meeting in Lyon.")
+        else:
+            pdf.image(page_image(text), x=0, y=0, w=210, h=297)
+    return bytes(pdf.output())
+
+
 def make_raw_pdf(content: bytes) -> bytes:
     """A one-page PDF whose page draws exactly `content` (a content stream; font /F1 is Helvetica)."""
     objects = [

@@ -112,6 +112,10 @@ def _parse(filename: str, ext: str, data: bytes, options: ParseOptions) -> Parse
         from core.parsing.image import parse_image
 
         return parse_image(filename, data, options)
+    if ext == ".pdf":
+        from core.parsing.pdf import parse_pdf
+
+        return parse_pdf(filename, data, options.ocr)
     module_name, function = PARSERS[ext].split(":")
     parser: Parser = getattr(importlib.import_module(module_name), function)
     return parser(filename, data)

@@ -1,11 +1,14 @@
-"""Images: described in words by a vision model through LiteLLM, so that they can be searched."""
+"""Images: read offline by OCR (a picture of a page, a scan, a multi-page TIFF), or described in words by a vision
+model through LiteLLM when one is chosen (captions for photos and charts), so that they can be searched."""
 
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from core import llm
 from core.errors import InvalidInput, ModelError, ParseError
+from core.parsing import limits, ocr
 from core.parsing.document import Part, assemble
 from core.parsing.options import ParseOptions
 from core.records import ParsedDocument
@@ -16,10 +19,12 @@ MAX_SIDE = 2048  # larger images are scaled down before they are sent
 
 def parse_image(filename: str, data: bytes, options: ParseOptions) -> ParsedDocument:
     if not options.vision_model:
-        raise InvalidInput(
-            f"{filename} is an image; reading images needs a vision model. Set WORKBENCH_VISION_MODEL "
-            "(for example openai/gpt-4o-mini or ollama/llava) or choose a vision model for this upload."
-        )
+        if options.ocr == "never":
+            raise InvalidInput(
+                f"{filename} is an image, and OCR is turned off (WORKBENCH_OCR=never); turn it on, or choose a "
+                "vision model (WORKBENCH_VISION_MODEL, for example openai/gpt-4o-mini or ollama/llava)."
+            )
+        return _read_by_ocr(filename, data)
     image, mime = _sendable(filename, data)
     try:
         response = llm.describe_image(
@@ -37,6 +42,45 @@ def parse_image(filename: str, data: bytes, options: ParseOptions) -> ParsedDocu
         title=filename,
         warnings=[f"Text written by the vision model {options.vision_model}; check it against the image."],
     )
+
+
+def _read_by_ocr(filename: str, data: bytes) -> ParsedDocument:
+    """Each frame of the image (a TIFF's pages) read by OCR, offline, one part per page."""
+    from PIL import ImageSequence
+
+    from core.parsing.pdf import ocr_warnings
+
+    image = _opened(filename, data)
+    most = limits.current().max_ocr_pages
+    parts, confidence = [], {}
+    for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+        if number > most:
+            raise ParseError(f"{filename} has more than {most:,} pages to read (WORKBENCH_MAX_OCR_PAGES); split it.")
+        read = ocr.read(frame.copy())
+        confidence[number] = read.confidence
+        parts.append(Part(read.text, page=number))
+        limits.check_time()
+    if not any(p.text.strip() for p in parts):
+        raise ParseError(f"{filename} shows no text that OCR could read; a vision model can describe it instead.")
+    pages = len(parts)
+    return assemble(filename, parts, title=filename, page_count=pages, warnings=ocr_warnings(confidence))
+
+
+def _opened(filename: str, data: bytes) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ParseError(f"{filename} is an image too large to read safely (a decompression bomb?).") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ParseError(f"{filename} is not a readable image (it may be damaged).") from exc
+    width, height = image.size
+    if width * height > ocr.MAX_PIXELS:
+        raise ParseError(
+            f"{filename} is {width:,} × {height:,} pixels: too large to read ({ocr.MAX_PIXELS:,} pixels at most)."
+        )
+    return image
 
 
 def _sendable(filename: str, data: bytes) -> tuple[bytes, str]:

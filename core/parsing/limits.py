@@ -21,6 +21,7 @@ DEFAULT_MAX_DEPTH = 64  # nesting of JSON values
 DEFAULT_MAX_MARKUP_MB = 64  # XML inside an Office file that a parser builds in memory
 DEFAULT_MAX_CHUNKS = 60_000  # chunks per document
 DEFAULT_MAX_PARSE_SECONDS = 120.0
+DEFAULT_MAX_OCR_PAGES = 500  # pages of one document read by OCR
 READ_BLOCK = 1 << 20
 
 
@@ -32,6 +33,7 @@ class Limits:
     max_markup_bytes: int = DEFAULT_MAX_MARKUP_MB * 2**20
     max_chunks: int = DEFAULT_MAX_CHUNKS
     max_parse_seconds: float = DEFAULT_MAX_PARSE_SECONDS
+    max_ocr_pages: int = DEFAULT_MAX_OCR_PAGES
 
 
 @dataclass

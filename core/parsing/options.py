@@ -25,3 +25,4 @@ class ParseOptions:
     max_zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
     limits: Limits = field(default_factory=Limits)
     on_usage: Callable[[str, Any], None] | None = field(default=None, compare=False)
+    ocr: str = "auto"  # scanned pages and images: auto (pages with no text layer), always, never

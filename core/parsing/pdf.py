@@ -7,11 +7,14 @@ import io
 import logging
 import re
 import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from core.errors import ParseError
+from core.parsing import limits, ocr
 from core.parsing.document import Part, assemble
 from core.records import ParsedDocument
 
@@ -24,18 +27,32 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MIN_READABLE_POINTS = 2.0
 
 
-def parse_pdf(filename: str, data: bytes) -> ParsedDocument:
+OCR_MODES = ("auto", "always", "never")
+SCANNED_CHARS = 50  # a page with an image and fewer characters than this is read by OCR ("auto")
+OCR_DPI = 200  # pages are rendered this sharp for OCR (PP-OCR reads 9-point text well from 150 dpi up)
+OCR_MAX_PIXELS = 12_000_000  # ...or less, for a page larger than A3
+
+
+@dataclass
+class Scanned:
+    """Pages read by OCR, and their confidence."""
+
+    confidence: dict[int, float] = field(default_factory=dict)  # page number -> mean confidence
+
+
+def parse_pdf(filename: str, data: bytes, ocr_mode: str = "auto") -> ParsedDocument:
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise ParseError(f"{filename} is not a PDF (it does not start with %PDF); it may be damaged or misnamed.")
+    scanned = Scanned()
     try:
-        pages, title = _pdfium_pages(data)
+        pages, title = _pdfium_pages(data, ocr_mode, scanned)
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             pages, title = _pypdf_pages(filename, data, encrypted=True)
         else:
             log.info("pdfium could not open %s (%s); trying pypdf", filename, exc)
             pages, title = _pypdf_pages(filename, data, encrypted=False)
-    return _document(filename, pages, title)
+    return _document(filename, pages, title, scanned)
 
 
 def _clean(text: str) -> str:
@@ -43,7 +60,8 @@ def _clean(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
-def _pdfium_pages(data: bytes) -> tuple[list[str], str | None]:
+def _pdfium_pages(data: bytes, ocr_mode: str, scanned: Scanned) -> tuple[list[str], str | None]:
+    most = limits.current().max_ocr_pages
     with _pdfium_lock:
         pdf = pdfium.PdfDocument(data)
         try:
@@ -52,12 +70,36 @@ def _pdfium_pages(data: bytes) -> tuple[list[str], str | None]:
             for index in range(len(pdf)):
                 page = pdf[index]
                 textpage = page.get_textpage()
-                pages.append(_clean(_readable(textpage)))
+                text = _clean(_readable(textpage))
                 textpage.close()
+                if ocr_mode == "always" or (ocr_mode == "auto" and _scanned(page, text)):
+                    if len(scanned.confidence) >= most:
+                        raise ParseError(
+                            f"More than {most:,} pages need OCR (WORKBENCH_MAX_OCR_PAGES); split the scan into "
+                            "smaller files."
+                        )
+                    read = ocr.read(_rendered(page))
+                    scanned.confidence[index + 1] = read.confidence
+                    text = _clean(read.text) if read.lines or ocr_mode == "auto" else text
+                    limits.check_time()
+                pages.append(text)
                 page.close()
         finally:
             pdf.close()
     return pages, title
+
+
+def _scanned(page: pdfium.PdfPage, text: str) -> bool:
+    """A page whose words are drawn as a picture: almost no characters, and an image on it."""
+    if len(text.strip()) >= SCANNED_CHARS:
+        return False
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+
+
+def _rendered(page: pdfium.PdfPage) -> Any:
+    width, height = page.get_size()
+    scale = min(OCR_DPI / 72, (OCR_MAX_PIXELS / max(width * height, 1.0)) ** 0.5)
+    return page.render(scale=scale, grayscale=True).to_pil()
 
 
 def _readable(textpage: pdfium.PdfTextPage) -> str:
@@ -96,17 +138,35 @@ def _pypdf_pages(filename: str, data: bytes, *, encrypted: bool) -> tuple[list[s
         raise ParseError(f"{filename} could not be read: the PDF is damaged ({exc}).") from exc
 
 
-def _document(filename: str, pages: list[str], title: str | None) -> ParsedDocument:
+def _document(filename: str, pages: list[str], title: str | None, scanned: Scanned) -> ParsedDocument:
     if not pages:
         raise ParseError(f"{filename} has no pages.")
     empty = [n for n, text in enumerate(pages, start=1) if not text.strip()]
     if len(empty) == len(pages):
         raise ParseError(
-            f"{filename} has no text layer (it looks like a scan). It needs OCR or a vision model before it can be searched."
+            f"{filename} has no text on any page, and OCR found none in its images. Upload a clearer scan, or "
+            "describe it with a vision model."
         )
-    warnings = []
+    warnings = ocr_warnings(scanned.confidence)
     if empty:
         listed = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
-        warnings.append(f"{len(empty)} of {len(pages)} pages have no text layer (pages {listed}); they may need OCR.")
+        warnings.append(f"{len(empty)} of {len(pages)} pages have no text (pages {listed}).")
     parts = [Part(text, page=number) for number, text in enumerate(pages, start=1)]
     return assemble(filename, parts, title=title, page_count=len(pages), warnings=warnings)
+
+
+def ocr_warnings(confidence: dict[int, float]) -> list[str]:
+    """What the document's status says of its OCR: which pages were read so, and which read poorly."""
+    if not confidence:
+        return []
+    mean = sum(confidence.values()) / len(confidence)
+    warnings = [f"Read by OCR: {_pages(list(confidence))} (confidence {mean:.0%})."]
+    low = [n for n, c in confidence.items() if c < ocr.LOW_CONFIDENCE]
+    if low:
+        warnings.append(f"Low OCR confidence on {_pages(low)}: check the text against the page.")
+    return warnings
+
+
+def _pages(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:10])) + (" ..." if len(numbers) > 10 else "")
+    return f"page {shown}" if len(numbers) == 1 else f"{len(numbers)} pages ({shown})"

@@ -188,6 +188,7 @@ class Documents:
             max_zip_ratio=settings.max_zip_ratio,
             limits=settings.limits,
             on_usage=record,
+            ocr=settings.ocr,
         )
 
     def preview(

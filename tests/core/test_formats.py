@@ -132,8 +132,10 @@ def test_invalid_json_says_where() -> None:
 
 
 def test_image_without_a_vision_model_says_how_to_configure_one() -> None:
-    with pytest.raises(InvalidInput, match="needs a vision model. Set WORKBENCH_VISION_MODEL"):
-        parse("chart.png", make_png())
+    with pytest.raises(ParseError, match="shows no text that OCR could read; a vision model can describe it"):
+        parse("chart.png", make_png())  # read offline by OCR first: a picture with no words in it
+    with pytest.raises(InvalidInput, match="OCR is turned off .* vision model \\(WORKBENCH_VISION_MODEL"):
+        parse("chart.png", make_png(), ParseOptions(ocr="never"))
 
 
 def test_image_is_described_by_the_vision_model_through_litellm() -> None:

@@ -56,9 +56,9 @@ def test_pdf_text_set_at_one_point_and_scaled_up_is_kept() -> None:
     assert parse("c.pdf", scaled).text.strip() == "Scaled up to twelve points"
 
 
-def test_scanned_pdf_asks_for_ocr() -> None:
-    with pytest.raises(ParseError, match="needs OCR or a vision model"):
-        parse("scan.pdf", make_pdf(["", ""]))
+def test_a_pdf_with_no_words_anywhere_says_so() -> None:
+    with pytest.raises(ParseError, match="no text on any page, and OCR found none in its images"):
+        parse("scan.pdf", make_pdf(["", ""]))  # two squares drawn, no text and no image to read
 
 
 def test_pdf_with_empty_user_password_opens() -> None:

@@ -1,0 +1,96 @@
+"""Scanned pages and pictures of pages read offline by OCR (core.parsing.ocr, RapidOCR): searchable by their words on
+the right page, only where a page has no text layer, outlined on the cited page, hostile images refused in words."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+
+from core.errors import ParseError
+from core.ingest import Upload
+from core.parsing import ParseOptions, parse
+from core.workbench import Workbench
+from tests.conftest import make_scan, page_image
+
+PAGES = [
+    "Annual report 2019. The orchard cooperative sold 4,200 tonnes of apples to eleven supermarkets.",
+    "Board minutes. The directors approved a dividend of 35 cents per share, payable on the ninth of June.",
+    "Risk factors. Hail storms destroyed a fifth of the pear harvest in the northern valley during August.",
+]
+
+
+def test_a_scanned_pdf_is_searchable_by_its_words_on_the_right_page(workbench: Workbench) -> None:
+    admin = workbench.actor("admin")
+    workbench.stores.create(admin, "scans")
+    [result] = workbench.documents.ingest(admin, "scans", [Upload("scan.pdf", make_scan(PAGES))])
+    assert result.error is None, result.error
+    assert any(w.startswith("Read by OCR: 3 pages (1, 2, 3)") for w in result.warnings), result.warnings
+    hits = workbench.search.run(admin, "scans", "dividend payable in June")
+    assert hits[0].page == 2 and "dividend of 35 cents" in hits[0].text
+    hail = workbench.search.run(admin, "scans", "hail storms pear harvest")
+    assert hail[0].page == 3
+
+
+def test_only_pages_without_text_are_read_by_ocr() -> None:
+    parsed = parse("mixed.pdf", make_scan([None, PAGES[1]]))
+    assert parsed.page_count == 2
+    assert "annual general meeting in Lyon" in parsed.text and "dividend of 35 cents" in parsed.text
+    assert [w for w in parsed.warnings if "OCR" in w] == [next(w for w in parsed.warnings if "OCR" in w)]
+    assert "Read by OCR: page 2 (confidence" in parsed.warnings[0]
+
+
+def test_ocr_is_a_choice() -> None:
+    with pytest.raises(ParseError, match="no text on any page"):
+        parse("scan.pdf", make_scan(PAGES[:1]), ParseOptions(ocr="never"))
+    always = parse("mixed.pdf", make_scan([None]), ParseOptions(ocr="always"))
+    assert "annual general meeting" in always.text and "Read by OCR: page 1" in always.warnings[0]
+
+
+def test_a_picture_of_a_page_is_read_offline() -> None:
+    buffer = io.BytesIO()
+    page_image(PAGES[0]).save(buffer, format="PNG")
+    parsed = parse("photo.png", buffer.getvalue())
+    assert "4,200 tonnes of apples" in parsed.text and parsed.page_count == 1
+    frames = [page_image(text) for text in PAGES[:2]]
+    tiff = io.BytesIO()
+    frames[0].save(tiff, format="TIFF", save_all=True, append_images=frames[1:])
+    pages = parse("fax.tiff", tiff.getvalue())
+    assert pages.page_count == 2 and "dividend of 35 cents" in pages.text
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims a huge size (its pixel data is one empty line): what a decompression bomb declares."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("width", "height"), [(30_000, 30_000), (8_000, 6_000)])
+def test_a_huge_image_is_refused_in_words(width: int, height: int) -> None:
+    with pytest.raises(ParseError, match="too large to read") as refused:
+        parse("bomb.png", _png_header(width, height))
+    assert "bomb.png" in str(refused.value)
+
+
+def test_the_cited_page_outlines_the_ocr_passage(workbench: Workbench) -> None:
+    from PIL import Image, ImageChops
+
+    admin = workbench.actor("admin")
+    workbench.stores.create(admin, "scans")
+    workbench.documents.ingest(admin, "scans", [Upload("scan.pdf", make_scan(PAGES))])
+    hit = workbench.search.run(admin, "scans", "dividend payable in June")[0]
+    plain = workbench.documents.page_image(admin, "scans", hit.document_id, 2)
+    outlined = workbench.documents.page_image(admin, "scans", hit.document_id, 2, passage=hit.text)
+    assert plain and outlined
+    difference = ImageChops.difference(Image.open(io.BytesIO(plain)).convert("RGB"),
+                                       Image.open(io.BytesIO(outlined)).convert("RGB")).getbbox()  # fmt: skip
+    assert difference is not None  # an outline was drawn
+    left, top, right, _ = difference
+    page = Image.open(io.BytesIO(plain))
+    assert top < page.height * 0.2 and right - left > page.width * 0.5  # around the text near the top of the page
