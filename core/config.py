@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     max_chunks: int = parse_limits.DEFAULT_MAX_CHUNKS  # chunks per document
     max_parse_seconds: float = parse_limits.DEFAULT_MAX_PARSE_SECONDS
     max_ocr_pages: int = parse_limits.DEFAULT_MAX_OCR_PAGES
+    max_ocr_page_seconds: float = parse_limits.DEFAULT_MAX_OCR_PAGE_SECONDS
     ocr: Literal["auto", "always", "never"] = "auto"  # scanned pages and images read offline (auto: no text layer)
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
@@ -165,6 +166,7 @@ class Settings(BaseSettings):
             max_chunks=self.max_chunks,
             max_parse_seconds=self.max_parse_seconds,
             max_ocr_pages=self.max_ocr_pages,
+            max_ocr_page_seconds=self.max_ocr_page_seconds,
         )
 
     @property

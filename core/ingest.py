@@ -7,6 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from core import parsing
@@ -65,6 +66,10 @@ class Progress:
 
 ProgressSink = Callable[[Progress], None]
 CancelCheck = Callable[[], bool]
+
+
+class _Stopped(BaseException):
+    """A cancel seen while a file is being read (a BaseException: parsers turn every Exception into a ParseError)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,7 @@ class Ingestor:
         self.chunking = options.chunking or store.chunking
         self.on_usage = on_usage
         self.parse = parse or (lambda name, data, _hash, opts: parsing.parse(name, data, opts))
+        self._stop: CancelCheck = lambda: False
 
     def run(
         self,
@@ -160,7 +166,7 @@ class Ingestor:
         batch = _Batch()
         seen: dict[str, str] = {}
         stream = 0  # chunks handed to batches so far
-        stop = cancelled or (lambda: False)
+        stop = self._stop = cancelled or (lambda: False)
         try:
             for index, upload in enumerate(uploads):
                 if stop():
@@ -170,7 +176,10 @@ class Ingestor:
                     self._progress.final(index, upload.filename, upload)
                     continue
                 self._progress.step(index, upload.filename, Stage.READING)
-                outcome = self._prepare(upload, index, seen)
+                try:
+                    outcome = self._prepare(upload, index, seen)
+                except _Stopped:  # cancelled between two pages read by OCR
+                    break
                 if isinstance(outcome, IngestResult):
                     results[index] = outcome
                     self._progress.final(index, upload.filename, outcome)
@@ -224,6 +233,12 @@ class Ingestor:
                 batch = _Batch()
         return batch
 
+    def _page_read(self, index: int, filename: str, done: int, total: int) -> None:  # OCR: progress, and cancel
+        if self._stop():
+            raise _Stopped
+        self._progress.read[index] = self._progress.share[index] = 0.6 * done / total
+        self._progress.step(index, filename, Stage.PARSING, detail=f"read by OCR, page {done} of {total}")
+
     def _discard(self, entries: Sequence[_Pending]) -> None:
         """Remove unfinished documents from the store and the catalog, as if they had never been sent."""
         if not entries:
@@ -256,7 +271,8 @@ class Ingestor:
         seen[digest] = filename
         try:
             self._progress.step(index, filename, Stage.PARSING)
-            parsed = self.parse(filename, upload.data, digest, self.options.parse or ParseOptions())
+            reading = replace(self.options.parse or ParseOptions(), on_page=partial(self._page_read, index, filename))
+            parsed = self.parse(filename, upload.data, digest, reading)
             self._progress.step(index, filename, Stage.CHUNKING)
             chunks_of = self.options.chunking_of(filename) or self.chunking
             document_id = new_id()
@@ -398,6 +414,7 @@ class _Reporter:
         self.batch_chunks = batch_chunks
         self.finished: set[int] = set()
         self.share: dict[int, float] = {}  # per unfinished file: how far along it is, 0..1
+        self.read: dict[int, float] = {}  # per file: the share its pages read by OCR took
 
     def step(
         self, index: int, filename: str, stage: Stage, *, detail: str = "", batch: int = 0, batches: int = 0
@@ -426,5 +443,8 @@ class _Reporter:
             last_batch = (entry.first + entry.total - 1) // self.batch_chunks
             current = (entry.first + entry.written) // self.batch_chunks
             number, count = current - first_batch + 1, last_batch - first_batch + 1
-            self.share[entry.index] = (number - (0.5 if stage is Stage.EMBEDDING else 0.0)) / count * 0.95
+            base = self.read.get(entry.index, 0.0)  # a scan's pages read by OCR came first
+            self.share[entry.index] = (
+                base + (1 - base) * (number - (0.5 if stage is Stage.EMBEDDING else 0.0)) / count * 0.95
+            )
             self.step(entry.index, entry.document.filename, stage, batch=number, batches=count)

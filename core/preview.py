@@ -63,7 +63,7 @@ class ParseCache:
     def parse(
         self, filename: str, data: bytes, digest: str, options: ParseOptions, *, remember: bool = True
     ) -> tuple[ParsedDocument, bool]:
-        key = ("parsed", digest, parsing.extension(filename), options.vision_model, options.vision_prompt)
+        key = ("parsed", digest, parsing.extension(filename), options.vision_model, options.vision_prompt, options.ocr)
         hit = self._get(key)
         if isinstance(hit, ParsedDocument):
             return (hit if hit.filename == filename else _renamed(hit, filename)), True

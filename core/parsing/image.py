@@ -4,6 +4,8 @@ model through LiteLLM when one is chosen (captions for photos and charts), so th
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable
 from typing import Any
 
 from core import llm
@@ -24,7 +26,7 @@ def parse_image(filename: str, data: bytes, options: ParseOptions) -> ParsedDocu
                 f"{filename} is an image, and OCR is turned off (WORKBENCH_OCR=never); turn it on, or choose a "
                 "vision model (WORKBENCH_VISION_MODEL, for example openai/gpt-4o-mini or ollama/llava)."
             )
-        return _read_by_ocr(filename, data)
+        return _read_by_ocr(filename, data, options.on_page)
     image, mime = _sendable(filename, data)
     try:
         response = llm.describe_image(
@@ -44,7 +46,7 @@ def parse_image(filename: str, data: bytes, options: ParseOptions) -> ParsedDocu
     )
 
 
-def _read_by_ocr(filename: str, data: bytes) -> ParsedDocument:
+def _read_by_ocr(filename: str, data: bytes, on_page: Callable[[int, int], None] | None) -> ParsedDocument:
     """Each frame of the image (a TIFF's pages) read by OCR, offline, one part per page."""
     from PIL import ImageSequence
 
@@ -53,13 +55,17 @@ def _read_by_ocr(filename: str, data: bytes) -> ParsedDocument:
     image = _opened(filename, data)
     most = limits.current().max_ocr_pages
     parts, confidence = [], {}
+    frames = getattr(image, "n_frames", 1)
+    if frames > most:
+        raise ParseError(f"{filename} has {frames:,} pages, over the {most:,} OCR may read (WORKBENCH_MAX_OCR_PAGES).")
     for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
-        if number > most:
-            raise ParseError(f"{filename} has more than {most:,} pages to read (WORKBENCH_MAX_OCR_PAGES); split it.")
+        started = time.monotonic()
         read = ocr.read(frame.copy())
+        limits.ocr_page(number, time.monotonic() - started)
         confidence[number] = read.confidence
         parts.append(Part(read.text, page=number))
-        limits.check_time()
+        if on_page is not None:
+            on_page(number, frames)
     if not any(p.text.strip() for p in parts):
         raise ParseError(f"{filename} shows no text that OCR could read; a vision model can describe it instead.")
     pages = len(parts)

@@ -22,6 +22,7 @@ DEFAULT_MAX_MARKUP_MB = 64  # XML inside an Office file that a parser builds in 
 DEFAULT_MAX_CHUNKS = 60_000  # chunks per document
 DEFAULT_MAX_PARSE_SECONDS = 120.0
 DEFAULT_MAX_OCR_PAGES = 500  # pages of one document read by OCR
+DEFAULT_MAX_OCR_PAGE_SECONDS = 60.0  # one page read by OCR (about 1.5 s here); its time is not the parse budget's
 READ_BLOCK = 1 << 20
 
 
@@ -34,6 +35,7 @@ class Limits:
     max_chunks: int = DEFAULT_MAX_CHUNKS
     max_parse_seconds: float = DEFAULT_MAX_PARSE_SECONDS
     max_ocr_pages: int = DEFAULT_MAX_OCR_PAGES
+    max_ocr_page_seconds: float = DEFAULT_MAX_OCR_PAGE_SECONDS
 
 
 @dataclass
@@ -70,6 +72,20 @@ def check_time() -> None:
             f"{found.filename} took longer than {found.limits.max_parse_seconds:,.0f} s to read and was stopped "
             "(WORKBENCH_MAX_PARSE_SECONDS); it may be built to be slow to read."
         )
+
+
+def ocr_page(page: int, seconds: float) -> None:
+    """One page was read by OCR in `seconds`: refused past its own limit; not counted against the parse budget (a
+    500-page scan is bounded by pages and seconds a page instead)."""
+    found = _current.get()
+    if found is None:
+        return
+    if seconds > found.limits.max_ocr_page_seconds:
+        raise ParseError(
+            f"{found.filename}: page {page} took {seconds:,.0f} s to read by OCR, over the "
+            f"{found.limits.max_ocr_page_seconds:g} s a page allowed (WORKBENCH_MAX_OCR_PAGE_SECONDS)."
+        )
+    found.deadline += seconds
 
 
 def check_chars(filename: str, count: int) -> None:

@@ -26,3 +26,5 @@ class ParseOptions:
     limits: Limits = field(default_factory=Limits)
     on_usage: Callable[[str, Any], None] | None = field(default=None, compare=False)
     ocr: str = "auto"  # scanned pages and images: auto (pages with no text layer), always, never
+    # told after each page read by OCR (pages read, pages to read): progress, and where a cancel stops the work
+    on_page: Callable[[int, int], None] | None = field(default=None, compare=False)

@@ -7,6 +7,8 @@ import io
 import logging
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +40,15 @@ class Scanned:
     """Pages read by OCR, and their confidence."""
 
     confidence: dict[int, float] = field(default_factory=dict)  # page number -> mean confidence
+    on_page: Callable[[int, int], None] | None = None  # (pages read, pages to read)
 
 
-def parse_pdf(filename: str, data: bytes, ocr_mode: str = "auto") -> ParsedDocument:
+def parse_pdf(
+    filename: str, data: bytes, ocr_mode: str = "auto", on_page: Callable[[int, int], None] | None = None
+) -> ParsedDocument:
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise ParseError(f"{filename} is not a PDF (it does not start with %PDF); it may be damaged or misnamed.")
-    scanned = Scanned()
+    scanned = Scanned(on_page=on_page)
     try:
         pages, title = _pdfium_pages(data, ocr_mode, scanned)
     except pdfium.PdfiumError as exc:
@@ -61,29 +66,36 @@ def _clean(text: str) -> str:
 
 
 def _pdfium_pages(data: bytes, ocr_mode: str, scanned: Scanned) -> tuple[list[str], str | None]:
-    most = limits.current().max_ocr_pages
     with _pdfium_lock:
         pdf = pdfium.PdfDocument(data)
         try:
             title = (pdf.get_metadata_dict().get("Title") or "").strip() or None
-            pages = []
+            pages, to_read = [], []
             for index in range(len(pdf)):
                 page = pdf[index]
                 textpage = page.get_textpage()
-                text = _clean(_readable(textpage))
+                pages.append(_clean(_readable(textpage)))
                 textpage.close()
-                if ocr_mode == "always" or (ocr_mode == "auto" and _scanned(page, text)):
-                    if len(scanned.confidence) >= most:
-                        raise ParseError(
-                            f"More than {most:,} pages need OCR (WORKBENCH_MAX_OCR_PAGES); split the scan into "
-                            "smaller files."
-                        )
-                    read = ocr.read(_rendered(page))
-                    scanned.confidence[index + 1] = read.confidence
-                    text = _clean(read.text) if read.lines or ocr_mode == "auto" else text
-                    limits.check_time()
-                pages.append(text)
+                if ocr_mode == "always" or (ocr_mode == "auto" and _scanned(page, pages[-1])):
+                    to_read.append(index)
                 page.close()
+            most = limits.current().max_ocr_pages
+            if len(to_read) > most:
+                raise ParseError(
+                    f"{len(to_read):,} pages need OCR, over the {most:,} a document may have read "
+                    "(WORKBENCH_MAX_OCR_PAGES); split the scan into smaller files."
+                )
+            for done, index in enumerate(to_read, start=1):
+                page = pdf[index]
+                started = time.monotonic()
+                read = ocr.read(_rendered(page))
+                page.close()
+                limits.ocr_page(index + 1, time.monotonic() - started)
+                scanned.confidence[index + 1] = read.confidence
+                if read.lines or ocr_mode == "auto":
+                    pages[index] = _clean(read.text)
+                if scanned.on_page is not None:
+                    scanned.on_page(done, len(to_read))
         finally:
             pdf.close()
     return pages, title

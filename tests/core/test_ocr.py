@@ -94,3 +94,42 @@ def test_the_cited_page_outlines_the_ocr_passage(workbench: Workbench) -> None:
     left, top, right, _ = difference
     page = Image.open(io.BytesIO(plain))
     assert top < page.height * 0.2 and right - left > page.width * 0.5  # around the text near the top of the page
+
+
+def test_a_long_scan_shows_its_pages_and_stops_when_cancelled(workbench: Workbench) -> None:
+    from core.ingest import IngestStatus, Progress
+
+    admin = workbench.actor("admin")
+    workbench.stores.create(admin, "scans")
+    events: list[Progress] = []
+    [done] = workbench.documents.ingest(
+        admin, "scans", [Upload("scan.pdf", make_scan(PAGES))], on_progress=events.append
+    )
+    read = [e.detail for e in events if e.detail.startswith("read by OCR")]
+    assert read == ["read by OCR, page 1 of 3", "read by OCR, page 2 of 3", "read by OCR, page 3 of 3"]
+    overall = [e.overall for e in events]
+    assert overall == sorted(overall) and done.status is IngestStatus.WRITTEN  # the estimate moves with the pages
+    seen: list[Progress] = []
+    [stopped] = workbench.documents.ingest(
+        admin, "scans", [Upload("other-scan.pdf", make_scan(PAGES[::-1]))], on_progress=seen.append,
+        cancelled=lambda: any("page 1 of 3" in e.detail for e in seen),
+    )  # fmt: skip
+    assert stopped.status is IngestStatus.CANCELLED
+    assert [e.detail for e in seen if e.detail.startswith("read by OCR")] == ["read by OCR, page 1 of 3"]
+    assert [d.filename for d in workbench.documents.of(admin, "scans")] == ["scan.pdf"]  # nothing half kept
+
+
+def test_ocr_time_is_bounded_per_page_not_by_the_parse_budget() -> None:
+    from core.parsing.limits import Limits
+
+    quick = ParseOptions(limits=Limits(max_parse_seconds=0.5))  # three pages take seconds: OCR is not counted
+    assert "Hail storms" in parse("scan.pdf", make_scan(PAGES), quick).text
+    slow = ParseOptions(limits=Limits(max_ocr_page_seconds=0.01))
+    with pytest.raises(
+        ParseError,
+        match="page 1 took .* to read by OCR, over the 0.01 s a page allowed .WORKBENCH_MAX_OCR_PAGE_SECONDS",
+    ):
+        parse("scan.pdf", make_scan(PAGES), slow)
+    few = ParseOptions(limits=Limits(max_ocr_pages=2))
+    with pytest.raises(ParseError, match="3 pages need OCR, over the 2 .*WORKBENCH_MAX_OCR_PAGES"):
+        parse("scan.pdf", make_scan(PAGES), few)
