@@ -87,6 +87,13 @@ def store_redact(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
         print(f"'{store.name}': texts are sent to remote models as they are.")
 
 
+def store_ocr(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
+    store = wb.stores.set_ocr(me, args.name, "" if args.mode == "default" else args.mode)
+    said = {"auto": "pages with no text layer and images are read by OCR", "always": "every page is read by OCR",
+            "never": "nothing is read by OCR", "": f"OCR follows the server's setting ({wb.settings.ocr})"}  # fmt: skip
+    print(f"'{store.name}': {said[store.ocr]}.")
+
+
 def store_glossary(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
     if args.file is not None:
         text = read_file(args.file, max_bytes=1_000_000).decode("utf-8", errors="replace")
@@ -323,6 +330,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("user", "password"): user_password,
     ("user", "disable"): user_enable,
     ("user", "enable"): user_enable,
+    ("store", "ocr"): store_ocr,
     ("key", "create"): key_create,
     ("key", "list"): key_list,
     ("key", "revoke"): key_revoke,

@@ -53,6 +53,10 @@ def _stores(commands: argparse._SubParsersAction, plain: Parents, listed: Parent
     )
     redact.add_argument("name")
     redact.add_argument("state", choices=["on", "off"])
+    scans = store.add_parser("ocr", parents=plain, help="how a store's scanned pages are read (owners)")
+    scans.add_argument("name")
+    scans.add_argument("mode", choices=["auto", "always", "never", "default"],
+                       help="auto: pages with no text layer; default: the server's WORKBENCH_OCR")  # fmt: skip
     terms = store.add_parser(
         "glossary",
         parents=plain,

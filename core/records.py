@@ -151,6 +151,7 @@ class Store:
     generation: int = 0  # bumped by each embedding rebuild: a new collection holds the new vectors
     metadata: Mapping[str, str] = field(default_factory=dict)  # the owner's own key-value pairs
     redact_personal_data: bool = False  # personal data is replaced in every text sent to a remote model
+    ocr: str = ""  # scanned pages read by OCR: auto, always, never; "": the server's setting (WORKBENCH_OCR)
     glossary: Mapping[str, str] = field(default_factory=dict)  # the owner's measures -> line items (core.glossary)
     documents_version: int = 0  # moved by every change to its documents, as read with the store (core.catalog)
     jobs_version: int = 0  # moved when a file's job is added, ends or is removed

@@ -9,7 +9,7 @@ from ui import tables
 from ui.html import plain
 from ui.session import signed_in
 from ui.sharing import sharing as share_tab
-from ui.store_settings import embedding_tab, glossary_tab, privacy_tab
+from ui.store_settings import embedding_tab, glossary_tab, privacy_tab, scans_tab
 
 wb, me = signed_in()
 st.title("Stores")
@@ -44,7 +44,7 @@ if summary.role is not Role.OWNER:
         f"You are a {summary.role.value} of '{plain(chosen)}'; its owner shares, renames, exports and deletes it."
     )
     st.stop()
-sharing, rename, model, privacy, terms, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Privacy", "Glossary", "Export", "Delete"])  # fmt: skip
+sharing, rename, model, privacy, scans, terms, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Privacy", "Scans", "Glossary", "Export", "Delete"])  # fmt: skip
 with sharing:
     share_tab(wb, me, chosen)
 with rename:
@@ -59,6 +59,8 @@ with model:
     embedding_tab(wb, me, summary)
 with privacy:
     privacy_tab(wb, me, summary.store)
+with scans:
+    scans_tab(wb, me, summary.store)
 with terms:
     glossary_tab(wb, me, summary.store)
 with export:

@@ -50,6 +50,25 @@ def privacy_tab(wb: Workbench, me: Actor, store: Store) -> None:
         st.caption("Images sent to a vision model are sent as they are: only text can be redacted.")
 
 
+OCR_CHOICES = {"": "The server's setting", "auto": "Pages without text, and images (auto)",
+               "always": "Every page", "never": "Never"}  # fmt: skip
+
+
+def scans_tab(wb: Workbench, me: Actor, store: Store) -> None:
+    st.write(
+        "Scanned pages (a page that is a picture, with almost no text) and pictures of pages are read offline by OCR. "
+        "The document's status says which pages were read so, and flags the ones read with low confidence."
+    )
+    mode = st.selectbox("Read by OCR", list(OCR_CHOICES), list(OCR_CHOICES).index(store.ocr),
+                        format_func=OCR_CHOICES.__getitem__, key="ocr_mode")  # fmt: skip
+    if mode != store.ocr:
+        try:
+            wb.stores.set_ocr(me, store.name, mode)
+            st.toast("Saved: files added from now on are read so.")
+        except WorkbenchError as exc:
+            st.error(plain(str(exc)))
+
+
 def glossary_tab(wb: Workbench, me: Actor, store: Store) -> None:
     st.write(
         "Measures your analysts ask for by a name the documents do not print. A question naming one is also searched "

@@ -141,6 +141,7 @@ def store_row(store: Store) -> dict[str, object]:
         "generation": store.generation,
         "metadata": dict(store.metadata),
         "redact_personal_data": store.redact_personal_data,
+        "ocr": store.ocr,
         "glossary": dict(store.glossary),
     }
 
@@ -161,6 +162,7 @@ def store_of(row: RowMapping) -> Store:
         generation=int(row["generation"] or 0),
         metadata=row["metadata"] or {},
         redact_personal_data=bool(row["redact_personal_data"]),
+        ocr=row["ocr"] or "",
         glossary=row["glossary"] or {},
         documents_version=int(row["documents_version"] or 0),
         jobs_version=int(row["jobs_version"] or 0),

@@ -53,6 +53,7 @@ stores = sa.Table(
     sa.Column("search_defaults", sa.JSON, nullable=True),  # the retrieval settings chat uses for this store
     sa.Column("metadata", sa.JSON, nullable=True),  # the owner's own key-value pairs (the API's metadata)
     sa.Column("redact_personal_data", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("ocr", sa.String(10), nullable=False, default="", server_default=""),  # "": the server's setting
     sa.Column("glossary", sa.JSON, nullable=True),  # the owner's own measures: {"ARR": "annual recurring revenue"}
     # counts every change to the store's documents (added, ready, failed, removed, relabelled), in the transaction
     # that makes it: what a process caches of a store's documents is good while this is unchanged (a key lookup)

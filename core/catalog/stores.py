@@ -128,6 +128,11 @@ class StoreQueries:
             conn.execute(stores.update().where(stores.c.id == store.id).values(redact_personal_data=on))
         return self.get_store_by_id(store.id)
 
+    def set_ocr(self, store: Store, mode: str) -> Store:
+        with self.engine.begin() as conn:
+            conn.execute(stores.update().where(stores.c.id == store.id).values(ocr=mode))
+        return self.get_store_by_id(store.id)
+
     def set_glossary(self, store: Store, terms: Mapping[str, str]) -> Store:
         with self.engine.begin() as conn:
             conn.execute(stores.update().where(stores.c.id == store.id).values(glossary=dict(terms)))

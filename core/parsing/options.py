@@ -12,6 +12,7 @@ DEFAULT_VISION_PROMPT = (
     "Describe this image for a search index. Transcribe every piece of text, number and label exactly; "
     "for charts and tables give the values; then describe what the image shows in a few sentences."
 )
+OCR_MODES = ("auto", "always", "never")  # which pages and images OCR reads: those with no text layer, all, none
 DEFAULT_MAX_UNZIPPED_MB = 1024
 DEFAULT_MAX_ZIP_RATIO = 200
 

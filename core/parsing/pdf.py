@@ -29,7 +29,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MIN_READABLE_POINTS = 2.0
 
 
-OCR_MODES = ("auto", "always", "never")
 SCANNED_CHARS = 50  # a page with an image and fewer characters than this is read by OCR ("auto")
 OCR_DPI = 200  # pages are rendered this sharp for OCR (PP-OCR reads 9-point text well from 150 dpi up)
 OCR_MAX_PIXELS = 12_000_000  # ...or less, for a page larger than A3

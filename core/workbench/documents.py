@@ -188,7 +188,7 @@ class Documents:
             max_zip_ratio=settings.max_zip_ratio,
             limits=settings.limits,
             on_usage=record,
-            ocr=settings.ocr,
+            ocr=next((s.ocr for s in into if s.ocr), settings.ocr),  # the store's choice, else the server's
         )
 
     def preview(

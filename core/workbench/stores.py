@@ -14,6 +14,7 @@ from core.access import Action
 from core.catalog import new_id
 from core.errors import AlreadyExists, InvalidInput, WorkbenchError
 from core.options import ChunkSettings, SearchOptions
+from core.parsing.options import OCR_MODES
 from core.rebuild import RebuildProgress, rebuild
 from core.records import Access, Actor, DocumentStatus, Grant, GroupGrant, Role, Store
 from core.transfer import ExportSummary, export_store, import_export, read_export
@@ -215,6 +216,12 @@ class Stores:
         """Replace personal data (e-mails, phones, cards, IBANs, national ids) in every text this store sends to a
         remote model (owners; the bundled local models read everything, as nothing leaves the machine)."""
         return self._catalog.set_redaction(self._s.store(actor, name, Action.MANAGE), on)
+
+    def set_ocr(self, actor: Actor, name: str, mode: str) -> Store:
+        """How the store's scanned pages are read (owners): auto, always, never, or "" for the server's setting."""
+        if mode not in ("", *OCR_MODES):
+            raise InvalidInput(f"OCR is auto, always or never (or empty: the server's setting), not '{mode}'.")
+        return self._catalog.set_ocr(self._s.store(actor, name, Action.MANAGE), mode)
 
     def set_glossary(self, actor: Actor, name: str, text: str) -> Store:
         """The store's own analyst measures, one per line as 'measure = line item; line item' (owners): questions

@@ -184,6 +184,7 @@ MATRIX: dict[str, tuple[Operation, set[str]]] = {
     "search.files": (lambda wb, u: wb.search.files(wb.actor(u), "kb", ["launch"]), READERS),
     "stores.summary": (lambda wb, u: wb.stores.summary(wb.actor(u), "kb"), READERS),
     "stores.by_id": (lambda wb, u: wb.stores.by_id(wb.actor(u), _kb_id(wb)), READERS),
+    "stores.set_ocr": (lambda wb, u: wb.stores.set_ocr(wb.actor(u), "kb", "always"), OWNERS),
     "stores.describe": (lambda wb, u: wb.stores.describe(wb.actor(u), "kb", metadata={"by": u}), OWNERS),
     "usage.call": (lambda wb, u: wb.usage.call(wb.actor(u), "GET /v1/models", latency_ms=1.0, status=200), EVERYONE),
     "users.add": (lambda wb, u: wb.users.add(wb.actor(u), f"new-{u}"), ADMINS),

@@ -348,3 +348,11 @@ def test_model_commands_connect_test_and_remove(cli, monkeypatch: pytest.MonkeyP
         )
         code, _, err = cli("model", "test", "team/small")
         assert code == 1 and err == "error: There is no model named 'team/small'.\n"
+
+
+def test_store_ocr_choice(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("store", "create", "scans")
+    assert cli("store", "ocr", "scans", "always")[1] == "'scans': every page is read by OCR.\n"
+    assert cli("store", "ocr", "scans", "default")[1] == "'scans': OCR follows the server's setting (auto).\n"
+    code, _, err = cli("store", "ocr", "nowhere", "never")
+    assert code == 1 and err.startswith("error: There is no store named 'nowhere'")

@@ -133,3 +133,18 @@ def test_ocr_time_is_bounded_per_page_not_by_the_parse_budget() -> None:
     few = ParseOptions(limits=Limits(max_ocr_pages=2))
     with pytest.raises(ParseError, match="3 pages need OCR, over the 2 .*WORKBENCH_MAX_OCR_PAGES"):
         parse("scan.pdf", make_scan(PAGES), few)
+
+
+def test_a_store_chooses_how_its_scans_are_read(workbench: Workbench) -> None:
+    from core.errors import InvalidInput
+
+    admin = workbench.actor("admin")
+    workbench.stores.create(admin, "no-ocr")
+    assert workbench.stores.set_ocr(admin, "no-ocr", "never").ocr == "never"
+    [refused] = workbench.documents.ingest(admin, "no-ocr", [Upload("scan.pdf", make_scan(PAGES[:1]))])
+    assert refused.error is not None and "no text on any page" in refused.error
+    assert workbench.stores.set_ocr(admin, "no-ocr", "").ocr == ""  # the server's setting again: auto
+    [read] = workbench.documents.ingest(admin, "no-ocr", [Upload("scan.pdf", make_scan(PAGES[:1]))])
+    assert read.error is None and read.chunks >= 1
+    with pytest.raises(InvalidInput, match="OCR is auto, always or never"):
+        workbench.stores.set_ocr(admin, "no-ocr", "sometimes")
