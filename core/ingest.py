@@ -299,6 +299,7 @@ class Ingestor:
             uploaded_by=self.user,
             page_count=parsed.page_count,
             metadata=dict(self.options.metadata),
+            notes=parsed.warnings,
         )
         warnings = list(parsed.warnings)
         overflowing = self.embedder.overflowing([c.embedded for c in chunks])
@@ -396,8 +397,7 @@ class Ingestor:
             batch.documents[c.document_id].written += 1
         done = [e for e in entries if e.written == e.total]
         retired = [old for e in done for old in (*e.replaces, *e.supersedes)]
-        # one transaction: the new versions become visible exactly when the old ones disappear
-        self.catalog.mark_ready({e.document.id: e.total for e in done}, retire=retired)
+        self.catalog.mark_ready({e.document.id: e.total for e in done}, retire=retired)  # old out as new in, at once
         if retired:
             self.backend.delete_documents(self.store.collection, retired)
         for entry in done:

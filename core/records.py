@@ -183,6 +183,7 @@ class Document:
     page_count: int | None = None
     error: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what reading it noted: pages read by OCR and how well, pages with no text
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,9 +282,7 @@ class ScoreBreakdown:
     fused: float | None = None
     rerank: float | None = None
     named: float | None = None  # the bonus of a document the question names
-    # how relevant the hit is on a scale that means the same in every query (the calibrated fused score; the cosine
-    # in vector search; the saturated BM25 in full-text search): what a minimum score and chat's refusal compare
-    relevance: float | None = None
+    relevance: float | None = None  # on a scale alike in every query (calibrated fused, cosine, saturated BM25)
     expansion: str | None = None  # the glossary measure whose line items found it ("capex → purchases of ...")
     statement: float | None = None  # the bonus of a page of the financial statement the question's measure is on
     furniture: float | None = None  # the penalty of a page of exhibits, certifications, subsidiaries or auditors

@@ -22,14 +22,23 @@ if focus := st.session_state.pop("documents_focus", None):  # arriving from a se
     st.session_state["documents_store"] = focus["store"]
     st.session_state["open_document"] = focus["document"]
     st.session_state["chunks_focus"] = (focus["document"], focus["chunk"])
-    for key in ("documents_find", "documents_types", "documents_states", "chunks_find", "chunks_places"):
+    for key in (
+        "documents_find",
+        "documents_types",
+        "documents_states",
+        "documents_noted",
+        "chunks_find",
+        "chunks_places",
+    ):
         st.session_state.pop(key, None)
 name = st.selectbox("Store", [s.store.name for s in summaries], key="documents_store")
 role = next(s.role for s in summaries if s.store.name == name)
-find, kind, state = st.columns([2, 1, 1])
+find, kind, state, noted = st.columns([2, 1, 1, 1])
 needle = find.text_input("Find a document", key="documents_find", placeholder="part of its name")
 kinds = kind.multiselect("Type", [e.lstrip(".") for e in supported_extensions()], key="documents_types")
 states = state.multiselect("Status", [s.value for s in DocumentStatus], key="documents_states")
+NOTES = {"": "Any", "Read by OCR": "Read by OCR", "Low OCR confidence": "Low OCR confidence"}
+note = noted.selectbox("Reading", list(NOTES), format_func=NOTES.__getitem__, key="documents_noted")
 wanted = int(st.session_state.get("documents_page", 1))
 listed = wb.documents.page(
     me,
@@ -37,10 +46,11 @@ listed = wb.documents.page(
     find=needle,
     extensions=kinds,
     statuses=[DocumentStatus(s) for s in states],
+    noted=note,
     page=wanted,
     per_page=PER_PAGE,
 )
-if not listed.matching and not (needle or kinds or states):
+if not listed.matching and not (needle or kinds or states or note):
     st.info(f"'{plain(name)}' has no documents yet: add files on the Upload page.")
     st.stop()
 if listed.pages > 1:
@@ -50,7 +60,7 @@ st.dataframe(tables.documents(listed.documents), hide_index=True, width="stretch
 first = (listed.page - 1) * PER_PAGE
 st.caption(
     f"{listed.matching:,} document{'s' * (listed.matching != 1)}"
-    + ((" match" if listed.matching != 1 else " matches") if needle or kinds or states else "")
+    + ((" match" if listed.matching != 1 else " matches") if needle or kinds or states or note else "")
     + (f" · {first + 1:,}–{first + len(listed.documents):,}, newest first" if listed.documents else "")
 )
 

@@ -39,12 +39,13 @@ def documents(found: Sequence[Document]) -> pd.DataFrame:
                 "Chunks": d.chunk_count,
                 "Size (KB)": round(d.size_bytes / 1024, 1),
                 "Status": d.status.value if d.status is not DocumentStatus.FAILED else f"failed: {d.error}",
+                "Notes": " ".join(d.notes),
                 "Uploaded by": d.uploaded_by,
                 "Uploaded (UTC)": f"{d.created_at:%Y-%m-%d %H:%M}",
             }
             for d in found
         ],
-        columns=["Name", "Type", "Pages", "Chunks", "Size (KB)", "Status", "Uploaded by", "Uploaded (UTC)"],
+        columns=["Name", "Type", "Pages", "Chunks", "Size (KB)", "Status", "Notes", "Uploaded by", "Uploaded (UTC)"],
     )
     table["Pages"] = table["Pages"].astype("Int64")  # a Word file or a note has none: an empty cell, not "None"
     return table

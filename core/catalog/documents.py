@@ -185,6 +185,7 @@ class DocumentQueries:
         find: str = "",
         extensions: Sequence[str] = (),
         statuses: Sequence[DocumentStatus] = (),
+        noted: str = "",
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[Document], int]:
@@ -200,6 +201,8 @@ class DocumentQueries:
             )
         if statuses:
             conditions.append(documents.c.status.in_([s.value for s in statuses]))
+        if noted:  # a note's opening words ("Read by OCR", "Low OCR confidence")
+            conditions.append(sa.cast(documents.c.notes, sa.Text).contains(noted, autoescape=True))
         with self.engine.connect() as conn:
             total = int(
                 conn.execute(sa.select(sa.func.count()).select_from(documents).where(*conditions)).scalar() or 0

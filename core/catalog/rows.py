@@ -182,6 +182,7 @@ def document_row(doc: Document) -> dict[str, object]:
         "page_count": doc.page_count,
         "uploaded_by": doc.uploaded_by,
         "metadata": dict(doc.metadata),
+        "notes": list(doc.notes),
         "created_at": doc.created_at,
         "updated_at": doc.created_at,
         "worker": WORKER if doc.status is DocumentStatus.PROCESSING else None,
@@ -201,5 +202,6 @@ def document_of(row: RowMapping) -> Document:
         page_count=row["page_count"],
         uploaded_by=row["uploaded_by"],
         metadata=dict(row["metadata"] or {}),
+        notes=tuple(row["notes"] or ()),
         created_at=utc(row["created_at"]),
     )

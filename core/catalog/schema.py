@@ -106,6 +106,7 @@ documents = sa.Table(
     sa.Column("page_count", sa.Integer, nullable=True),
     sa.Column("uploaded_by", sa.String(120), nullable=False),
     sa.Column("metadata", sa.JSON, nullable=False, default=dict),
+    sa.Column("notes", sa.JSON, nullable=True),  # what reading the file noted (Document.notes)
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("worker", sa.String(200), nullable=True),  # host:pid of the process writing it, while processing

@@ -57,11 +57,12 @@ class Documents:
         find: str = "",
         extensions: Sequence[str] = (),
         statuses: Sequence[DocumentStatus] = (),
+        noted: str = "",
         page: int = 1,
         per_page: int = 50,
     ) -> DocumentPage:
-        """One page of the store's documents, newest first, filtered by name, type and status (the Documents page:
-        what it reads follows the page, not the store)."""
+        """One page of the store's documents, newest first, filtered by name, type, status and a note's words ("Read
+        by OCR"): the Documents page (what it reads follows the page, not the store)."""
         found = self._s.store(actor, store)
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise InvalidInput(f"Show between 1 and {MAX_PER_PAGE} documents a page, not {per_page}.")
@@ -70,13 +71,21 @@ class Documents:
             find=find,
             extensions=extensions,
             statuses=statuses,
+            noted=noted,
             offset=(max(1, page) - 1) * per_page,
             limit=per_page,
         )
         pages = max(1, -(-matching // per_page))
         if page > pages and matching:  # the filter narrowed meanwhile: its last page
             return self.page(
-                actor, store, find=find, extensions=extensions, statuses=statuses, page=pages, per_page=per_page
+                actor,
+                store,
+                find=find,
+                extensions=extensions,
+                statuses=statuses,
+                noted=noted,
+                page=pages,
+                per_page=per_page,
             )
         return DocumentPage(tuple(shown), matching=matching, page=max(1, min(page, pages)), pages=pages)
 

@@ -148,3 +148,16 @@ def test_a_store_chooses_how_its_scans_are_read(workbench: Workbench) -> None:
     assert read.error is None and read.chunks >= 1
     with pytest.raises(InvalidInput, match="OCR is auto, always or never"):
         workbench.stores.set_ocr(admin, "no-ocr", "sometimes")
+
+
+def test_the_documents_list_finds_what_ocr_read(workbench: Workbench) -> None:
+    admin = workbench.actor("admin")
+    workbench.stores.create(admin, "mixed")
+    workbench.documents.ingest(admin, "mixed", [Upload("scan.pdf", make_scan(PAGES[:2])),
+                                                Upload("notes.txt", b"Typed notes about the orchard.")])  # fmt: skip
+    every = workbench.documents.page(admin, "mixed")
+    assert {d.filename for d in every.documents} == {"scan.pdf", "notes.txt"}
+    scanned = workbench.documents.page(admin, "mixed", noted="Read by OCR")
+    assert [d.filename for d in scanned.documents] == ["scan.pdf"] and scanned.matching == 1
+    assert scanned.documents[0].notes[0].startswith("Read by OCR: 2 pages (1, 2) (confidence")
+    assert workbench.documents.page(admin, "mixed", noted="Low OCR confidence").matching == 0
