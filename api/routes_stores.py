@@ -16,6 +16,7 @@ from core.access import Action
 from core.errors import InvalidInput, NotFound, StoreNotFound
 from core.jobs import StoreFile
 from core.options import AskOptions, ChunkSettings, Reranker
+from core.parsing.options import check_ocr
 from core.records import Actor, Store
 from core.workbench import Workbench
 from core.workbench.files import Attach
@@ -293,6 +294,7 @@ def upload(
     chunk_overlap: Annotated[int | None, Form()] = None,
     vision_model: Annotated[str | None, Form()] = None,
     vision_prompt: Annotated[str | None, Form()] = None,
+    ocr: Annotated[str | None, Form(description="scanned pages: auto, always or never (default: the store's)")] = None,
 ) -> dict[str, Any]:
     store = _store(wb, me, store_id, Action.EDIT)
     chunking = None
@@ -303,9 +305,13 @@ def upload(
             chunk_size if chunk_size is not None else base.size,
             chunk_overlap if chunk_overlap is not None else min(base.overlap, (chunk_size or base.size) - 1),
         )
+    if ocr:
+        check_ocr(ocr)  # before the file is kept: a refused upload leaves nothing behind
     data = read_upload(file, wb.settings.max_upload_bytes)
     stored = wb.files.upload(me, file.filename or "", data, purpose="assistants")
-    wb.jobs.add(me, store.name, [Attach(stored.id, {}, chunking, vision_model or None, vision_prompt or None)])
+    wb.jobs.add(
+        me, store.name, [Attach(stored.id, {}, chunking, vision_model or None, vision_prompt or None, ocr or None)]
+    )
     wb.jobs.wait(me, store.name, stored.id)
     found = wb.jobs.file(me, store.name, stored.id)
     chunks = 0

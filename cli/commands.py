@@ -123,7 +123,9 @@ def revoke(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
 
 def ingest(wb: Workbench, args: argparse.Namespace, me: Actor) -> int:
     store = wb.stores.get(me, args.store)
-    parse = wb.documents.parse_options(me, store.name, vision_model=args.vision_model, vision_prompt=args.vision_prompt)
+    parse = wb.documents.parse_options(
+        me, store.name, vision_model=args.vision_model, vision_prompt=args.vision_prompt, ocr=args.ocr
+    )
     chunking = chunk_settings(args, store.chunking)
     options = IngestOptions(chunking=chunking, replace=args.replace, metadata=pairs(args.meta), parse=parse)
     results = wb.documents.ingest_paths(me, args.store, args.files, options=options)

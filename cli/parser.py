@@ -99,6 +99,9 @@ def _files(commands: argparse._SubParsersAction, plain: Parents, listed: Parents
         "--replace", action="store_true", help="a file with the name of a document already in the store replaces it"
     )
     ingest.add_argument(
+        "--ocr", choices=["auto", "always", "never"], help="scanned pages read by OCR (default: the store's choice)"
+    )
+    ingest.add_argument(
         "--vision-model",
         metavar="MODEL",
         help="LiteLLM vision model that describes images (default: $WORKBENCH_VISION_MODEL)",

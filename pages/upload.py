@@ -9,7 +9,7 @@ from core.records import Role
 from ui import jobs_view
 from ui.html import plain
 from ui.session import fail, signed_in
-from ui.upload_view import ingest_options, plan, preview_panel
+from ui.upload_view import OCR, ingest_options, plan, preview_panel
 
 wb, me = signed_in()
 st.title("Upload")
@@ -38,7 +38,8 @@ if not files and not dropped:
     )
 if files:
     problems = {f.name: reason for f in files if (reason := wb.documents.check(me, f.name, f.getvalue()))}
-    preview_panel(wb, me, store, files)
+    ocr = st.selectbox("Scanned pages read by OCR", list(OCR), format_func=OCR.__getitem__, key="upload_ocr")
+    preview_panel(wb, me, store, files, ocr)
     st.divider()
     insist = bool(problems) and st.checkbox(
         f"Add the {len(problems)} file(s) that failed the check anyway (they will be listed as failed)",
@@ -51,7 +52,7 @@ if files:
     count = f"{len(files)} file" + ("s" if len(files) > 1 else "")
     if files and st.button(f"Add {count} to '{plain(store.name)}'", type="primary", key="ingest"):
         try:
-            st.session_state["upload_batch"] = jobs_view.add(wb, me, store, files, ingest_options())
+            st.session_state["upload_batch"] = jobs_view.add(wb, me, store, files, ingest_options(), ocr=ocr)
         except WorkbenchError as exc:
             fail(exc)
         st.session_state["upload_added"] = added | {(f.name, f.size) for f in files}

@@ -34,13 +34,13 @@ WORDS = {
 }
 
 
-def add(wb: Workbench, me: Actor, store: Store, files: Sequence[Any], options: IngestOptions) -> str:
-    """Keep the files and queue them for the store, each with its chunking; returns the batch's id."""
+def add(wb: Workbench, me: Actor, store: Store, files: Sequence[Any], options: IngestOptions, *, ocr: str = "") -> str:
+    """Keep the files and queue them for the store, each with its chunking (and OCR choice); the batch's id."""
     batch = uuid.uuid4().hex
     attach = []
     for f in files:
         stored = wb.files.upload(me, f.name, f.getvalue(), purpose="ingest")
-        attach.append(Attach(stored.id, {}, options.chunking_of(f.name)))
+        attach.append(Attach(stored.id, {}, options.chunking_of(f.name), ocr=ocr or None))
     wb.jobs.add(me, store.name, attach, batch_id=batch)
     return batch
 

@@ -31,8 +31,11 @@ def ingest_options() -> IngestOptions:
     return IngestOptions(chunking=chosen.get(EVERY), chunking_for={k: v for k, v in chosen.items() if k != EVERY})
 
 
+OCR = {"": "the store's choice", "auto": "pages without text (auto)", "always": "every page", "never": "never"}
+
+
 @st.fragment
-def preview_panel(wb: Workbench, me: Actor, store: Store, files: list[Any]) -> None:
+def preview_panel(wb: Workbench, me: Actor, store: Store, files: list[Any], ocr: str = "") -> None:
     """Only this part reruns while the sliders move: parsing is cached, so a move only re-chunks."""
     started = time.perf_counter()
     chosen = st.selectbox("Preview", [f.name for f in files], key="preview_file")
@@ -48,7 +51,9 @@ def preview_panel(wb: Workbench, me: Actor, store: Store, files: list[Any]) -> N
     target = st.radio("These settings are for", list(targets), horizontal=True, key=f"preview_apply_{chosen}")
     try:
         settings = ChunkSettings(Strategy(strategy), size, overlap)
-        result = wb.documents.preview(me, chosen, data, chunking=settings, embedding=store.embedding_model)
+        result = wb.documents.preview(
+            me, chosen, data, chunking=settings, embedding=store.embedding_model, ocr=ocr or store.ocr or None
+        )
     except WorkbenchError as exc:
         st.error(plain(str(exc)))
         return

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import InvalidInput
 from core.parsing.limits import Limits
 
 DEFAULT_VISION_PROMPT = (
@@ -13,6 +14,15 @@ DEFAULT_VISION_PROMPT = (
     "for charts and tables give the values; then describe what the image shows in a few sentences."
 )
 OCR_MODES = ("auto", "always", "never")  # which pages and images OCR reads: those with no text layer, all, none
+
+
+def check_ocr(mode: str) -> str:
+    """An OCR choice as given, refused in words unless it is one of OCR_MODES."""
+    if mode not in OCR_MODES:
+        raise InvalidInput(f"OCR is auto, always or never, not '{mode}'.")
+    return mode
+
+
 DEFAULT_MAX_UNZIPPED_MB = 1024
 DEFAULT_MAX_ZIP_RATIO = 200
 

@@ -13,7 +13,7 @@ from core.access import Action
 from core.errors import InvalidInput, NotFound, StoreNotFound, WorkbenchError
 from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, content_hash, read_uploads
 from core.options import ChunkSettings, IngestOptions
-from core.parsing.options import ParseOptions
+from core.parsing.options import ParseOptions, check_ocr
 from core.preview import Preview, preview
 from core.records import Actor, Chunk, ChunkChange, Document, DocumentStatus, IngestResult, IngestStatus, Store
 from core.workbench.services import Services
@@ -169,14 +169,26 @@ class Documents:
         return self._s.originals.page_png(found.id, document_id, page, passage)
 
     def parse_options(
-        self, actor: Actor, store: str | None, *, vision_model: str | None = None, vision_prompt: str | None = None
+        self,
+        actor: Actor,
+        store: str | None,
+        *,
+        vision_model: str | None = None,
+        vision_prompt: str | None = None,
+        ocr: str | None = None,
     ) -> ParseOptions:
         """Parsing choices from the settings, with this upload's overrides; vision calls are recorded as usage."""
         into = [self._s.store(actor, store, Action.EDIT)] if store is not None else []
-        return self._parse_options(actor, into, vision_model=vision_model, vision_prompt=vision_prompt)
+        return self._parse_options(actor, into, vision_model=vision_model, vision_prompt=vision_prompt, ocr=ocr)
 
     def _parse_options(
-        self, actor: Actor, into: Sequence[Store], *, vision_model: str | None = None, vision_prompt: str | None = None
+        self,
+        actor: Actor,
+        into: Sequence[Store],
+        *,
+        vision_model: str | None = None,
+        vision_prompt: str | None = None,
+        ocr: str | None = None,
     ) -> ParseOptions:
         usage = self._s.usage(actor, "vision", into)
 
@@ -185,6 +197,8 @@ class Documents:
             usage.record(None if failed else outcome, error=str(outcome) if failed else None, model=model)
 
         settings = self._s.settings
+        if ocr:
+            check_ocr(ocr)
         chosen = self._s.default_model("vision") if vision_model is None else vision_model
         if vision_model:
             self._s.permitted("vision", vision_model)
@@ -197,7 +211,7 @@ class Documents:
             max_zip_ratio=settings.max_zip_ratio,
             limits=settings.limits,
             on_usage=record,
-            ocr=next((s.ocr for s in into if s.ocr), settings.ocr),  # the store's choice, else the server's
+            ocr=ocr or next((s.ocr for s in into if s.ocr), settings.ocr),  # this upload's, the store's, the server's
         )
 
     def preview(
@@ -210,6 +224,7 @@ class Documents:
         embedding: str | None = None,
         vision_model: str | None = None,
         vision_prompt: str | None = None,
+        ocr: str | None = None,
     ) -> Preview:
         """What ingest would make of a file with these settings; nothing is embedded or written."""
         return preview(
@@ -217,7 +232,7 @@ class Documents:
             data,
             settings=chunking,
             embedder=self._s.embedder(embedding or self._s.settings.default_embedding),
-            options=self._parse_options(actor, [], vision_model=vision_model, vision_prompt=vision_prompt),
+            options=self._parse_options(actor, [], vision_model=vision_model, vision_prompt=vision_prompt, ocr=ocr),
             cache=self._s.parse_cache,
             max_bytes=self._s.settings.max_upload_bytes,
         )

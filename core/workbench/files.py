@@ -24,6 +24,7 @@ from core.catalog.jobs import FILE_STATUS
 from core.errors import InvalidInput, NotFound, TooLarge
 from core.jobs import Job, JobError, JobStatus, StoredFile, StoreFile
 from core.options import ChunkSettings
+from core.parsing.options import check_ocr
 from core.records import Actor, Document, DocumentStatus, Store
 from core.workbench.documents import Documents
 from core.workbench.services import Services
@@ -44,6 +45,7 @@ class Attach:
     chunking: ChunkSettings | None = None  # None: the store's own
     vision_model: str | None = None
     vision_prompt: str | None = None
+    ocr: str | None = None  # auto, always, never; None: the store's choice
 
 
 def check_attributes(attributes: Mapping[str, object]) -> dict[str, str | int | float | bool]:
@@ -148,6 +150,8 @@ class Jobs:
                 }
             if item.vision_model is not None or item.vision_prompt is not None:
                 options["vision"] = {"model": item.vision_model, "prompt": item.vision_prompt}
+            if item.ocr:
+                options["ocr"] = check_ocr(item.ocr)
             job = Job(
                 id=new_id(),
                 store_id=found.id,

@@ -146,12 +146,15 @@ class JobRunner:
         options = job.options
         chunking = options.get("chunking")
         vision = options.get("vision") or {}
+        ocr = options.get("ocr")
         parse = None
         try:
-            if isinstance(vision, dict) and vision:
+            if (isinstance(vision, dict) and vision) or ocr:
+                vision = vision if isinstance(vision, dict) else {}
                 parse = self._documents.parse_options(
-                    actor, store.name, vision_model=vision.get("model"), vision_prompt=vision.get("prompt")
-                )
+                    actor, store.name, vision_model=vision.get("model"), vision_prompt=vision.get("prompt"),
+                    ocr=str(ocr) if ocr else None,
+                )  # fmt: skip
             ingest = IngestOptions(
                 chunking=ChunkSettings(**chunking) if isinstance(chunking, dict) else None,
                 metadata=dict(options.get("attributes") or {}),  # type: ignore[call-overload]

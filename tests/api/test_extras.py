@@ -81,3 +81,23 @@ def test_the_openapi_docs_describe_every_endpoint(api: Server) -> None:
         "/v1/embeddings",
     ):
         assert path in paths, path
+
+
+def test_an_upload_chooses_how_its_scan_is_read(api: Server) -> None:
+    from tests.conftest import make_scan
+
+    store = api.client("olivia").vector_stores.create(name="scans by api")
+    headers = {"Authorization": f"Bearer {api.keys['olivia']}"}
+    scan = make_scan(["Minutes of the board. The dividend of 35 cents is payable on the ninth of June."])
+
+    def upload(name: str, ocr: str) -> httpx.Response:
+        return HTTP.post(f"{api.base}/vector_stores/{store.id}/upload", files={"file": (name, scan, "application/pdf")},
+                         data={"ocr": ocr}, headers=headers)  # fmt: skip
+
+    unread = upload("unread.pdf", "never").json()
+    assert unread["status"] == "failed" and "no text on any page" in unread["last_error"]["message"]
+    read = upload("read.pdf", "auto").json()
+    assert read["status"] == "completed" and read["chunks"] >= 1
+    wrong = upload("odd.pdf", "sometimes")
+    assert wrong.status_code == 400 and "OCR is auto, always or never" in wrong.json()["error"]["message"]
+    assert "odd.pdf" not in [f.filename for f in api.wb.files.mine(api.wb.actor("olivia"))]  # nothing kept

@@ -356,3 +356,15 @@ def test_store_ocr_choice(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("store", "ocr", "scans", "default")[1] == "'scans': OCR follows the server's setting (auto).\n"
     code, _, err = cli("store", "ocr", "nowhere", "never")
     assert code == 1 and err.startswith("error: There is no store named 'nowhere'")
+
+
+def test_ingest_chooses_how_a_scan_is_read(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import make_scan
+
+    scan = tmp_path / "minutes.pdf"
+    scan.write_bytes(make_scan(["Minutes of the board. The dividend of 35 cents is payable on the ninth of June."]))
+    cli("store", "create", "scans")
+    code, out, _ = cli("ingest", "scans", str(scan), "--ocr", "never")
+    assert code == 1 and "no text on any page" in out
+    code, out, _ = cli("ingest", "scans", str(scan), "--json")
+    assert code == 0 and json.loads(out)[0]["warnings"][0].startswith("Read by OCR: page 1")
