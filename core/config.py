@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     max_parse_seconds: float = parse_limits.DEFAULT_MAX_PARSE_SECONDS
     max_ocr_pages: int = parse_limits.DEFAULT_MAX_OCR_PAGES
     max_ocr_page_seconds: float = parse_limits.DEFAULT_MAX_OCR_PAGE_SECONDS
+    max_ocr_seconds: float = parse_limits.DEFAULT_MAX_OCR_SECONDS
     ocr: Literal["auto", "always", "never"] = "auto"  # scanned pages and images read offline (auto: no text layer)
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
@@ -167,6 +168,7 @@ class Settings(BaseSettings):
             max_parse_seconds=self.max_parse_seconds,
             max_ocr_pages=self.max_ocr_pages,
             max_ocr_page_seconds=self.max_ocr_page_seconds,
+            max_ocr_seconds=self.max_ocr_seconds,
         )
 
     @property

@@ -6,12 +6,14 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 import pypdfium2 as pdfium
 
 from core.objects import Objects
+from core.parsing.pdf import SCANNED_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,8 @@ def _rendered(objects: Objects, key: str, page: int, passage: str) -> bytes | No
                 (right + 3) * SCALE,
                 (height - bottom + 3) * SCALE,
             ]
-        elif passage.strip() and not sheet.get_textpage().get_text_range().strip():  # a scanned page: where OCR read it
-            frame = _read_box(image, passage)
+        elif passage.strip() and len(sheet.get_textpage().get_text_range().strip()) < SCANNED_CHARS:  # a scan
+            frame = _read_box(key, page, image, passage)
         if frame is not None:
             from PIL import ImageDraw
 
@@ -111,17 +113,38 @@ def _passage_box(sheet: pdfium.PdfPage, passage: str) -> tuple[float, float, flo
     return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
-def _read_box(image: Any, passage: str) -> list[float] | None:
-    """The box (pixels) around the lines OCR reads on the page that belong to the passage."""
-    from core.parsing import ocr
+def _read_box(key: str, page: int, image: Any, passage: str) -> list[float] | None:
+    """The box (pixels) around the lines OCR reads on the page that belong to the passage (None: the page is shown
+    without an outline, whatever went wrong reading it)."""
 
     wanted = " ".join(passage.lower().split())
+    try:
+        lines = _page_lines(key, page, image)
+    except Exception:  # the page itself is still worth showing
+        log.warning("could not read the scanned page to outline a passage", exc_info=True)
+        return None
     boxes = [
-        line.box
-        for line in ocr.read(image).lines
-        if len(line.text.strip()) >= 8 and " ".join(line.text.lower().split()) in wanted
+        line.box for line in lines if len(line.text.strip()) >= 8 and " ".join(line.text.lower().split()) in wanted
     ]
     if not boxes:
         return None
     return [min(b[0] for b in boxes) - 4, min(b[1] for b in boxes) - 4,
             max(b[2] for b in boxes) + 4, max(b[3] for b in boxes) + 4]  # fmt: skip
+
+
+_lines: dict[tuple[str, int], tuple[Any, ...]] = {}  # what OCR read on a cited scanned page, whatever the passage
+_lines_lock = threading.Lock()
+
+
+def _page_lines(key: str, page: int, image: Any) -> tuple[Any, ...]:
+    from core.parsing import ocr
+
+    with _lines_lock:
+        if (key, page) in _lines:
+            return _lines[(key, page)]
+    lines = ocr.read(image).lines
+    with _lines_lock:
+        if len(_lines) >= RENDERED:
+            _lines.pop(next(iter(_lines)))
+        _lines[(key, page)] = lines
+    return lines

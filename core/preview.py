@@ -63,9 +63,16 @@ class ParseCache:
     def parse(
         self, filename: str, data: bytes, digest: str, options: ParseOptions, *, remember: bool = True
     ) -> tuple[ParsedDocument, bool]:
-        key = ("parsed", digest, parsing.extension(filename), options.vision_model, options.vision_prompt, options.ocr)
+        key = (
+            "parsed",
+            digest,
+            parsing.extension(filename),
+            options.vision_model,
+            options.vision_prompt,
+            options.ocr,
+        )
         hit = self._get(key)
-        if isinstance(hit, ParsedDocument):
+        if isinstance(hit, ParsedDocument) and not (hit.partial and not options.ocr_first):  # a preview's: read all
             return (hit if hit.filename == filename else _renamed(hit, filename)), True
         parsed = parsing.parse(filename, data, options)
         if remember:

@@ -238,6 +238,7 @@ class ParsedDocument:
     title: str | None = None
     page_count: int | None = None
     warnings: tuple[str, ...] = ()
+    partial: bool = False  # a preview's: some scanned pages left unread (the upload reads them all)
 
 
 @dataclass(frozen=True)

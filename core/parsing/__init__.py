@@ -115,7 +115,7 @@ def _parse(filename: str, ext: str, data: bytes, options: ParseOptions) -> Parse
     if ext == ".pdf":
         from core.parsing.pdf import parse_pdf
 
-        return parse_pdf(filename, data, options.ocr, options.on_page)
+        return parse_pdf(filename, data, options.ocr, options.on_page, first=options.ocr_first)
     module_name, function = PARSERS[ext].split(":")
     parser: Parser = getattr(importlib.import_module(module_name), function)
     return parser(filename, data)

@@ -23,8 +23,9 @@ def parse_image(filename: str, data: bytes, options: ParseOptions) -> ParsedDocu
     if not options.vision_model:
         if options.ocr == "never":
             raise InvalidInput(
-                f"{filename} is an image, and OCR is turned off (WORKBENCH_OCR=never); turn it on, or choose a "
-                "vision model (WORKBENCH_VISION_MODEL, for example openai/gpt-4o-mini or ollama/llava)."
+                f"{filename} is an image, and OCR is turned off for this upload (its store's or the server's "
+                "choice); turn it on, or choose a vision model (WORKBENCH_VISION_MODEL, for example "
+                "openai/gpt-4o-mini or ollama/llava)."
             )
         return _read_by_ocr(filename, data, options.on_page)
     image, mime = _sendable(filename, data)
@@ -59,13 +60,15 @@ def _read_by_ocr(filename: str, data: bytes, on_page: Callable[[int, int], None]
     if frames > most:
         raise ParseError(f"{filename} has {frames:,} pages, over the {most:,} OCR may read (WORKBENCH_MAX_OCR_PAGES).")
     for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+        width, height = frame.size  # from the frame's header: checked before its pixels are decoded
+        if width * height > ocr.MAX_PIXELS:
+            raise ParseError(f"{filename}, page {number} is {width:,} × {height:,} pixels: too large to read.")
         started = time.monotonic()
-        read = ocr.read(frame.copy())
+        read = ocr.read(frame.copy(), where=f"{filename}, page {number}")
         limits.ocr_page(number, time.monotonic() - started)
         confidence[number] = read.confidence
         parts.append(Part(read.text, page=number))
-        if on_page is not None:
-            on_page(number, frames)
+        limits.tell(on_page, number, frames)
     if not any(p.text.strip() for p in parts):
         raise ParseError(f"{filename} shows no text that OCR could read; a vision model can describe it instead.")
     pages = len(parts)

@@ -4,16 +4,19 @@ table rows, nesting depth, chunks and seconds of parsing. Each is a setting; eac
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InvalidInput, ParseError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 20_000_000  # a 1,000-page filing is about 3 M characters
 DEFAULT_MAX_ROWS = 100_000  # table rows per document (CSV, all sheets of a workbook)
@@ -23,6 +26,7 @@ DEFAULT_MAX_CHUNKS = 60_000  # chunks per document
 DEFAULT_MAX_PARSE_SECONDS = 120.0
 DEFAULT_MAX_OCR_PAGES = 500  # pages of one document read by OCR
 DEFAULT_MAX_OCR_PAGE_SECONDS = 60.0  # one page read by OCR (about 1.5 s here); its time is not the parse budget's
+DEFAULT_MAX_OCR_SECONDS = 1800.0  # all the pages of one document read by OCR (a 500-page scan takes about 11 min)
 READ_BLOCK = 1 << 20
 
 
@@ -36,6 +40,7 @@ class Limits:
     max_parse_seconds: float = DEFAULT_MAX_PARSE_SECONDS
     max_ocr_pages: int = DEFAULT_MAX_OCR_PAGES
     max_ocr_page_seconds: float = DEFAULT_MAX_OCR_PAGE_SECONDS
+    max_ocr_seconds: float = DEFAULT_MAX_OCR_SECONDS
 
 
 @dataclass
@@ -44,6 +49,7 @@ class _Budget:
     limits: Limits
     deadline: float
     rows: int = 0
+    ocr_seconds: float = 0.0
 
 
 _current: ContextVar[_Budget | None] = ContextVar("parse_budget", default=None)
@@ -75,17 +81,34 @@ def check_time() -> None:
 
 
 def ocr_page(page: int, seconds: float) -> None:
-    """One page was read by OCR in `seconds`: refused past its own limit; not counted against the parse budget (a
-    500-page scan is bounded by pages and seconds a page instead)."""
+    """One page was read by OCR in `seconds` (checked once it is read: the engine cannot be interrupted): refused past
+    the page's limit or the document's OCR total; not counted against the parse budget."""
     found = _current.get()
     if found is None:
         return
+    found.ocr_seconds += seconds
+    if found.ocr_seconds > found.limits.max_ocr_seconds:
+        raise ParseError(
+            f"{found.filename}: reading it by OCR took over {found.limits.max_ocr_seconds:g} s "
+            "(WORKBENCH_MAX_OCR_SECONDS) and was stopped; split the scan into smaller files."
+        )
     if seconds > found.limits.max_ocr_page_seconds:
         raise ParseError(
             f"{found.filename}: page {page} took {seconds:,.0f} s to read by OCR, over the "
             f"{found.limits.max_ocr_page_seconds:g} s a page allowed (WORKBENCH_MAX_OCR_PAGE_SECONDS)."
         )
     found.deadline += seconds
+
+
+def tell(on_page: Callable[[int, int], None] | None, done: int, total: int) -> None:
+    """Tell whoever asked that a page was read by OCR; their own trouble (a catalog hiccup while recording progress)
+    fails neither the file nor its job. A cancel (a BaseException) goes through."""
+    if on_page is None:
+        return
+    try:
+        on_page(done, total)
+    except Exception:
+        log.warning("a page's progress could not be told", exc_info=True)
 
 
 def check_chars(filename: str, count: int) -> None:

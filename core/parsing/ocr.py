@@ -17,6 +17,8 @@ from core.errors import ParseError
 log = logging.getLogger(__name__)
 
 MAX_PIXELS = 40_000_000  # a page image larger than this is refused (a 30,000 × 30,000 bomb is 900 M)
+MIN_SIDE = 8  # pixels: thinner than a line of text
+MAX_ASPECT = 20  # a page, a receipt or a banner is not longer than this for its width
 LOW_CONFIDENCE = 0.80  # a page read below this mean confidence is flagged for a person to check
 _lock = threading.Lock()  # one model per process; ONNX Runtime runs one page at a time here
 _engine: Any = None
@@ -48,16 +50,16 @@ class Read:
         return sum(line.confidence * len(line.text) for line in self.lines) / chars if chars else 1.0
 
 
-def read(image: Any) -> Read:
-    """The text of a PIL image, line by line in reading order."""
+def read(image: Any, *, where: str = "An image") -> Read:
+    """The text of a PIL image, line by line in reading order; `where` names it in a refusal ("scan.pdf, page 3")."""
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ParseError(
-            f"An image of {width:,} × {height:,} pixels is too large to read ({MAX_PIXELS:,} pixels at most)."
-        )
+        raise ParseError(f"{where} is {width:,} × {height:,} pixels: too large to read ({MAX_PIXELS:,} at most).")
+    if min(width, height) < MIN_SIDE or max(width, height) > min(width, height) * MAX_ASPECT:
+        return Read((), width, height)  # a strip or a speck, not a page (the engine would blow it up to gigabytes)
     import numpy as np
 
-    pixels = np.asarray(image.convert("RGB"))
+    pixels = np.asarray(_plain(image))
     with _lock:
         found, _ = _ocr()(pixels)
     lines = [
@@ -68,15 +70,34 @@ def read(image: Any) -> Read:
     return Read(tuple(_ordered(lines, width)), width, height)
 
 
+def _plain(image: Any) -> Any:
+    """8-bit RGB on white, upright: a phone photo's EXIF turn applied, transparency on white, 16-bit scaled down."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit scans: to 0..255 by their own range
+        import numpy as np
+
+        values = np.asarray(image, dtype=np.float64)
+        top = float(values.max()) or 1.0
+        image = Image.fromarray((values * (255.0 / max(top, 255.0))).clip(0, 255).astype(np.uint8), mode="L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        white = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(white, image.convert("RGBA"))
+    return image.convert("RGB")
+
+
 def _ocr() -> Any:
     global _engine
     if _engine is None:
         try:
             from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:  # requirements.txt installs it
-            raise ParseError("Reading scans needs the OCR package: pip install -r requirements.txt.") from exc
+        except ImportError as exc:  # requirements-models.txt installs it
+            raise ParseError(
+                "Reading scans needs the OCR package: pip install --no-deps -r requirements-models.txt."
+            ) from exc
         # no angle classifier: on upright pages it turned whole lines upside down and read them as noise (in
-        # bench/ocr.py: 75% of a 10-point sans page lost with it, 1% without); scans come upright
+        # bench/ocr.py: 75% of a 10-point sans page lost with it, 2% without); scans come upright
         _engine = RapidOCR(use_cls=False)
         log.info("OCR engine loaded (RapidOCR)")
     return _engine

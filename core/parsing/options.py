@@ -37,5 +37,6 @@ class ParseOptions:
     limits: Limits = field(default_factory=Limits)
     on_usage: Callable[[str, Any], None] | None = field(default=None, compare=False)
     ocr: str = "auto"  # scanned pages and images: auto (pages with no text layer), always, never
+    ocr_first: int = 0  # a preview reads only this many scanned pages (0: all); the upload itself reads them all
     # told after each page read by OCR (pages read, pages to read): progress, and where a cancel stops the work
     on_page: Callable[[int, int], None] | None = field(default=None, compare=False)

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pypdfium2 as pdfium
@@ -38,16 +38,24 @@ OCR_MAX_PIXELS = 12_000_000  # ...or less, for a page larger than A3
 class Scanned:
     """Pages read by OCR, and their confidence."""
 
+    filename: str
     confidence: dict[int, float] = field(default_factory=dict)  # page number -> mean confidence
+    first: int = 0  # read only this many (a preview); 0: all
+    skipped: int = 0  # pages a preview left unread
     on_page: Callable[[int, int], None] | None = None  # (pages read, pages to read)
 
 
 def parse_pdf(
-    filename: str, data: bytes, ocr_mode: str = "auto", on_page: Callable[[int, int], None] | None = None
+    filename: str,
+    data: bytes,
+    ocr_mode: str = "auto",
+    on_page: Callable[[int, int], None] | None = None,
+    *,
+    first: int = 0,
 ) -> ParsedDocument:
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise ParseError(f"{filename} is not a PDF (it does not start with %PDF); it may be damaged or misnamed.")
-    scanned = Scanned(on_page=on_page)
+    scanned = Scanned(filename, on_page=on_page, first=first)
     try:
         pages, title = _pdfium_pages(data, ocr_mode, scanned)
     except pdfium.PdfiumError as exc:
@@ -65,9 +73,12 @@ def _clean(text: str) -> str:
 
 
 def _pdfium_pages(data: bytes, ocr_mode: str, scanned: Scanned) -> tuple[list[str], str | None]:
+    """Text per page; then the pages to read by OCR, each rendered under PDFium's lock and read outside it (another
+    file's parsing, or a cited page, does not wait for a whole scan)."""
     with _pdfium_lock:
         pdf = pdfium.PdfDocument(data)
-        try:
+    try:
+        with _pdfium_lock:
             title = (pdf.get_metadata_dict().get("Title") or "").strip() or None
             pages, to_read = [], []
             for index in range(len(pdf)):
@@ -78,24 +89,28 @@ def _pdfium_pages(data: bytes, ocr_mode: str, scanned: Scanned) -> tuple[list[st
                 if ocr_mode == "always" or (ocr_mode == "auto" and _scanned(page, pages[-1])):
                     to_read.append(index)
                 page.close()
-            most = limits.current().max_ocr_pages
-            if len(to_read) > most:
-                raise ParseError(
-                    f"{len(to_read):,} pages need OCR, over the {most:,} a document may have read "
-                    "(WORKBENCH_MAX_OCR_PAGES); split the scan into smaller files."
-                )
-            for done, index in enumerate(to_read, start=1):
+        budget = limits.current()
+        if len(to_read) > budget.max_ocr_pages:
+            raise ParseError(
+                f"{scanned.filename}: {len(to_read):,} pages need OCR, over the {budget.max_ocr_pages:,} a document "
+                "may have read (WORKBENCH_MAX_OCR_PAGES); split the scan into smaller files."
+            )
+        if scanned.first and len(to_read) > scanned.first:
+            scanned.skipped, to_read = len(to_read) - scanned.first, to_read[: scanned.first]
+        for done, index in enumerate(to_read, start=1):
+            with _pdfium_lock:
                 page = pdf[index]
-                started = time.monotonic()
-                read = ocr.read(_rendered(page))
+                image = _rendered(page)
                 page.close()
-                limits.ocr_page(index + 1, time.monotonic() - started)
-                scanned.confidence[index + 1] = read.confidence
-                if read.lines or ocr_mode == "auto":
-                    pages[index] = _clean(read.text)
-                if scanned.on_page is not None:
-                    scanned.on_page(done, len(to_read))
-        finally:
+            started = time.monotonic()
+            read = ocr.read(image, where=f"{scanned.filename}, page {index + 1}")
+            limits.ocr_page(index + 1, time.monotonic() - started)
+            scanned.confidence[index + 1] = read.confidence
+            if read.lines:  # nothing read: the page keeps what its text layer had
+                pages[index] = _clean(read.text)
+            limits.tell(scanned.on_page, done, len(to_read))
+    finally:
+        with _pdfium_lock:
             pdf.close()
     return pages, title
 
@@ -159,11 +174,17 @@ def _document(filename: str, pages: list[str], title: str | None, scanned: Scann
             "describe it with a vision model."
         )
     warnings = ocr_warnings(scanned.confidence)
+    if scanned.skipped:
+        warnings.append(
+            f"This preview read the first {len(scanned.confidence)} scanned pages; the other {scanned.skipped} are "
+            "read when the file is added, page by page."
+        )
     if empty:
         listed = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
         warnings.append(f"{len(empty)} of {len(pages)} pages have no text (pages {listed}).")
     parts = [Part(text, page=number) for number, text in enumerate(pages, start=1)]
-    return assemble(filename, parts, title=title, page_count=len(pages), warnings=warnings)
+    parsed = assemble(filename, parts, title=title, page_count=len(pages), warnings=warnings)
+    return replace(parsed, partial=True) if scanned.skipped else parsed
 
 
 def ocr_warnings(confidence: dict[int, float]) -> list[str]:

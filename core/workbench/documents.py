@@ -35,6 +35,7 @@ class DocumentPage:
 
 
 MAX_CHUNK_EDIT = 20_000  # characters: an edited chunk stays a passage, not a document
+PREVIEW_OCR_PAGES = 20  # scanned pages a preview or a check reads (about 25 s); the upload reads them all, page by page
 
 
 class Documents:
@@ -232,12 +233,15 @@ class Documents:
             data,
             settings=chunking,
             embedder=self._s.embedder(embedding or self._s.settings.default_embedding),
-            options=self._parse_options(actor, [], vision_model=vision_model, vision_prompt=vision_prompt, ocr=ocr),
+            options=replace(
+                self._parse_options(actor, [], vision_model=vision_model, vision_prompt=vision_prompt, ocr=ocr),
+                ocr_first=PREVIEW_OCR_PAGES,
+            ),
             cache=self._s.parse_cache,
             max_bytes=self._s.settings.max_upload_bytes,
         )
 
-    def check(self, actor: Actor, filename: str, data: bytes) -> str | None:
+    def check(self, actor: Actor, filename: str, data: bytes, *, ocr: str | None = None) -> str | None:
         """Why a file would fail to go in (refused type, too big, damaged, no text), or None: it is parsed once and
         kept in the parse cache, so the ingest that follows does not parse it again."""
         if reason := parsing.refusal(filename):
@@ -246,7 +250,8 @@ class Documents:
             limit = self._s.settings.max_upload_bytes / 2**20
             return f"{filename} is {len(data) / 2**20:,.0f} MB, over the {limit:,.0f} MB upload limit."
         try:
-            self._s.parse_cache.parse(filename, data, content_hash(data), self._parse_options(actor, []))
+            options = replace(self._parse_options(actor, [], ocr=ocr), ocr_first=PREVIEW_OCR_PAGES)
+            self._s.parse_cache.parse(filename, data, content_hash(data), options)
         except WorkbenchError as exc:
             return str(exc)
         return None

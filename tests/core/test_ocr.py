@@ -161,3 +161,79 @@ def test_the_documents_list_finds_what_ocr_read(workbench: Workbench) -> None:
     assert [d.filename for d in scanned.documents] == ["scan.pdf"] and scanned.matching == 1
     assert scanned.documents[0].notes[0].startswith("Read by OCR: 2 pages (1, 2) (confidence")
     assert workbench.documents.page(admin, "mixed", noted="Low OCR confidence").matching == 0
+
+
+def test_odd_images_are_read_or_passed_over_safely() -> None:
+    import numpy as np
+    from PIL import Image
+
+    base = page_image(PAGES[1], height=700)
+
+    def png(image: Image.Image) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    deep = Image.fromarray(np.asarray(base, dtype=np.uint16) * 257)  # a 16-bit scan
+    clear = Image.new("RGBA", base.size, (0, 0, 0, 0))  # black text on a transparent page
+    clear.putalpha(Image.eval(base, lambda v: 255 - v))
+    for image in (deep, clear):
+        assert "dividend of 35 cents" in parse("odd.png", png(image)).text
+    with pytest.raises(ParseError, match="shows no text"):  # a 2000 × 1 strip: not blown up to gigabytes
+        parse("strip.png", png(Image.new("L", (2000, 1), 255)))
+    frames = [Image.new("L", (100, 100), 255), Image.new("L", (8_000, 6_000), 255)]
+    tiff = io.BytesIO()
+    frames[0].save(tiff, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    with pytest.raises(ParseError, match="fax.tiff, page 2 is 8,000 × 6,000 pixels: too large to read"):
+        parse("fax.tiff", tiff.getvalue())
+
+
+def test_a_preview_reads_the_first_pages_and_the_upload_all(
+    workbench: Workbench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.options import ChunkSettings
+
+    monkeypatch.setattr("core.workbench.documents.PREVIEW_OCR_PAGES", 1)
+    admin = workbench.actor("admin")
+    workbench.stores.create(admin, "scans")
+    scan = make_scan(PAGES[:2])
+    preview = workbench.documents.preview(admin, "scan.pdf", scan, chunking=ChunkSettings())
+    assert any("This preview read the first 1 scanned pages; the other 1 are read" in w for w in preview.parsed.warnings)
+    assert workbench.documents.check(admin, "scan.pdf", scan) is None
+    [added] = workbench.documents.ingest(admin, "scans", [Upload("scan.pdf", scan)])
+    assert any(w.startswith("Read by OCR: 2 pages") for w in added.warnings)
+    assert workbench.search.run(admin, "scans", "dividend payable in June")[0].page == 2
+
+
+def test_ocr_trouble_around_the_reading_fails_nothing(workbench: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.parsing.limits import Limits
+
+    def broken(done: int, total: int) -> None:
+        raise RuntimeError("the catalog blinked")
+
+    assert "dividend" in parse("scan.pdf", make_scan(PAGES[1:2]), ParseOptions(on_page=broken)).text
+    with pytest.raises(ParseError, match="reading it by OCR took over 0.01 s .WORKBENCH_MAX_OCR_SECONDS. and was stopped"):
+        parse("scan.pdf", make_scan(PAGES[:2]), ParseOptions(limits=Limits(max_ocr_seconds=0.01)))
+    admin = workbench.actor("admin")
+    workbench.stores.create(admin, "scans")
+    workbench.documents.ingest(admin, "scans", [Upload("scan.pdf", make_scan(PAGES[1:2]))])
+    hit = workbench.search.run(admin, "scans", "dividend")[0]
+
+    def failing(image: object, **_: object) -> None:
+        raise RuntimeError("onnx fell over")
+
+    monkeypatch.setattr("core.parsing.ocr.read", failing)
+    shown = workbench.documents.page_image(admin, "scans", hit.document_id, 1, passage=hit.text + " other")
+    assert shown is not None and shown.startswith(b"\x89PNG")  # the page, without an outline
+
+
+def test_a_short_caption_stays_when_ocr_reads_nothing() -> None:
+    from fpdf import FPDF
+    from PIL import Image
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.image(Image.new("L", (400, 300), 255), x=20, y=40, w=100)  # a blank picture
+    pdf.set_font("Helvetica", size=11)
+    pdf.text(20, 160, "Figure 3. Orchard map.")
+    assert "Figure 3. Orchard map." in parse("figure.pdf", bytes(pdf.output())).text
