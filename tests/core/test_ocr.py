@@ -198,7 +198,9 @@ def test_a_preview_reads_the_first_pages_and_the_upload_all(
     workbench.stores.create(admin, "scans")
     scan = make_scan(PAGES[:2])
     preview = workbench.documents.preview(admin, "scan.pdf", scan, chunking=ChunkSettings())
-    assert any("This preview read the first 1 scanned pages; the other 1 are read" in w for w in preview.parsed.warnings)
+    assert any(
+        "This preview read the first 1 scanned pages; the other 1 are read" in w for w in preview.parsed.warnings
+    )
     assert workbench.documents.check(admin, "scan.pdf", scan) is None
     [added] = workbench.documents.ingest(admin, "scans", [Upload("scan.pdf", scan)])
     assert any(w.startswith("Read by OCR: 2 pages") for w in added.warnings)
@@ -212,7 +214,9 @@ def test_ocr_trouble_around_the_reading_fails_nothing(workbench: Workbench, monk
         raise RuntimeError("the catalog blinked")
 
     assert "dividend" in parse("scan.pdf", make_scan(PAGES[1:2]), ParseOptions(on_page=broken)).text
-    with pytest.raises(ParseError, match="reading it by OCR took over 0.01 s .WORKBENCH_MAX_OCR_SECONDS. and was stopped"):
+    with pytest.raises(
+        ParseError, match="reading it by OCR took over 0.01 s .WORKBENCH_MAX_OCR_SECONDS. and was stopped"
+    ):
         parse("scan.pdf", make_scan(PAGES[:2]), ParseOptions(limits=Limits(max_ocr_seconds=0.01)))
     admin = workbench.actor("admin")
     workbench.stores.create(admin, "scans")
