@@ -37,7 +37,9 @@ if not files and not dropped:
         f"'{plain(store.name)}' chunks with {store.chunk_strategy}, {store.chunk_size}/{store.chunk_overlap} by default."
     )
 if files:
-    ocr = st.selectbox("Scanned pages read by OCR", list(OCR), format_func=OCR.__getitem__, key="upload_ocr")
+    ocr = st.columns(3)[0].selectbox(
+        "Scanned pages read by OCR", list(OCR), format_func=OCR.__getitem__, key="upload_ocr"
+    )
     reading = ocr or store.ocr or None  # this upload's choice, else the store's
     problems = {f.name: why for f in files if (why := wb.documents.check(me, f.name, f.getvalue(), ocr=reading))}
     preview_panel(wb, me, store, files, ocr)
