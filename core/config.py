@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     vision_model: str = ""
     judge_model: str = ""  # chat model of the LLM reranker (`--rerank llm`)
     chat_model: str = "local/smollm2-135m"
+    moderation_model: str = ""  # the safety filter's moderation model through LiteLLM (empty: the offline rule set)
     model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S  # per remote model call (LiteLLM `timeout`)
     model_retries: int = (
         DEFAULT_MODEL_RETRIES  # for remote calls that fail for a passing reason (LiteLLM `num_retries`)

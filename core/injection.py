@@ -127,10 +127,10 @@ class Verdict:
 @cache
 def _phrases() -> dict[str, tuple[str, ...]]:
     """LiteLLM's injection phrases (lower case), grouped by their first word."""
-    from litellm.proxy.hooks.prompt_injection_detection import _OPTIONAL_PromptInjectionDetection
+    from core import llm  # on first use: core.llm's own imports need this module's users loaded first
 
     grouped: dict[str, list[str]] = {}
-    for phrase in _OPTIONAL_PromptInjectionDetection().generate_injection_keywords():
+    for phrase in llm.injection_phrases():
         if phrase in BARE:
             continue
         grouped.setdefault(phrase.split()[0], []).append(phrase)

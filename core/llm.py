@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from core import localmodel, privacy, redact
+from core import localmodel, privacy, quota, redact
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,11 @@ def embed(
     litellm = litellm_module()
     started = time.perf_counter()
     sent, redactions = privacy.outgoing(texts, local=_is_local(model))
+    held = _hold(model, sent)
     try:
         response = litellm.embedding(model=model, input=sent, mock_response=mock_response, **dict(params or {}))
     except Exception as exc:  # litellm raises many provider-specific types; all become one plain message
+        quota.settle(held, tokens=0, cost=0.0)
         raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
     vectors = np.asarray([_vector(item) for item in response.data], dtype=np.float32)
@@ -92,6 +94,7 @@ def embed(
     usage = getattr(response, "usage", None)
     tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     cost = _cost(litellm, response, model)
+    quota.settle(held, tokens=tokens or (held.tokens if held else 0), cost=cost)
     log.info("embedding %s: %d texts, %d tokens, %.0f ms", model, len(texts), tokens, latency_ms)
     return EmbeddingResponse(
         vectors=vectors, prompt_tokens=tokens, cost=cost, latency_ms=latency_ms, redactions=redactions
@@ -128,17 +131,19 @@ def complete(
     litellm = litellm_module()
     started = time.perf_counter()
     sent, redactions = privacy.outgoing_messages(messages, local=_is_local(model))
+    held = _hold(model, _texts(sent), answer=(params or {}).get("max_tokens"))
     try:
         target, call = _route(model, params)
         response = litellm.completion(model=target, messages=sent, **call)
-    except ModelError:
-        raise
     except Exception as exc:  # every provider failure becomes one plain message
+        quota.settle(held, tokens=0, cost=0.0)
+        if isinstance(exc, ModelError):
+            raise
         raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
     usage = getattr(response, "usage", None)
     log.info("chat %s: %.0f ms", model, latency_ms)
-    return CompletionResponse(
+    done = CompletionResponse(
         text=(response.choices[0].message.content or "").strip(),
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
@@ -146,6 +151,8 @@ def complete(
         latency_ms=latency_ms,
         redactions=redactions,
     )
+    quota.settle(held, tokens=done.prompt_tokens + done.completion_tokens, cost=done.cost)
+    return done
 
 
 def stream_chat(
@@ -165,8 +172,10 @@ def stream_chat(
     started = time.perf_counter()
     stream: Any = None
     sent, redactions = privacy.outgoing_messages(messages, local=_is_local(model))
+    held = _hold(model, _texts(sent), answer=(params or {}).get("max_tokens"))
     if on_sent is not None:  # what was kept from the provider, known before a word comes back (or none does)
         on_sent(redactions)
+    settled = False
     try:
         target, call = _route(model, params)
         stream = litellm.completion(
@@ -180,24 +189,62 @@ def stream_chat(
                 pieces.append(piece)
                 yield piece
     except ModelError:
+        quota.settle(held, tokens=0, cost=0.0)
+        settled = True
         raise
     except Exception as exc:  # every provider failure becomes one plain message
+        quota.settle(held, tokens=0, cost=0.0)
+        settled = True
         raise ModelError(_explain(model, exc, params)) from exc
     finally:
-        _close(stream)
+        _close(stream)  # stopped midway: what was held stays counted (the tokens generated are not known)
     latency_ms = (time.perf_counter() - started) * 1000
     log.info("chat %s (stream): %d pieces, %.0f ms", model, len(pieces), latency_ms)
+    done = CompletionResponse(
+        text="".join(pieces),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost=0.0 if _is_local(model) else _stream_cost(litellm, model, usage),
+        latency_ms=latency_ms,
+        redactions=redactions,
+    )
+    if not settled and (done.prompt_tokens or done.completion_tokens):
+        quota.settle(held, tokens=done.prompt_tokens + done.completion_tokens, cost=done.cost)
     if on_done is not None:
-        on_done(
-            CompletionResponse(
-                text="".join(pieces),
-                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                cost=0.0 if _is_local(model) else _stream_cost(litellm, model, usage),
-                latency_ms=latency_ms,
-                redactions=redactions,
+        on_done(done)
+
+
+def _hold(model: str, texts: Sequence[str], *, answer: object = 0) -> quota.Held | None:
+    """Hold the call's estimated tokens and cost on the operation's limits before it is made (refused over one);
+    `answer`: the call's max_tokens (None: a chat call that sets none)."""
+    if quota.current() is None:
+        return None
+    answer_tokens = answer if isinstance(answer, int) and answer > 0 else 0
+    if answer is None:
+        answer_tokens = quota.DEFAULT_ANSWER_TOKENS
+    tokens = quota.estimate(texts, answer_tokens=answer_tokens)
+    cost = 0.0
+    if not _is_local(model):
+        try:
+            prompt, completion = litellm_module().cost_per_token(
+                model=model, prompt_tokens=tokens - answer_tokens, completion_tokens=answer_tokens
             )
-        )
+            cost = float(prompt + completion)
+        except Exception:  # no price known: budgets do not apply to it
+            cost = 0.0
+    return quota.reserve(tokens, cost)
+
+
+def _texts(messages: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The text of chat messages (the text parts of multi-part ones), for estimating their tokens."""
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out += [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return out
 
 
 def _route(model: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -264,9 +311,11 @@ def rerank(
     litellm = litellm_module()
     started = time.perf_counter()
     [sent_query, *sent], redactions = privacy.outgoing([query, *documents], local=_is_local(model))
+    held = _hold(model, [sent_query, *sent])
     try:
         response = litellm.rerank(model=model, query=sent_query, documents=sent, top_n=len(sent), **dict(params or {}))
     except Exception as exc:  # every provider failure becomes one plain message
+        quota.settle(held, tokens=0, cost=0.0)
         raise ModelError(_explain(model, exc, params)) from exc
     latency_ms = (time.perf_counter() - started) * 1000
     scores: list[float | None] = [None] * len(documents)
@@ -276,9 +325,32 @@ def rerank(
         if 0 <= index < len(documents):
             scores[index] = float(score)
     log.info("rerank %s: %d documents, %.0f ms", model, len(documents), latency_ms)
-    return RerankResponse(
-        scores=scores, latency_ms=latency_ms, cost=_cost(litellm, response, model), redactions=redactions
-    )
+    cost = _cost(litellm, response, model)
+    quota.settle(held, tokens=held.tokens if held else 0, cost=cost)
+    return RerankResponse(scores=scores, latency_ms=latency_ms, cost=cost, redactions=redactions)
+
+
+def moderate(model: str, text: str, *, params: Mapping[str, Any] | None = None) -> tuple[bool, list[str]]:
+    """Whether a moderation model (`openai/omni-moderation-latest`, ...) flags a text, and the categories it flags."""
+    litellm = litellm_module()
+    [sent], _ = privacy.outgoing([text], local=_is_local(model))
+    call = {k: v for k, v in dict(params or {}).items() if k in ("api_base", "api_key", "timeout")}
+    try:
+        response = litellm.moderation(
+            input=sent, model=model.split("/", 1)[-1] if model.startswith("openai/") else model, **call
+        )
+    except Exception as exc:  # every provider failure becomes one plain message
+        raise ModelError(_explain(model, exc, params)) from exc
+    results = getattr(response, "results", None) or []
+    flagged, categories = False, []
+    for result in results:
+        get = (lambda k, r=result: r.get(k)) if isinstance(result, dict) else (lambda k, r=result: getattr(r, k, None))
+        flagged = flagged or bool(get("flagged"))
+        raw = get("categories") or {}
+        values = raw if isinstance(raw, dict) else getattr(raw, "__dict__", {})
+        categories += [str(name).replace("_", " ") for name, on in values.items() if on]
+    log.info("moderation %s: %s", model, "flagged" if flagged else "passed")
+    return flagged, sorted(set(categories))
 
 
 @cache
@@ -299,6 +371,14 @@ def context_window(model: str) -> int:
         return int(info.get("max_input_tokens") or info.get("max_tokens") or 8192)
     except Exception:  # unknown to LiteLLM's map
         return 8192
+
+
+def injection_phrases() -> list[str]:
+    """LiteLLM's prompt-injection phrases ("ignore previous and start over", ...), from its proxy hook."""
+    litellm_module()
+    from litellm.proxy.hooks.prompt_injection_detection import _OPTIONAL_PromptInjectionDetection
+
+    return list(_OPTIONAL_PromptInjectionDetection().generate_injection_keywords())
 
 
 def token_spans(text: str) -> list[tuple[int, int]]:

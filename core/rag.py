@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core import extractive, glossary, grounding, llm
+from core import extractive, glossary, grounding, llm, safety, screening
 from core.errors import ModelError
 from core.extractive import Embed
 from core.grounding import Grounding
@@ -76,6 +76,8 @@ class Answer:
     mode: AnswerMode = AnswerMode.GENERATIVE
     grounding: Grounding | None = None  # the check against the sources, once the answer is complete
     sources_dropped: int = 0  # retrieved sources left out because the model's window could not hold them
+    withheld: list[screening.Withheld] = field(default_factory=list)  # passages the injection check flagged or withheld
+    safety: str = ""  # what the safety filter found in the answer ("" when it passed or did not run)
     status: MessageStatus = MessageStatus.COMPLETE
     error: str | None = None
     conversation_id: str = ""
@@ -170,6 +172,8 @@ def answer_stream(
     min_relevance: float | None = None,
     min_cosine: float | None = None,
     terms: Sequence[glossary.Term] = (),
+    refusal: str | None = None,
+    guard: safety.Filter | None = None,
 ) -> Iterator[str]:
     """The RAG pipeline: condense a follow-up into a query, retrieve, refuse when nothing is relevant enough,
     then quote the sources (extractive) or prompt, stream and cite (generative); every answer is checked against
@@ -180,6 +184,10 @@ def answer_stream(
     """
     question = answer.question
     answer.mode = resolve_mode(options.mode, model)
+    if refusal is not None:  # the question itself failed the stores' injection check: nothing is sent
+        answer.text, answer.refused, answer.status, answer.grounding = refusal, True, MessageStatus.REFUSED, Grounding(True)  # fmt: skip
+        yield refusal
+        return
     query = question
     if history and answer.mode is AnswerMode.EXTRACTIVE:  # no model call at all: the last question joins this one
         query = clean_query("", question, history)
@@ -197,6 +205,14 @@ def answer_stream(
     started = time.perf_counter()
     hits = search(query)
     answer.retrieval_ms = (time.perf_counter() - started) * 1000
+    answer.withheld = screening.withheld(hits)
+    kept = [h for h in hits if not h.withheld]
+    if hits and not kept:  # every passage found reads as injected instructions
+        answer.text = screening.all_withheld(answer.withheld, stores)
+        answer.refused, answer.status, answer.grounding = True, MessageStatus.REFUSED, Grounding(True)
+        yield answer.text
+        return
+    hits = kept
     best = best_relevance(hits)
     weak = too_weak(question, hits, minimum=min_relevance, cosine=min_cosine)
     if (not hits and options.refuse_without_sources) or weak:
@@ -206,9 +222,13 @@ def answer_stream(
         yield answer.text
         return
     if answer.mode is AnswerMode.EXTRACTIVE:
-        yield from _quoted(answer, hits, embed=embed, on_usage=on_usage, stores=stores, terms=terms)
-        return
-    yield from _written(answer, hits, history=history, model=model, params=params, options=options, on_usage=on_usage)
+        pieces = _quoted(answer, hits, embed=embed, on_usage=on_usage, stores=stores, terms=terms)
+    else:
+        pieces = _written(answer, hits, history=history, model=model, params=params, options=options, on_usage=on_usage)
+    yield from screening.guarded(answer, pieces, guard)
+    if note := screening.note(answer):
+        answer.text += note
+        yield note
 
 
 def _written(

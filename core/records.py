@@ -153,6 +153,7 @@ class Store:
     redact_personal_data: bool = False  # personal data is replaced in every text sent to a remote model
     ocr: str = ""  # scanned pages read by OCR: auto, always, never; "": the server's setting (WORKBENCH_OCR)
     glossary: Mapping[str, str] = field(default_factory=dict)  # the owner's measures -> line items (core.glossary)
+    policy: Mapping[str, object] = field(default_factory=dict)  # injection, safety, limits (core.policy.StorePolicy)
     documents_version: int = 0  # moved by every change to its documents, as read with the store (core.catalog)
     jobs_version: int = 0  # moved when a file's job is added, ends or is removed
 
@@ -188,8 +189,7 @@ class Document:
 
 @dataclass(frozen=True, eq=False)
 class ReadyDocuments:
-    """A store's ready documents at one version of its documents, as a search needs them (their names, their
-    windows); one object per version, so what is derived from it can be kept with it."""
+    """A store's ready documents at one version of its documents, as a search needs them (names, windows)."""
 
     documents: tuple[Document, ...]
     chunks: int
@@ -212,11 +212,9 @@ class ChunkChange:
 
 @dataclass(frozen=True)
 class Section:
-    """A span of parsed text that shares one location: a page, a slide, a heading, a table row.
-
-    `context` is text a chunk of this section needs to be read alone (a table's header row);
-    `label` names the location for people ("Sheet 'Q1'", "Slide 3"); `row` is a table row number.
-    """
+    """A span of parsed text that shares one location: a page, a slide, a heading, a table row. `context` is text a
+    chunk of it needs to be read alone (a table's header row); `label` names the location for people ("Sheet 'Q1'",
+    "Slide 3"); `row` is a table row number."""
 
     start: int
     end: int
@@ -323,6 +321,8 @@ class Hit:
     breakdown: ScoreBreakdown | None = None
     header: str = ""  # what the window was embedded and indexed with besides its text (see core.windows)
     windows: int = 1  # when results are pages: how many of the page's windows matched
+    caution: str = ""  # why the store's injection check flagged it ("" when it passed or was not checked)
+    withheld: bool = False  # kept from every model (the store's policy blocks what the check flags)
 
     @property
     def key(self) -> tuple[str, int]:

@@ -72,10 +72,13 @@ def search(
     options: SearchOptions,
     models: RerankModels | None = None,
     limit: int | None = None,
+    screen: Callable[[list[Hit]], list[Hit]] | None = None,
 ) -> list[Hit]:
     """The best chunks for the query across the targets, best first; [] when nothing matches.
 
-    `limit` (default top_k) lets evaluation look deeper than the 50 hits a person may ask for.
+    `limit` (default top_k) lets evaluation look deeper than the 50 hits a person may ask for. `screen` (the stores'
+    injection check) marks the hits it withholds: before a model reranker reads them (which then reads only the
+    others), else on the hits returned.
     """
     if not query.strip():
         raise InvalidInput("Type something to search for.")
@@ -113,20 +116,26 @@ def search(
     if options.rerank.kind is RerankKind.MMR:
         hits = _mmr(hits, contexts, lambda_=options.mmr_lambda, k=limit)
     elif options.rerank.kind is not RerankKind.NONE and hits:
-        scores = rerank_scores(
-            query,
-            hits,
-            options.rerank,
-            judge_model=models.judge_model,
-            on_usage=models.on_usage,
-            resolve=models.resolve,
-        )
-        hits = _apply_scores(hits, scores)
+        withheld: list[Hit] = []
+        if screen is not None and options.rerank.kind in (RerankKind.LITELLM, RerankKind.LLM):
+            hits = screen(hits)
+            withheld, hits, screen = [h for h in hits if h.withheld], [h for h in hits if not h.withheld], None
+        if hits:
+            scores = rerank_scores(
+                query,
+                hits,
+                options.rerank,
+                judge_model=models.judge_model,
+                on_usage=models.on_usage,
+                resolve=models.resolve,
+            )
+            hits = _apply_scores(hits, scores)
+        hits += withheld
     if options.unit is Unit.PAGE:
         hits = by_page(hits)
     if options.threshold is not None:
         hits = [h for h in hits if h.score >= options.threshold]
-    return hits[:limit]
+    return screen(hits[:limit]) if screen is not None else hits[:limit]
 
 
 @dataclass

@@ -26,11 +26,12 @@ class StubProvider:
         models: tuple[str, ...] = (),
         key: str = "",
         port: int = 0,
+        flags: tuple[str, ...] = (),
     ) -> None:
         """`models`: listed at GET /v1/models, and the only ones it answers for (others: 404) when given; `key`: the
-        only Bearer key it accepts (others: 401) when given."""
+        only Bearer key it accepts (others: 401) when given; `flags`: words its moderation endpoint flags as "violence"."""
         self.reply, self.delay, self.fail_status = reply, delay, fail_status
-        self.models, self.key = models, key
+        self.models, self.key, self.flags = models, key, flags
         self.requests: list[dict[str, Any]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
@@ -86,6 +87,12 @@ class StubProvider:
                 elif stub.fail_status is not None:  # echo the key, as a badly configured proxy does
                     message = f"invalid credentials: Authorization: {self.headers.get('Authorization')}"
                     self._send(stub.fail_status, {"error": {"message": message, "type": "auth_error"}})
+                elif self.path.endswith("/moderations"):
+                    text = str(body.get("input"))
+                    hit = any(word in text for word in stub.flags)
+                    result = {"flagged": hit, "categories": {"violence": hit, "harassment": False},
+                              "category_scores": {"violence": 0.99 if hit else 0.01, "harassment": 0.0}}  # fmt: skip
+                    self._send(200, {"id": "modr-1", "model": body.get("model"), "results": [result]})
                 elif self.path.endswith("/embeddings"):
                     self._send(200, self._embeddings(body))
                 elif body.get("stream"):

@@ -10,6 +10,7 @@ from core.catalog.groups import GroupQueries
 from core.catalog.jobs import JobQueries
 from core.catalog.keys import KeyQueries
 from core.catalog.models import ModelQueries
+from core.catalog.policies import PolicyQueries
 from core.catalog.rows import GAVE_UP, WORKER, new_id, now
 from core.catalog.schema import make_engine, upgrade
 from core.catalog.stores import StoreQueries
@@ -30,6 +31,7 @@ class Catalog(
     KeyQueries,
     JobQueries,
     ModelQueries,
+    PolicyQueries,
 ):
     """All metadata reads and writes; one instance per process, safe to share between threads."""
 

@@ -143,6 +143,7 @@ def store_row(store: Store) -> dict[str, object]:
         "redact_personal_data": store.redact_personal_data,
         "ocr": store.ocr,
         "glossary": dict(store.glossary),
+        "policy": dict(store.policy),
     }
 
 
@@ -164,6 +165,7 @@ def store_of(row: RowMapping) -> Store:
         redact_personal_data=bool(row["redact_personal_data"]),
         ocr=row["ocr"] or "",
         glossary=row["glossary"] or {},
+        policy=row["policy"] or {},
         documents_version=int(row["documents_version"] or 0),
         jobs_version=int(row["jobs_version"] or 0),
     )

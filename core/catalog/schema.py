@@ -54,12 +54,41 @@ stores = sa.Table(
     sa.Column("metadata", sa.JSON, nullable=True),  # the owner's own key-value pairs (the API's metadata)
     sa.Column("redact_personal_data", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sa.Column("ocr", sa.String(10), nullable=False, default="", server_default=""),  # "": the server's setting
+    sa.Column("policy", sa.JSON, nullable=True),  # injection check, safety filter, limits, budgets (core.policy)
     sa.Column("glossary", sa.JSON, nullable=True),  # the owner's own measures: {"ARR": "annual recurring revenue"}
     # counts every change to the store's documents (added, ready, failed, removed, relabelled), in the transaction
     # that makes it: what a process caches of a store's documents is good while this is unchanged (a key lookup)
     sa.Column("documents_version", sa.Integer, nullable=False, default=0, server_default="0"),
     # the same for its files' jobs: moved when one is added, ends, is cancelled or removed (not while it runs)
     sa.Column("jobs_version", sa.Integer, nullable=False, default=0, server_default="0"),
+)
+
+quota_use = sa.Table(  # what each user and key used of a store's limits, per day (tokens) and month (spending)
+    "quota_use",
+    metadata,
+    sa.Column("store_id", sa.String(32), primary_key=True),
+    sa.Column("subject", sa.String(200), primary_key=True),  # "user:alice" or "key:<key id>"
+    sa.Column("period", sa.String(10), primary_key=True),  # "2026-12-08" (a UTC day) or "2026-12" (a month)
+    sa.Column("tokens", sa.BigInteger, nullable=False, default=0),
+    sa.Column("cost", sa.Float, nullable=False, default=0.0),
+)
+
+policy_decisions = sa.Table(  # every check a store's policy made that flagged, withheld, refused or blocked
+    "policy_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("user_name", sa.String(120), nullable=False),
+    sa.Column("channel", sa.String(10), nullable=False),
+    sa.Column("key_id", sa.String(40), nullable=True),
+    sa.Column("store", sa.String(120), nullable=False),
+    sa.Column("store_id", sa.String(32), nullable=False),
+    sa.Column("policy", sa.String(20), nullable=False),  # injection, safety, tokens, budget
+    sa.Column("subject", sa.String(20), nullable=False),  # question, passage, answer, call, upload
+    sa.Column("what", sa.Text, nullable=False),  # which passage (file, page), or the words checked
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("action", sa.String(10), nullable=False),  # flagged, withheld, refused, blocked
+    sa.Column("reason", sa.Text, nullable=False),
 )
 
 grants = sa.Table(

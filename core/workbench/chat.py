@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, replace
 
-from core import glossary, privacy, rag, relevance
+from core import glossary, privacy, quota, rag, relevance
 from core.errors import InvalidInput, WorkbenchError
 from core.options import AskOptions, Mode, SearchOptions
 from core.rag import Answer
@@ -113,6 +113,7 @@ class Chat:
             hits = self._s.search(actor, found, query, options=options.search)
             return relevance.with_cosines(query, hits, embed) if options.search.mode is Mode.FULLTEXT else hits
 
+        governance = self._s.governance  # the stores' policies: the question checked now, passages as found
         pipeline = rag.answer_stream(  # each step under the stores' rule for text sent to remote models
             answer,
             history=history,
@@ -128,8 +129,10 @@ class Chat:
             min_relevance=floor or None,
             min_cosine=cosine_floor,
             terms=[t for s in found for t in glossary.store_terms(s.glossary)],
+            refusal=governance.check_question(actor, found, question),
+            guard=governance.answer_filter(actor, found),
         )
-        pipeline = privacy.scoped(pipeline, on=redact)
+        pipeline = privacy.scoped(quota.scoped(pipeline, governance.meter(actor, found)), on=redact)
         if not keep:
             return (piece for piece in pipeline), answer
         return self._saved(actor, pipeline, answer, stores=found, options=options, opened=opened), answer

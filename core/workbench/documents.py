@@ -290,7 +290,7 @@ class Documents:
             parse=lambda filename, data, digest, opts: cache.parse(filename, data, digest, opts, remember=False)[0],
         )
         try:
-            with self._s.privacy([found]):
+            with self._s.governance.governed(actor, [found], upload=True):  # redaction, the upload's token limits
                 results = ingestor.run(uploads, on_progress=on_progress, cancelled=cancelled)
         except WorkbenchError:
             try:

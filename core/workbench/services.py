@@ -35,6 +35,7 @@ from core.rewrite import rewrite_model
 from core.stores import VectorStore, open_backend
 from core.usage import UsageRecorder
 from core.vault import Vault
+from core.workbench.governance import Governance
 from core.workbench.maintenance import Maintenance
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Services:
         self._backends: dict[str, VectorStore] = {}
         self._embedders: dict[str, Embedder] = {}
         self.maintenance = Maintenance(self.catalog, self.backend)  # stores' indexes, kept in the background
+        self.governance = Governance(self)  # the stores' policies: checks, limits, and the audit of their decisions
 
     def backend(self, name: str) -> VectorStore:
         with self.lock:
@@ -335,9 +337,15 @@ class Services:
             resolve=self.models.resolve,
             on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
         )
-        with self.privacy(stores):
+        with self.governance.governed(actor, stores):
             return retrieval_search(
-                query, targets, catalog=self.catalog, options=options or SearchOptions(), models=models, limit=limit
+                query,
+                targets,
+                catalog=self.catalog,
+                options=options or SearchOptions(),
+                models=models,
+                limit=limit,
+                screen=lambda hits: self.governance.screen(actor, stores, hits),
             )
 
     def privacy(self, stores: Sequence[Store]) -> AbstractContextManager[privacy.Policy]:

@@ -10,9 +10,10 @@ from datetime import datetime
 from pathlib import Path
 
 from core import glossary
+from core import policy as policies
 from core.access import Action
 from core.catalog import new_id
-from core.errors import AlreadyExists, InvalidInput, WorkbenchError
+from core.errors import AlreadyExists, InvalidInput, PermissionDenied, WorkbenchError
 from core.options import ChunkSettings, SearchOptions
 from core.parsing.options import OCR_MODES
 from core.rebuild import RebuildProgress, rebuild
@@ -228,6 +229,31 @@ class Stores:
         naming one are also searched in its line items' words (core.glossary). An empty text removes them all."""
         store = self._s.store(actor, name, Action.MANAGE)
         return self._catalog.set_glossary(store, glossary.parse_terms(text))
+
+    def policy(self, actor: Actor, name: str) -> policies.StorePolicy:
+        """The store's policy (whoever may read the store sees what is done to their questions and answers)."""
+        return policies.StorePolicy.of(self._s.store(actor, name).policy)
+
+    def set_policy(self, actor: Actor, name: str, changes: Mapping[str, object]) -> policies.StorePolicy:
+        """Change parts of the store's policy: its owner sets the injection check and the safety filter on their
+        data; token limits and budgets, which guard the deployment's models and money, only administrators."""
+        store = self._s.store(actor, name, Action.MANAGE)
+        limits = sorted(set(changes) - policies.OWNER_FIELDS)
+        if limits and not actor.is_admin:
+            raise PermissionDenied(
+                "Only an administrator sets a store's token limits and budgets; as its owner you may set the "
+                "injection check and the safety filter."
+            )
+        before = policies.StorePolicy.of(store.policy)
+        after = policies.changed(before, changes)
+        self._catalog.set_policy(store, after.record())
+        said = dict(after.shown())
+        what = "; ".join(f"{label}: {said[label]}" for label, value in before.shown() if said[label] != value)
+        if what:
+            self._s.governance.decide(
+                actor, store, "policy", "store", what, "changed", "the store's policy was changed"
+            )
+        return after
 
     # moving a store between workbenches
 

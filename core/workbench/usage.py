@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core import access
-from core.errors import InvalidInput
+from core import policy as policies
+from core.catalog.policies import Decision
+from core.errors import InvalidInput, PermissionDenied
 from core.records import Actor, Role, UsageEvent
 from core.usage import UsageReport, report
 from core.workbench.services import Services
@@ -20,6 +22,22 @@ class AuditTotals:
     calls: int
     tokens: int
     redacted: int
+
+
+@dataclass(frozen=True)
+class LimitUse:
+    """One user's or key's use of a store's limit in the current day or month."""
+
+    store: str
+    who: str  # "alice", or "key 'nightly' (alice)"
+    kind: str  # tokens a day, spending a month
+    used: float
+    limit: float
+    resets_at: datetime
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.limit - self.used)
 
 
 class Usage:
@@ -61,12 +79,59 @@ class Usage:
         calls, tokens, redacted = self._s.catalog.remote_call_totals(since=since)
         return AuditTotals(calls=calls, tokens=tokens, redacted=redacted)
 
+    def limits(self, actor: Actor, *, at: datetime | None = None) -> list[LimitUse]:
+        """Each user's and key's use of the stores' daily token limits and monthly budgets now (administrators: every
+        store's; owners: their stores'; everyone: their own and their keys')."""
+        at = at or datetime.now(UTC)
+        day, month = policies.day(at), policies.month(at)
+        visible = {s.id: (s, role) for s, role in self._s.readable(actor)}
+        keys = {k.id: k for k in self._s.catalog.keys(None if actor.is_admin else actor.name)}
+        rows = []
+        for use in self._s.catalog.use(store_ids=list(visible), periods=[day, month]):
+            store, role = visible[use.store_id]
+            kind, _, subject = use.subject.partition(":")
+            key = keys.get(subject) if kind == "key" else None
+            mine = subject == actor.name if kind == "user" else key is not None and key.user == actor.name
+            if not (actor.is_admin or role is Role.OWNER or mine):
+                continue
+            rules = policies.StorePolicy.of(store.policy)
+            who = subject if kind == "user" else f"key '{key.name}' ({key.user})" if key else f"key {subject}"
+            if use.period == day:
+                limit = rules.tokens_per_day_user if kind == "user" else rules.tokens_per_day_key
+                if limit:
+                    rows.append(LimitUse(store.name, who, "tokens a day", use.tokens, limit, policies.resets(day, at)))
+            else:
+                budget = rules.budget_per_month_user if kind == "user" else rules.budget_per_month_key
+                if budget:
+                    rows.append(
+                        LimitUse(
+                            store.name, who, "spending a month (USD)", use.cost, budget, policies.resets(month, at)
+                        )
+                    )
+        return rows
+
+    def decisions(
+        self, actor: Actor, *, since: datetime | None = None, page: int = 1, per_page: int = 200
+    ) -> tuple[int, list[Decision]]:
+        """What the stores' policies decided (injection check, safety filter, limits, changes), newest first:
+        administrators see every store's, owners their stores'. How many there are, and one page."""
+        if not 1 <= per_page <= MAX_AUDIT_PAGE:
+            raise InvalidInput(f"Show between 1 and {MAX_AUDIT_PAGE} decisions a page, not {per_page}.")
+        owned = None if actor.is_admin else [s.id for s, role in self._s.readable(actor) if role is Role.OWNER]
+        if owned == []:
+            raise PermissionDenied("Only administrators and store owners see the decisions of store policies.")
+        self.forget_expired()
+        return self._s.catalog.decisions(
+            since=since, store_ids=owned, offset=(max(1, page) - 1) * per_page, limit=per_page
+        )
+
     def forget_expired(self) -> int:
         """Delete the records of remote model calls older than the retention; how many."""
         days = self._s.settings.audit_days
         if days <= 0:
             return 0
-        return self._s.catalog.forget_remote_calls_before(datetime.now(UTC) - timedelta(days=days))
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        return self._s.catalog.forget_remote_calls_before(cutoff) + self._s.catalog.forget_decisions_before(cutoff)
 
     def report(
         self,
