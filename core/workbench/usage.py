@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from core import access
 from core import policy as policies
+from core.access import Action
 from core.catalog.policies import Decision
-from core.errors import InvalidInput, PermissionDenied
+from core.errors import InvalidInput
 from core.records import Actor, Role, UsageEvent
 from core.usage import UsageReport, report
 from core.workbench.services import Services
@@ -111,18 +112,26 @@ class Usage:
         return rows
 
     def decisions(
-        self, actor: Actor, *, since: datetime | None = None, page: int = 1, per_page: int = 200
+        self,
+        actor: Actor,
+        *,
+        store: str | None = None,
+        since: datetime | None = None,
+        page: int = 1,
+        per_page: int = 200,
     ) -> tuple[int, list[Decision]]:
-        """What the stores' policies decided (injection check, safety filter, limits, changes), newest first:
-        administrators see every store's, owners their stores'. How many there are, and one page."""
+        """What the stores' policies decided (injection check, safety filter, limits, changes), newest first: of one
+        store for whoever manages it, of every store for administrators. How many there are, and one page."""
         if not 1 <= per_page <= MAX_AUDIT_PAGE:
             raise InvalidInput(f"Show between 1 and {MAX_AUDIT_PAGE} decisions a page, not {per_page}.")
-        owned = None if actor.is_admin else [s.id for s, role in self._s.readable(actor) if role is Role.OWNER]
-        if owned == []:
-            raise PermissionDenied("Only administrators and store owners see the decisions of store policies.")
+        if store is not None:
+            ids: list[str] | None = [self._s.store(actor, store, Action.MANAGE).id]
+        else:
+            access.require_admin(actor.user, "see the decisions of every store's policy")
+            ids = None
         self.forget_expired()
         return self._s.catalog.decisions(
-            since=since, store_ids=owned, offset=(max(1, page) - 1) * per_page, limit=per_page
+            since=since, store_ids=ids, offset=(max(1, page) - 1) * per_page, limit=per_page
         )
 
     def forget_expired(self) -> int:
