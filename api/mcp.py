@@ -125,7 +125,9 @@ def build(wb: Workbench, *, stdio_key: str | None = None) -> MCPServer:
                 filters=Filters(condition=condition),
             )  # fmt: skip
             hits = wb.search.run(me, found.name, query, options=options)
-            return {"store": found.name, "query": query, "results": [_passage(h) for h in hits]}
+            withheld = [{"file": h.filename, "page": h.page, "reason": h.caution} for h in hits if h.withheld]
+            results = [_passage(h) for h in hits if not h.withheld]  # an agent's model never reads a withheld one
+            return {"store": found.name, "query": query, "results": results, "withheld": withheld}
 
         return call(ctx, "search_store", work)
 
@@ -167,6 +169,10 @@ def build(wb: Workbench, *, stdio_key: str | None = None) -> MCPServer:
                     for c in answer.citations
                 ],
                 "check": {"grounded": check.grounded if check else None, "summary": check.summary() if check else ""},
+                "withheld": [
+                    {"file": w.filename, "page": w.page, "reason": w.reason, "withheld": w.withheld}
+                    for w in answer.withheld
+                ],
             }
 
         return call(ctx, "ask_store", work)

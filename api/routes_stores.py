@@ -340,6 +340,11 @@ def rag(store_id: StoreId, body: shapes.RagRequest, me: Me, wb: Wb) -> dict[str,
         "refused": answer.refused,
         "status": answer.status.value,
         "error": answer.error,
+        "withheld": [  # passages the store's injection check flagged (withheld: kept from the model)
+            {"filename": w.filename, "page": w.page, "reason": w.reason, "withheld": w.withheld}
+            for w in answer.withheld
+        ],
+        "safety": answer.safety or None,
         "citations": [
             {
                 "n": c.n,

@@ -8,7 +8,7 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import models, terminal
+from cli import models, policies, terminal
 from core import glossary
 from core.catalog import now
 from core.errors import InvalidInput
@@ -337,4 +337,5 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("key", "list"): key_list,
     ("key", "revoke"): key_revoke,
     **models.COMMANDS,
+    **policies.COMMANDS,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli import models
+from cli import models, policies
 from core.options import MAX_TOP_K, AnswerMode, Fusion, Mode, SearchOptions, Strategy, Unit
 
 DEFAULTS = SearchOptions()  # what a setting left out falls back to when the store has saved none
@@ -57,6 +57,7 @@ def _stores(commands: argparse._SubParsersAction, plain: Parents, listed: Parent
     scans.add_argument("name")
     scans.add_argument("mode", choices=["auto", "always", "never", "default"],
                        help="auto: pages with no text layer; default: the server's WORKBENCH_OCR")  # fmt: skip
+    policies.arguments(store, plain)
     terms = store.add_parser(
         "glossary",
         parents=plain,

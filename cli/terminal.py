@@ -75,6 +75,8 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "conversation": answer.conversation_id,
         "status": answer.status.value,
         "sources_dropped": answer.sources_dropped,
+        "withheld": [asdict(w) for w in answer.withheld],  # passages the store's injection check flagged
+        "safety": answer.safety,
         "query": answer.query,
         "citations": [source_json(c) for c in answer.citations],
         "retrieved": [source_json(c) for c in answer.retrieved],

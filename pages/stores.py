@@ -7,6 +7,7 @@ from core.options import ChunkSettings, Strategy
 from core.records import Role
 from ui import tables
 from ui.html import plain
+from ui.policy_view import policies_tab
 from ui.session import signed_in
 from ui.sharing import sharing as share_tab
 from ui.store_settings import embedding_tab, glossary_tab, privacy_tab, scans_tab
@@ -44,7 +45,7 @@ if summary.role is not Role.OWNER:
         f"You are a {summary.role.value} of '{plain(chosen)}'; its owner shares, renames, exports and deletes it."
     )
     st.stop()
-sharing, rename, model, privacy, scans, terms, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Privacy", "Scans", "Glossary", "Export", "Delete"])  # fmt: skip
+sharing, rename, model, privacy, policies, scans, terms, export, delete = st.tabs(["Sharing", "Rename", "Embedding model", "Privacy", "Policies", "Scans", "Glossary", "Export", "Delete"])  # fmt: skip
 with sharing:
     share_tab(wb, me, chosen)
 with rename:
@@ -59,6 +60,8 @@ with model:
     embedding_tab(wb, me, summary)
 with privacy:
     privacy_tab(wb, me, summary.store)
+with policies:
+    policies_tab(wb, me, summary.store)
 with scans:
     scans_tab(wb, me, summary.store)
 with terms:

@@ -30,6 +30,9 @@ def card(wb: Workbench, me: Actor, item: Placed, side: str, query: str, *, compa
         st.caption(
             plain((hit.breakdown.describe() if hit.breakdown else "") + windows + f" · store {hit.store}" * several)
         )
+        if hit.caution:  # the store's injection check: shown to the analyst, kept from every model when withheld
+            kept = "Withheld from models" if hit.withheld else "Flagged"
+            st.warning(f"{kept} by the store's injection check: {plain(hit.caution)}", icon=":material/gpp_maybe:")
         st.html(f'<div style="font-size:0.9rem;white-space:pre-wrap">{highlight(hit.text, query)}</div>')
         if hit.header:
             st.caption(f"Searched with its context: {plain(hit.header)}")

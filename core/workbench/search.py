@@ -87,6 +87,8 @@ class Search:
         best: dict[tuple[str, int], Hit] = {}
         for query in queries:
             for hit in self._s.search(actor, [found], query, options=options):
+                if hit.withheld:  # the caller is a program, often a model's tool: it never gets a withheld passage
+                    continue
                 if hit.key not in best or hit.score > best[hit.key].score:
                     best[hit.key] = hit
         hits = sorted(best.values(), key=lambda h: h.score, reverse=True)[:limit]

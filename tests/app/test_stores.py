@@ -137,3 +137,25 @@ def test_an_owner_adds_the_stores_own_measures_and_a_bad_line_is_explained(workb
     at.button(key="glossary_save").click().run()
     assert any("Line 1 of the glossary should read" in e.value for e in at.error)
     assert workbench.catalog.get_store("saas").glossary  # nothing lost
+
+
+def test_an_owner_sets_the_checks_and_an_administrator_the_limits(workbench: Workbench) -> None:
+    _team(workbench)
+    workbench.stores.create(workbench.actor("olivia"), "filings")
+    at = page_as(workbench, "stores", "olivia").run()
+    assert at.selectbox(key="policy_injection").value == "block" and at.number_input(key="policy_tokens_per_day_key").disabled  # fmt: skip
+    at.selectbox(key="policy_safety").set_value("block")
+    at.slider(key="policy_threshold").set_value(0.8)
+    at.button(key="FormSubmitter:store_policy-Save policy").click().run()
+    assert not at.exception
+    policy = workbench.stores.policy(workbench.actor("olivia"), "filings")
+    assert (policy.safety, policy.injection_threshold) == ("block", 0.8)
+    assert any("Latest decisions** (1 in all)" in m.value for m in at.markdown)  # the change itself is recorded
+    at = page_as(workbench, "stores", "admin").run()
+    at.selectbox(key="manage_store").set_value("filings").run()
+    at.number_input(key="policy_tokens_per_day_key").set_value(50_000)
+    at.number_input(key="policy_budget_per_month_user").set_value(12.5)
+    at.button(key="FormSubmitter:store_policy-Save policy").click().run()
+    assert not at.exception
+    policy = workbench.stores.policy(workbench.actor("admin"), "filings")
+    assert (policy.tokens_per_day_key, policy.budget_per_month_user, policy.safety) == (50_000, 12.5, "block")

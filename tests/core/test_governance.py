@@ -158,9 +158,10 @@ def test_a_key_over_its_daily_limit_is_refused_before_the_call_and_other_keys_go
     assert any(d.policy == "tokens" and d.action == "refused" for d in wb.usage.decisions(admin)[1])
 
 
-def test_many_writers_at_once_never_pass_a_limit(workbench: Workbench) -> None:
+def test_many_writers_at_once_never_pass_a_limit(settings: Settings, any_database: str) -> None:
     from core.catalog.policies import Counter
 
+    workbench = Workbench(settings.replace(database_url=any_database))
     store = workbench.stores.create(workbench.actor("admin"), "shared")
     counter = Counter("key:k1", "2026-12-08", max_tokens=1000)
     taken: list[bool] = []
