@@ -24,12 +24,20 @@ except WorkbenchError as exc:
     fail(exc)
 if not totals.calls:
     st.info("No remote model was called in this period: everything ran on the bundled local models.")
-    st.stop()
-left, middle, right = st.columns(3)
-left.metric("Remote calls", f"{totals.calls:,}")
-middle.metric("Tokens sent and received", f"{totals.tokens:,}")
-right.metric("Personal data redacted", f"{totals.redacted:,}")
-st.dataframe(tables.audit(calls), hide_index=True, width="stretch", key="audit_table")
-if pages > 1:
-    first = (int(page) - 1) * PER_PAGE
-    st.caption(f"Calls {first + 1:,}–{first + len(calls):,} of {totals.calls:,}, newest first")
+else:
+    left, middle, right = st.columns(3)
+    left.metric("Remote calls", f"{totals.calls:,}")
+    middle.metric("Tokens sent and received", f"{totals.tokens:,}")
+    right.metric("Personal data redacted", f"{totals.redacted:,}")
+    st.dataframe(tables.audit(calls), hide_index=True, width="stretch", key="audit_table")
+    if pages > 1:
+        first = (int(page) - 1) * PER_PAGE
+        st.caption(f"Calls {first + 1:,}–{first + len(calls):,} of {totals.calls:,}, newest first")
+st.subheader("Decisions of store policies")
+count, decided = wb.usage.decisions(me, since=since, per_page=PER_PAGE)
+st.caption(
+    f"{count:,} in this period, the latest {len(decided):,} below: passages withheld or flagged, questions refused, "
+    "answers blocked, calls over a limit or budget, and changes to a store's policy (Stores page → Policies)."
+)
+if decided:
+    st.dataframe(tables.decisions(decided), hide_index=True, width="stretch", key="audit_decisions")

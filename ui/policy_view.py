@@ -3,13 +3,13 @@ the latest decisions they made."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
 from core.policy import LABELS, MODES, StorePolicy
 from core.records import Actor, Store
 from core.workbench import Workbench
+from ui import tables
 from ui.html import plain
 
 MODE_WORDS = {
@@ -74,9 +74,4 @@ def _decisions(wb: Workbench, me: Actor, store: Store) -> None:
     if not latest:
         st.caption("None yet: nothing in this store has been flagged, withheld, refused or blocked.")
         return
-    rows = [
-        {"time": d.created_at, "user": d.user, "through": d.channel, "policy": d.policy, "checked": d.subject,
-         "action": d.action, "score": d.score, "reason": d.reason, "what": d.what}
-        for d in latest
-    ]  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="policy_decisions")
+    st.dataframe(tables.decisions(latest), hide_index=True, width="stretch", key="policy_decisions")

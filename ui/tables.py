@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from core.catalog.policies import Decision
 from core.records import Document, DocumentStatus, UsageEvent, User
 from core.workbench import StoreSummary
+from core.workbench.usage import LimitUse
 
 
 def stores(summaries: Sequence[StoreSummary]) -> pd.DataFrame:
@@ -63,6 +65,42 @@ def users(people: Sequence[User]) -> pd.DataFrame:
             for u in people
         ]
     )
+
+
+def decisions(found: Sequence[Decision]) -> pd.DataFrame:
+    """One row per decision of a store's policy: when, who, through what, which policy, what it checked and did."""
+    return pd.DataFrame(
+        [
+            {
+                "Time (UTC)": f"{d.created_at:%Y-%m-%d %H:%M:%S}" if d.created_at else "",
+                "User": d.user,
+                "Through": d.channel,
+                "Store": d.store,
+                "Policy": d.policy,
+                "Checked": d.subject,
+                "Action": d.action,
+                "Score": None if d.score is None else round(d.score, 2),
+                "Reason": d.reason,
+                "What": d.what,
+            }
+            for d in found
+        ],
+        columns=["Time (UTC)", "User", "Through", "Store", "Policy", "Checked", "Action", "Score", "Reason", "What"],
+    )
+
+
+def limits(rows: Sequence[LimitUse]) -> pd.DataFrame:
+    """Each user's and key's use of a store's limit now, with what is left and when it starts again."""
+    money = lambda r, v: f"${v:,.2f}" if r.kind.startswith("spending") else f"{int(v):,}"  # noqa: E731
+    return pd.DataFrame(
+        [
+            {"Store": r.store, "Who": r.who, "Limit": r.kind, "Used": money(r, r.used), "Of": money(r, r.limit),
+             "Left": money(r, r.left), "Share used": min(1.0, r.used / r.limit) if r.limit else 0.0,
+             "Starts again (UTC)": f"{r.resets_at:%Y-%m-%d %H:%M}"}
+            for r in rows
+        ],
+        columns=["Store", "Who", "Limit", "Used", "Of", "Left", "Share used", "Starts again (UTC)"],
+    )  # fmt: skip
 
 
 def audit(events: Sequence[UsageEvent]) -> pd.DataFrame:
