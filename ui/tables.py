@@ -79,7 +79,7 @@ def decisions(found: Sequence[Decision]) -> pd.DataFrame:
                 "Policy": d.policy,
                 "Checked": d.subject,
                 "Action": d.action,
-                "Score": None if d.score is None else round(d.score, 2),
+                "Score": "" if d.score is None else f"{d.score:.2f}",
                 "Reason": d.reason,
                 "What": d.what,
             }
