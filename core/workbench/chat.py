@@ -94,6 +94,7 @@ class Chat:
         if conversation is not None:
             earlier = self._catalog.get_conversation(conversation, user=actor.name)  # refused unless it is theirs
             history = [(m.role, m.content) for m in self._catalog.messages(conversation) if m.status in KEPT]
+            history = self._s.governance.history(found, history)  # an earlier refused question stays out too
             redact = redact or any(  # earlier answers quote the stores asked before: their rule goes along
                 s.redact_personal_data for s in self._catalog.stores_named(earlier.stores)
             )

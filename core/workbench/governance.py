@@ -106,6 +106,16 @@ class Governance:
                 )
         return refusal
 
+    def history(self, stores: Sequence[Store], turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A conversation's earlier turns without those that fail the injection check where a store blocks it (a
+        question refused before would otherwise reach the model that rewrites the follow-up)."""
+        thresholds = [
+            p.injection_threshold for p in map(StorePolicy.of, (s.policy for s in stores)) if p.injection == "block"
+        ]
+        if not thresholds:
+            return turns
+        return [(role, text) for role, text in turns if not injection.check(text).fails(min(thresholds))]
+
     def answer_filter(self, actor: Actor, stores: Sequence[Store]) -> safety.Filter | None:
         """The safety filter on answers over these stores (the strictest of their policies), or None when off."""
         modes = [StorePolicy.of(s.policy).safety for s in stores]
