@@ -74,3 +74,7 @@ class RateLimited(WorkbenchError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class OverLimit(WorkbenchError):
+    """A store's token limit or budget refused work before a model was called (an upload stops there)."""

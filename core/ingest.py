@@ -13,7 +13,7 @@ from pathlib import Path
 from core import parsing
 from core.catalog import Catalog, new_id, now
 from core.embedding import Embedder, UsageSink
-from core.errors import DISK_FULL, InvalidInput, WorkbenchError, disk_full
+from core.errors import DISK_FULL, InvalidInput, OverLimit, WorkbenchError, disk_full
 from core.options import IngestOptions
 from core.parsing.limits import read_file
 from core.parsing.options import ParseOptions
@@ -147,6 +147,7 @@ class Ingestor:
         self.on_usage = on_usage
         self.parse = parse or (lambda name, data, _hash, opts: parsing.parse(name, data, opts))
         self._stop: CancelCheck = lambda: False
+        self._over = False  # a store's limit refused a batch: the run stops there, as if cancelled
 
     def run(
         self,
@@ -155,18 +156,16 @@ class Ingestor:
         on_progress: ProgressSink | None = None,
         cancelled: CancelCheck | None = None,
     ) -> list[IngestResult]:
-        """One result per upload, in order: written, duplicate, failed (with the reason) or cancelled.
-
-        Whatever stops the run (an exception, Ctrl-C, a Streamlit rerun, `cancelled()` turning true), no
-        document is left half written: unfinished ones are removed from the catalog and the store.
-        """
+        """One result per upload, in order: written, duplicate, failed (with the reason) or cancelled. Whatever stops
+        the run (an exception, Ctrl-C, a Streamlit rerun, `cancelled()` turning true, a store's limit), no document is
+        left half written: unfinished ones are removed from the catalog and the store."""
         self._progress = _Reporter(on_progress, len(uploads), self.batch_chunks)
         results: dict[int, IngestResult] = {}
         pending: dict[str, _Pending] = {}
         batch = _Batch()
         seen: dict[str, str] = {}
         stream = 0  # chunks handed to batches so far
-        stop = self._stop = cancelled or (lambda: False)
+        stop = self._stop = lambda: self._over or bool(cancelled and cancelled())
         try:
             for index, upload in enumerate(uploads):
                 if stop():
@@ -379,6 +378,7 @@ class Ingestor:
                 else f"writing its chunks failed ({type(exc).__name__}: {exc})"
             )
             log.warning("ingest into %s: batch of %d chunks failed: %s", self.store.name, len(chunks), reason)
+            self._over = self._over or isinstance(exc, OverLimit)
             ids = [e.document.id for e in entries]
             try:
                 self.backend.delete_documents(self.store.collection, ids)

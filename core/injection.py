@@ -18,11 +18,14 @@ The score is the strongest evidence found (0 to 1); a text fails at the policy's
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import cache
+from functools import cache, lru_cache
+
+log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.7  # LiteLLM's DEFAULT_PROMPT_INJECTION_SIMILARITY_THRESHOLD
 MAX_CHARS = 20_000  # a longer text is checked on its first and last parts (a passage is far shorter)
@@ -129,8 +132,13 @@ def _phrases() -> dict[str, tuple[str, ...]]:
     """LiteLLM's injection phrases (lower case), grouped by their first word."""
     from core import llm  # on first use: core.llm's own imports need this module's users loaded first
 
+    try:
+        phrases = llm.injection_phrases()
+    except Exception:  # LiteLLM's proxy hook moved or failed to import: the heuristics still check
+        log.warning("LiteLLM's prompt-injection phrases could not be loaded; the heuristics check alone", exc_info=True)
+        phrases = []
     grouped: dict[str, list[str]] = {}
-    for phrase in llm.injection_phrases():
+    for phrase in phrases:
         if phrase in BARE:
             continue
         grouped.setdefault(phrase.split()[0], []).append(phrase)
@@ -169,6 +177,7 @@ def phrase_score(text: str) -> tuple[float, str]:
     return best, which
 
 
+@lru_cache(maxsize=4096)  # the same passages come back search after search
 def check(text: str) -> Verdict:
     """The strongest sign of injected instructions in a text (a score of 0 when there is none)."""
     if len(text) > MAX_CHARS:

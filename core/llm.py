@@ -151,7 +151,8 @@ def complete(
         latency_ms=latency_ms,
         redactions=redactions,
     )
-    quota.settle(held, tokens=done.prompt_tokens + done.completion_tokens, cost=done.cost)
+    used = done.prompt_tokens + done.completion_tokens
+    quota.settle(held, tokens=used or (held.tokens if held else 0), cost=done.cost)  # none reported: the estimate
     return done
 
 

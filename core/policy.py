@@ -7,6 +7,7 @@ Defaults: the injection check blocks at 0.7, the safety filter flags, and nothin
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -14,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from core.errors import InvalidInput
 from core.injection import DEFAULT_THRESHOLD
+
+log = logging.getLogger(__name__)
 
 MODES = ("off", "flag", "block")
 OWNER_FIELDS = frozenset({"injection", "injection_threshold", "safety"})
@@ -47,14 +50,22 @@ class StorePolicy:
     budget_per_month_key: float = 0.0
 
     @classmethod
-    def of(cls, record: Mapping[str, object] | None) -> StorePolicy:
-        """The policy saved with a store (what it does not say: the default)."""
-        known = {f.name: f.type for f in fields(cls)}
-        values = {k: v for k, v in (record or {}).items() if k in known}
-        try:
-            return checked(replace(cls(), **values))  # type: ignore[arg-type]
-        except (InvalidInput, TypeError, ValueError):
-            return cls()  # a damaged record: the defaults, never no check
+    def of(cls, record: object) -> StorePolicy:
+        """The policy saved with a store (what it does not say: the default). A damaged record keeps every part that
+        still reads, and the default for each part that does not (logged), so a store is never left unchecked."""
+        policy = cls()
+        if not isinstance(record, Mapping):
+            if record:
+                log.warning("a store's policy record is not an object; its defaults apply")
+            return policy
+        for name in (f.name for f in fields(cls)):
+            if name not in record:
+                continue
+            try:
+                policy = changed(policy, {name: record[name]})
+            except (InvalidInput, TypeError, ValueError):
+                log.warning("a store's policy has a damaged %s (%r); its default applies", name, record[name])
+        return policy
 
     def record(self) -> dict[str, object]:
         return asdict(self)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from core import policy as policies
 from core.catalog import Catalog
 from core.catalog.policies import Counter
-from core.errors import InvalidInput, RateLimited
+from core.errors import InvalidInput, OverLimit, RateLimited
 from core.records import Store
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,11 @@ CHARS_PER_TOKEN = 3  # cautious: numbers and tables take more tokens than prose
 DEFAULT_ANSWER_TOKENS = 1024  # held for an answer whose call sets no max_tokens
 
 
-class LimitReached(RateLimited):
+class LimitReached(RateLimited, OverLimit):
     """A store's daily token limit or monthly budget refused a call before it was made (HTTP 429, Retry-After)."""
 
 
-class TooManyTokens(InvalidInput):
+class TooManyTokens(InvalidInput, OverLimit):
     """One request or upload that needs more tokens than its store allows for one."""
 
 
@@ -43,9 +43,10 @@ Decide = Callable[[Store, str, str, str], None]  # store, policy (tokens, budget
 
 @dataclass
 class Held:
+    meter: Meter
     tokens: int
     cost: float
-    charged: list[tuple[Store, list[Counter]]] = field(default_factory=list)
+    charged: list[tuple[str, Counter]] = field(default_factory=list)  # (store id, counter)
 
 
 class Meter:
@@ -87,14 +88,16 @@ class Meter:
         return out
 
     def reserve(self, tokens: int, cost: float) -> Held:
-        """Hold a call's estimated tokens and cost on every limit of the operation's stores, or refuse it in words."""
-        held = Held(tokens, cost)
+        """Hold a call's estimated tokens and cost on every limit of the operation's stores, or refuse it in words.
+        Token counters count calls that use tokens, spending counters calls that cost something (a free local
+        model is never refused by an overspent budget)."""
+        held = Held(self, tokens, cost)
         at = datetime.now(UTC)
         subject = "upload" if self.upload else "call"
+        counters: list[tuple[str, Counter]] = []
         for store, rules in self.stores:
             limit = self._per_operation(rules)
             if limit and self.used + tokens > limit:
-                self._release(held)
                 what = "an upload" if self.upload else "one request"
                 advice = "Upload fewer or smaller files at once." if self.upload else "Ask with fewer sources."
                 message = (
@@ -103,32 +106,30 @@ class Meter:
                 )
                 self._decided(store, "tokens", subject, message)
                 raise TooManyTokens(message)
-            counters = self._counters(rules, at)
-            if not counters:
-                continue
-            refused = self.catalog.charge(store.id, counters, tokens=tokens, cost=cost)
+            counters += [
+                (store.id, c)
+                for c in self._counters(rules, at)
+                if (c.max_tokens is not None and tokens > 0) or (c.max_cost is not None and cost > 0)
+            ]
+        if counters:
+            refused = self.catalog.charge(counters, tokens=tokens, cost=cost)
             if refused is not None:
-                self._release(held)
-                message, wait = self._refusal(store, refused, tokens=tokens, cost=cost, at=at)
-                self._decided(store, "budget" if refused.max_cost is not None else "tokens", subject, message)
+                store = next(s for s, _ in self.stores if s.id == refused[0])
+                message, wait = self._refusal(store, refused[1], tokens=tokens, cost=cost, at=at)
+                self._decided(store, "budget" if refused[1].max_cost is not None else "tokens", subject, message)
                 raise LimitReached(message, retry_after=wait)
-            held.charged.append((store, counters))
+        held.charged = counters
         self.used += tokens
         return held
 
     def settle(self, held: Held, *, tokens: int, cost: float) -> None:
         """Put right what a call held by what it used (a call that failed: by nothing)."""
         self.used += tokens - held.tokens
-        for store, counters in held.charged:
+        if held.charged:
             try:
-                self.catalog.settle(store.id, counters, tokens=tokens - held.tokens, cost=cost - held.cost)
+                self.catalog.settle(held.charged, tokens=tokens - held.tokens, cost=cost - held.cost)
             except Exception:  # the call is made; its count stays at what was held rather than failing the answer
-                log.warning("settling the use of store %s failed", store.name, exc_info=True)
-        held.charged = []
-
-    def _release(self, held: Held) -> None:
-        for store, counters in held.charged:
-            self.catalog.settle(store.id, counters, tokens=-held.tokens, cost=-held.cost)
+                log.warning("settling a call's use of its stores' limits failed", exc_info=True)
         held.charged = []
 
     def _decided(self, store: Store, rule: str, subject: str, reason: str) -> None:
@@ -215,9 +216,9 @@ def reserve(tokens: int, cost: float) -> Held | None:
 
 
 def settle(held: Held | None, *, tokens: int, cost: float) -> None:
-    meter = _meter.get()
-    if held is not None and meter is not None:
-        meter.settle(held, tokens=tokens, cost=cost)
+    """Correct a hold by what the call used, on the meter that made it (whatever scope is current now)."""
+    if held is not None:
+        held.meter.settle(held, tokens=tokens, cost=cost)
 
 
 def estimate(texts: Sequence[str], *, answer_tokens: int = 0) -> int:

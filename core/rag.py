@@ -1,8 +1,7 @@
 """Answers with checkable citations: retrieve, build a delimited prompt, stream, map [n] back to the sources.
 
-Retrieved text is untrusted. It travels only inside <source> elements of the user turn (with any
-closing tag in it defused), and the system prompt tells the model that sources are data, never
-instructions; a user's own system prompt replaces the instructions but never that rule.
+Retrieved text is untrusted. It travels only inside <source> elements of the user turn (closing tags defused), and
+the system prompt tells the model sources are data, never instructions (a user's own prompt never replaces that).
 """
 
 from __future__ import annotations
@@ -219,12 +218,14 @@ def answer_stream(
         answer.retrieved = []
         answer.text = NOT_RELEVANT.format(stores=", ".join(stores), best=best, floor=min_relevance) if hits else NO_SOURCES.format(stores=", ".join(stores))  # fmt: skip
         answer.refused, answer.status, answer.grounding = True, MessageStatus.REFUSED, Grounding(True)
+        answer.text += screening.note(answer)  # what was withheld is said in a refusal too
         yield answer.text
         return
     if answer.mode is AnswerMode.EXTRACTIVE:
         pieces = _quoted(answer, hits, embed=embed, on_usage=on_usage, stores=stores, terms=terms)
     else:
-        pieces = _written(answer, hits, history=history, model=model, params=params, options=options, on_usage=on_usage)
+        hold = guard is not None and guard.blocks
+        pieces = _written(answer, hits, history=history, model=model, params=params, options=options, on_usage=on_usage, hold=hold)  # fmt: skip
     yield from screening.guarded(answer, pieces, guard)
     if note := screening.note(answer):
         answer.text += note
@@ -240,8 +241,10 @@ def _written(
     params: Mapping[str, Any],
     options: AskOptions,
     on_usage: UsageSink,
+    hold: bool = False,
 ) -> Iterator[str]:
-    """The model writes from the sources that fit its window; the answer is cited and checked once complete."""
+    """The model writes from the sources that fit its window; the answer is cited and checked once complete.
+    With `hold` (a safety filter that blocks) `answer.text` stays empty until the answer is complete."""
     question = answer.question
     prompt = build_messages(
         question,
@@ -262,7 +265,7 @@ def _written(
     started = time.perf_counter()
     try:
         for piece in pieces:
-            answer.text += piece
+            answer.text += "" if hold else piece
             yield piece
     except ModelError as exc:
         answer.status, answer.error = MessageStatus.FAILED, str(exc)

@@ -54,9 +54,9 @@ def all_withheld(found: Sequence[Withheld], stores: Sequence[str]) -> str:
 
 
 def note(answer: Answer) -> str:
-    """The sentence a complete answer ends with when passages were kept from the model ("" when none were)."""
+    """The sentence an answer (or a refusal) ends with when passages were kept from the model ("" when none were)."""
     left_out = [w for w in answer.withheld if w.withheld]
-    if not left_out or answer.status is not MessageStatus.COMPLETE:
+    if not left_out or answer.status not in (MessageStatus.COMPLETE, MessageStatus.REFUSED) or answer.safety:
         return ""
     files = ", ".join(dict.fromkeys(w.filename + (f" p. {w.page}" if w.page is not None else "") for w in left_out))
     count = f"{len(left_out)} passage" + ("s" if len(left_out) > 1 else "")
@@ -78,8 +78,15 @@ def guarded(answer: Answer, pieces: Iterator[str], guard: safety.Filter | None) 
             answer.text += note
             yield note
         return
-    for _ in pieces:  # held back: the reader sees nothing of an answer that may be blocked
-        pass
+    try:
+        for _ in pieces:  # held back: the reader sees nothing of an answer that may be blocked
+            yield ""  # ... and a Stop still ends it between two pieces
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    if answer.status is not MessageStatus.COMPLETE:
+        return
     verdict = guard.judge(answer.text) if answer.text else safety.Verdict()
     if verdict.flagged:
         answer.safety = verdict.category

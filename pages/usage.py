@@ -30,14 +30,14 @@ report = wb.usage.report(
     channel=None if channel == "Everything" else channel,
     key=None if key == "Any key" else key,
 )
-if report.events.empty:
-    st.info("No use in this period yet: searches, answers and uploads appear here as they happen.")
-    st.stop()
-
 if limited := wb.usage.limits(me):  # each user's and key's use of their stores' daily limits and monthly budgets
     st.subheader("Use against limits")
     st.dataframe(tables.limits(limited), hide_index=True, width="stretch", key="usage_limits",
                  column_config={"Share used": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0)})  # fmt: skip
+if report.events.empty:
+    st.info("No use in this period yet: searches, answers and uploads appear here as they happen.")
+    st.stop()
+
 table = report.table()
 a, b, c, d = st.columns(4)
 a.metric("Requests", f"{len(table):,}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,28 +55,36 @@ class Decision:
 class PolicyQueries:
     engine: Engine
 
-    def set_policy(self, store: Store, record: Mapping[str, object]) -> None:
+    def change_policy(self, store: Store, change: Callable[[object], Mapping[str, object]]) -> Mapping[str, object]:
+        """Read, change and write a store's policy in one transaction (a row lock on PostgreSQL): an owner's change
+        and an administrator's saved at once both count."""
+        row = stores.c.id == store.id
         with self.engine.begin() as conn:
-            conn.execute(stores.update().where(stores.c.id == store.id).values(policy=dict(record)))
+            current = conn.execute(sa.select(stores.c.policy).where(row).with_for_update()).scalar()
+            record = dict(change(current))
+            conn.execute(stores.update().where(row).values(policy=record))
+        return record
 
-    def charge(self, store_id: str, counters: Sequence[Counter], *, tokens: int, cost: float) -> Counter | None:
-        """Add a call's tokens and cost to each counter, all or none: each addition is one atomic statement that only
-        applies while the counter stays within its cap (so replicas charging at once cannot pass it together), and
-        the transaction is rolled back when one would pass it. Returns the counter that refused, or None."""
+    def charge(
+        self, counters: Sequence[tuple[str, Counter]], *, tokens: int, cost: float
+    ) -> tuple[str, Counter] | None:
+        """Add a call's tokens and cost to each (store id, counter), all or none: each addition is one atomic
+        statement that only applies while the counter stays within its cap (so replicas charging at once cannot pass
+        it together), and the transaction is rolled back when one would pass it. Returns the one that refused."""
         with self.engine.begin() as conn:
-            for counter in counters:
+            for store_id, counter in counters:
                 if not self._add(conn, store_id, counter, tokens=tokens, cost=cost):
                     conn.rollback()
-                    return counter
+                    return store_id, counter
         return None
 
-    def settle(self, store_id: str, counters: Sequence[Counter], *, tokens: int, cost: float) -> None:
+    def settle(self, counters: Sequence[tuple[str, Counter]], *, tokens: int, cost: float) -> None:
         """Correct the counters by what a call really used against what was held for it (either sign, never capped)."""
         if not tokens and not cost:
             return
         q = quota_use.c
         with self.engine.begin() as conn:
-            for counter in counters:
+            for store_id, counter in counters:
                 where = (q.store_id == store_id) & (q.subject == counter.subject) & (q.period == counter.period)
                 conn.execute(
                     quota_use.update()
@@ -88,6 +96,10 @@ class PolicyQueries:
                 )
 
     def _add(self, conn: Connection, store_id: str, counter: Counter, *, tokens: int, cost: float) -> bool:
+        if (counter.max_tokens is not None and tokens > counter.max_tokens) or (
+            counter.max_cost is not None and cost > counter.max_cost
+        ):
+            return False  # more than the whole cap: the first charge of a period inserts without the WHERE below
         q = quota_use.c
         insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(quota_use)
         within = [sa.true()]

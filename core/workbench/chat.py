@@ -112,7 +112,12 @@ class Chat:
 
         def search(query: str) -> list[Hit]:
             hits = self._s.search(actor, found, query, options=options.search)
-            return relevance.with_cosines(query, hits, embed) if options.search.mode is Mode.FULLTEXT else hits
+            if options.search.mode is not Mode.FULLTEXT:
+                return hits
+            kept = relevance.with_cosines(
+                query, [h for h in hits if not h.withheld], embed
+            )  # never embed a withheld one
+            return kept + [h for h in hits if h.withheld]
 
         governance = self._s.governance  # the stores' policies: the question checked now, passages as found
         pipeline = rag.answer_stream(  # each step under the stores' rule for text sent to remote models

@@ -15,7 +15,7 @@ from core.ingest import CancelCheck, Ingestor, ProgressSink, Upload, content_has
 from core.options import ChunkSettings, IngestOptions
 from core.parsing.options import ParseOptions, check_ocr
 from core.preview import Preview, preview
-from core.records import Actor, Chunk, ChunkChange, Document, DocumentStatus, IngestResult, IngestStatus, Store
+from core.records import Actor, Channel, Chunk, ChunkChange, Document, DocumentStatus, IngestResult, IngestStatus, Store
 from core.workbench.services import Services
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,13 @@ class Documents:
         return self._s.backend(found.backend).document_chunks(found.collection, document_id)
 
     def chunk(self, actor: Actor, store: str, document_id: str, chunk_index: int) -> Chunk:
-        """One chunk of a ready document (what a citation or a search result points at)."""
-        return self._one_chunk(self._s.store(actor, store), document_id, chunk_index)
+        """One chunk of a ready document (what a citation or a search result points at). A program (the API, an
+        agent through MCP) is refused a chunk its store's injection check withholds, as its searches never return it."""
+        found = self._s.store(actor, store)
+        chunk = self._one_chunk(found, document_id, chunk_index)
+        if actor.channel in (Channel.API, Channel.MCP):
+            self._s.governance.readable(actor, found, chunk)
+        return chunk
 
     def changes(self, actor: Actor, store: str, document_id: str) -> dict[int, ChunkChange]:
         """Which of a document's chunks editors disabled or edited, and who did it last, by chunk index."""

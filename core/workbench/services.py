@@ -337,12 +337,13 @@ class Services:
             resolve=self.models.resolve,
             on_usage=lambda kind, model, response: usage.record(response, kind=kind, model=model),
         )
+        options = self.governance.searched(actor, stores, query, options or SearchOptions())
         with self.governance.governed(actor, stores):
             return retrieval_search(
                 query,
                 targets,
                 catalog=self.catalog,
-                options=options or SearchOptions(),
+                options=options,
                 models=models,
                 limit=limit,
                 screen=lambda hits: self.governance.screen(actor, stores, hits),

@@ -244,9 +244,15 @@ class Stores:
                 "Only an administrator sets a store's token limits and budgets; as its owner you may set the "
                 "injection check and the safety filter."
             )
-        before = policies.StorePolicy.of(store.policy)
-        after = policies.changed(before, changes)
-        self._catalog.set_policy(store, after.record())
+        policies.changed(policies.StorePolicy.of(store.policy), changes)  # refused in words before anything is written
+        seen: list[policies.StorePolicy] = []
+
+        def change(current: object) -> dict[str, object]:
+            seen[:] = [policies.StorePolicy.of(current)]
+            return policies.changed(seen[0], changes).record()
+
+        after = policies.StorePolicy.of(self._catalog.change_policy(store, change))
+        before = seen[0]
         said = dict(after.shown())
         what = "; ".join(f"{label}: {said[label]}" for label, value in before.shown() if said[label] != value)
         if what:

@@ -86,7 +86,7 @@ class Usage:
         at = at or datetime.now(UTC)
         day, month = policies.day(at), policies.month(at)
         visible = {s.id: (s, role) for s, role in self._s.readable(actor)}
-        keys = {k.id: k for k in self._s.catalog.keys(None if actor.is_admin else actor.name)}
+        keys = {k.id: k for k in self._s.catalog.keys(None)}  # named, for rows the actor may see (checked below)
         rows = []
         for use in self._s.catalog.use(store_ids=list(visible), periods=[day, month]):
             store, role = visible[use.store_id]

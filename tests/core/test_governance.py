@@ -168,7 +168,7 @@ def test_many_writers_at_once_never_pass_a_limit(settings: Settings, any_databas
 
     def charge() -> None:
         for _ in range(20):
-            taken.append(workbench.catalog.charge(store.id, [counter], tokens=30, cost=0.0) is None)
+            taken.append(workbench.catalog.charge([(store.id, counter)], tokens=30, cost=0.0) is None)
 
     threads = [threading.Thread(target=charge) for _ in range(6)]
     for t in threads:
@@ -236,6 +236,19 @@ def test_a_moderation_model_judges_what_the_rules_do_not_name(stub, tmp_path: Pa
     text, answer = _ask(wb, "How long until a refund is paid?")
     assert answer.status is MessageStatus.REFUSED and "violence" in text
     assert any(r["path"].endswith("/moderations") for r in provider.requests)
+
+
+def test_a_damaged_policy_keeps_what_still_reads_and_the_first_charge_of_a_day_is_capped(workbench: Workbench) -> None:
+    from core.catalog.policies import Counter
+    from core.policy import StorePolicy
+
+    assert StorePolicy.of(["not", "an", "object"]) == StorePolicy()
+    damaged = StorePolicy.of({"tokens_per_day_key": 500, "safety": "loud", "injection_threshold": "abc"})
+    assert (damaged.tokens_per_day_key, damaged.safety, damaged.injection_threshold) == (500, "flag", 0.7)
+    store = workbench.stores.create(workbench.actor("admin"), "capped")
+    counter = Counter("user:admin", "2026-12-08", max_tokens=100)
+    assert workbench.catalog.charge([(store.id, counter)], tokens=5000, cost=0.0) == (store.id, counter)
+    assert workbench.catalog.use(store_ids=[store.id], periods=["2026-12-08"]) == []
 
 
 def test_the_rules_name_what_they_catch() -> None:
