@@ -54,6 +54,6 @@ def store_policy(wb: Workbench, args: argparse.Namespace, me: Actor) -> None:
             print(f"  {d.created_at:%Y-%m-%d %H:%M} {d.user} ({d.channel}) {d.policy} {d.subject} {d.action}{score}: {d.reason} — {d.what}")  # fmt: skip
 
 
-COMMANDS: dict[tuple[str, str], Callable[[Workbench, argparse.Namespace, Actor], None]] = {
+COMMANDS: dict[tuple[str, str | None], Callable[[Workbench, argparse.Namespace, Actor], int | None]] = {
     ("store", "policy"): store_policy,
 }

@@ -102,7 +102,7 @@ class PolicyQueries:
             return False  # more than the whole cap: the first charge of a period inserts without the WHERE below
         q = quota_use.c
         insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(quota_use)
-        within = [sa.true()]
+        within: list[sa.ColumnElement[bool]] = [sa.true()]
         if counter.max_tokens is not None:
             within.append(q.tokens + tokens <= counter.max_tokens)
         if counter.max_cost is not None:
