@@ -9,10 +9,10 @@ from core.catalog.documents import DocumentQueries
 from core.catalog.groups import GroupQueries
 from core.catalog.jobs import JobQueries
 from core.catalog.keys import KeyQueries
+from core.catalog.migrations import make_engine, upgrade
 from core.catalog.models import ModelQueries
 from core.catalog.policies import PolicyQueries
 from core.catalog.rows import GAVE_UP, WORKER, new_id, now
-from core.catalog.schema import make_engine, upgrade
 from core.catalog.stores import StoreQueries
 from core.catalog.usage import UsageQueries
 from core.catalog.users import UserQueries
