@@ -105,11 +105,24 @@ class ConnectedModels:
         self._read, self.secret, self._entries = read, secret, entries
         self._lock = threading.Lock()
         self._cached: tuple[float, dict[str, ModelEntry], Mapping[str, RoleChoice]] | None = None
+        self._keys: dict[str, str] = {}  # opened keys, kept as long as the connections they came with
 
     def forget(self) -> None:
         """Read again at the next use (this process just changed them)."""
         with self._lock:
             self._cached = None
+            self._keys = {}
+
+    def key(self, connection_id: str) -> str:
+        """A connection's opened key: read and unsealed once per reading of the connections, not at every call."""
+        self.current()  # a new reading (a key changed on another replica) starts with no keys kept
+        with self._lock:
+            if connection_id in self._keys:
+                return self._keys[connection_id]
+        opened = self.secret(connection_id)
+        with self._lock:
+            self._keys[connection_id] = opened
+        return opened
 
     def current(self) -> tuple[dict[str, ModelEntry], Mapping[str, RoleChoice]]:
         with self._lock:
@@ -125,6 +138,7 @@ class ConnectedModels:
                 log.warning("model connection %s skipped: %s", connection.name, exc)
         with self._lock:
             self._cached = (time.monotonic(), entries, roles)
+            self._keys = {}
         return entries, roles
 
 
@@ -164,7 +178,7 @@ class ModelRegistry:
             return name, {}
         params = {k: _resolve_env(name, v) for k, v in entry.params.items() if k != "model"}
         if entry.connection and self.connected is not None:
-            key = self.connected.secret(entry.connection)
+            key = self.connected.key(entry.connection)
             if key:
                 params["api_key"] = key
         redact.remember(v for k, v in params.items() if redact.SECRET_NAME.search(k))
