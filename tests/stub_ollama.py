@@ -8,30 +8,21 @@ for tests that connect a local server as an administrator would: only remote mod
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.loopback import LoopbackServer
 
-class StubOllama:
+
+class StubOllama(LoopbackServer):
     def __init__(self, *, models: tuple[str, ...] = ("llama3.2:1b",), reply: str = "Hello.", port: int = 0) -> None:
         self.models, self.reply = models, reply
         self.requests: list[dict[str, Any]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(self._handler(), port=port)
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> StubOllama:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.url
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.loopback import LoopbackServer
 
-class StubProvider:
+
+class StubProvider(LoopbackServer):
     def __init__(
         self,
         *,
@@ -33,21 +34,11 @@ class StubProvider:
         self.reply, self.delay, self.fail_status = reply, delay, fail_status
         self.models, self.key, self.flags = models, key, flags
         self.requests: list[dict[str, Any]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(self._handler(), port=port)
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> StubProvider:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.url}/v1"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self

@@ -129,6 +129,24 @@ def idle(page: Any, *, timeout: float = 60_000) -> None:
 NAV = "[data-testid=stPageLink] a"  # our sidebar menu
 
 
+def open_cited_page(page: Any, toggle: Any, image: Any, *, also: Any = None, timeout: float = 10_000) -> None:
+    """Click a cited source's `toggle` until its page `image` (and `also`, if given) shows: a click during a rerun
+    can be lost, and a late rerun can draw the source closed again."""
+    for _ in range(4):
+        if not image.is_visible():
+            toggle.click()
+        try:
+            image.wait_for(timeout=timeout)
+            if also is not None:
+                also.wait_for(timeout=timeout)
+            idle(page)
+            if image.is_visible():
+                break
+        except Exception:
+            idle(page)
+    image.wait_for(timeout=60_000)
+
+
 def workbench_of(data_dir: Path) -> Any:
     """The workbench on a test server's data folder, to seed and check what the browser did (same catalog)."""
     from core.config import load_settings

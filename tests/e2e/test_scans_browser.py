@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import make_scan
-from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, shot, sign_in
+from tests.e2e.conftest import NAV, SHOTS, Server, create_store, idle, open_cited_page, shot, sign_in
 
 PASSWORD = "scan-password-1"
 TOPICS = ["the orchard cooperative", "the cider press", "the packing shed", "the cold store", "the delivery vans"]
@@ -53,15 +53,7 @@ def test_a_scanned_report_is_searchable_and_citable_by_page(tmp_path: Path, page
         assert "Northwind Engineering" in answer.inner_text() and "48,500" in answer.inner_text()
         cited = answer.locator('[data-testid="stExpander"]').filter(has_text="[1] scanned-audit.pdf")
         image = cited.locator('[data-testid="stImage"] img').first
-        for _ in range(4):  # a click during a rerun can be lost
-            if not image.is_visible():
-                cited.locator("summary").first.click()
-            try:
-                image.wait_for(timeout=15_000)
-                break
-            except Exception:
-                idle(page)
-        image.wait_for(timeout=60_000)
+        open_cited_page(page, cited.locator("summary").first, image, timeout=15_000)
         assert cited.get_by_text(re.compile(r"scanned-audit\.pdf, page 14: the cited passage is outlined")).count()
         image.scroll_into_view_if_needed()
         idle(page)

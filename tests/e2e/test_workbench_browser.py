@@ -12,7 +12,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import filing_pages, make_pdf
-from tests.e2e.conftest import NAV, ROOT, SHOTS, Server, create_store, idle, open_page, shot, sign_in, workbench_of
+from tests.e2e.conftest import (
+    NAV,
+    ROOT,
+    SHOTS,
+    Server,
+    create_store,
+    idle,
+    open_cited_page,
+    open_page,
+    shot,
+    sign_in,
+    workbench_of,
+)
 
 pytestmark = pytest.mark.slow
 PAGES = tuple(sorted(p.stem for p in (ROOT / "pages").glob("[!_]*.py")))  # every page, a new one too (audit)
@@ -226,19 +238,8 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
     )
     the_cited_one = cited.get_by_text(re.compile(r"Chunk \d+ · Page \d+ \(the cited one\)"))
     image = cited.locator('[data-testid="stImage"] img').first  # the PDF page itself, the passage outlined
-    for _ in range(4):  # a click during a rerun can be lost, and a late rerun can draw the source closed again
-        if not image.is_visible():
-            cited.locator("summary").last.click()
-        try:
-            image.wait_for(timeout=10_000)
-            the_cited_one.wait_for(timeout=10_000)
-            idle(page)
-            if image.is_visible():
-                break
-        except Exception:
-            idle(page)
+    open_cited_page(page, cited.locator("summary").last, image, also=the_cited_one)
     the_cited_one.wait_for()
-    image.wait_for()
     cited.locator('[data-testid="stImage"]').first.scroll_into_view_if_needed()
     assert cited.get_by_text(re.compile(r"annual-report\.pdf, page \d+: the cited passage is outlined")).count()
     idle(page)
@@ -259,14 +260,18 @@ def test_an_analyst_signs_in_fills_a_store_and_sees_its_chunks(server: Server, p
 
 def choose_model(page: Any, name: str) -> None:
     sidebar = page.locator('[data-testid="stSidebar"]')
+    idle(page)  # the sidebar settled: under load a click during a rerun meets an inert element
     if not sidebar.get_by_text("Temperature").is_visible():
         sidebar.get_by_text("Answer settings").click()
-    for _ in range(3):  # under load the first click can land before the list is ready
-        sidebar.locator('[data-testid="stSelectbox"]').first.click()
+    for attempt in range(3):  # under load the first click can land before the list is ready
         try:
+            sidebar.locator('[data-testid="stSelectbox"]').first.click(timeout=15_000)
             page.locator('[role="option"]').first.wait_for(timeout=10_000)  # the list is open
             break
         except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")  # whatever held the page (a list half open) lets go
             idle(page)
     page.locator('[role="option"]', has_text=name).first.click()
     idle(page)
