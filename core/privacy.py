@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -115,9 +115,15 @@ def scope(*, on: bool, region: str = PHONE_REGION) -> Iterator[Policy]:
 
 def scoped(stream: Iterator[str], *, on: bool) -> Generator[str, None, None]:
     """A lazy stream (a chat answer) that runs each step inside its own scope, whichever thread drives it."""
+    return stepped(stream, lambda: scope(on=on))
+
+
+def stepped(stream: Iterator[str], enter: Callable[[], AbstractContextManager[object]]) -> Generator[str, None, None]:
+    """A lazy stream whose every step (and its closing) runs inside `enter()`: a context variable set by the thread
+    that drives it, step by step (the privacy scope here, the quota meter in core.quota)."""
     try:
         while True:
-            with scope(on=on):
+            with enter():
                 try:
                     piece = next(stream)
                 except StopIteration:
@@ -126,7 +132,8 @@ def scoped(stream: Iterator[str], *, on: bool) -> Generator[str, None, None]:
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
-            close()  # stopped midway: the answer so far is saved by the stream's own cleanup
+            with enter():
+                close()  # stopped midway: the answer so far is saved by the stream's own cleanup
 
 
 def outgoing(texts: Sequence[str], *, local: bool) -> tuple[list[str], dict[str, int]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core import policy as policies
+from core import privacy
 from core.catalog import Catalog
 from core.catalog.policies import Counter
 from core.errors import InvalidInput, OverLimit, RateLimited
@@ -194,19 +195,7 @@ def scope(meter: Meter | None) -> Iterator[Meter | None]:
 
 def scoped(stream: Iterator[str], meter: Meter | None) -> Generator[str, None, None]:
     """A lazy stream (a chat answer) that runs each step inside the meter's scope, whichever thread drives it."""
-    try:
-        while True:
-            with scope(meter):
-                try:
-                    piece = next(stream)
-                except StopIteration:
-                    return
-            yield piece
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            with scope(meter):
-                close()
+    return privacy.stepped(stream, lambda: scope(meter))
 
 
 def reserve(tokens: int, cost: float) -> Held | None:

@@ -35,9 +35,8 @@ else:
         st.caption(f"Calls {first + 1:,}–{first + len(calls):,} of {totals.calls:,}, newest first")
 st.subheader("Decisions of store policies")
 count, decided = wb.usage.decisions(me, since=since, per_page=PER_PAGE)
-st.caption(
-    f"{count:,} in this period, the latest {len(decided):,} below: passages withheld or flagged, questions refused, "
-    "answers blocked, calls over a limit or budget, and changes to a store's policy (Stores page → Policies)."
-)
+kinds = ("passages withheld or flagged, questions refused, answers blocked, calls over a limit or budget, and changes "
+         "to a store's policy (Stores page → Policies)")  # fmt: skip
+st.caption(f"{count:,} in this period, the latest {len(decided):,} below: {kinds}." if count else f"None in this period: {kinds} appear here.")  # fmt: skip
 if decided:
     st.dataframe(tables.decisions(decided), hide_index=True, width="stretch", key="audit_decisions")
